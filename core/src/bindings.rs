@@ -1,0 +1,282 @@
+//! The wasm glue: the component's imports as a [`Host`], and its one export.
+//!
+//! Only conversions live here; every decision is made in the plain modules.
+
+use std::collections::BTreeMap;
+
+use crate::host::{self as core_host, Host};
+use crate::http;
+
+wit_bindgen::generate!({
+    world: "core",
+    path: "../wit",
+});
+
+use caravan::client::types::{Pair, Timestamp};
+use caravan::client::{allocations, filesystem, log, node, stats};
+use exports::caravan::client::handler;
+
+struct Component;
+
+export!(Component);
+
+impl handler::Guest for Component {
+    fn handle(req: handler::Request) -> handler::Action {
+        install_panic_hook();
+        let req = http::Request {
+            method: req.method,
+            path: req.path,
+            query: req.query,
+            headers: req.headers.into_iter().map(|p| (p.name, p.value)).collect(),
+            body: req.body,
+        };
+        match crate::handle(&Imports, &req) {
+            http::Action::Respond(r) => handler::Action::Respond(handler::Response {
+                status: r.status,
+                headers: pairs(r.headers),
+                body: r.body,
+            }),
+            http::Action::SendFile(s) => handler::Action::SendFile(handler::SendFile {
+                alloc_id: s.alloc_id,
+                path: s.path,
+                offset: s.offset,
+                limit: s.limit,
+                headers: pairs(s.headers),
+            }),
+        }
+    }
+
+    fn version() -> String {
+        crate::VERSION.to_string()
+    }
+}
+
+/// A panic aborts (a trap) and its message would be lost: send it to the host's log first.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            log::write(log::Level::Error, &format!("core panicked: {info}"));
+        }));
+    });
+}
+
+fn pairs(list: Vec<(String, String)>) -> Vec<Pair> {
+    list.into_iter()
+        .map(|(name, value)| Pair { name, value })
+        .collect()
+}
+
+fn time(t: Timestamp) -> core_host::Timestamp {
+    core_host::Timestamp {
+        seconds: t.seconds,
+        nanoseconds: t.nanoseconds,
+    }
+}
+
+/// The component's imports, seen through the core's [`Host`] trait.
+struct Imports;
+
+impl Host for Imports {
+    fn log(&self, level: core_host::LogLevel, message: &str) {
+        let level = match level {
+            core_host::LogLevel::Debug => log::Level::Debug,
+            core_host::LogLevel::Info => log::Level::Info,
+            core_host::LogLevel::Warn => log::Level::Warn,
+            core_host::LogLevel::Error => log::Level::Error,
+        };
+        log::write(level, message);
+    }
+
+    fn node_id(&self) -> String {
+        node::node_id()
+    }
+
+    fn static_meta(&self) -> BTreeMap<String, String> {
+        node::static_meta()
+            .into_iter()
+            .map(|p| (p.name, p.value))
+            .collect()
+    }
+
+    fn dynamic_meta(&self) -> core_host::DynamicMeta {
+        entries(node::dynamic_meta())
+    }
+
+    fn apply_meta(
+        &self,
+        changes: Vec<(String, core_host::MetaOp)>,
+    ) -> Result<core_host::DynamicMeta, String> {
+        let changes: Vec<node::MetaChange> = changes
+            .into_iter()
+            .map(|(key, op)| node::MetaChange {
+                key,
+                op: match op {
+                    core_host::MetaOp::Set(v) => node::MetaOp::Set(v),
+                    core_host::MetaOp::Tombstone => node::MetaOp::Tombstone,
+                    core_host::MetaOp::Remove => node::MetaOp::Remove,
+                },
+            })
+            .collect();
+        node::apply_meta(&changes).map(entries)
+    }
+
+    fn allocation(&self, id: &str) -> Option<core_host::Allocation> {
+        allocations::get(id).map(allocation)
+    }
+
+    fn allocations(&self) -> Vec<core_host::Allocation> {
+        allocations::list().into_iter().map(allocation).collect()
+    }
+
+    fn collect(&self, id: &str) -> Result<(), String> {
+        allocations::collect(id)
+    }
+
+    fn stat(&self, alloc_id: &str, path: &str) -> Result<core_host::FileInfo, core_host::FsError> {
+        filesystem::stat(alloc_id, path)
+            .map(file_info)
+            .map_err(fs_error)
+    }
+
+    fn list(
+        &self,
+        alloc_id: &str,
+        path: &str,
+    ) -> Result<Vec<core_host::FileInfo>, core_host::FsError> {
+        filesystem::list(alloc_id, path)
+            .map(|infos| infos.into_iter().map(file_info).collect())
+            .map_err(fs_error)
+    }
+
+    fn read_at(
+        &self,
+        alloc_id: &str,
+        path: &str,
+        offset: u64,
+        length: u32,
+    ) -> Result<Vec<u8>, core_host::FsError> {
+        filesystem::read_at(alloc_id, path, offset, length).map_err(fs_error)
+    }
+
+    fn host_stats(&self) -> Option<core_host::HostStats> {
+        stats::host().map(|s| core_host::HostStats {
+            memory: core_host::MemoryStats {
+                total: s.memory.total,
+                available: s.memory.available,
+                used: s.memory.used,
+                free: s.memory.free,
+            },
+            cpu: s
+                .cpu
+                .into_iter()
+                .map(|c| core_host::CpuStats {
+                    name: c.name,
+                    user: c.user,
+                    system: c.system,
+                    idle: c.idle,
+                    total_percent: c.total_percent,
+                    total_ticks: c.total_ticks,
+                })
+                .collect(),
+            disks: s.disks.into_iter().map(disk).collect(),
+            alloc_dir: disk(s.alloc_dir),
+            uptime: s.uptime,
+            cpu_ticks_consumed: s.cpu_ticks_consumed,
+            taken_at: time(s.taken_at),
+        })
+    }
+
+    fn allocation_usage(&self, alloc_id: &str) -> Vec<core_host::TaskUsage> {
+        stats::allocation(alloc_id)
+            .into_iter()
+            .map(|t| core_host::TaskUsage {
+                task: t.task,
+                processes: t
+                    .processes
+                    .into_iter()
+                    .map(|p| core_host::ProcessUsage {
+                        pid: p.pid,
+                        rss: p.rss,
+                        swap: p.swap,
+                        cpu_percent: p.cpu_percent,
+                        user_mode: p.user_mode,
+                        system_mode: p.system_mode,
+                        total_ticks: p.total_ticks,
+                    })
+                    .collect(),
+                taken_at: time(t.taken_at),
+            })
+            .collect()
+    }
+}
+
+fn entries(list: Vec<node::MetaEntry>) -> core_host::DynamicMeta {
+    list.into_iter().map(|e| (e.key, e.value)).collect()
+}
+
+fn allocation(a: allocations::Allocation) -> core_host::Allocation {
+    core_host::Allocation {
+        id: a.id,
+        namespace: a.namespace,
+        job_id: a.job_id,
+        task_group: a.task_group,
+        client_status: match a.client_status {
+            allocations::ClientStatus::Pending => core_host::ClientStatus::Pending,
+            allocations::ClientStatus::Running => core_host::ClientStatus::Running,
+            allocations::ClientStatus::Complete => core_host::ClientStatus::Complete,
+            allocations::ClientStatus::Failed => core_host::ClientStatus::Failed,
+            allocations::ClientStatus::Lost => core_host::ClientStatus::Lost,
+        },
+        tasks: a
+            .tasks
+            .into_iter()
+            .map(|t| core_host::TaskState {
+                name: t.name,
+                state: match t.state {
+                    allocations::TaskStatus::Pending => core_host::TaskStatus::Pending,
+                    allocations::TaskStatus::Running => core_host::TaskStatus::Running,
+                    allocations::TaskStatus::Dead => core_host::TaskStatus::Dead,
+                },
+                failed: t.failed,
+                started_at: t.started_at.map(time),
+                finished_at: t.finished_at.map(time),
+            })
+            .collect(),
+    }
+}
+
+fn file_info(f: filesystem::FileInfo) -> core_host::FileInfo {
+    core_host::FileInfo {
+        name: f.name,
+        size: f.size,
+        mode: f.mode,
+        modified: time(f.modified),
+    }
+}
+
+fn fs_error(e: filesystem::FsError) -> core_host::FsError {
+    use filesystem::FsError as E;
+    match e {
+        E::NotFound => core_host::FsError::NotFound,
+        E::NotADirectory => core_host::FsError::NotADirectory,
+        E::IsADirectory => core_host::FsError::IsADirectory,
+        E::EscapesAllocDir => core_host::FsError::EscapesAllocDir,
+        E::SecretFile => core_host::FsError::SecretFile,
+        E::PrivateFile => core_host::FsError::PrivateFile,
+        E::NotRegularFile => core_host::FsError::NotRegularFile,
+        E::Io(message) => core_host::FsError::Io(message),
+    }
+}
+
+fn disk(d: stats::DiskStats) -> core_host::DiskStats {
+    core_host::DiskStats {
+        device: d.device,
+        mountpoint: d.mountpoint,
+        size: d.size,
+        used: d.used,
+        available: d.available,
+        used_percent: d.used_percent,
+        inodes_used_percent: d.inodes_used_percent,
+    }
+}

@@ -1,0 +1,187 @@
+//! An in-memory [`Host`] for unit tests: one allocation with a few files.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use crate::host::*;
+
+pub const ALLOC: &str = "5fc98185-17ff-26bc-a802-0c74fa471c99";
+pub const NODE: &str = "0a1b2c3d-0000-4000-8000-000000000001";
+
+pub struct Fake {
+    pub files: BTreeMap<String, Vec<u8>>,
+    pub dynamic: RefCell<DynamicMeta>,
+    pub status: RefCell<ClientStatus>,
+    pub collected: RefCell<Vec<String>>,
+}
+
+impl Default for Fake {
+    fn default() -> Self {
+        let files = [
+            ("alloc/logs/web.stdout.0", b"hello\n".to_vec()),
+            (
+                "alloc/data/page.html",
+                b"<html><body>x</body></html>".to_vec(),
+            ),
+            ("alloc/data/empty", Vec::new()),
+            ("alloc/data/conf.json", b"{}".to_vec()),
+        ];
+        Self {
+            files: files.into_iter().map(|(p, d)| (p.to_string(), d)).collect(),
+            dynamic: RefCell::default(),
+            status: RefCell::new(ClientStatus::Running),
+            collected: RefCell::default(),
+        }
+    }
+}
+
+const DIR: u32 = 0o040755;
+const FILE: u32 = 0o100644;
+
+impl Fake {
+    fn is_dir(&self, path: &str) -> bool {
+        path.is_empty()
+            || self
+                .files
+                .keys()
+                .any(|f| f.starts_with(&format!("{path}/")))
+    }
+
+    fn info(&self, path: &str) -> Result<FileInfo, FsError> {
+        let name = path.rsplit('/').next().unwrap_or("").to_string();
+        let modified = Timestamp {
+            seconds: 1_700_000_000,
+            nanoseconds: 500_000_000,
+        };
+        if let Some(data) = self.files.get(path) {
+            return Ok(FileInfo {
+                name,
+                size: data.len() as u64,
+                mode: FILE,
+                modified,
+            });
+        }
+        if self.is_dir(path) {
+            return Ok(FileInfo {
+                name,
+                size: 4096,
+                mode: DIR,
+                modified,
+            });
+        }
+        Err(FsError::NotFound)
+    }
+}
+
+impl Host for Fake {
+    fn log(&self, _level: LogLevel, _message: &str) {}
+
+    fn node_id(&self) -> String {
+        NODE.into()
+    }
+
+    fn static_meta(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([("rack".to_string(), "r1".to_string())])
+    }
+
+    fn dynamic_meta(&self) -> DynamicMeta {
+        self.dynamic.borrow().clone()
+    }
+
+    fn apply_meta(&self, changes: Vec<(String, MetaOp)>) -> Result<DynamicMeta, String> {
+        let mut dynamic = self.dynamic.borrow_mut();
+        for (key, op) in changes {
+            match op {
+                MetaOp::Set(v) => dynamic.insert(key, Some(v)),
+                MetaOp::Tombstone => dynamic.insert(key, None),
+                MetaOp::Remove => dynamic.remove(&key),
+            };
+        }
+        Ok(dynamic.clone())
+    }
+
+    fn allocation(&self, id: &str) -> Option<Allocation> {
+        (id == ALLOC && !self.collected.borrow().iter().any(|c| c == id)).then(|| Allocation {
+            id: ALLOC.into(),
+            namespace: "default".into(),
+            job_id: "web".into(),
+            task_group: "web".into(),
+            client_status: *self.status.borrow(),
+            tasks: vec![TaskState {
+                name: "web".into(),
+                state: TaskStatus::Pending,
+                failed: false,
+                started_at: None,
+                finished_at: None,
+            }],
+        })
+    }
+
+    fn allocations(&self) -> Vec<Allocation> {
+        self.allocation(ALLOC).into_iter().collect()
+    }
+
+    fn collect(&self, id: &str) -> Result<(), String> {
+        self.collected.borrow_mut().push(id.to_string());
+        Ok(())
+    }
+
+    fn stat(&self, _alloc_id: &str, path: &str) -> Result<FileInfo, FsError> {
+        self.info(path)
+    }
+
+    fn list(&self, _alloc_id: &str, path: &str) -> Result<Vec<FileInfo>, FsError> {
+        if self.files.contains_key(path) {
+            return Err(FsError::NotADirectory);
+        }
+        if !self.is_dir(path) {
+            return Err(FsError::NotFound);
+        }
+        let prefix = if path.is_empty() {
+            String::new()
+        } else {
+            format!("{path}/")
+        };
+        let mut names: Vec<String> = self
+            .files
+            .keys()
+            .filter_map(|f| f.strip_prefix(&prefix))
+            .filter_map(|rest| rest.split('/').next())
+            .map(str::to_string)
+            .collect();
+        names.dedup();
+        names
+            .iter()
+            .map(|n| self.info(&format!("{prefix}{n}")))
+            .collect()
+    }
+
+    fn read_at(
+        &self,
+        _alloc_id: &str,
+        path: &str,
+        offset: u64,
+        length: u32,
+    ) -> Result<Vec<u8>, FsError> {
+        if path.starts_with("web/secrets") {
+            return Err(FsError::SecretFile);
+        }
+        match self.files.get(path) {
+            Some(data) => {
+                let start = (offset as usize).min(data.len());
+                let end = (start + length as usize).min(data.len());
+                Ok(data[start..end].to_vec())
+            }
+            None if self.is_dir(path) => Err(FsError::IsADirectory),
+            None => Err(FsError::NotFound),
+        }
+    }
+
+    fn host_stats(&self) -> Option<HostStats> {
+        None
+    }
+
+    fn allocation_usage(&self, _alloc_id: &str) -> Vec<TaskUsage> {
+        Vec::new()
+    }
+}

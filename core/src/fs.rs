@@ -1,0 +1,245 @@
+//! `/v1/client/fs/{ls,stat,cat,readat}`: parameters, errors and bodies.
+//!
+//! Paths are cleaned here and handed to the host relative to the allocation directory;
+//! the host enforces containment again when it opens, so a lexical check here is only
+//! the first of two fences. Messages name paths relative to the allocation directory,
+//! never the host's absolute paths (Nomad leaks those).
+
+use serde_json::{Value, json};
+
+use crate::filemode::{go_file_mode, is_dir};
+use crate::host::{FileInfo, FsError, Host};
+use crate::http::{Action, ApiError, ApiResult, Response, SendFile};
+use crate::params::{Query, go_quote, parse_int};
+use crate::sniff::detect_content_type;
+use crate::timefmt::rfc3339_nano;
+
+/// How many bytes Go's sniffer looks at.
+const SNIFF_LEN: u32 = 512;
+
+/// `ls`: the entries of a directory (default `/`), sorted by name, as `lstat` sees them.
+pub fn ls(host: &impl Host, alloc_id: &str, query: &Query) -> ApiResult<Response> {
+    let given = query.get("path").filter(|p| !p.is_empty()).unwrap_or("/");
+    crate::alloc::lookup(host, alloc_id)?;
+    let path = alloc_relative(given)?;
+    let mut entries = host
+        .list(alloc_id, &path)
+        .map_err(|e| fs_error(e, "open", &path, given))?;
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    let body: Vec<Value> = entries.iter().map(|info| file_info(info, None)).collect();
+    Ok(Response::json(&Value::Array(body), query))
+}
+
+/// `stat`: one path, symlinks followed, with a sniffed content type.
+pub fn stat(host: &impl Host, alloc_id: &str, query: &Query) -> ApiResult<Response> {
+    let given = required_path(query)?;
+    crate::alloc::lookup(host, alloc_id)?;
+    let path = alloc_relative(given)?;
+    let mut info = host
+        .stat(alloc_id, &path)
+        .map_err(|e| fs_error(e, "stat", &path, given))?;
+    if path.is_empty() {
+        info.name = alloc_id.to_string();
+    }
+    let content_type = stat_content_type(host, alloc_id, &path, &info);
+    Ok(Response::json(&file_info(&info, Some(content_type)), query))
+}
+
+/// Nomad's `detectContentType`: sniff the first bytes of a readable file, then let a
+/// `.json` suffix win. Files the host will not read (secrets, FIFOs) are not sniffed.
+fn stat_content_type(
+    host: &impl Host,
+    alloc_id: &str,
+    path: &str,
+    info: &FileInfo,
+) -> &'static str {
+    let mut content_type = "application/octet-stream";
+    if !is_dir(info.mode)
+        && let Ok(head) = host.read_at(alloc_id, path, 0, SNIFF_LEN)
+        && !head.is_empty()
+    {
+        content_type = detect_content_type(&head);
+    }
+    if path.ends_with(".json") {
+        content_type = "application/json";
+    }
+    content_type
+}
+
+/// `cat`: the whole file.
+pub fn cat(host: &impl Host, alloc_id: &str, query: &Query) -> ApiResult<Action> {
+    let given = required_path(query)?;
+    crate::alloc::lookup(host, alloc_id)?;
+    let path = alloc_relative(given)?;
+    send_file(host, alloc_id, path, given, 0, None)
+}
+
+/// `readat`: `limit` bytes (or the rest, when `limit <= 0`) from `offset`.
+pub fn readat(host: &impl Host, alloc_id: &str, query: &Query) -> ApiResult<Action> {
+    let given = required_path(query)?;
+    let offset = parse_int(query.get("offset").unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("error parsing offset: {e}")))?;
+    let limit = match query.get("limit").filter(|l| !l.is_empty()) {
+        None => 0,
+        Some(limit) => parse_int(limit)
+            .map_err(|e| ApiError::bad_request(format!("error parsing limit: {e}")))?,
+    };
+    crate::alloc::lookup(host, alloc_id)?;
+    let path = alloc_relative(given)?;
+    let offset = u64::try_from(offset).map_err(|_| {
+        ApiError::bad_request(format!("can't seek to offset {offset}: invalid argument"))
+    })?;
+    let limit = u64::try_from(limit).ok().filter(|l| *l > 0);
+    send_file(host, alloc_id, path, given, offset, limit)
+}
+
+/// Validate and sniff through the host, then let the host copy the bytes itself.
+fn send_file(
+    host: &impl Host,
+    alloc_id: &str,
+    path: String,
+    given: &str,
+    offset: u64,
+    limit: Option<u64>,
+) -> ApiResult<Action> {
+    let sniff_len = limit.map_or(SNIFF_LEN, |l| l.min(u64::from(SNIFF_LEN)) as u32);
+    let head = host
+        .read_at(alloc_id, &path, offset, sniff_len)
+        .map_err(|e| fs_error(e, "stat", &path, given))?;
+    if head.is_empty() {
+        // Nomad sends an empty 200 sniffed as text, without the untrusted-content headers.
+        return Ok(Action::Respond(Response {
+            status: 200,
+            headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
+            body: Vec::new(),
+        }));
+    }
+    Ok(Action::SendFile(SendFile {
+        alloc_id: alloc_id.to_string(),
+        path,
+        offset,
+        limit,
+        headers: untrusted_content_headers(detect_content_type(&head)),
+    }))
+}
+
+/// Nomad's `noxssrw` wrapper: never let a browser render file content as HTML.
+fn untrusted_content_headers(sniffed: &str) -> Vec<(String, String)> {
+    let content_type = if ["text/html", "text/xhtml", "text/xhtml+xml"]
+        .iter()
+        .any(|html| sniffed.starts_with(html))
+    {
+        "text/plain"
+    } else {
+        sniffed
+    };
+    vec![
+        ("Content-Type".into(), content_type.into()),
+        (
+            "Content-Security-Policy".into(),
+            "default-src 'none'; style-src 'unsafe-inline'; sandbox".into(),
+        ),
+        ("X-Content-Type-Options".into(), "nosniff".into()),
+        ("X-XSS-Protection".into(), "1; mode=block".into()),
+    ]
+}
+
+fn required_path(query: &Query) -> ApiResult<&str> {
+    query
+        .get("path")
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::bad_request("must provide a file name"))
+}
+
+/// Clean a request path relative to the allocation directory (`""` is its root).
+/// `..` that would climb out of it is refused here, before the host is asked.
+pub fn alloc_relative(given: &str) -> ApiResult<String> {
+    if given.contains('\0') {
+        return Err(ApiError::bad_request("invalid path: contains a NUL byte"));
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in given.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(escapes());
+                }
+            }
+            _ => parts.push(part),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn escapes() -> ApiError {
+    ApiError::bad_request("Path escapes the alloc directory")
+}
+
+/// One place that turns a host filesystem error into Nomad's status and text.
+fn fs_error(err: FsError, op: &str, path: &str, given: &str) -> ApiError {
+    let shown = if path.is_empty() { "/" } else { path };
+    match err {
+        FsError::NotFound => {
+            ApiError::not_found(format!("{op} {shown}: no such file or directory"))
+        }
+        FsError::NotADirectory => ApiError::bad_request(format!("{op} {shown}: not a directory")),
+        FsError::IsADirectory => {
+            ApiError::bad_request(format!("file {} is a directory", go_quote(given)))
+        }
+        FsError::EscapesAllocDir => escapes(),
+        FsError::SecretFile => {
+            ApiError::forbidden(format!("Reading secret file prohibited: {given}"))
+        }
+        FsError::PrivateFile => {
+            ApiError::forbidden(format!("Reading private file prohibited: {given}"))
+        }
+        FsError::NotRegularFile => {
+            ApiError::bad_request(format!("file {} is not a regular file", go_quote(given)))
+        }
+        FsError::Io(message) => ApiError::internal(message),
+    }
+}
+
+/// An `AllocFileInfo` object; `ContentType` only for `stat` (omitempty in Nomad).
+fn file_info(info: &FileInfo, content_type: Option<&str>) -> Value {
+    let mut value = json!({
+        "FileMode": go_file_mode(info.mode),
+        "IsDir": is_dir(info.mode),
+        "ModTime": rfc3339_nano(info.modified.seconds, info.modified.nanoseconds),
+        "Name": info.name,
+        "Size": info.size,
+    });
+    if let (Some(content_type), Value::Object(map)) = (content_type, &mut value) {
+        map.insert("ContentType".into(), content_type.into());
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_are_cleaned_and_escapes_refused() {
+        assert_eq!(alloc_relative("/").unwrap(), "");
+        assert_eq!(alloc_relative("alloc//logs/./x").unwrap(), "alloc/logs/x");
+        assert_eq!(alloc_relative("/alloc/../web/local").unwrap(), "web/local");
+        assert_eq!(alloc_relative("..foo").unwrap(), "..foo");
+        for bad in ["..", "../x", "/../x", "a/../../x", "a/b/../../.."] {
+            assert_eq!(alloc_relative(bad).unwrap_err(), escapes(), "{bad}");
+        }
+        assert_eq!(alloc_relative("a\0b").unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn html_is_served_as_plain_text() {
+        let headers = untrusted_content_headers("text/html; charset=utf-8");
+        assert_eq!(
+            headers[0],
+            ("Content-Type".to_string(), "text/plain".to_string())
+        );
+        let headers = untrusted_content_headers("text/xml; charset=utf-8");
+        assert_eq!(headers[0].1, "text/xml; charset=utf-8");
+    }
+}

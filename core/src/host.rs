@@ -1,0 +1,201 @@
+//! The core's view of the machine: plain types and one trait.
+//!
+//! The wasm glue implements [`Host`] with the component's imports; unit tests implement
+//! it in memory. Keeping the logic behind this trait is what lets the same code run
+//! natively in tests and as a component in any runtime.
+
+use std::collections::BTreeMap;
+
+/// Seconds and nanoseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timestamp {
+    pub seconds: i64,
+    pub nanoseconds: u32,
+}
+
+impl Timestamp {
+    /// Nanoseconds since the epoch, as Nomad's `Timestamp` fields carry them.
+    pub fn unix_nanos(self) -> i64 {
+        crate::timefmt::unix_nanos(self.seconds, self.nanoseconds)
+    }
+}
+
+/// How severe a log message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// An allocation's client status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientStatus {
+    Pending,
+    Running,
+    Complete,
+    Failed,
+    Lost,
+}
+
+impl ClientStatus {
+    /// Terminal allocations are the only ones garbage collection may remove.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Complete | Self::Failed | Self::Lost)
+    }
+}
+
+/// A task's lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    Pending,
+    Running,
+    Dead,
+}
+
+/// One task of an allocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskState {
+    pub name: String,
+    pub state: TaskStatus,
+    pub failed: bool,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// An allocation placed on this node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allocation {
+    pub id: String,
+    pub namespace: String,
+    pub job_id: String,
+    pub task_group: String,
+    pub client_status: ClientStatus,
+    pub tasks: Vec<TaskState>,
+}
+
+/// What `stat`/`lstat` report about one path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileInfo {
+    pub name: String,
+    pub size: u64,
+    /// Raw Unix `st_mode`.
+    pub mode: u32,
+    pub modified: Timestamp,
+}
+
+/// Why a filesystem call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FsError {
+    NotFound,
+    NotADirectory,
+    IsADirectory,
+    EscapesAllocDir,
+    SecretFile,
+    PrivateFile,
+    NotRegularFile,
+    Io(String),
+}
+
+/// What one key of a metadata apply does to the dynamic metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetaOp {
+    Set(String),
+    Tombstone,
+    Remove,
+}
+
+/// Dynamic metadata: `None` is a tombstone hiding a static key.
+pub type DynamicMeta = BTreeMap<String, Option<String>>;
+
+/// One logical CPU's use, in percent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpuStats {
+    pub name: String,
+    pub user: f64,
+    pub system: f64,
+    pub idle: f64,
+    pub total_percent: f64,
+    pub total_ticks: f64,
+}
+
+/// Host memory in bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryStats {
+    pub total: u64,
+    pub available: u64,
+    pub used: u64,
+    pub free: u64,
+}
+
+/// Usage of one filesystem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiskStats {
+    pub device: String,
+    pub mountpoint: String,
+    pub size: u64,
+    pub used: u64,
+    pub available: u64,
+    pub used_percent: f64,
+    pub inodes_used_percent: f64,
+}
+
+/// A host-wide sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostStats {
+    pub memory: MemoryStats,
+    pub cpu: Vec<CpuStats>,
+    pub disks: Vec<DiskStats>,
+    pub alloc_dir: DiskStats,
+    pub uptime: u64,
+    pub cpu_ticks_consumed: f64,
+    pub taken_at: Timestamp,
+}
+
+/// One process of a task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessUsage {
+    pub pid: u32,
+    pub rss: u64,
+    pub swap: u64,
+    pub cpu_percent: f64,
+    pub user_mode: f64,
+    pub system_mode: f64,
+    pub total_ticks: f64,
+}
+
+/// The latest sample of one running task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskUsage {
+    pub task: String,
+    pub processes: Vec<ProcessUsage>,
+    pub taken_at: Timestamp,
+}
+
+/// Everything the core may ask of the machine.
+pub trait Host {
+    fn log(&self, level: LogLevel, message: &str);
+
+    fn node_id(&self) -> String;
+    fn static_meta(&self) -> BTreeMap<String, String>;
+    fn dynamic_meta(&self) -> DynamicMeta;
+    fn apply_meta(&self, changes: Vec<(String, MetaOp)>) -> Result<DynamicMeta, String>;
+
+    fn allocation(&self, id: &str) -> Option<Allocation>;
+    fn allocations(&self) -> Vec<Allocation>;
+    fn collect(&self, id: &str) -> Result<(), String>;
+
+    fn stat(&self, alloc_id: &str, path: &str) -> Result<FileInfo, FsError>;
+    fn list(&self, alloc_id: &str, path: &str) -> Result<Vec<FileInfo>, FsError>;
+    fn read_at(
+        &self,
+        alloc_id: &str,
+        path: &str,
+        offset: u64,
+        length: u32,
+    ) -> Result<Vec<u8>, FsError>;
+
+    fn host_stats(&self) -> Option<HostStats>;
+    fn allocation_usage(&self, alloc_id: &str) -> Vec<TaskUsage>;
+}

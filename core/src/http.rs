@@ -1,0 +1,154 @@
+//! Requests, responses and the one error type, mapped to a status and body in one place.
+
+use crate::params::Query;
+
+/// An HTTP request as the host received it.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub method: String,
+    /// Still percent-encoded, without the query.
+    pub path: String,
+    /// Raw query string without `?`.
+    pub query: String,
+    /// Lower-case names, arrival order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The first value of a header (names are lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A complete response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// 200 with a JSON body encoded by Nomad's rules.
+    pub fn json(value: &serde_json::Value, query: &Query) -> Self {
+        Self {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: crate::json::to_vec(value, pretty(query)),
+        }
+    }
+
+    /// 200 with no body and no Content-Type, as Nomad answers GC requests.
+    pub fn empty() -> Self {
+        Self {
+            status: 200,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// The first value of a header, matched case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Nomad's `?pretty`: on when the key is present and its first value is not `0`.
+fn pretty(query: &Query) -> bool {
+    query.has("pretty") && query.get("pretty") != Some("0")
+}
+
+/// Send a byte range of an allocation file; the host copies the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendFile {
+    pub alloc_id: String,
+    pub path: String,
+    pub offset: u64,
+    pub limit: Option<u64>,
+    pub headers: Vec<(String, String)>,
+}
+
+/// How the host answers a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Respond(Response),
+    SendFile(SendFile),
+}
+
+/// Every error the API reports: a status and Nomad's plain-text message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self {
+            status: 403,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            status: 404,
+            message: message.into(),
+        }
+    }
+
+    /// Nomad's answer to a method a route does not take.
+    pub fn invalid_method() -> Self {
+        Self {
+            status: 405,
+            message: "Invalid method".into(),
+        }
+    }
+
+    pub fn not_implemented(message: impl Into<String>) -> Self {
+        Self {
+            status: 501,
+            message: message.into(),
+        }
+    }
+
+    /// A host fault: the only source of 500s.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            status: 500,
+            message: message.into(),
+        }
+    }
+
+    /// The single place an error becomes bytes on the wire (no trailing newline, as Nomad).
+    pub fn into_response(self) -> Response {
+        let headers = if self.message.is_empty() {
+            Vec::new()
+        } else {
+            vec![("Content-Type".into(), "text/plain; charset=utf-8".into())]
+        };
+        Response {
+            status: self.status,
+            headers,
+            body: self.message.into_bytes(),
+        }
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;

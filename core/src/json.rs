@@ -1,0 +1,297 @@
+//! Nomad's JSON encoding, byte for byte.
+//!
+//! Nomad's HTTP agent encodes responses with go-msgpack's `JsonHandle` (HTML characters
+//! left as is, four-space indent when `?pretty` is set), not with `encoding/json`, and
+//! neither matches `serde_json`'s writers: floats always carry a fraction or a Go-style
+//! exponent, U+2028/U+2029 are escaped, and a pretty document ends with a newline.
+//! Clients diff these bodies, so we reproduce them exactly here.
+
+use serde_json::{Map, Number, Value};
+
+/// Encodes `value` the way Nomad's HTTP agent does, compact or pretty (`?pretty`).
+pub fn to_vec(value: &Value, pretty: bool) -> Vec<u8> {
+    let mut out = String::new();
+    let indent = if pretty { Some(0) } else { None };
+    write_value(&mut out, value, indent);
+    if pretty {
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+/// Formats a float with Go's (go-msgpack JSON) rules: `1.0`, `0.5`, `1e-07`, `1.5e+21`.
+pub fn format_float(x: f64) -> String {
+    let abs = x.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        return go_exponent_form(x);
+    }
+    // Rust's Display is the shortest round-trip digit string and never uses an exponent,
+    // which is exactly Go's 'f' format with precision -1.
+    let mut s = format!("{x}");
+    if !s.contains('.') {
+        s.push_str(".0");
+    }
+    s
+}
+
+/// Go's 'e' format: shortest digits, exponent signed and at least two digits wide.
+fn go_exponent_form(x: f64) -> String {
+    let s = format!("{x:e}");
+    let Some((mantissa, exp)) = s.split_once('e') else {
+        return s;
+    };
+    let (sign, digits) = match exp.strip_prefix('-') {
+        Some(d) => ('-', d),
+        None => ('+', exp),
+    };
+    let pad = if digits.len() < 2 { "0" } else { "" };
+    format!("{mantissa}e{sign}{pad}{digits}")
+}
+
+fn write_value(out: &mut String, value: &Value, indent: Option<usize>) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => write_number(out, n),
+        Value::String(s) => write_string(out, s),
+        Value::Array(items) => write_array(out, items, indent),
+        Value::Object(map) => write_object(out, map, indent),
+    }
+}
+
+fn write_number(out: &mut String, n: &Number) {
+    if let Some(i) = n.as_i64() {
+        out.push_str(&i.to_string());
+    } else if let Some(u) = n.as_u64() {
+        out.push_str(&u.to_string());
+    } else if let Some(f) = n.as_f64() {
+        out.push_str(&format_float(f));
+    } else {
+        // Unreachable without serde_json's arbitrary_precision; keep its own rendering.
+        out.push_str(&n.to_string());
+    }
+}
+
+fn write_array(out: &mut String, items: &[Value], indent: Option<usize>) {
+    if items.is_empty() {
+        out.push_str("[]");
+        return;
+    }
+    out.push('[');
+    let inner = indent.map(|level| level + 1);
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        newline(out, inner);
+        write_value(out, item, inner);
+    }
+    newline(out, indent);
+    out.push(']');
+}
+
+fn write_object(out: &mut String, map: &Map<String, Value>, indent: Option<usize>) {
+    if map.is_empty() {
+        out.push_str("{}");
+        return;
+    }
+    out.push('{');
+    let inner = indent.map(|level| level + 1);
+    // serde_json without preserve_order keeps a BTreeMap, so iteration is already the
+    // byte-wise key order go-msgpack produces for Go maps and sorted struct output.
+    for (i, (key, item)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        newline(out, inner);
+        write_string(out, key);
+        out.push(':');
+        if indent.is_some() {
+            out.push(' ');
+        }
+        write_value(out, item, inner);
+    }
+    newline(out, indent);
+    out.push('}');
+}
+
+fn newline(out: &mut String, indent: Option<usize>) {
+    if let Some(level) = indent {
+        out.push('\n');
+        for _ in 0..level {
+            out.push_str("    ");
+        }
+    }
+}
+
+fn write_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn compact(v: &Value) -> String {
+        String::from_utf8(to_vec(v, false)).unwrap()
+    }
+
+    fn pretty(v: &Value) -> String {
+        String::from_utf8(to_vec(v, true)).unwrap()
+    }
+
+    fn float(x: f64) -> Value {
+        Value::Number(Number::from_f64(x).unwrap())
+    }
+
+    #[test]
+    fn compact_object_sorted_without_spaces_or_newline() {
+        let v = json!({"b": [1, 2], "a": 1, "B": null, "_": true});
+        assert_eq!(compact(&v), r#"{"B":null,"_":true,"a":1,"b":[1,2]}"#);
+    }
+
+    #[test]
+    fn compact_scalars() {
+        assert_eq!(compact(&json!(null)), "null");
+        assert_eq!(compact(&json!(true)), "true");
+        assert_eq!(compact(&json!(false)), "false");
+        assert_eq!(compact(&json!(0)), "0");
+        assert_eq!(compact(&json!(-42)), "-42");
+        assert_eq!(compact(&json!(i64::MIN)), "-9223372036854775808");
+        assert_eq!(compact(&json!(u64::MAX)), "18446744073709551615");
+        assert_eq!(compact(&json!("x")), r#""x""#);
+    }
+
+    #[test]
+    fn compact_empty_containers() {
+        assert_eq!(compact(&json!({})), "{}");
+        assert_eq!(compact(&json!([])), "[]");
+        assert_eq!(compact(&json!({"a": {}, "b": []})), r#"{"a":{},"b":[]}"#);
+    }
+
+    #[test]
+    fn pretty_nested_layout() {
+        let v = json!({"b": [1, 2], "a": 1, "c": {"d": "e"}});
+        let want = "{\n    \"a\": 1,\n    \"b\": [\n        1,\n        2\n    ],\n    \"c\": {\n        \"d\": \"e\"\n    }\n}\n";
+        assert_eq!(pretty(&v), want);
+    }
+
+    #[test]
+    fn pretty_empty_containers_stay_inline() {
+        assert_eq!(pretty(&json!({})), "{}\n");
+        assert_eq!(pretty(&json!([])), "[]\n");
+        let v = json!({"a": {}, "b": []});
+        assert_eq!(pretty(&v), "{\n    \"a\": {},\n    \"b\": []\n}\n");
+    }
+
+    #[test]
+    fn pretty_scalar_and_array_of_objects() {
+        assert_eq!(pretty(&json!(5)), "5\n");
+        assert_eq!(pretty(&json!("s")), "\"s\"\n");
+        let v = json!([{"a": 1}, []]);
+        assert_eq!(
+            pretty(&v),
+            "[\n    {\n        \"a\": 1\n    },\n    []\n]\n"
+        );
+    }
+
+    #[test]
+    fn string_escapes() {
+        let v = json!("q\" b\\ n\n r\r t\t b\u{8} f\u{c} nul\u{0} us\u{1f} esc\u{1b} v\u{b}");
+        assert_eq!(
+            compact(&v),
+            r#""q\" b\\ n\n r\r t\t b\b f\f nul\u0000 us\u001f esc\u001b v\u000b""#
+        );
+    }
+
+    #[test]
+    fn string_html_and_del_kept() {
+        let v = json!("<a href='x'>&amp;</a>\u{7f}/");
+        assert_eq!(compact(&v), "\"<a href='x'>&amp;</a>\u{7f}/\"");
+    }
+
+    #[test]
+    fn string_line_separators_escaped() {
+        let v = json!("a\u{2028}b\u{2029}c\u{2027}");
+        assert_eq!(compact(&v), "\"a\\u2028b\\u2029c\u{2027}\"");
+    }
+
+    #[test]
+    fn string_unicode_kept() {
+        assert_eq!(compact(&json!("héllo ☃ 𝄞")), "\"héllo ☃ 𝄞\"");
+    }
+
+    #[test]
+    fn keys_are_escaped_and_byte_sorted() {
+        let v = json!({"é": 1, "z": 2, "a\"b": 3});
+        assert_eq!(compact(&v), r#"{"a\"b":3,"z":2,"é":1}"#);
+    }
+
+    #[test]
+    fn floats_integral_get_fraction() {
+        assert_eq!(format_float(0.0), "0.0");
+        assert_eq!(format_float(-0.0), "-0.0");
+        assert_eq!(format_float(1.0), "1.0");
+        assert_eq!(format_float(100.0), "100.0");
+        assert_eq!(format_float(-3.0), "-3.0");
+        assert_eq!(format_float(1e20), "100000000000000000000.0");
+    }
+
+    #[test]
+    fn floats_plain_fraction() {
+        assert_eq!(format_float(0.5), "0.5");
+        assert_eq!(format_float(12.345), "12.345");
+        assert_eq!(format_float(0.000123), "0.000123");
+        assert_eq!(format_float(0.1), "0.1");
+        assert_eq!(format_float(-2.25), "-2.25");
+        assert_eq!(format_float(1e-6), "0.000001");
+        assert_eq!(format_float(123456789.125), "123456789.125");
+    }
+
+    #[test]
+    fn floats_exponent_form() {
+        assert_eq!(format_float(1e-7), "1e-07");
+        assert_eq!(format_float(2.5e-8), "2.5e-08");
+        assert_eq!(format_float(-2.5e-8), "-2.5e-08");
+        assert_eq!(format_float(1e21), "1e+21");
+        assert_eq!(format_float(1.5e21), "1.5e+21");
+        assert_eq!(format_float(1e100), "1e+100");
+        assert_eq!(
+            format_float(1.7976931348623157e308),
+            "1.7976931348623157e+308"
+        );
+        assert_eq!(format_float(5e-324), "5e-324");
+        assert_eq!(format_float(9.99e-7), "9.99e-07");
+    }
+
+    #[test]
+    fn floats_inside_documents() {
+        let v = json!({"f": float(1.0), "g": float(0.25), "h": float(1e-9)});
+        assert_eq!(compact(&v), r#"{"f":1.0,"g":0.25,"h":1e-09}"#);
+    }
+
+    #[test]
+    fn deep_nesting_pretty() {
+        let v = json!({"a": [[{"b": [true]}]]});
+        let want = "{\n    \"a\": [\n        [\n            {\n                \"b\": [\n                    true\n                ]\n            }\n        ]\n    ]\n}\n";
+        assert_eq!(pretty(&v), want);
+    }
+}

@@ -1,0 +1,30 @@
+//! caravan's core: everything Nomad *specifies* about the Client HTTP API.
+//!
+//! The modules here are plain Rust, unit-tested natively. They reach the machine only
+//! through the [`host::Host`] trait, which the wasm glue in `bindings.rs` implements
+//! with the component's imports (and tests implement with an in-memory fake).
+
+pub mod alloc;
+pub mod api;
+pub mod filemode;
+pub mod fs;
+pub mod host;
+pub mod http;
+pub mod json;
+pub mod meta;
+pub mod params;
+pub mod router;
+pub mod sniff;
+pub mod stats;
+pub mod timefmt;
+
+#[cfg(target_arch = "wasm32")]
+mod bindings;
+
+#[cfg(test)]
+mod fake;
+
+pub use api::handle;
+
+/// The core's version, reported by the host with every response.
+pub const VERSION: &str = concat!("caravan-core/", env!("CARGO_PKG_VERSION"));

@@ -1,0 +1,283 @@
+//! Node metadata: Nomad's key rules, apply-request decoding and the static/dynamic merge.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::host::{DynamicMeta, MetaOp};
+use crate::http::{ApiError, ApiResult};
+use crate::params::go_quote;
+
+/// A decoded `NodeMetaApplyRequest`.
+#[derive(Debug, Default, PartialEq)]
+pub struct ApplyRequest {
+    pub node_id: String,
+    pub meta: Option<DynamicMeta>,
+}
+
+/// Decode a POST body as Go's `encoding/json` would into `NodeMetaApplyRequest`:
+/// field names case-insensitive, unknown fields ignored, any Content-Type.
+pub fn decode_apply(body: &[u8]) -> ApiResult<ApplyRequest> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("Request body is empty"));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(if e.is_eof() {
+            "unexpected end of JSON input".to_string()
+        } else {
+            format!("invalid JSON: {e}")
+        })
+    })?;
+    let object = match value {
+        Value::Object(object) => object,
+        Value::Null => return Ok(ApplyRequest::default()),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "json: cannot unmarshal {} into Go value of type structs.NodeMetaApplyRequest",
+                go_type(&other)
+            )));
+        }
+    };
+    let node_id = match field(&object, "NodeID") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(id)) => id.clone(),
+        Some(other) => return Err(field_type_error("NodeID", other, "string")),
+    };
+    let meta = match field(&object, "Meta") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(entries)) => Some(decode_meta(entries)?),
+        Some(other) => return Err(field_type_error("Meta", other, "map[string]*string")),
+    };
+    Ok(ApplyRequest { node_id, meta })
+}
+
+fn decode_meta(entries: &Map<String, Value>) -> ApiResult<DynamicMeta> {
+    entries
+        .iter()
+        .map(|(key, value)| match value {
+            Value::Null => Ok((key.clone(), None)),
+            Value::String(s) => Ok((key.clone(), Some(s.clone()))),
+            other => Err(field_type_error("Meta", other, "string")),
+        })
+        .collect()
+}
+
+/// Go prefers an exact field-name match, then a case-insensitive one.
+fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    object.get(name).or_else(|| {
+        object
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    })
+}
+
+fn field_type_error(field: &str, value: &Value, go_type_name: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "json: cannot unmarshal {} into Go struct field NodeMetaApplyRequest.{field} of type {go_type_name}",
+        go_type(value)
+    ))
+}
+
+fn go_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Nomad's `NodeMetaApplyRequest.Validate`; keys are checked in sorted order so the
+/// reported key is deterministic (Nomad's is random).
+pub fn validate(meta: Option<&DynamicMeta>) -> ApiResult<&DynamicMeta> {
+    let meta = match meta {
+        Some(meta) if !meta.is_empty() => meta,
+        _ => return Err(ApiError::bad_request("missing required Meta object")),
+    };
+    for key in meta.keys() {
+        if key.is_empty() {
+            return Err(ApiError::bad_request("metadata keys must not be empty"));
+        }
+        if !key.split('.').all(is_hcl_identifier) {
+            return Err(ApiError::bad_request(format!(
+                "{} is invalid; metadata keys must be valid dotted hcl identifiers",
+                go_quote(key)
+            )));
+        }
+    }
+    Ok(meta)
+}
+
+/// `hclsyntax.ValidIdentifier`: `(ID_Start | '_') (ID_Continue | '-')*`.
+fn is_hcl_identifier(part: &str) -> bool {
+    let mut chars = part.chars();
+    match chars.next() {
+        Some(first) if first == '_' || unicode_ident::is_xid_start(first) => {}
+        _ => return false,
+    }
+    chars.all(|c| c == '-' || unicode_ident::is_xid_continue(c))
+}
+
+/// Nomad's merge rule: a `null` for a static key is kept as a tombstone that hides it;
+/// a `null` for any other key just forgets that key.
+pub fn plan(
+    static_meta: &BTreeMap<String, String>,
+    request: &DynamicMeta,
+) -> Vec<(String, MetaOp)> {
+    request
+        .iter()
+        .map(|(key, value)| {
+            let op = match value {
+                Some(value) => MetaOp::Set(value.clone()),
+                None if static_meta.contains_key(key) => MetaOp::Tombstone,
+                None => MetaOp::Remove,
+            };
+            (key.clone(), op)
+        })
+        .collect()
+}
+
+/// The node's effective `Meta`: static overlaid by dynamic, tombstones removing keys.
+pub fn merged(
+    static_meta: &BTreeMap<String, String>,
+    dynamic: &DynamicMeta,
+) -> BTreeMap<String, String> {
+    let mut meta = static_meta.clone();
+    for (key, value) in dynamic {
+        match value {
+            Some(value) => {
+                meta.insert(key.clone(), value.clone());
+            }
+            None => {
+                meta.remove(key);
+            }
+        }
+    }
+    meta
+}
+
+/// Dynamic metadata as Nomad shows it: tombstones for keys that are no longer static are
+/// dropped (Nomad drops them when the agent starts).
+pub fn visible_dynamic(
+    static_meta: &BTreeMap<String, String>,
+    dynamic: &DynamicMeta,
+) -> DynamicMeta {
+    dynamic
+        .iter()
+        .filter(|(key, value)| value.is_some() || static_meta.contains_key(*key))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statics() -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("rack".to_string(), "r1".to_string()),
+            ("zone".to_string(), "a".to_string()),
+        ])
+    }
+
+    #[test]
+    fn decode_accepts_any_case_and_ignores_unknown_fields() {
+        let req =
+            decode_apply(br#"{"nodeid":"n1","META":{"a":"1","b":null},"Region":"x"}"#).unwrap();
+        assert_eq!(req.node_id, "n1");
+        assert_eq!(
+            req.meta.unwrap(),
+            BTreeMap::from([
+                ("a".to_string(), Some("1".to_string())),
+                ("b".to_string(), None)
+            ])
+        );
+    }
+
+    #[test]
+    fn decode_errors_use_go_texts() {
+        assert_eq!(
+            decode_apply(b"").unwrap_err().message,
+            "Request body is empty"
+        );
+        assert_eq!(
+            decode_apply(br#"{"Meta":{"a":1}}"#).unwrap_err().message,
+            "json: cannot unmarshal number into Go struct field NodeMetaApplyRequest.Meta of type string"
+        );
+        assert_eq!(
+            decode_apply(b"[1]").unwrap_err().message,
+            "json: cannot unmarshal array into Go value of type structs.NodeMetaApplyRequest"
+        );
+        assert_eq!(
+            decode_apply(b"{").unwrap_err().message,
+            "unexpected end of JSON input"
+        );
+        assert_eq!(decode_apply(b"{x").unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn validation_matches_nomad() {
+        let ok = |k: &str| validate(Some(&BTreeMap::from([(k.to_string(), None)]))).map(|_| ());
+        for key in ["a.b", "_x", "a-b", "é.ü", "a1"] {
+            assert!(ok(key).is_ok(), "{key}");
+        }
+        for key in ["1a", "-a", "a.", "*", "a b", ".a"] {
+            assert_eq!(
+                ok(key).unwrap_err().message,
+                format!("\"{key}\" is invalid; metadata keys must be valid dotted hcl identifiers")
+            );
+        }
+        assert_eq!(
+            ok("").unwrap_err().message,
+            "metadata keys must not be empty"
+        );
+        assert_eq!(
+            validate(None).unwrap_err().message,
+            "missing required Meta object"
+        );
+        assert_eq!(
+            validate(Some(&BTreeMap::new())).unwrap_err().message,
+            "missing required Meta object"
+        );
+    }
+
+    #[test]
+    fn null_tombstones_static_keys_and_removes_others() {
+        let request = BTreeMap::from([
+            ("rack".to_string(), None),
+            ("gone".to_string(), None),
+            ("new".to_string(), Some("v".to_string())),
+        ]);
+        assert_eq!(
+            plan(&statics(), &request),
+            vec![
+                ("gone".to_string(), MetaOp::Remove),
+                ("new".to_string(), MetaOp::Set("v".into())),
+                ("rack".to_string(), MetaOp::Tombstone),
+            ]
+        );
+    }
+
+    #[test]
+    fn merge_and_visibility() {
+        let dynamic = BTreeMap::from([
+            ("rack".to_string(), None),
+            ("zone".to_string(), Some("b".to_string())),
+            ("stale".to_string(), None),
+        ]);
+        assert_eq!(
+            merged(&statics(), &dynamic),
+            BTreeMap::from([("zone".to_string(), "b".to_string())])
+        );
+        assert_eq!(
+            visible_dynamic(&statics(), &dynamic),
+            BTreeMap::from([
+                ("rack".to_string(), None),
+                ("zone".to_string(), Some("b".to_string()))
+            ])
+        );
+    }
+}

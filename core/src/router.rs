@@ -1,0 +1,233 @@
+//! Which handler a path reaches, decided the way Nomad's `http.ServeMux` and sub-dispatchers
+//! decide it, except that unclean paths are cleaned in place instead of redirected
+//! (python-nomad does not follow redirects; nomad-tools sends `/v1//client/...`).
+
+use crate::http::{ApiError, ApiResult};
+
+/// The file-system operations under `/v1/client/fs/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsOp {
+    Ls,
+    Stat,
+    ReadAt,
+    Cat,
+    Stream,
+    Logs,
+}
+
+/// Every route the core serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Metadata,
+    HostStats,
+    GcAll,
+    Fs(FsOp, String),
+    AllocStats(String),
+    AllocGc(String),
+    /// Allocation actions of Nomad's API that caravan does not run (restart, signal, ...).
+    AllocUnsupported(String),
+}
+
+impl Route {
+    /// Nomad wraps every client route in CORS handling except `/v1/client/gc`.
+    pub fn cors(&self) -> bool {
+        !matches!(self, Route::GcAll)
+    }
+}
+
+const FS_PREFIX: &str = "/v1/client/fs/";
+const ALLOC_PREFIX: &str = "/v1/client/allocation/";
+
+/// Route a decoded path. Unknown paths are 404 with an empty body, as Nomad's fallthrough.
+pub fn route(raw_path: &str) -> ApiResult<Route> {
+    let decoded = crate::params::decode_path(raw_path)
+        .ok_or_else(|| ApiError::bad_request("invalid URL escape in path"))?;
+    let path = clean(&decoded);
+    match path.as_str() {
+        "/v1/client/metadata" => return Ok(Route::Metadata),
+        "/v1/client/stats" => return Ok(Route::HostStats),
+        "/v1/client/gc" => return Ok(Route::GcAll),
+        _ => {}
+    }
+    if let Some(rest) = path.strip_prefix(FS_PREFIX) {
+        return fs_route(rest);
+    }
+    if let Some(rest) = path.strip_prefix(ALLOC_PREFIX) {
+        return alloc_route(rest);
+    }
+    if path == "/v1/client/fs" {
+        return Err(ApiError::not_found("Invalid method"));
+    }
+    Err(ApiError::not_found(""))
+}
+
+fn fs_route(rest: &str) -> ApiResult<Route> {
+    const OPS: [(&str, FsOp); 6] = [
+        ("ls/", FsOp::Ls),
+        ("stat/", FsOp::Stat),
+        ("readat/", FsOp::ReadAt),
+        ("cat/", FsOp::Cat),
+        ("stream/", FsOp::Stream),
+        ("logs/", FsOp::Logs),
+    ];
+    for (prefix, op) in OPS {
+        if let Some(alloc_id) = rest.strip_prefix(prefix) {
+            if alloc_id.is_empty() {
+                return Err(ApiError::bad_request("must provide a valid alloc id"));
+            }
+            return Ok(Route::Fs(op, alloc_id.to_string()));
+        }
+    }
+    Err(ApiError::not_found("Invalid method"))
+}
+
+fn alloc_route(rest: &str) -> ApiResult<Route> {
+    let tokens: Vec<&str> = rest.split('/').collect();
+    let [alloc_id, action] = tokens.as_slice() else {
+        return Err(ApiError::not_found("resource not found"));
+    };
+    let alloc_id = alloc_id.to_string();
+    match *action {
+        "stats" => Ok(Route::AllocStats(alloc_id)),
+        "gc" => Ok(Route::AllocGc(alloc_id)),
+        "checks" | "exec" | "snapshot" | "restart" | "signal" | "pause" => {
+            Ok(Route::AllocUnsupported(action.to_string()))
+        }
+        _ => Err(ApiError::not_found("resource not found")),
+    }
+}
+
+/// Go's `path.Clean`, keeping a trailing slash as `ServeMux` does.
+pub fn clean(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    let mut cleaned = format!("/{}", parts.join("/"));
+    if path.ends_with('/') && cleaned != "/" {
+        cleaned.push('/');
+    }
+    cleaned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(path: &str) -> (u16, String) {
+        let e = route(path).unwrap_err();
+        (e.status, e.message)
+    }
+
+    #[test]
+    fn exact_routes() {
+        assert_eq!(route("/v1/client/metadata"), Ok(Route::Metadata));
+        assert_eq!(route("/v1/client/stats"), Ok(Route::HostStats));
+        assert_eq!(route("/v1/client/gc"), Ok(Route::GcAll));
+    }
+
+    #[test]
+    fn exact_routes_with_trailing_slash_fall_through_to_empty_404() {
+        for path in [
+            "/v1/client/stats/",
+            "/v1/client/gc/",
+            "/v1/client/metadata/",
+            "/v1/nope",
+            "/",
+        ] {
+            assert_eq!(err(path), (404, String::new()), "{path}");
+        }
+    }
+
+    #[test]
+    fn fs_routes_take_everything_after_the_prefix_as_the_alloc_id() {
+        assert_eq!(
+            route("/v1/client/fs/ls/abc"),
+            Ok(Route::Fs(FsOp::Ls, "abc".into()))
+        );
+        assert_eq!(
+            route("/v1/client/fs/cat/abc/def"),
+            Ok(Route::Fs(FsOp::Cat, "abc/def".into()))
+        );
+        assert_eq!(
+            route("/v1/client/fs/logs/x"),
+            Ok(Route::Fs(FsOp::Logs, "x".into()))
+        );
+        assert_eq!(
+            route("/v1/client/fs/stream/x"),
+            Ok(Route::Fs(FsOp::Stream, "x".into()))
+        );
+        assert_eq!(
+            route("/v1/client/fs/readat/x"),
+            Ok(Route::Fs(FsOp::ReadAt, "x".into()))
+        );
+        assert_eq!(
+            route("/v1/client/fs/stat/x"),
+            Ok(Route::Fs(FsOp::Stat, "x".into()))
+        );
+    }
+
+    #[test]
+    fn fs_errors_match_nomad() {
+        assert_eq!(
+            err("/v1/client/fs/ls/"),
+            (400, "must provide a valid alloc id".into())
+        );
+        assert_eq!(err("/v1/client/fs/"), (404, "Invalid method".into()));
+        assert_eq!(err("/v1/client/fs"), (404, "Invalid method".into()));
+        assert_eq!(err("/v1/client/fs/ls"), (404, "Invalid method".into()));
+        assert_eq!(err("/v1/client/fs/foo/x"), (404, "Invalid method".into()));
+    }
+
+    #[test]
+    fn unclean_paths_are_cleaned_not_redirected() {
+        assert_eq!(
+            route("/v1//client/fs/logs/x"),
+            Ok(Route::Fs(FsOp::Logs, "x".into()))
+        );
+        assert_eq!(route("/v1/./client/stats"), Ok(Route::HostStats));
+        assert_eq!(route("/v1/client/x/../stats"), Ok(Route::HostStats));
+        assert_eq!(route("/v1/client/%73tats"), Ok(Route::HostStats));
+    }
+
+    #[test]
+    fn allocation_routes_need_exactly_two_tokens() {
+        assert_eq!(
+            route("/v1/client/allocation/a/stats"),
+            Ok(Route::AllocStats("a".into()))
+        );
+        assert_eq!(
+            route("/v1/client/allocation/a/gc"),
+            Ok(Route::AllocGc("a".into()))
+        );
+        assert_eq!(
+            err("/v1/client/allocation/a"),
+            (404, "resource not found".into())
+        );
+        assert_eq!(
+            err("/v1/client/allocation/a/stats/x"),
+            (404, "resource not found".into())
+        );
+        assert_eq!(
+            err("/v1/client/allocation/a/nope"),
+            (404, "resource not found".into())
+        );
+        assert_eq!(
+            route("/v1/client/allocation/a/restart"),
+            Ok(Route::AllocUnsupported("restart".into()))
+        );
+    }
+
+    #[test]
+    fn clean_matches_go() {
+        assert_eq!(clean("/a//b/./c/../d/"), "/a/b/d/");
+        assert_eq!(clean("/../.."), "/");
+        assert_eq!(clean(""), "/");
+    }
+}

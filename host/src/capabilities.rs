@@ -1,0 +1,294 @@
+//! The host's half of the WIT contract: each imported interface implemented over the
+//! daemon's state. Only conversions and calls live here; the logic is in `alloc_fs`,
+//! `allocs`, `state` and `stats`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use wasmtime::StoreLimits;
+
+use crate::alloc_fs::{AllocFs, FsError};
+use crate::allocs::{self, Registry};
+use crate::bindings::{allocations, filesystem, log, node, stats, types};
+use crate::logging::{self, Level};
+use crate::state::{MetaOp, StateStore};
+use crate::stats::{DiskSample, HostStats};
+
+/// Everything the imports need, shared by every request.
+pub struct HostContext {
+    pub node_id: String,
+    pub static_meta: BTreeMap<String, String>,
+    pub state: Arc<StateStore>,
+    pub registry: Arc<Registry>,
+    pub fs: AllocFs,
+    pub stats: HostStats,
+}
+
+impl HostContext {
+    /// The task names of an allocation, whose `secrets` and `private` dirs stay unread.
+    pub fn task_names(&self, alloc_id: &str) -> Vec<String> {
+        self.registry
+            .get(alloc_id)
+            .map(|r| r.spec.tasks.into_iter().map(|t| t.name).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The data of one store: one request's (or one stream's) instance of the core.
+pub struct CoreState {
+    pub ctx: Arc<HostContext>,
+    pub limits: StoreLimits,
+}
+
+fn timestamp(time: SystemTime) -> types::Timestamp {
+    let (seconds, nanoseconds) = match time.duration_since(UNIX_EPOCH) {
+        Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
+        Err(e) => {
+            let d = e.duration();
+            if d.subsec_nanos() == 0 {
+                (-(d.as_secs() as i64), 0)
+            } else {
+                (-(d.as_secs() as i64) - 1, 1_000_000_000 - d.subsec_nanos())
+            }
+        }
+    };
+    types::Timestamp {
+        seconds,
+        nanoseconds,
+    }
+}
+
+impl types::Host for CoreState {}
+
+impl log::Host for CoreState {
+    fn write(&mut self, level: log::Level, message: String) {
+        let level = match level {
+            log::Level::Debug => Level::Debug,
+            log::Level::Info => Level::Info,
+            log::Level::Warn => Level::Warn,
+            log::Level::Error => Level::Error,
+        };
+        logging::log(level, &format!("core: {message}"));
+    }
+}
+
+impl node::Host for CoreState {
+    fn node_id(&mut self) -> String {
+        self.ctx.node_id.clone()
+    }
+
+    fn static_meta(&mut self) -> Vec<types::Pair> {
+        self.ctx
+            .static_meta
+            .iter()
+            .map(|(name, value)| types::Pair {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect()
+    }
+
+    fn dynamic_meta(&mut self) -> Vec<node::MetaEntry> {
+        match self.ctx.state.dynamic_meta() {
+            Ok(meta) => entries(meta),
+            Err(err) => {
+                crate::error!("failed to read dynamic metadata: {err:#}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn apply_meta(
+        &mut self,
+        changes: Vec<node::MetaChange>,
+    ) -> Result<Vec<node::MetaEntry>, String> {
+        let changes: Vec<(String, MetaOp)> = changes
+            .into_iter()
+            .map(|c| {
+                let op = match c.op {
+                    node::MetaOp::Set(value) => MetaOp::Set(value),
+                    node::MetaOp::Tombstone => MetaOp::Tombstone,
+                    node::MetaOp::Remove => MetaOp::Remove,
+                };
+                (c.key, op)
+            })
+            .collect();
+        self.ctx
+            .state
+            .apply_meta(&changes)
+            .map(entries)
+            .map_err(|e| format!("{e:#}"))
+    }
+}
+
+fn entries(meta: BTreeMap<String, Option<String>>) -> Vec<node::MetaEntry> {
+    meta.into_iter()
+        .map(|(key, value)| node::MetaEntry { key, value })
+        .collect()
+}
+
+impl allocations::Host for CoreState {
+    fn get(&mut self, id: String) -> Option<allocations::Allocation> {
+        self.ctx.registry.get(&id).map(allocation)
+    }
+
+    fn list(&mut self) -> Vec<allocations::Allocation> {
+        self.ctx
+            .registry
+            .list()
+            .into_iter()
+            .map(allocation)
+            .collect()
+    }
+
+    fn collect(&mut self, id: String) -> Result<(), String> {
+        self.ctx.registry.collect(&id)
+    }
+}
+
+fn allocation(record: allocs::AllocRecord) -> allocations::Allocation {
+    use allocations::{ClientStatus as C, TaskStatus as T};
+    allocations::Allocation {
+        id: record.spec.id,
+        namespace: record.spec.namespace,
+        job_id: record.spec.job_id,
+        task_group: record.spec.task_group,
+        client_status: match record.client_status {
+            allocs::ClientStatus::Pending => C::Pending,
+            allocs::ClientStatus::Running => C::Running,
+            allocs::ClientStatus::Complete => C::Complete,
+            allocs::ClientStatus::Failed => C::Failed,
+            allocs::ClientStatus::Lost => C::Lost,
+        },
+        tasks: record
+            .tasks
+            .into_iter()
+            .map(|t| allocations::TaskState {
+                name: t.name,
+                state: match t.state {
+                    allocs::TaskStatus::Pending => T::Pending,
+                    allocs::TaskStatus::Running => T::Running,
+                    allocs::TaskStatus::Dead => T::Dead,
+                },
+                failed: t.failed,
+                started_at: t.started_at.map(timestamp),
+                finished_at: t.finished_at.map(timestamp),
+            })
+            .collect(),
+    }
+}
+
+impl filesystem::Host for CoreState {
+    fn stat(
+        &mut self,
+        alloc_id: String,
+        path: String,
+    ) -> Result<filesystem::FileInfo, filesystem::FsError> {
+        self.ctx
+            .fs
+            .stat(&alloc_id, &path)
+            .map(file_info)
+            .map_err(fs_error)
+    }
+
+    fn list(
+        &mut self,
+        alloc_id: String,
+        path: String,
+    ) -> Result<Vec<filesystem::FileInfo>, filesystem::FsError> {
+        self.ctx
+            .fs
+            .list(&alloc_id, &path)
+            .map(|infos| infos.into_iter().map(file_info).collect())
+            .map_err(fs_error)
+    }
+
+    fn read_at(
+        &mut self,
+        alloc_id: String,
+        path: String,
+        offset: u64,
+        length: u32,
+    ) -> Result<Vec<u8>, filesystem::FsError> {
+        let tasks = self.ctx.task_names(&alloc_id);
+        self.ctx
+            .fs
+            .read_at(&alloc_id, &path, offset, length, &tasks)
+            .map_err(fs_error)
+    }
+}
+
+fn file_info(info: crate::alloc_fs::FileInfo) -> filesystem::FileInfo {
+    filesystem::FileInfo {
+        name: info.name,
+        size: info.size,
+        mode: info.mode,
+        modified: types::Timestamp {
+            seconds: info.modified.0,
+            nanoseconds: info.modified.1,
+        },
+    }
+}
+
+fn fs_error(err: FsError) -> filesystem::FsError {
+    use filesystem::FsError as E;
+    match err {
+        FsError::NotFound => E::NotFound,
+        FsError::NotADirectory => E::NotADirectory,
+        FsError::IsADirectory => E::IsADirectory,
+        FsError::EscapesAllocDir => E::EscapesAllocDir,
+        FsError::SecretFile => E::SecretFile,
+        FsError::PrivateFile => E::PrivateFile,
+        FsError::NotRegularFile => E::NotRegularFile,
+        FsError::Io(message) => E::Io(message),
+    }
+}
+
+impl stats::Host for CoreState {
+    fn host(&mut self) -> Option<stats::HostStats> {
+        let sample = self.ctx.stats.latest()?;
+        Some(stats::HostStats {
+            memory: stats::MemoryStats {
+                total: sample.memory.total,
+                available: sample.memory.available,
+                used: sample.memory.used,
+                free: sample.memory.free,
+            },
+            cpu: sample
+                .cpus
+                .into_iter()
+                .map(|c| stats::CpuStats {
+                    name: c.name,
+                    user: c.user,
+                    system: c.system,
+                    idle: c.idle,
+                    total_percent: c.total_percent,
+                    total_ticks: c.total_ticks,
+                })
+                .collect(),
+            disks: sample.disks.into_iter().map(disk).collect(),
+            alloc_dir: disk(sample.alloc_dir),
+            uptime: sample.uptime,
+            cpu_ticks_consumed: sample.cpu_ticks_consumed,
+            taken_at: timestamp(sample.taken_at),
+        })
+    }
+
+    /// Tasks do not run yet, so no allocation has processes to sample.
+    fn allocation(&mut self, _alloc_id: String) -> Vec<stats::TaskUsage> {
+        Vec::new()
+    }
+}
+
+fn disk(d: DiskSample) -> stats::DiskStats {
+    stats::DiskStats {
+        device: d.device,
+        mountpoint: d.mountpoint,
+        size: d.size,
+        used: d.used,
+        available: d.available,
+        used_percent: d.used_percent,
+        inodes_used_percent: d.inodes_used_percent,
+    }
+}

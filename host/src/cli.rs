@@ -1,0 +1,129 @@
+//! Command-line parsing in Nomad's style: single-dash long flags, `-flag value` or
+//! `-flag=value`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+use crate::agent::AgentOptions;
+
+/// A parsed command line.
+#[derive(Debug)]
+pub enum Command {
+    Agent(AgentOptions),
+    Version,
+    Help,
+}
+
+pub const USAGE: &str = "\
+Usage: caravan <command> [options]
+
+Commands:
+  agent     Run a caravan client agent
+  version   Print the version
+
+Agent options:
+  -dev                 Development mode: 127.0.0.1:4646, temporary data dir, demo allocation
+  -config=<path>       HCL or JSON agent configuration (repeatable; later files win)
+  -data-dir=<path>     Where state and allocation directories live
+  -bind=<addr>         Address to listen on (default 0.0.0.0, or 127.0.0.1 with -dev)
+  -http-port=<port>    HTTP port (default 4646; 0 picks a free one)
+  -specs-dir=<path>    Directory of allocation specs (default <data-dir>/specs)
+  -core=<path>         Load this core component instead of the built-in one
+";
+
+/// Parse `args` (without the program name).
+pub fn parse(args: &[String]) -> Result<Command> {
+    let Some((command, rest)) = args.split_first() else {
+        return Ok(Command::Help);
+    };
+    match command.as_str() {
+        "agent" => parse_agent(rest).map(Command::Agent),
+        "version" | "-version" | "--version" | "-v" => Ok(Command::Version),
+        "help" | "-help" | "--help" | "-h" => Ok(Command::Help),
+        other => bail!("unknown command {other:?}\n\n{USAGE}"),
+    }
+}
+
+fn parse_agent(args: &[String]) -> Result<AgentOptions> {
+    let mut options = AgentOptions::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let flag = arg.trim_start_matches('-');
+        if flag.len() == arg.len() {
+            bail!("unexpected argument {arg:?}");
+        }
+        let (name, inline) = match flag.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (flag, None),
+        };
+        if name == "dev" {
+            options.dev = inline.as_deref().map_or(Ok(true), parse_bool_flag)?;
+            continue;
+        }
+        let mut value = || -> Result<String> {
+            match &inline {
+                Some(v) => Ok(v.clone()),
+                None => args
+                    .next()
+                    .cloned()
+                    .with_context(|| format!("flag -{name} needs a value")),
+            }
+        };
+        match name {
+            "config" => options.config_files.push(PathBuf::from(value()?)),
+            "data-dir" => options.data_dir = Some(PathBuf::from(value()?)),
+            "bind" => options.bind_addr = Some(value()?),
+            "http-port" => {
+                let v = value()?;
+                options.http_port = Some(
+                    v.parse()
+                        .with_context(|| format!("invalid -http-port {v:?}"))?,
+                );
+            }
+            "specs-dir" => options.specs_dir = Some(PathBuf::from(value()?)),
+            "core" => options.core = Some(PathBuf::from(value()?)),
+            _ => bail!("unknown flag -{name}\n\n{USAGE}"),
+        }
+    }
+    Ok(options)
+}
+
+fn parse_bool_flag(value: &str) -> Result<bool> {
+    match value {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => bail!("invalid boolean value {value:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn nomad_style_flags() {
+        let Command::Agent(o) = parse(&args(&[
+            "agent",
+            "-dev",
+            "-http-port=0",
+            "--data-dir",
+            "/tmp/x",
+            "-config",
+            "a.hcl",
+        ]))
+        .unwrap() else {
+            panic!()
+        };
+        assert!(o.dev);
+        assert_eq!(o.http_port, Some(0));
+        assert_eq!(o.data_dir, Some(PathBuf::from("/tmp/x")));
+        assert_eq!(o.config_files, vec![PathBuf::from("a.hcl")]);
+        assert!(parse(&args(&["agent", "-nope"])).is_err());
+        assert!(parse(&args(&["agent", "-http-port"])).is_err());
+    }
+}

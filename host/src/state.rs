@@ -1,0 +1,440 @@
+//! The client's durable state, kept in one redb database at `<data dir>/state.redb`.
+//!
+//! A Nomad client must remember a few things across restarts: its node id (the servers know it
+//! by that id, so a new one would register a second node), the dynamic node metadata set through
+//! `/v1/client/metadata`, and the allocations it runs, so that it can find them again after a
+//! restart. One embedded transactional file keeps all three consistent with one another and
+//! survives crashes, because every commit is durable (redb's default) before it returns.
+//!
+//! redb serialises write transactions, so a read-modify-write done inside one write transaction
+//! (as [`StateStore::apply_meta`] does) cannot lose a concurrent caller's update.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context as _;
+use redb::{Database, ReadableDatabase as _, ReadableTable, TableDefinition};
+
+/// Holds the node's identity; one row, keyed by [`NODE_ID_KEY`].
+const IDENTITY: TableDefinition<&str, &str> = TableDefinition::new("identity");
+/// Dynamic node metadata; a `None` value is a tombstone, which Nomad keeps so that a key removed
+/// through the API also hides a static value of the same name from the agent's configuration.
+const DYNAMIC_META: TableDefinition<&str, Option<&str>> = TableDefinition::new("dynamic_meta");
+/// Allocation records as JSON text, keyed by allocation id.
+const ALLOCATIONS: TableDefinition<&str, &str> = TableDefinition::new("allocations");
+
+const NODE_ID_KEY: &str = "node_id";
+const FILE_NAME: &str = "state.redb";
+
+/// One change to a dynamic metadata key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetaOp {
+    /// Sets the key to this value.
+    Set(String),
+    /// Keeps the key with no value, hiding any static value of the same name.
+    Tombstone,
+    /// Forgets the key entirely.
+    Remove,
+}
+
+/// The client's durable state; cheap to share behind an `Arc` across threads.
+pub struct StateStore {
+    db: Database,
+}
+
+impl std::fmt::Debug for StateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateStore").finish_non_exhaustive()
+    }
+}
+
+impl StateStore {
+    /// Opens or creates `<dir>/state.redb`, creating `dir` if needed.
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create state directory {}", dir.display()))?;
+        let path = dir.join(FILE_NAME);
+        // A plain open trusts the file and may panic on one damaged outside redb; checking on
+        // open turns that into an error instead. The file is small, so the check is cheap.
+        let db = Database::builder()
+            .set_check_integrity_on_open(true)
+            .create(&path)
+            .with_context(|| format!("failed to open state database {}", path.display()))?;
+
+        // Creating every table up front lets readers open them without a "table does not
+        // exist" case on a fresh database.
+        let txn = db
+            .begin_write()
+            .context("failed to begin the state schema transaction")?;
+        txn.open_table(IDENTITY)
+            .context("failed to create the identity table")?;
+        txn.open_table(DYNAMIC_META)
+            .context("failed to create the dynamic metadata table")?;
+        txn.open_table(ALLOCATIONS)
+            .context("failed to create the allocations table")?;
+        txn.commit()
+            .context("failed to commit the state schema transaction")?;
+
+        Ok(Self { db })
+    }
+
+    /// Returns the node id, generating and persisting a UUID v4 on first call.
+    pub fn node_id(&self) -> anyhow::Result<String> {
+        // The id nearly always exists, so try a cheap read before taking the writer lock.
+        {
+            let txn = self
+                .db
+                .begin_read()
+                .context("failed to begin a read transaction for the node id")?;
+            let table = txn
+                .open_table(IDENTITY)
+                .context("failed to open the identity table")?;
+            if let Some(id) = table
+                .get(NODE_ID_KEY)
+                .context("failed to read the node id")?
+            {
+                return Ok(id.value().to_owned());
+            }
+        }
+
+        // Check again under the writer lock so that two first callers agree on one id.
+        let txn = self
+            .db
+            .begin_write()
+            .context("failed to begin a write transaction for the node id")?;
+        let id = {
+            let mut table = txn
+                .open_table(IDENTITY)
+                .context("failed to open the identity table")?;
+            let existing = table
+                .get(NODE_ID_KEY)
+                .context("failed to read the node id")?
+                .map(|id| id.value().to_owned());
+            match existing {
+                Some(id) => id,
+                None => {
+                    let id = uuid::Uuid::new_v4().to_string();
+                    table
+                        .insert(NODE_ID_KEY, id.as_str())
+                        .context("failed to store the node id")?;
+                    id
+                }
+            }
+        };
+        txn.commit().context("failed to commit the node id")?;
+        Ok(id)
+    }
+
+    /// Returns the dynamic node metadata; a `None` value is a tombstone.
+    pub fn dynamic_meta(&self) -> anyhow::Result<BTreeMap<String, Option<String>>> {
+        let txn = self
+            .db
+            .begin_read()
+            .context("failed to begin a read transaction for dynamic metadata")?;
+        let table = txn
+            .open_table(DYNAMIC_META)
+            .context("failed to open the dynamic metadata table")?;
+        read_meta(&table)
+    }
+
+    /// Applies `changes` in order in one write transaction and returns the resulting map.
+    pub fn apply_meta(
+        &self,
+        changes: &[(String, MetaOp)],
+    ) -> anyhow::Result<BTreeMap<String, Option<String>>> {
+        // Nothing to write: skip the durable commit and its fsync.
+        if changes.is_empty() {
+            return self.dynamic_meta();
+        }
+        let txn = self
+            .db
+            .begin_write()
+            .context("failed to begin a write transaction for dynamic metadata")?;
+        let result = {
+            let mut table = txn
+                .open_table(DYNAMIC_META)
+                .context("failed to open the dynamic metadata table")?;
+            for (key, op) in changes {
+                match op {
+                    MetaOp::Set(value) => {
+                        table
+                            .insert(key.as_str(), Some(value.as_str()))
+                            .with_context(|| format!("failed to set metadata key {key:?}"))?;
+                    }
+                    MetaOp::Tombstone => {
+                        table
+                            .insert(key.as_str(), None)
+                            .with_context(|| format!("failed to tombstone metadata key {key:?}"))?;
+                    }
+                    MetaOp::Remove => {
+                        table
+                            .remove(key.as_str())
+                            .with_context(|| format!("failed to remove metadata key {key:?}"))?;
+                    }
+                }
+            }
+            // Read back inside the same transaction so the answer is exactly what gets committed.
+            read_meta(&table)?
+        };
+        txn.commit()
+            .context("failed to commit dynamic metadata changes")?;
+        Ok(result)
+    }
+
+    /// Stores (or replaces) the record of allocation `id`.
+    pub fn put_allocation(&self, id: &str, doc: &serde_json::Value) -> anyhow::Result<()> {
+        let text = serde_json::to_string(doc)
+            .with_context(|| format!("failed to encode allocation {id}"))?;
+        let txn = self
+            .db
+            .begin_write()
+            .context("failed to begin a write transaction for an allocation")?;
+        {
+            let mut table = txn
+                .open_table(ALLOCATIONS)
+                .context("failed to open the allocations table")?;
+            table
+                .insert(id, text.as_str())
+                .with_context(|| format!("failed to store allocation {id}"))?;
+        }
+        txn.commit()
+            .with_context(|| format!("failed to commit allocation {id}"))
+    }
+
+    /// Forgets the record of allocation `id`; absent ids are not an error.
+    pub fn remove_allocation(&self, id: &str) -> anyhow::Result<()> {
+        let txn = self
+            .db
+            .begin_write()
+            .context("failed to begin a write transaction for an allocation")?;
+        {
+            let mut table = txn
+                .open_table(ALLOCATIONS)
+                .context("failed to open the allocations table")?;
+            table
+                .remove(id)
+                .with_context(|| format!("failed to remove allocation {id}"))?;
+        }
+        txn.commit()
+            .with_context(|| format!("failed to commit the removal of allocation {id}"))
+    }
+
+    /// Lists every allocation record, ordered by allocation id.
+    pub fn allocations(&self) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
+        let txn = self
+            .db
+            .begin_read()
+            .context("failed to begin a read transaction for allocations")?;
+        let table = txn
+            .open_table(ALLOCATIONS)
+            .context("failed to open the allocations table")?;
+        let mut out = Vec::new();
+        for entry in table.iter().context("failed to list allocations")? {
+            let (id, text) = entry.context("failed to read an allocation record")?;
+            let id = id.value().to_owned();
+            let doc = serde_json::from_str(text.value())
+                .with_context(|| format!("failed to decode allocation {id}"))?;
+            out.push((id, doc));
+        }
+        Ok(out)
+    }
+}
+
+/// Copies the whole metadata table into a map; shared by readers and the writer's read-back.
+fn read_meta(
+    table: &impl ReadableTable<&'static str, Option<&'static str>>,
+) -> anyhow::Result<BTreeMap<String, Option<String>>> {
+    let mut out = BTreeMap::new();
+    for entry in table.iter().context("failed to list dynamic metadata")? {
+        let (key, value) = entry.context("failed to read a dynamic metadata entry")?;
+        out.insert(key.value().to_owned(), value.value().map(str::to_owned));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn set(key: &str, value: &str) -> (String, MetaOp) {
+        (key.to_owned(), MetaOp::Set(value.to_owned()))
+    }
+
+    #[test]
+    fn store_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<StateStore>();
+    }
+
+    #[test]
+    fn open_creates_directory_and_file() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let dir = tmp.path().join("nested").join("client");
+        let _store = StateStore::open(&dir)?;
+        assert!(dir.join("state.redb").is_file());
+        Ok(())
+    }
+
+    #[test]
+    fn node_id_is_a_stable_uuid_across_reopen() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let first = {
+            let store = StateStore::open(tmp.path())?;
+            let id = store.node_id()?;
+            assert_eq!(store.node_id()?, id);
+            id
+        };
+        let parsed = uuid::Uuid::parse_str(&first)?;
+        assert_eq!(parsed.get_version_num(), 4);
+
+        let store = StateStore::open(tmp.path())?;
+        assert_eq!(store.node_id()?, first);
+        Ok(())
+    }
+
+    #[test]
+    fn concurrent_first_node_id_calls_agree() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let store = Arc::new(StateStore::open(tmp.path())?);
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || store.node_id())
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for handle in handles {
+            let id = handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("node id thread panicked"))??;
+            ids.push(id);
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "callers saw different node ids: {ids:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn apply_meta_set_tombstone_remove() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let store = StateStore::open(tmp.path())?;
+        assert!(store.dynamic_meta()?.is_empty());
+
+        let map = store.apply_meta(&[set("a", "1"), set("b", "2"), set("c", "3")])?;
+        assert_eq!(map.len(), 3);
+        assert_eq!(map.get("a"), Some(&Some("1".to_owned())));
+
+        let map = store.apply_meta(&[
+            ("a".to_owned(), MetaOp::Tombstone),
+            ("b".to_owned(), MetaOp::Remove),
+            set("c", "33"),
+            ("never-set".to_owned(), MetaOp::Remove),
+        ])?;
+        let expected: BTreeMap<String, Option<String>> = [
+            ("a".to_owned(), None),
+            ("c".to_owned(), Some("33".to_owned())),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(map, expected);
+        assert_eq!(store.dynamic_meta()?, expected);
+
+        // A tombstoned key can be set again, and later ops in one batch win.
+        let map = store.apply_meta(&[set("a", "x"), ("a".to_owned(), MetaOp::Remove)])?;
+        assert!(!map.contains_key("a"));
+        let map = store.apply_meta(&[set("a", "back")])?;
+        assert_eq!(map.get("a"), Some(&Some("back".to_owned())));
+
+        // An empty batch changes nothing and still reports the map.
+        assert_eq!(store.apply_meta(&[])?, map);
+        Ok(())
+    }
+
+    #[test]
+    fn concurrent_applies_lose_no_key() -> anyhow::Result<()> {
+        const THREADS: usize = 8;
+        const PER_THREAD: usize = 50;
+        let tmp = tempfile::tempdir()?;
+        let store = Arc::new(StateStore::open(tmp.path())?);
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || -> anyhow::Result<()> {
+                    for i in 0..PER_THREAD {
+                        store.apply_meta(&[set(&format!("t{t}-k{i}"), &i.to_string())])?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("apply thread panicked"))??;
+        }
+        let map = store.dynamic_meta()?;
+        assert_eq!(map.len(), THREADS * PER_THREAD);
+        for t in 0..THREADS {
+            for i in 0..PER_THREAD {
+                assert_eq!(map.get(&format!("t{t}-k{i}")), Some(&Some(i.to_string())));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn data_survives_reopen() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let doc = serde_json::json!({"ID": "a1", "ClientStatus": "running"});
+        let (id, meta) = {
+            let store = StateStore::open(tmp.path())?;
+            let meta =
+                store.apply_meta(&[set("rack", "r1"), ("zone".to_owned(), MetaOp::Tombstone)])?;
+            store.put_allocation("a1", &doc)?;
+            (store.node_id()?, meta)
+        };
+        let store = StateStore::open(tmp.path())?;
+        assert_eq!(store.node_id()?, id);
+        assert_eq!(store.dynamic_meta()?, meta);
+        assert_eq!(store.allocations()?, vec![("a1".to_owned(), doc)]);
+        Ok(())
+    }
+
+    #[test]
+    fn allocations_put_replace_remove_list() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let store = StateStore::open(tmp.path())?;
+        assert!(store.allocations()?.is_empty());
+
+        let b = serde_json::json!({"ID": "b", "Tasks": ["web"]});
+        let a = serde_json::json!({"ID": "a", "n": 1});
+        store.put_allocation("b", &b)?;
+        store.put_allocation("a", &a)?;
+        assert_eq!(
+            store.allocations()?,
+            vec![("a".to_owned(), a), ("b".to_owned(), b.clone())]
+        );
+
+        let a2 = serde_json::json!({"ID": "a", "n": 2});
+        store.put_allocation("a", &a2)?;
+        assert_eq!(
+            store.allocations()?,
+            vec![("a".to_owned(), a2), ("b".to_owned(), b.clone())]
+        );
+
+        store.remove_allocation("a")?;
+        store.remove_allocation("does-not-exist")?;
+        assert_eq!(store.allocations()?, vec![("b".to_owned(), b)]);
+        Ok(())
+    }
+
+    #[test]
+    fn second_open_of_the_same_directory_is_an_error() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let _store = StateStore::open(tmp.path())?;
+        let second = StateStore::open(tmp.path());
+        assert!(second.is_err());
+        Ok(())
+    }
+}

@@ -1,0 +1,699 @@
+//! Host resource statistics, sampled in the background with the semantics of Nomad's
+//! `client/hoststats`.
+//!
+//! Nomad's `/v1/client/stats` does not measure anything when it is asked: a collector samples
+//! the host once a second and the endpoint returns the latest sample. CPU percentages are only
+//! meaningful as the difference between two readings of the kernel's counters, so a sampler
+//! that keeps the previous reading is also what makes the numbers right. [`HostStats`] runs that
+//! sampler on its own thread, and handlers read the latest complete sample without blocking on
+//! `/proc` or on a slow filesystem.
+//!
+//! Per-CPU counters are read from `/proc/stat` here rather than through `sysinfo`, because
+//! Nomad's formulas need the individual jiffy fields (user, system, idle, guest...), which
+//! `sysinfo` only exposes folded into one usage percentage.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use sysinfo::{CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, System};
+
+/// Below this the sampler would spin; a jiffy is 10 ms on common kernels anyway.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Usage of one logical CPU over the last sampling interval, in percent.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CpuSample {
+    /// The kernel's name for the CPU, e.g. `cpu0`.
+    pub name: String,
+    /// Percent of time spent in user mode.
+    pub user: f64,
+    /// Percent of time spent in kernel mode.
+    pub system: f64,
+    /// Percent of time spent idle.
+    pub idle: f64,
+    /// Percent of time spent busy, at most 100.
+    pub total_percent: f64,
+    /// Busy time expressed in MHz, Nomad's unit of CPU capacity.
+    pub total_ticks: f64,
+}
+
+/// Host memory, in bytes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MemorySample {
+    /// Installed memory.
+    pub total: u64,
+    /// Memory available to new work without swapping.
+    pub available: u64,
+    /// Memory in use.
+    pub used: u64,
+    /// Memory not used for anything, caches included.
+    pub free: u64,
+}
+
+/// Usage of one mounted filesystem, in bytes and percent.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DiskSample {
+    /// The mounted device, e.g. `/dev/sda1`; empty for the alloc dir, as in Nomad.
+    pub device: String,
+    /// Where it is mounted; empty for the alloc dir, as in Nomad.
+    pub mountpoint: String,
+    /// Total size.
+    pub size: u64,
+    /// Bytes in use.
+    pub used: u64,
+    /// Bytes available to unprivileged users.
+    pub available: u64,
+    /// `used` as a percent of `size`.
+    pub used_percent: f64,
+    /// Used inodes as a percent of all inodes.
+    pub inodes_used_percent: f64,
+}
+
+/// One complete sample of the host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostSample {
+    /// Memory usage.
+    pub memory: MemorySample,
+    /// Per-CPU usage, in the kernel's order.
+    pub cpus: Vec<CpuSample>,
+    /// Every mounted real filesystem.
+    pub disks: Vec<DiskSample>,
+    /// The filesystem holding the allocation directory.
+    pub alloc_dir: DiskSample,
+    /// Seconds since boot.
+    pub uptime: u64,
+    /// Sum of every CPU's `total_ticks`.
+    pub cpu_ticks_consumed: f64,
+    /// When the sample was taken.
+    pub taken_at: SystemTime,
+}
+
+/// Handle on the background host sampler; clones share it, and the last drop stops it.
+#[derive(Clone, Debug)]
+pub struct HostStats {
+    owner: Arc<Owner>,
+}
+
+impl HostStats {
+    /// Starts a thread that samples the host every `interval` until the last clone is dropped.
+    pub fn start(alloc_dir: PathBuf, interval: Duration) -> Self {
+        let shared = Arc::new(Shared {
+            latest: Mutex::new(None),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        let interval = interval.max(MIN_INTERVAL);
+        let thread_shared = Arc::clone(&shared);
+        let spawned = std::thread::Builder::new()
+            .name("host-stats".to_owned())
+            .spawn(move || run(thread_shared, alloc_dir, interval));
+        if let Err(err) = spawned {
+            // Stats are not worth failing the agent for: the endpoint keeps answering "no
+            // sample yet", and the cause is on stderr.
+            eprintln!("host stats: failed to start the sampler thread: {err}");
+        }
+        Self {
+            owner: Arc::new(Owner { shared }),
+        }
+    }
+
+    /// Returns the latest complete sample, or `None` before the first one.
+    pub fn latest(&self) -> Option<HostSample> {
+        lock(&self.owner.shared.latest).clone()
+    }
+
+    /// Lets a test watch the sampler thread let go of its state, which it does on exit.
+    #[cfg(test)]
+    fn shared_weak(&self) -> std::sync::Weak<Shared> {
+        Arc::downgrade(&self.owner.shared)
+    }
+}
+
+/// State shared between the handles and the sampler thread.
+#[derive(Debug)]
+struct Shared {
+    latest: Mutex<Option<HostSample>>,
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
+/// Owned only by the handles (never by the thread), so its drop marks the last handle gone.
+#[derive(Debug)]
+struct Owner {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        // Not joined: a sample can block on a hung network mount, and dropping the last
+        // handle must not hang with it. The thread exits at its next check of the flag.
+        *lock(&self.shared.stop) = true;
+        self.shared.wake.notify_all();
+    }
+}
+
+/// Locks ignoring poison: the data is a plain value that a panicking writer cannot leave torn.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The sampler thread: sample, publish, sleep, until asked to stop.
+fn run(shared: Arc<Shared>, alloc_dir: PathBuf, interval: Duration) {
+    let mut sampler = Sampler::new(alloc_dir);
+    loop {
+        let sample = sampler.sample();
+        *lock(&shared.latest) = Some(sample);
+        if wait_for_stop(&shared, interval) {
+            return;
+        }
+    }
+}
+
+/// Sleeps for `interval` or until stopped; returns whether the thread should exit.
+fn wait_for_stop(shared: &Shared, interval: Duration) -> bool {
+    // Waiting on the condvar (rather than sleeping) lets a drop wake the thread at once.
+    let deadline = Instant::now().checked_add(interval);
+    let mut stop = lock(&shared.stop);
+    loop {
+        if *stop {
+            return true;
+        }
+        let now = Instant::now();
+        stop = match deadline {
+            Some(deadline) if now >= deadline => return false,
+            Some(deadline) => {
+                shared
+                    .wake
+                    .wait_timeout(stop, deadline.saturating_duration_since(now))
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .0
+            }
+            // An interval too long to represent: sleep until stopped.
+            None => shared
+                .wake
+                .wait(stop)
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        };
+    }
+}
+
+/// Cumulative jiffies of one CPU, as the fields of a `/proc/stat` `cpuN` line.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct CpuTimes {
+    user: u64,
+    nice: u64,
+    system: u64,
+    idle: u64,
+    iowait: u64,
+    irq: u64,
+    softirq: u64,
+    steal: u64,
+    guest: u64,
+    guest_nice: u64,
+}
+
+impl CpuTimes {
+    /// All time accounted to the CPU. Guest time is left out because the kernel already counts
+    /// it inside user and nice.
+    fn total(&self) -> f64 {
+        [
+            self.user,
+            self.nice,
+            self.system,
+            self.idle,
+            self.iowait,
+            self.irq,
+            self.softirq,
+            self.steal,
+        ]
+        .iter()
+        .map(|&v| v as f64)
+        .sum()
+    }
+
+    /// Busy time as Nomad counts it, guest time included (hence the clamp on its percent).
+    fn busy(&self) -> f64 {
+        [
+            self.user,
+            self.system,
+            self.nice,
+            self.iowait,
+            self.irq,
+            self.softirq,
+            self.steal,
+            self.guest,
+            self.guest_nice,
+        ]
+        .iter()
+        .map(|&v| v as f64)
+        .sum()
+    }
+}
+
+/// Parses the per-CPU lines (`cpu0`, `cpu1`...) of `/proc/stat`, skipping the aggregate `cpu`.
+fn parse_proc_stat(text: &str) -> Vec<(String, CpuTimes)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut fields = line.split_ascii_whitespace();
+        let Some(name) = fields.next() else { continue };
+        let is_per_cpu = name
+            .strip_prefix("cpu")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if !is_per_cpu {
+            continue;
+        }
+        // Older kernels have fewer columns; the missing ones are zero, as they were then.
+        let mut next = || {
+            fields
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let times = CpuTimes {
+            user: next(),
+            nice: next(),
+            system: next(),
+            idle: next(),
+            iowait: next(),
+            irq: next(),
+            softirq: next(),
+            steal: next(),
+            guest: next(),
+            guest_nice: next(),
+        };
+        out.push((name.to_owned(), times));
+    }
+    out
+}
+
+/// Nomad's per-CPU percentages `(idle, user, system, total)` between two readings.
+fn cpu_percentages(prev: &CpuTimes, cur: &CpuTimes) -> (f64, f64, f64, f64) {
+    let delta = |now: u64, before: u64| now as f64 - before as f64;
+    let delta_total = cur.total() - prev.total();
+    let idle = delta(cur.idle, prev.idle) / delta_total * 100.0;
+    let user = delta(cur.user, prev.user) / delta_total * 100.0;
+    let system = delta(cur.system, prev.system) / delta_total * 100.0;
+    let total = ((cur.busy() - prev.busy()) / delta_total * 100.0).min(100.0);
+    // No elapsed jiffies divides by zero, and a counter reset (a CPU going offline and back)
+    // goes negative; report such an interval as idle, as Nomad does. A negative total is
+    // checked on its own because it would turn negative deltas into plausible percents.
+    let valid = |v: f64| v.is_finite() && v >= 0.0;
+    if delta_total > 0.0 && [idle, user, system, total].into_iter().all(valid) {
+        (idle, user, system, total)
+    } else {
+        (100.0, 0.0, 0.0, 0.0)
+    }
+}
+
+/// `part` as a percent of `whole`, or 0 when that is undefined.
+fn percent(part: u64, whole: u64) -> f64 {
+    let p = part as f64 / whole as f64 * 100.0;
+    if p.is_finite() { p } else { 0.0 }
+}
+
+/// Percent of inodes in use on the filesystem at `path`, or 0 if it cannot be read.
+fn inodes_used_percent(path: &Path) -> f64 {
+    match rustix::fs::statvfs(path) {
+        Ok(st) => percent(st.f_files.saturating_sub(st.f_ffree), st.f_files),
+        Err(_) => 0.0,
+    }
+}
+
+/// Usage of the filesystem holding the alloc dir, all zero if it cannot be read.
+fn alloc_dir_sample(path: &Path) -> DiskSample {
+    let Ok(st) = rustix::fs::statvfs(path) else {
+        return DiskSample::default();
+    };
+    let size = st.f_blocks.saturating_mul(st.f_frsize);
+    let used = st
+        .f_blocks
+        .saturating_sub(st.f_bfree)
+        .saturating_mul(st.f_frsize);
+    DiskSample {
+        device: String::new(),
+        mountpoint: String::new(),
+        size,
+        used,
+        available: st.f_bavail.saturating_mul(st.f_frsize),
+        used_percent: percent(used, size),
+        inodes_used_percent: percent(st.f_files.saturating_sub(st.f_ffree), st.f_files),
+    }
+}
+
+/// Everything that must persist between samples: the previous CPU reading and the `sysinfo`
+/// handles, which are costly to rebuild.
+struct Sampler {
+    alloc_dir: PathBuf,
+    /// `None` if `sysinfo` could not be set up; retried on the next sample.
+    system: Option<System>,
+    disks: Option<Disks>,
+    /// The previous reading per CPU name; empty at first, so the first sample spans since boot.
+    prev_cpu: HashMap<String, CpuTimes>,
+    /// Average CPU frequency in MHz, read once like Nomad's fixed CPU capacity; 0 until known.
+    avg_mhz: f64,
+}
+
+impl Sampler {
+    fn new(alloc_dir: PathBuf) -> Self {
+        Self {
+            alloc_dir,
+            system: None,
+            disks: None,
+            prev_cpu: HashMap::new(),
+            avg_mhz: 0.0,
+        }
+    }
+
+    fn sample(&mut self) -> HostSample {
+        let memory = self.memory();
+        let cpus = self.cpus();
+        let cpu_ticks_consumed = cpus.iter().map(|c| c.total_ticks).sum();
+        HostSample {
+            memory,
+            cpus,
+            disks: self.disks(),
+            alloc_dir: alloc_dir_sample(&self.alloc_dir),
+            uptime: System::uptime().unwrap_or(0),
+            cpu_ticks_consumed,
+            taken_at: SystemTime::now(),
+        }
+    }
+
+    fn system(&mut self) -> Option<&mut System> {
+        if self.system.is_none() {
+            self.system = System::new().ok();
+        }
+        self.system.as_mut()
+    }
+
+    fn memory(&mut self) -> MemorySample {
+        let Some(system) = self.system() else {
+            return MemorySample::default();
+        };
+        system.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
+        MemorySample {
+            total: system.total_memory(),
+            available: system.available_memory(),
+            used: system.used_memory(),
+            free: system.free_memory(),
+        }
+    }
+
+    /// Average MHz over all CPUs, read on first use and kept once non-zero.
+    fn avg_mhz(&mut self) -> f64 {
+        if self.avg_mhz <= 0.0
+            && let Some(system) = self.system()
+        {
+            system.refresh_cpu_specifics(CpuRefreshKind::nothing().with_frequency());
+            let cpus = system.cpus();
+            let total: f64 = cpus.iter().map(|c| c.frequency() as f64).sum();
+            let avg = total / cpus.len() as f64;
+            self.avg_mhz = if avg.is_finite() { avg } else { 0.0 };
+        }
+        self.avg_mhz
+    }
+
+    fn cpus(&mut self) -> Vec<CpuSample> {
+        let Ok(text) = std::fs::read_to_string("/proc/stat") else {
+            return Vec::new();
+        };
+        let readings = parse_proc_stat(&text);
+        let avg_mhz = self.avg_mhz();
+        let mut samples = Vec::with_capacity(readings.len());
+        let mut prev = HashMap::with_capacity(readings.len());
+        for (name, cur) in readings {
+            let before = self.prev_cpu.get(&name).copied().unwrap_or_default();
+            let (idle, user, system, total_percent) = cpu_percentages(&before, &cur);
+            samples.push(CpuSample {
+                name: name.clone(),
+                user,
+                system,
+                idle,
+                total_percent,
+                total_ticks: total_percent / 100.0 * avg_mhz,
+            });
+            prev.insert(name, cur);
+        }
+        // Replacing the map forgets CPUs that went offline, so one coming back starts afresh.
+        self.prev_cpu = prev;
+        samples
+    }
+
+    fn disks(&mut self) -> Vec<DiskSample> {
+        let refresh = DiskRefreshKind::nothing().with_storage();
+        match self.disks.as_mut() {
+            // Re-reads the mount table too, dropping unmounted filesystems.
+            Some(disks) => disks.refresh_specifics(true, refresh),
+            None => self.disks = Disks::new_with_refreshed_list_specifics(refresh).ok(),
+        }
+        let Some(disks) = self.disks.as_ref() else {
+            return Vec::new();
+        };
+        disks
+            .iter()
+            .filter(|d| d.total_space() > 0)
+            .map(|d| {
+                let size = d.total_space();
+                let available = d.available_space();
+                let used = size.saturating_sub(available);
+                DiskSample {
+                    device: d.name().to_string_lossy().into_owned(),
+                    mountpoint: d.mount_point().to_string_lossy().into_owned(),
+                    size,
+                    used,
+                    available,
+                    used_percent: percent(used, size),
+                    inodes_used_percent: inodes_used_percent(d.mount_point()),
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn times(user: u64, system: u64, idle: u64) -> CpuTimes {
+        CpuTimes {
+            user,
+            system,
+            idle,
+            ..CpuTimes::default()
+        }
+    }
+
+    fn assert_percent(v: f64, what: &str) {
+        assert!(v.is_finite() && (0.0..=100.0).contains(&v), "{what} = {v}");
+    }
+
+    /// Burns CPU on this thread for `d`, so some CPU shows user or system time.
+    fn busy_for(d: Duration) -> u64 {
+        let end = Instant::now() + d;
+        let mut x: u64 = 1;
+        while Instant::now() < end {
+            for _ in 0..10_000 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        }
+        x
+    }
+
+    #[test]
+    fn handle_is_send_sync_and_clone() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<HostStats>();
+    }
+
+    #[test]
+    fn parses_proc_stat_per_cpu_lines() {
+        let text = "cpu  10 20 30 40 50 60 70 80 90 100\n\
+                    cpu0 1 2 3 4 5 6 7 8 9 10\n\
+                    cpu12 5 0 5 90\n\
+                    intr 1 2 3\n\
+                    cpufoo 1 2 3\n";
+        let parsed = parse_proc_stat(text);
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[0].0, "cpu0");
+        assert_eq!(
+            parsed[0].1,
+            CpuTimes {
+                user: 1,
+                nice: 2,
+                system: 3,
+                idle: 4,
+                iowait: 5,
+                irq: 6,
+                softirq: 7,
+                steal: 8,
+                guest: 9,
+                guest_nice: 10,
+            }
+        );
+        assert_eq!(parsed[1].0, "cpu12");
+        assert_eq!(parsed[1].1, times(5, 5, 90));
+    }
+
+    #[test]
+    fn percentages_follow_nomad() {
+        let prev = times(100, 50, 850);
+        let cur = CpuTimes {
+            user: 130,
+            system: 60,
+            idle: 900,
+            nice: 5,
+            iowait: 5,
+            ..CpuTimes::default()
+        };
+        // Δtotal = 30 + 10 + 50 + 5 + 5 = 100.
+        let (idle, user, system, total) = cpu_percentages(&prev, &cur);
+        assert_eq!((idle, user, system, total), (50.0, 30.0, 10.0, 50.0));
+    }
+
+    #[test]
+    fn guest_time_counts_as_busy_but_not_in_total() {
+        let cur = CpuTimes {
+            user: 80,
+            idle: 20,
+            guest: 40,
+            ..CpuTimes::default()
+        };
+        let (idle, user, _, total) = cpu_percentages(&CpuTimes::default(), &cur);
+        assert_eq!((idle, user), (20.0, 80.0));
+        // Busy is 80 + 40 over a total of 100: the double count is clamped.
+        assert_eq!(total, 100.0);
+    }
+
+    #[test]
+    fn degenerate_intervals_read_as_idle() {
+        let same = times(10, 10, 10);
+        assert_eq!(cpu_percentages(&same, &same), (100.0, 0.0, 0.0, 0.0));
+        // Every counter went backwards: the ratios alone would look valid.
+        let earlier = times(5, 5, 5);
+        assert_eq!(cpu_percentages(&same, &earlier), (100.0, 0.0, 0.0, 0.0));
+        // One counter went backwards while the total grew.
+        let reset = times(0, 10, 100);
+        assert_eq!(cpu_percentages(&same, &reset), (100.0, 0.0, 0.0, 0.0));
+    }
+
+    #[test]
+    fn percent_handles_zero() {
+        assert_eq!(percent(0, 0), 0.0);
+        assert_eq!(percent(5, 0), 0.0);
+        assert_eq!(percent(1, 4), 25.0);
+    }
+
+    #[test]
+    fn busy_loop_shows_in_second_sample() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let mut sampler = Sampler::new(tmp.path().to_owned());
+        let first = sampler.sample();
+        assert!(!first.cpus.is_empty(), "no CPUs read from /proc/stat");
+        busy_for(Duration::from_millis(300));
+        let second = sampler.sample();
+
+        assert!(
+            second.cpus.iter().any(|c| c.user + c.system > 0.0),
+            "no CPU saw user or system time: {:?}",
+            second.cpus
+        );
+        for sample in [&first, &second] {
+            for cpu in &sample.cpus {
+                assert!(cpu.name.starts_with("cpu"));
+                assert_percent(cpu.user, "user");
+                assert_percent(cpu.system, "system");
+                assert_percent(cpu.idle, "idle");
+                assert_percent(cpu.total_percent, "total_percent");
+                assert!(cpu.total_ticks.is_finite() && cpu.total_ticks >= 0.0);
+            }
+            assert!(sample.cpu_ticks_consumed.is_finite() && sample.cpu_ticks_consumed >= 0.0);
+            assert!(sample.memory.total > 0);
+            assert!(sample.memory.available <= sample.memory.total);
+            for disk in sample.disks.iter().chain([&sample.alloc_dir]) {
+                assert!(disk.size > 0);
+                assert!(disk.used <= disk.size);
+                assert_percent(disk.used_percent, "used_percent");
+                assert_percent(disk.inodes_used_percent, "inodes_used_percent");
+            }
+        }
+        assert!(second.uptime > 0);
+        assert!(second.taken_at >= first.taken_at);
+        Ok(())
+    }
+
+    #[test]
+    fn alloc_dir_of_tempdir_has_size() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let sample = alloc_dir_sample(tmp.path());
+        assert!(sample.size > 0);
+        assert!(sample.available <= sample.size);
+        assert_eq!(
+            (sample.device.as_str(), sample.mountpoint.as_str()),
+            ("", "")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn missing_alloc_dir_is_all_zero() {
+        let sample = alloc_dir_sample(Path::new("/nonexistent/caravan/alloc"));
+        assert_eq!(sample, DiskSample::default());
+    }
+
+    #[test]
+    fn background_sampler_publishes_and_exits_on_drop() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let stats = HostStats::start(tmp.path().to_owned(), Duration::from_millis(100));
+        let clone = stats.clone();
+
+        // The first sample is taken at once; allow generous time on a loaded machine.
+        let waited = Instant::now();
+        let first = loop {
+            if let Some(sample) = clone.latest() {
+                break sample;
+            }
+            assert!(waited.elapsed() < Duration::from_secs(2), "no sample");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert!(first.alloc_dir.size > 0);
+
+        // A later sample replaces it.
+        let waited = Instant::now();
+        loop {
+            if clone.latest().is_some_and(|s| s.taken_at > first.taken_at) {
+                break;
+            }
+            assert!(
+                waited.elapsed() < Duration::from_secs(2),
+                "no second sample"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+
+        let weak = stats.shared_weak();
+        drop(stats);
+        // One handle remains, so the thread keeps going.
+        assert!(weak.upgrade().is_some());
+        let dropped = Instant::now();
+        drop(clone);
+        assert!(
+            dropped.elapsed() < Duration::from_millis(500),
+            "drop blocked"
+        );
+
+        // The thread holds the shared state until it returns.
+        let waited = Instant::now();
+        while weak.upgrade().is_some() {
+            assert!(
+                waited.elapsed() < Duration::from_secs(2),
+                "thread did not exit"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+}
