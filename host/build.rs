@@ -21,6 +21,7 @@ fn main() -> Result<()> {
     for watched in [
         "core/src",
         "core/Cargo.toml",
+        "tests/cores",
         "wit",
         "Cargo.toml",
         "Cargo.lock",
@@ -32,14 +33,16 @@ fn main() -> Result<()> {
     }
 
     ensure_wasm_target()?;
-    let module = build_core_module(workspace)?;
-    let component = wit_component::ComponentEncoder::default()
-        .module(&module)
-        .context("failed to read the core module's component metadata")?
-        .validate(true)
-        .encode()
-        .context("failed to componentize the core module")?;
-    std::fs::write(out_dir.join("core.wasm"), &component)?;
+    let modules = build_modules(workspace)?;
+    for (module, name) in modules.iter().zip(["core.wasm", "faulty-core.wasm"]) {
+        let component = wit_component::ComponentEncoder::default()
+            .module(module)
+            .context("failed to read the module's component metadata")?
+            .validate(true)
+            .encode()
+            .context("failed to componentize the module")?;
+        std::fs::write(out_dir.join(name), &component)?;
+    }
     Ok(())
 }
 
@@ -61,19 +64,15 @@ fn ensure_wasm_target() -> Result<()> {
     }
 }
 
-fn build_core_module(workspace: &Path) -> Result<Vec<u8>> {
+/// The real core and the faulty test core (used only by the isolation tests), in one cargo run.
+fn build_modules(workspace: &Path) -> Result<[Vec<u8>; 2]> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let target_dir = workspace.join("target").join("core-build");
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
-        .args([
-            "build",
-            "--package",
-            "caravan-core",
-            "--lib",
-            "--profile",
-            "core",
-        ])
+        .args(["build", "--package", "caravan-core"])
+        .args(["--package", "caravan-faulty-core"])
+        .args(["--lib", "--profile", "core"])
         .args(["--target", TARGET])
         .arg("--target-dir")
         .arg(&target_dir);
@@ -92,9 +91,12 @@ fn build_core_module(workspace: &Path) -> Result<Vec<u8>> {
     if !status.success() {
         bail!("building the core for {TARGET} failed");
     }
-    let wasm = target_dir
-        .join(TARGET)
-        .join("core")
-        .join("caravan_core.wasm");
-    std::fs::read(&wasm).with_context(|| format!("failed to read {}", wasm.display()))
+    let read = |name: &str| {
+        let wasm = target_dir.join(TARGET).join("core").join(name);
+        std::fs::read(&wasm).with_context(|| format!("failed to read {}", wasm.display()))
+    };
+    Ok([
+        read("caravan_core.wasm")?,
+        read("caravan_faulty_core.wasm")?,
+    ])
 }

@@ -157,6 +157,12 @@ pub fn alloc_relative(given: &str) -> ApiResult<String> {
     if given.contains('\0') {
         return Err(ApiError::bad_request("invalid path: contains a NUL byte"));
     }
+    // Linux's limits; refusing here makes them a clear 400 rather than a host error.
+    if given.len() > 4096 {
+        return Err(ApiError::bad_request(
+            "invalid path: longer than 4096 bytes",
+        ));
+    }
     let mut parts: Vec<&str> = Vec::new();
     for part in given.split('/') {
         match part {
@@ -165,6 +171,11 @@ pub fn alloc_relative(given: &str) -> ApiResult<String> {
                 if parts.pop().is_none() {
                     return Err(escapes());
                 }
+            }
+            _ if part.len() > 255 => {
+                return Err(ApiError::bad_request(
+                    "invalid path: a name is longer than 255 bytes",
+                ));
             }
             _ => parts.push(part),
         }

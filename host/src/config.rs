@@ -148,7 +148,8 @@ mod tests {
             "127.0.0.1:5656".parse().unwrap()
         );
         assert_eq!(config.client.meta["rack"], "r1");
-        let dotted: FileConfig = hcl::from_str("client {\n meta = { \"zone.name\" = \"a\" }\n}").unwrap();
+        let dotted: FileConfig =
+            hcl::from_str("client {\n meta = { \"zone.name\" = \"a\" }\n}").unwrap();
         assert_eq!(dotted.client.meta["zone.name"], "a");
         assert_eq!(
             config.client.allocations_dir,

@@ -185,3 +185,43 @@ impl Runtime {
         self.ctx.clone()
     }
 }
+
+/// The faulty test core, built beside the real one; only the isolation tests load it
+/// (through `caravan agent -core`), never the daemon by itself.
+pub const FAULTY_TEST_CORE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/faulty-core.wasm"));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_core_imports_nothing_but_caravan_interfaces() {
+        let engine = Engine::new(&engine_config()).unwrap();
+        let component = Component::new(&engine, DEFAULT_CORE).unwrap();
+        let ty = component.component_type();
+        let imports: Vec<String> = ty
+            .imports(&engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        println!(
+            "core component: {} bytes, imports {imports:?}",
+            DEFAULT_CORE.len()
+        );
+        assert!(
+            imports
+                .iter()
+                .any(|name| name == "caravan:client/filesystem@0.1.0")
+        );
+        for name in &imports {
+            assert!(
+                name.starts_with("caravan:client/") && name.ends_with("@0.1.0"),
+                "the core imports {name}, which is not part of caravan's contract"
+            );
+        }
+        let exports: Vec<String> = ty
+            .exports(&engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        assert_eq!(exports, ["caravan:client/handler@0.1.0"]);
+    }
+}

@@ -1,0 +1,47 @@
+//! A core that misbehaves on request, so tests can prove the host survives it:
+//! `/panic` panics, `/loop` never returns, `/grow` allocates without bound; every other
+//! path answers 200 `ok`. It implements the same world as the real core.
+
+#[cfg(target_arch = "wasm32")]
+mod component {
+    wit_bindgen::generate!({
+        world: "core",
+        path: "../../../wit",
+    });
+
+    use caravan::client::log;
+    use exports::caravan::client::handler::{Action, Guest, Request, Response};
+
+    struct Faulty;
+
+    export!(Faulty);
+
+    impl Guest for Faulty {
+        fn handle(req: Request) -> Action {
+            std::panic::set_hook(Box::new(|info| {
+                log::write(log::Level::Error, &format!("core panicked: {info}"));
+            }));
+            match req.path.as_str() {
+                "/panic" => panic!("deliberate panic for {}", req.path),
+                "/loop" => loop {
+                    std::hint::spin_loop();
+                },
+                "/grow" => {
+                    let mut hoard: Vec<Vec<u8>> = Vec::new();
+                    loop {
+                        hoard.push(vec![1; 1 << 20]);
+                    }
+                }
+                _ => Action::Respond(Response {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: b"ok".to_vec(),
+                }),
+            }
+        }
+
+        fn version() -> String {
+            "faulty/0".into()
+        }
+    }
+}

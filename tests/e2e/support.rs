@@ -1,0 +1,267 @@
+//! Spawning agents and speaking plain HTTP/1.1 to them.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running agent; dropping it kills the process and, if the test failed, prints its log.
+pub struct Agent {
+    child: Child,
+    pub addr: String,
+    pub node_id: String,
+    pub demo_alloc: String,
+    pub data_dir: PathBuf,
+    log: Arc<Mutex<String>>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Agent {
+    /// A dev agent with its own temporary data dir.
+    pub fn start() -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
+        let mut agent = Self::start_in(&dir, &[]);
+        agent._temp = Some(temp);
+        agent
+    }
+
+    /// A dev agent on `data_dir` with extra flags.
+    pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_caravan"))
+            .args(["agent", "-dev", "-http-port=0"])
+            .arg(format!("-data-dir={}", data_dir.display()))
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("failed to spawn caravan");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (mut addr, mut node_id, mut demo_alloc) = (None, String::new(), String::new());
+        let mut line = String::new();
+        while addr.is_none() {
+            line.clear();
+            if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+                panic!("agent exited before serving:\n{}", log.lock().unwrap());
+            }
+            if let Some(rest) = line.strip_prefix("==> caravan agent: node ") {
+                node_id = rest.split(',').next().unwrap().to_string();
+            }
+            if let Some(rest) = line.strip_prefix("==> dev mode: demo allocation ") {
+                demo_alloc = rest.trim().to_string();
+            }
+            if let Some(rest) = line.strip_prefix("Serving HTTP on http://") {
+                addr = Some(rest.trim().trim_end_matches('/').to_string());
+            }
+        }
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        Self {
+            child,
+            addr: addr.unwrap(),
+            node_id,
+            demo_alloc,
+            data_dir: data_dir.to_path_buf(),
+            log,
+            _temp: None,
+        }
+    }
+
+    /// What the agent has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The demo allocation's directory on disk.
+    pub fn alloc_dir(&self) -> PathBuf {
+        self.data_dir.join("alloc").join(&self.demo_alloc)
+    }
+
+    pub fn get(&self, target: &str) -> Reply {
+        self.request("GET", target, &[], b"")
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
+        request(&self.addr, method, target, headers, body)
+    }
+
+    /// Stop with SIGTERM and wait for a clean exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        self.send_sigterm();
+        self.wait_exit()
+    }
+
+    /// Ask the agent to shut down gracefully.
+    pub fn send_sigterm(&self) {
+        rustix::process::kill_process(
+            rustix::process::Pid::from_child(&self.child),
+            rustix::process::Signal::TERM,
+        )
+        .unwrap();
+    }
+
+    /// Wait up to 10 s for the agent to exit.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "agent ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- agent log ---\n{}", self.log());
+        }
+    }
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// One request on a fresh connection (`Connection: close`, read to the end).
+pub fn request(
+    addr: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    parse(&raw)
+}
+
+fn parse(raw: &[u8]) -> Reply {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("no end of headers");
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size_text = String::from_utf8_lossy(&data[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+/// Write a spec for a new allocation and wait until the agent has placed it.
+pub fn place(agent: &Agent, tasks: &[&str]) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    let tasks: Vec<serde_json::Value> = tasks
+        .iter()
+        .map(|t| serde_json::json!({"Name": t, "Command": "/bin/true"}))
+        .collect();
+    let spec = serde_json::json!({"ID": id, "JobID": "e2e", "TaskGroup": "e2e", "Tasks": tasks});
+    let specs = agent.data_dir.join("specs");
+    let tmp = specs.join(format!(".{id}.tmp"));
+    std::fs::write(&tmp, serde_json::to_vec(&spec).unwrap()).unwrap();
+    std::fs::rename(&tmp, specs.join(format!("{id}.json"))).unwrap();
+    wait_until(|| agent.get(&format!("/v1/client/fs/ls/{id}")).status == 200);
+    id
+}
+
+/// Poll `check` for up to 10 s.
+pub fn wait_until(mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "condition not met within 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
