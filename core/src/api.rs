@@ -3,13 +3,13 @@
 use serde_json::json;
 
 use crate::host::{Host, LogLevel};
-use crate::http::{Action, ApiError, ApiResult, Request, Response};
+use crate::http::{Action, ApiError, ApiResult, Request, Response, StreamStart};
 use crate::params::{Query, go_quote};
 use crate::router::{FsOp, Route, route};
 use crate::{alloc, fs, meta, stats};
 
 /// Decide how to answer `req`.
-pub fn handle(host: &impl Host, req: &Request) -> Action {
+pub fn handle<H: Host>(host: &H, req: &Request) -> Action<H::Watch> {
     let query = Query::parse(&req.query);
     let routed = route(&req.path);
     // Nomad's mux wraps every client route in CORS except GC-all; its fallthrough (the
@@ -35,13 +35,19 @@ pub fn handle(host: &impl Host, req: &Request) -> Action {
         let headers = match &mut action {
             Action::Respond(response) => &mut response.headers,
             Action::SendFile(send) => &mut send.headers,
+            Action::Stream(stream) => &mut stream.headers,
         };
         add_cors_headers(req, headers);
     }
     action
 }
 
-fn dispatch(host: &impl Host, req: &Request, query: &Query, route: Route) -> ApiResult<Action> {
+fn dispatch<H: Host>(
+    host: &H,
+    req: &Request,
+    query: &Query,
+    route: Route,
+) -> ApiResult<Action<H::Watch>> {
     let response = match route {
         Route::Metadata => match req.method.as_str() {
             "GET" => read_metadata(host, query)?,
@@ -84,15 +90,31 @@ fn dispatch(host: &impl Host, req: &Request, query: &Query, route: Route) -> Api
     Ok(Action::Respond(response))
 }
 
-fn fs_dispatch(host: &impl Host, op: FsOp, alloc_id: &str, query: &Query) -> ApiResult<Action> {
+fn fs_dispatch<H: Host>(
+    host: &H,
+    op: FsOp,
+    alloc_id: &str,
+    query: &Query,
+) -> ApiResult<Action<H::Watch>> {
     match op {
         FsOp::Ls => fs::ls(host, alloc_id, query).map(Action::Respond),
         FsOp::Stat => fs::stat(host, alloc_id, query).map(Action::Respond),
         FsOp::Cat => fs::cat(host, alloc_id, query),
         FsOp::ReadAt => fs::readat(host, alloc_id, query),
-        FsOp::Stream | FsOp::Logs => Err(ApiError::not_implemented(
-            "streaming endpoints are not implemented yet",
-        )),
+        FsOp::Stream => fs::stream(host, alloc_id, query),
+        FsOp::Logs => {
+            let (body, plain) = crate::logs::start(host, alloc_id, query)?;
+            let content_type = if plain {
+                "text/plain"
+            } else {
+                "application/json"
+            };
+            Ok(Action::Stream(StreamStart {
+                status: 200,
+                headers: vec![("Content-Type".into(), content_type.into())],
+                body,
+            }))
+        }
     }
 }
 
@@ -218,7 +240,7 @@ mod tests {
         };
         match handle(host, &req) {
             Action::Respond(response) => response,
-            Action::SendFile(send) => panic!("unexpected send-file {send:?}"),
+            other => panic!("unexpected {other:?}"),
         }
     }
 

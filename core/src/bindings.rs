@@ -2,6 +2,7 @@
 //!
 //! Only conversions live here; every decision is made in the plain modules.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use crate::host::{self as core_host, Host};
@@ -13,7 +14,7 @@ wit_bindgen::generate!({
 });
 
 use caravan::client::types::{Pair, Timestamp};
-use caravan::client::{allocations, filesystem, log, node, stats};
+use caravan::client::{allocations, filesystem, follow, log, node, stats};
 use exports::caravan::client::handler;
 
 struct Component;
@@ -21,6 +22,8 @@ struct Component;
 export!(Component);
 
 impl handler::Guest for Component {
+    type BodyStream = BodyStream;
+
     fn handle(req: handler::Request) -> handler::Action {
         install_panic_hook();
         let req = http::Request {
@@ -43,11 +46,29 @@ impl handler::Guest for Component {
                 limit: s.limit,
                 headers: pairs(s.headers),
             }),
+            http::Action::Stream(s) => handler::Action::Stream(handler::StreamStart {
+                status: s.status,
+                headers: pairs(s.headers),
+                body: handler::BodyStream::new(BodyStream(RefCell::new(s.body))),
+            }),
         }
     }
 
     fn version() -> String {
         crate::VERSION.to_string()
+    }
+}
+
+/// A streamed body: the core's state machine behind the exported resource.
+struct BodyStream(RefCell<crate::stream::Stream<follow::Subscription>>);
+
+impl handler::GuestBodyStream for BodyStream {
+    fn next(&self, now_ms: u64) -> handler::Step {
+        match self.0.borrow_mut().next(&Imports, now_ms) {
+            crate::stream::Step::Data(data) => handler::Step::Data(data),
+            crate::stream::Step::Wait(ms) => handler::Step::Wait(ms),
+            crate::stream::Step::End => handler::Step::End,
+        }
     }
 }
 
@@ -78,6 +99,8 @@ fn time(t: Timestamp) -> core_host::Timestamp {
 struct Imports;
 
 impl Host for Imports {
+    type Watch = follow::Subscription;
+
     fn log(&self, level: core_host::LogLevel, message: &str) {
         let level = match level {
             core_host::LogLevel::Debug => log::Level::Debug,
@@ -157,6 +180,14 @@ impl Host for Imports {
         length: u32,
     ) -> Result<Vec<u8>, core_host::FsError> {
         filesystem::read_at(alloc_id, path, offset, length).map_err(fs_error)
+    }
+
+    fn watch(
+        &self,
+        alloc_id: &str,
+        path: &str,
+    ) -> Result<follow::Subscription, core_host::FsError> {
+        follow::watch(alloc_id, path).map_err(fs_error)
     }
 
     fn host_stats(&self) -> Option<core_host::HostStats> {
@@ -252,6 +283,7 @@ fn file_info(f: filesystem::FileInfo) -> core_host::FileInfo {
         size: f.size,
         mode: f.mode,
         modified: time(f.modified),
+        inode: f.inode,
     }
 }
 

@@ -9,10 +9,14 @@ pub const ALLOC: &str = "5fc98185-17ff-26bc-a802-0c74fa471c99";
 pub const NODE: &str = "0a1b2c3d-0000-4000-8000-000000000001";
 
 pub struct Fake {
-    pub files: BTreeMap<String, Vec<u8>>,
+    pub files: RefCell<BTreeMap<String, Vec<u8>>>,
+    /// Inode numbers by path; a file written anew with [`Fake::replace`] gets a new one.
+    pub inodes: RefCell<BTreeMap<String, u64>>,
+    pub watches: RefCell<Vec<String>>,
     pub dynamic: RefCell<DynamicMeta>,
     pub status: RefCell<ClientStatus>,
     pub collected: RefCell<Vec<String>>,
+    pub task_started: RefCell<bool>,
 }
 
 impl Default for Fake {
@@ -27,10 +31,13 @@ impl Default for Fake {
             ("alloc/data/conf.json", b"{}".to_vec()),
         ];
         Self {
-            files: files.into_iter().map(|(p, d)| (p.to_string(), d)).collect(),
+            files: RefCell::new(files.into_iter().map(|(p, d)| (p.to_string(), d)).collect()),
+            inodes: RefCell::default(),
+            watches: RefCell::default(),
             dynamic: RefCell::default(),
             status: RefCell::new(ClientStatus::Running),
             collected: RefCell::default(),
+            task_started: RefCell::default(),
         }
     }
 }
@@ -43,6 +50,7 @@ impl Fake {
         path.is_empty()
             || self
                 .files
+                .borrow()
                 .keys()
                 .any(|f| f.starts_with(&format!("{path}/")))
     }
@@ -53,12 +61,14 @@ impl Fake {
             seconds: 1_700_000_000,
             nanoseconds: 500_000_000,
         };
-        if let Some(data) = self.files.get(path) {
+        let inode = self.inodes.borrow().get(path).copied().unwrap_or(1);
+        if let Some(data) = self.files.borrow().get(path) {
             return Ok(FileInfo {
                 name,
                 size: data.len() as u64,
                 mode: FILE,
                 modified,
+                inode,
             });
         }
         if self.is_dir(path) {
@@ -67,13 +77,43 @@ impl Fake {
                 size: 4096,
                 mode: DIR,
                 modified,
+                inode,
             });
         }
         Err(FsError::NotFound)
     }
 }
 
+impl Fake {
+    /// Append to (or create) a file.
+    pub fn append(&self, path: &str, data: &[u8]) {
+        self.files
+            .borrow_mut()
+            .entry(path.to_string())
+            .or_default()
+            .extend_from_slice(data);
+    }
+
+    /// Replace a file's content in place (same inode), e.g. to truncate it.
+    pub fn set(&self, path: &str, data: &[u8]) {
+        self.files
+            .borrow_mut()
+            .insert(path.to_string(), data.to_vec());
+    }
+
+    pub fn remove(&self, path: &str) {
+        self.files.borrow_mut().remove(path);
+    }
+
+    /// Start the allocation's task, so it has logs to serve.
+    pub fn start_task(&self) {
+        *self.task_started.borrow_mut() = true;
+    }
+}
+
 impl Host for Fake {
+    type Watch = ();
+
     fn log(&self, _level: LogLevel, _message: &str) {}
 
     fn node_id(&self) -> String {
@@ -111,7 +151,7 @@ impl Host for Fake {
                 name: "web".into(),
                 state: TaskStatus::Pending,
                 failed: false,
-                started_at: None,
+                started_at: self.task_started.borrow().then_some(Timestamp::default()),
                 finished_at: None,
             }],
         })
@@ -131,7 +171,7 @@ impl Host for Fake {
     }
 
     fn list(&self, _alloc_id: &str, path: &str) -> Result<Vec<FileInfo>, FsError> {
-        if self.files.contains_key(path) {
+        if self.files.borrow().contains_key(path) {
             return Err(FsError::NotADirectory);
         }
         if !self.is_dir(path) {
@@ -144,6 +184,7 @@ impl Host for Fake {
         };
         let mut names: Vec<String> = self
             .files
+            .borrow()
             .keys()
             .filter_map(|f| f.strip_prefix(&prefix))
             .filter_map(|rest| rest.split('/').next())
@@ -166,7 +207,7 @@ impl Host for Fake {
         if path.starts_with("web/secrets") {
             return Err(FsError::SecretFile);
         }
-        match self.files.get(path) {
+        match self.files.borrow().get(path) {
             Some(data) => {
                 let start = (offset as usize).min(data.len());
                 let end = (start + length as usize).min(data.len());
@@ -175,6 +216,11 @@ impl Host for Fake {
             None if self.is_dir(path) => Err(FsError::IsADirectory),
             None => Err(FsError::NotFound),
         }
+    }
+
+    fn watch(&self, _alloc_id: &str, path: &str) -> Result<(), FsError> {
+        self.watches.borrow_mut().push(path.to_string());
+        Ok(())
     }
 
     fn host_stats(&self) -> Option<HostStats> {

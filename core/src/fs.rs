@@ -9,9 +9,10 @@ use serde_json::{Value, json};
 
 use crate::filemode::{go_file_mode, is_dir};
 use crate::host::{FileInfo, FsError, Host};
-use crate::http::{Action, ApiError, ApiResult, Response, SendFile};
+use crate::http::{Action, ApiError, ApiResult, Response, SendFile, StreamStart};
 use crate::params::{Query, go_quote, parse_int};
 use crate::sniff::detect_content_type;
+use crate::stream::{Source, Stream};
 use crate::timefmt::rfc3339_nano;
 
 /// How many bytes Go's sniffer looks at.
@@ -67,7 +68,7 @@ fn stat_content_type(
 }
 
 /// `cat`: the whole file.
-pub fn cat(host: &impl Host, alloc_id: &str, query: &Query) -> ApiResult<Action> {
+pub fn cat<H: Host>(host: &H, alloc_id: &str, query: &Query) -> ApiResult<Action<H::Watch>> {
     let given = required_path(query)?;
     crate::alloc::lookup(host, alloc_id)?;
     let path = alloc_relative(given)?;
@@ -75,7 +76,7 @@ pub fn cat(host: &impl Host, alloc_id: &str, query: &Query) -> ApiResult<Action>
 }
 
 /// `readat`: `limit` bytes (or the rest, when `limit <= 0`) from `offset`.
-pub fn readat(host: &impl Host, alloc_id: &str, query: &Query) -> ApiResult<Action> {
+pub fn readat<H: Host>(host: &H, alloc_id: &str, query: &Query) -> ApiResult<Action<H::Watch>> {
     let given = required_path(query)?;
     let offset = parse_int(query.get("offset").unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("error parsing offset: {e}")))?;
@@ -93,15 +94,67 @@ pub fn readat(host: &impl Host, alloc_id: &str, query: &Query) -> ApiResult<Acti
     send_file(host, alloc_id, path, given, offset, limit)
 }
 
+/// `stream`: frames of one file from `offset` (or from the end with `origin=end`), following
+/// it by default.
+pub fn stream<H: Host>(host: &H, alloc_id: &str, query: &Query) -> ApiResult<Action<H::Watch>> {
+    let given = required_path(query)?;
+    let follow = crate::logs::flag(query, "follow", true)?;
+    let offset = match query.get("offset").filter(|o| !o.is_empty()) {
+        None => 0,
+        Some(o) => {
+            parse_int(o).map_err(|e| ApiError::bad_request(format!("error parsing offset: {e}")))?
+        }
+    };
+    let origin_end = match query.get("origin").filter(|o| !o.is_empty()) {
+        None | Some("start") => false,
+        Some("end") => true,
+        Some(_) => return Err(ApiError::bad_request("origin must be start or end")),
+    };
+    crate::alloc::lookup(host, alloc_id)?;
+    let path = alloc_relative(given)?;
+    let info = host
+        .stat(alloc_id, &path)
+        .map_err(|e| fs_error(e, "stat", &path, given))?;
+    if is_dir(info.mode) {
+        return Err(ApiError::bad_request(format!(
+            "file {} is a directory",
+            go_quote(given)
+        )));
+    }
+    // Refusals (secrets, FIFOs) come before the first byte, not inside the body.
+    host.read_at(alloc_id, &path, 0, 0)
+        .map_err(|e| fs_error(e, "stat", &path, given))?;
+    let size = i64::try_from(info.size).unwrap_or(i64::MAX);
+    let start = if origin_end {
+        size.saturating_sub(offset).max(0)
+    } else {
+        offset
+    };
+    let start = u64::try_from(start).map_err(|_| {
+        ApiError::bad_request(format!("can't seek to offset {start}: invalid argument"))
+    })?;
+    let source = Source::File {
+        path,
+        shown: given.to_string(),
+        inode: info.inode,
+    };
+    Ok(Action::Stream(StreamStart {
+        status: 200,
+        // Nomad sets no type here and Go sniffs the first frame as text.
+        headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
+        body: Stream::new(alloc_id.to_string(), source, start, follow, false),
+    }))
+}
+
 /// Validate and sniff through the host, then let the host copy the bytes itself.
-fn send_file(
-    host: &impl Host,
+fn send_file<W>(
+    host: &impl Host<Watch = W>,
     alloc_id: &str,
     path: String,
     given: &str,
     offset: u64,
     limit: Option<u64>,
-) -> ApiResult<Action> {
+) -> ApiResult<Action<W>> {
     let sniff_len = limit.map_or(SNIFF_LEN, |l| l.min(u64::from(SNIFF_LEN)) as u32);
     let head = host
         .read_at(alloc_id, &path, offset, sniff_len)

@@ -83,6 +83,8 @@ pub struct FileInfo {
     /// Raw Unix `st_mode`.
     pub mode: u32,
     pub modified: Timestamp,
+    /// Tells a file from another that replaced it under the same name.
+    pub inode: u64,
 }
 
 /// Why a filesystem call failed.
@@ -175,6 +177,9 @@ pub struct TaskUsage {
 
 /// Everything the core may ask of the machine.
 pub trait Host {
+    /// Interest in a path's changes, held by a stream and dropped with it.
+    type Watch;
+
     fn log(&self, level: LogLevel, message: &str);
 
     fn node_id(&self) -> String;
@@ -195,6 +200,9 @@ pub trait Host {
         offset: u64,
         length: u32,
     ) -> Result<Vec<u8>, FsError>;
+
+    /// Wake the current stream when `path` (a file, or a directory's entries) changes.
+    fn watch(&self, alloc_id: &str, path: &str) -> Result<Self::Watch, FsError>;
 
     fn host_stats(&self) -> Option<HostStats>;
     fn allocation_usage(&self, alloc_id: &str) -> Vec<TaskUsage>;

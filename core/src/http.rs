@@ -76,11 +76,31 @@ pub struct SendFile {
     pub headers: Vec<(String, String)>,
 }
 
+/// A streamed response: status and headers now, the body pulled from `body`.
+pub struct StreamStart<W> {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: crate::stream::Stream<W>,
+}
+
 /// How the host answers a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub enum Action<W> {
     Respond(Response),
     SendFile(SendFile),
+    Stream(StreamStart<W>),
+}
+
+impl<W> std::fmt::Debug for Action<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Respond(r) => f.debug_tuple("Respond").field(r).finish(),
+            Action::SendFile(s) => f.debug_tuple("SendFile").field(s).finish(),
+            Action::Stream(s) => f
+                .debug_struct("Stream")
+                .field("headers", &s.headers)
+                .finish(),
+        }
+    }
 }
 
 /// Every error the API reports: a status and Nomad's plain-text message.

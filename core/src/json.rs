@@ -125,7 +125,8 @@ fn newline(out: &mut String, indent: Option<usize>) {
     }
 }
 
-fn write_string(out: &mut String, s: &str) {
+/// Appends `s` as a JSON string literal with Nomad's escaping rules.
+pub fn write_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

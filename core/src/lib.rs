@@ -11,11 +11,13 @@ pub mod fs;
 pub mod host;
 pub mod http;
 pub mod json;
+pub mod logs;
 pub mod meta;
 pub mod params;
 pub mod router;
 pub mod sniff;
 pub mod stats;
+pub mod stream;
 pub mod timefmt;
 
 #[cfg(target_arch = "wasm32")]

@@ -32,6 +32,7 @@ pub struct AgentOptions {
     pub http_port: Option<u16>,
     pub specs_dir: Option<PathBuf>,
     pub core: Option<PathBuf>,
+    pub max_streams: Option<usize>,
 }
 
 /// Run the agent until SIGINT or SIGTERM.
@@ -103,6 +104,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         registry,
         fs: AllocFs::new(&alloc_root).context("failed to open the alloc dir")?,
         stats: HostStats::start(alloc_root.clone(), STATS_INTERVAL),
+        follower: crate::follow::Follower::new()?,
     });
     let core_bytes = match &options.core {
         Some(path) => std::fs::read(path)
@@ -137,7 +139,12 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     out.flush()?;
     drop(out);
 
-    crate::server::serve(listener, runtime, shutdown_signal()).await?;
+    let server_options = crate::server::ServerOptions {
+        max_streams: options
+            .max_streams
+            .unwrap_or(crate::server::ServerOptions::default().max_streams),
+    };
+    crate::server::serve(listener, runtime, server_options, shutdown_signal()).await?;
     drop(temp_dir);
     Ok(())
 }

@@ -63,6 +63,8 @@ pub struct FileInfo {
     pub mode: u32,
     /// Modification time as (unix seconds, nanoseconds).
     pub modified: (i64, u32),
+    /// `st_ino`: tells a file from another that replaced it under the same name.
+    pub inode: u64,
 }
 
 /// Why a request could not be served; `Io` texts never contain host paths.
@@ -125,6 +127,17 @@ impl AllocFs {
         let fd = open_beneath(alloc.as_fd(), rel, OFlags::PATH).map_err(map_errno)?;
         let st = rustix::fs::fstat(&fd).map_err(map_errno)?;
         Ok(file_info(display_name(path), &st))
+    }
+
+    /// The real host path of `path` (resolved beneath the alloc dir, symlinks followed),
+    /// for watching it; never shown to clients.
+    pub fn resolve(&self, alloc_id: &str, path: &str) -> Result<std::path::PathBuf, FsError> {
+        use std::os::unix::ffi::OsStringExt;
+        let rel = relative(path)?;
+        let alloc = self.open_alloc(alloc_id)?;
+        let fd = open_beneath(alloc.as_fd(), rel, OFlags::PATH).map_err(map_errno)?;
+        let real = real_path(fd.as_fd())?;
+        Ok(std::path::PathBuf::from(std::ffi::OsString::from_vec(real)))
     }
 
     /// Lists a directory: entries lstat'ed (symlinks not followed), sorted by name bytes.
@@ -471,6 +484,7 @@ fn file_info(name: String, st: &Stat) -> FileInfo {
         size: u64::try_from(st.st_size).unwrap_or(0),
         mode: st.st_mode,
         modified: (to_i64(st.st_mtime), to_u32(st.st_mtime_nsec)),
+        inode: st.st_ino,
     }
 }
 

@@ -3,7 +3,10 @@
 wasmtime::component::bindgen!({
     world: "core",
     path: "../wit",
+    with: {
+        "caravan:client/follow.subscription": crate::follow::Subscription,
+    },
 });
 
-pub use caravan::client::{allocations, filesystem, log, node, stats, types};
+pub use caravan::client::{allocations, filesystem, follow, log, node, stats, types};
 pub use exports::caravan::client::handler;

@@ -6,11 +6,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use tokio::sync::Notify;
 use wasmtime::StoreLimits;
+use wasmtime::component::{Resource, ResourceTable};
 
 use crate::alloc_fs::{AllocFs, FsError};
 use crate::allocs::{self, Registry};
-use crate::bindings::{allocations, filesystem, log, node, stats, types};
+use crate::bindings::{allocations, filesystem, follow, log, node, stats, types};
+use crate::follow::{Follower, Subscription};
 use crate::logging::{self, Level};
 use crate::state::{MetaOp, StateStore};
 use crate::stats::{DiskSample, HostStats};
@@ -23,6 +26,7 @@ pub struct HostContext {
     pub registry: Arc<Registry>,
     pub fs: AllocFs,
     pub stats: HostStats,
+    pub follower: Arc<Follower>,
 }
 
 impl HostContext {
@@ -39,6 +43,21 @@ impl HostContext {
 pub struct CoreState {
     pub ctx: Arc<HostContext>,
     pub limits: StoreLimits,
+    /// Resources the core holds (its follow subscriptions).
+    pub table: ResourceTable,
+    /// Woken when a path this store's stream follows changes.
+    pub waker: Arc<Notify>,
+}
+
+impl CoreState {
+    pub fn new(ctx: Arc<HostContext>, limits: StoreLimits) -> Self {
+        Self {
+            ctx,
+            limits,
+            table: ResourceTable::new(),
+            waker: Arc::new(Notify::new()),
+        }
+    }
 }
 
 fn timestamp(time: SystemTime) -> types::Timestamp {
@@ -228,6 +247,7 @@ fn file_info(info: crate::alloc_fs::FileInfo) -> filesystem::FileInfo {
             seconds: info.modified.0,
             nanoseconds: info.modified.1,
         },
+        inode: info.inode,
     }
 }
 
@@ -242,6 +262,33 @@ fn fs_error(err: FsError) -> filesystem::FsError {
         FsError::PrivateFile => E::PrivateFile,
         FsError::NotRegularFile => E::NotRegularFile,
         FsError::Io(message) => E::Io(message),
+    }
+}
+
+impl follow::Host for CoreState {
+    fn watch(
+        &mut self,
+        alloc_id: String,
+        path: String,
+    ) -> Result<Resource<Subscription>, filesystem::FsError> {
+        let target = self.ctx.fs.resolve(&alloc_id, &path).map_err(fs_error)?;
+        let info = self.ctx.fs.stat(&alloc_id, &path).map_err(fs_error)?;
+        let is_dir = info.mode & libc::S_IFMT == libc::S_IFDIR;
+        let subscription = self
+            .ctx
+            .follower
+            .subscribe(&target, is_dir, self.waker.clone())
+            .map_err(|e| filesystem::FsError::Io(format!("{e:#}")))?;
+        self.table
+            .push(subscription)
+            .map_err(|_| filesystem::FsError::Io("too many subscriptions".into()))
+    }
+}
+
+impl follow::HostSubscription for CoreState {
+    fn drop(&mut self, subscription: Resource<Subscription>) -> wasmtime::Result<()> {
+        self.table.delete(subscription)?;
+        Ok(())
     }
 }
 

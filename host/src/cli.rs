@@ -30,6 +30,7 @@ Agent options:
   -http-port=<port>    HTTP port (default 4646; 0 picks a free one)
   -specs-dir=<path>    Directory of allocation specs (default <data-dir>/specs)
   -core=<path>         Load this core component instead of the built-in one
+  -max-streams=<n>     Streamed responses open at once (default 1024; more get 503)
 ";
 
 /// Parse `args` (without the program name).
@@ -83,6 +84,13 @@ fn parse_agent(args: &[String]) -> Result<AgentOptions> {
             }
             "specs-dir" => options.specs_dir = Some(PathBuf::from(value()?)),
             "core" => options.core = Some(PathBuf::from(value()?)),
+            "max-streams" => {
+                let v = value()?;
+                options.max_streams = Some(
+                    v.parse()
+                        .with_context(|| format!("invalid -max-streams {v:?}"))?,
+                );
+            }
             _ => bail!("unknown flag -{name}\n\n{USAGE}"),
         }
     }

@@ -14,6 +14,7 @@ pub mod bindings;
 pub mod capabilities;
 pub mod cli;
 pub mod config;
+pub mod follow;
 pub mod fsutil;
 pub mod runtime;
 pub mod server;

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceAny};
 use wasmtime::error::Context as _;
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder,
@@ -82,16 +82,47 @@ impl Runtime {
     }
 
     /// Answer one request on `core` in a fresh store. Blocking: call it off the async
-    /// executor. An error is a trap or a host fault, never a user error.
-    pub fn handle(&self, core: &LoadedCore, request: &types::Request) -> Result<handler::Action> {
+    /// executor. An error is a trap or a host fault, never a user error. The returned call
+    /// keeps the instance for a streamed body; otherwise it is simply dropped.
+    pub fn handle(
+        &self,
+        core: &LoadedCore,
+        request: &types::Request,
+    ) -> Result<(handler::Action, CoreCall)> {
         let mut store = new_store(&self.engine, &self.ctx);
         let instance = core
             .pre
             .instantiate(&mut store)
             .context("failed to instantiate the core")?;
-        Ok(instance
+        let action = instance
             .caravan_client_handler()
-            .call_handle(&mut store, request)?)
+            .call_handle(&mut store, request)?;
+        Ok((action, CoreCall { store, instance }))
+    }
+}
+
+/// One request's instance of the core, kept while a streamed body is pulled from it.
+pub struct CoreCall {
+    store: Store<CoreState>,
+    instance: Core,
+}
+
+impl CoreCall {
+    /// Pull the next part of a streamed body. Blocking, like [`Runtime::handle`]; each pull
+    /// gets a fresh deadline, so a stream may last as long as its client stays.
+    pub fn next(&mut self, body: ResourceAny, now_ms: u64) -> Result<handler::Step> {
+        self.store.set_epoch_deadline(CALL_DEADLINE_TICKS);
+        let step = self
+            .instance
+            .caravan_client_handler()
+            .body_stream()
+            .call_next(&mut self.store, body, now_ms)?;
+        Ok(step)
+    }
+
+    /// Woken when a path the stream follows changes.
+    pub fn waker(&self) -> Arc<tokio::sync::Notify> {
+        self.store.data().waker.clone()
     }
 }
 
@@ -123,13 +154,7 @@ fn new_store(engine: &Engine, ctx: &Arc<HostContext>) -> Store<CoreState> {
         .memory_size(MAX_MEMORY)
         .instances(4)
         .build();
-    let mut store = Store::new(
-        engine,
-        CoreState {
-            ctx: ctx.clone(),
-            limits,
-        },
-    );
+    let mut store = Store::new(engine, CoreState::new(ctx.clone(), limits));
     store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(CALL_DEADLINE_TICKS);
     store

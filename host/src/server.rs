@@ -1,30 +1,41 @@
 //! The HTTP server: accept connections, hand each request to the core, carry out what it
-//! decides. Transport concerns (body limits, header timeouts, file copying, graceful
-//! shutdown) live here; API semantics do not.
+//! decides. Transport concerns (body limits, header timeouts, file copying, pulling streamed
+//! bodies, gzip, graceful shutdown) live here; API semantics do not.
 
 use std::convert::Infallible;
-use std::io::SeekFrom;
+use std::io::{SeekFrom, Write};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
 use futures_util::TryStreamExt;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::header::{
+    ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue,
+    UPGRADE, VARY,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{HeaderMap, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio_util::io::ReaderStream;
+use tokio_util::sync::CancellationToken;
+use wasmtime::component::ResourceAny;
 
 use crate::bindings::{handler, types};
-use crate::runtime::Runtime;
+use crate::runtime::{CoreCall, Runtime};
 
 /// Largest request body read (metadata applies are tiny).
 const MAX_BODY: usize = 1 << 20;
@@ -32,15 +43,46 @@ const MAX_BODY: usize = 1 << 20;
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Chunk size for copying files.
 const COPY_CHUNK: usize = 64 << 10;
+/// After a shutdown signal, requests in flight get this long to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 type Body = BoxBody<Bytes, std::io::Error>;
+
+/// Transport limits.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Streamed responses (`fs/stream`, `fs/logs`) open at once; more are refused with 503.
+    pub max_streams: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self { max_streams: 1024 }
+    }
+}
+
+/// What every connection shares.
+struct Shared {
+    runtime: Arc<Runtime>,
+    options: ServerOptions,
+    open_streams: AtomicUsize,
+    /// Cancelled at shutdown: following streams never end by themselves.
+    closing: CancellationToken,
+}
 
 /// Serve on `listener` until `shutdown` resolves, then let requests in flight finish.
 pub async fn serve(
     listener: TcpListener,
     runtime: Arc<Runtime>,
+    options: ServerOptions,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let shared = Arc::new(Shared {
+        runtime,
+        options,
+        open_streams: AtomicUsize::new(0),
+        closing: CancellationToken::new(),
+    });
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -54,10 +96,10 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let runtime = runtime.clone();
+                let shared = shared.clone();
                 let service = service_fn(move |req| {
-                    let runtime = runtime.clone();
-                    async move { Ok::<_, Infallible>(handle(&runtime, req, peer).await) }
+                    let shared = shared.clone();
+                    async move { Ok::<_, Infallible>(handle(&shared, req, peer).await) }
                 });
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -73,23 +115,27 @@ pub async fn serve(
             () = &mut shutdown => break,
         }
     }
-    crate::info!("shutting down: waiting for requests in flight");
-    graceful.shutdown().await;
+    crate::info!("shutting down: ending streams, waiting for requests in flight");
+    shared.closing.cancel();
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        crate::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; closing anyway");
+    }
     Ok(())
 }
 
 /// One request: read it, let the core decide, carry the decision out.
-async fn handle(
-    runtime: &Arc<Runtime>,
-    req: Request<Incoming>,
-    peer: SocketAddr,
-) -> Response<Body> {
+async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let runtime = &shared.runtime;
     let core = runtime.active();
+    let gzip = wants_gzip(req.headers());
     let request = match read_request(req).await {
         Ok(request) => request,
         Err(response) => return response,
     };
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let decided = {
         let runtime = runtime.clone();
         let core = core.clone();
@@ -97,8 +143,9 @@ async fn handle(
         tokio::task::spawn_blocking(move || runtime.handle(&core, &request)).await
     };
     let mut response = match decided {
-        Ok(Ok(handler::Action::Respond(r))) => respond(r),
-        Ok(Ok(handler::Action::SendFile(send))) => send_file(runtime, send).await,
+        Ok(Ok((handler::Action::Respond(r), _))) => respond(r),
+        Ok(Ok((handler::Action::SendFile(send), _))) => send_file(runtime, send).await,
+        Ok(Ok((handler::Action::Stream(start), call))) => stream(shared, start, call),
         Ok(Err(trap)) => {
             crate::error!(
                 "{} {} from {peer}: the core failed: {trap:#}",
@@ -123,6 +170,12 @@ async fn handle(
         response
             .headers_mut()
             .insert(HeaderName::from_static("x-caravan-core"), version);
+    }
+    response
+        .headers_mut()
+        .append(VARY, HeaderValue::from_static("Accept-Encoding"));
+    if gzip {
+        response = compress(response);
     }
     crate::logging::log(
         crate::logging::Level::Debug,
@@ -170,10 +223,13 @@ async fn read_request(req: Request<Incoming>) -> Result<types::Request, Response
 
 fn respond(r: types::Response) -> Response<Body> {
     let mut response = Response::new(full(r.body));
-    *response.status_mut() =
-        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() = status(r.status);
     add_headers(&mut response, &r.headers);
     response
+}
+
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 fn add_headers(response: &mut Response<Body>, headers: &[types::Pair]) {
@@ -200,10 +256,8 @@ async fn send_file(runtime: &Arc<Runtime>, send: handler::SendFile) -> Response<
     let file = match opened {
         Ok(Ok(file)) => file,
         Ok(Err(err)) => {
-            return plain(
-                StatusCode::NOT_FOUND,
-                &format!("failed to open {}: {err:?}", send.path),
-            );
+            // The file changed between the core's checks and now (removed, replaced).
+            return plain(StatusCode::NOT_FOUND, &format!("{}: {err}", send.path));
         }
         Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     };
@@ -226,6 +280,188 @@ async fn send_file(runtime: &Arc<Runtime>, send: handler::SendFile) -> Response<
     response
 }
 
+/// Start pulling a streamed body from the core on its own task. The body ends when the
+/// core says so, when the client goes away, or at shutdown.
+fn stream(shared: &Arc<Shared>, start: handler::StreamStart, call: CoreCall) -> Response<Body> {
+    let Some(slot) = StreamSlot::take(shared) else {
+        let message = format!(
+            "too many concurrent streams (limit {})",
+            shared.options.max_streams
+        );
+        let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, &message);
+        response
+            .headers_mut()
+            .insert("Retry-After", HeaderValue::from_static("1"));
+        return response;
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(2);
+    tokio::spawn(pump(call, start.body, tx, shared.closing.clone(), slot));
+    let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, std::io::Error>(Frame::data(chunk)), rx))
+    });
+    let mut response = Response::new(BodyExt::boxed(StreamBody::new(chunks)));
+    *response.status_mut() = status(start.status);
+    add_headers(&mut response, &start.headers);
+    response
+}
+
+async fn pump(
+    mut call: CoreCall,
+    body: ResourceAny,
+    tx: mpsc::Sender<Bytes>,
+    closing: CancellationToken,
+    _slot: StreamSlot,
+) {
+    let started = Instant::now();
+    let waker = call.waker();
+    loop {
+        let now_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let pulled = tokio::task::spawn_blocking(move || {
+            let step = call.next(body, now_ms);
+            (call, step)
+        })
+        .await;
+        let Ok((returned, step)) = pulled else { return };
+        call = returned;
+        match step {
+            Ok(handler::Step::Data(data)) => {
+                if tx.send(Bytes::from(data)).await.is_err() {
+                    break;
+                }
+            }
+            Ok(handler::Step::Wait(ms)) => {
+                tokio::select! {
+                    () = waker.notified() => {}
+                    () = tokio::time::sleep(Duration::from_millis(u64::from(ms))) => {}
+                    () = tx.closed() => break,
+                    () = closing.cancelled() => break,
+                }
+            }
+            Ok(handler::Step::End) => break,
+            Err(trap) => {
+                crate::error!("a stream's core failed: {trap:#}");
+                break;
+            }
+        }
+    }
+    // Dropping the store releases the instance and, with its resource table, every
+    // subscription the stream held.
+    drop(call);
+}
+
+/// One of the bounded stream slots; freed on drop.
+struct StreamSlot(Arc<Shared>);
+
+impl StreamSlot {
+    fn take(shared: &Arc<Shared>) -> Option<Self> {
+        let max = shared.options.max_streams;
+        shared
+            .open_streams
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(shared.clone()))
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.open_streams.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Whether the client accepts gzip: listed with a non-zero quality. (Nomad's gorilla
+/// handler takes only the first of `gzip`/`deflate` and ignores qualities, so curl's
+/// `deflate, gzip` gets nothing compressed from Nomad; here it gets gzip.) Upgrades are
+/// never compressed.
+fn wants_gzip(headers: &HeaderMap) -> bool {
+    if headers.contains_key(UPGRADE) {
+        return false;
+    }
+    headers
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            name.eq_ignore_ascii_case("gzip") && !refused
+        })
+}
+
+/// Compress a response body with gzip, flushing after every chunk so a followed stream
+/// reaches the client as it is written. Empty bodies stay empty (`Content-Length: 0`):
+/// the Go client's GC calls fail on any body.
+fn compress(response: Response<Body>) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    if http_body::Body::size_hint(&body).exact() == Some(0) {
+        return Response::from_parts(parts, body);
+    }
+    parts.headers.remove(CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    let gzip = Gzip {
+        inner: body,
+        encoder: Some(GzEncoder::new(Vec::new(), Compression::fast())),
+    };
+    Response::from_parts(parts, gzip.boxed())
+}
+
+struct Gzip {
+    inner: Body,
+    encoder: Option<GzEncoder<Vec<u8>>>,
+}
+
+impl http_body::Body for Gzip {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let this = self.get_mut();
+        loop {
+            let Some(encoder) = this.encoder.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    encoder.write_all(&data)?;
+                    encoder.flush()?;
+                    let out = std::mem::take(encoder.get_mut());
+                    if !out.is_empty() {
+                        return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
+                    }
+                }
+                Some(Err(err)) => return Poll::Ready(Some(Err(err))),
+                None => {
+                    let tail = this
+                        .encoder
+                        .take()
+                        .map(GzEncoder::finish)
+                        .transpose()?
+                        .unwrap_or_default();
+                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from(tail)))));
+                }
+            }
+        }
+    }
+}
+
 /// A plain-text answer made by the host itself (transport faults only).
 fn plain(status: StatusCode, message: &str) -> Response<Body> {
     let mut response = Response::new(full(message.as_bytes().to_vec()));
@@ -241,4 +477,26 @@ fn full(bytes: Vec<u8>) -> Body {
     Full::new(Bytes::from(bytes))
         .map_err(|never: Infallible| match never {})
         .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepts(value: &str) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_str(value).unwrap());
+        wants_gzip(&headers)
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(accepts("gzip"));
+        assert!(accepts("gzip, deflate"));
+        assert!(accepts("deflate, gzip, br, zstd"));
+        assert!(accepts("GZIP;q=0.5"));
+        assert!(!accepts("gzip;q=0"));
+        assert!(!accepts("identity"));
+        assert!(!accepts("br"));
+    }
 }

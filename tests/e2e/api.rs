@@ -256,8 +256,18 @@ fn error_cases_give_the_documented_status_and_text() {
         ),
         (
             "/v1/client/fs/stream/x".into(),
-            501,
-            "streaming endpoints are not implemented yet".into(),
+            400,
+            "must provide a file name".into(),
+        ),
+        (
+            format!("/v1/client/fs/logs/{a}?task=demo&type=stdout"),
+            404,
+            "task \"demo\" not started yet. No logs available".into(),
+        ),
+        (
+            format!("/v1/client/fs/logs/{a}?task=nope&type=stdout"),
+            400,
+            "unknown task name \"nope\"".into(),
         ),
     ];
     for (target, status, text) in cases {

@@ -6,3 +6,4 @@ mod api;
 mod containment;
 mod isolation;
 mod persistence;
+mod streaming;

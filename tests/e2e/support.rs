@@ -229,7 +229,9 @@ fn parse(raw: &[u8]) -> Reply {
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
         let size_text = String::from_utf8_lossy(&data[..line_end]);
         let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
         data = &data[line_end + 2..];
@@ -263,5 +265,144 @@ pub fn wait_until(mut check: impl FnMut() -> bool) {
     while !check() {
         assert!(Instant::now() < deadline, "condition not met within 10 s");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Agent {
+    /// The agent's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Open a streamed request and read its headers.
+    pub fn open_stream(&self, target: &str, headers: &[(&str, &str)]) -> BodyReader {
+        BodyReader::open(&self.addr, target, headers)
+    }
+}
+
+/// Reads a chunked (or close-delimited) response body as it arrives.
+pub struct BodyReader {
+    stream: TcpStream,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    raw: Vec<u8>,
+    chunked: bool,
+    /// Decoded body bytes not yet taken.
+    body: Vec<u8>,
+    pub ended: bool,
+}
+
+impl BodyReader {
+    fn open(addr: &str, target: &str, headers: &[(&str, &str)]) -> Self {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        let mut head = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 8192];
+        let split = loop {
+            if let Some(pos) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                break pos;
+            }
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "connection closed before headers");
+            raw.extend_from_slice(&buf[..n]);
+        };
+        let reply = parse(&raw[..split + 4]);
+        let chunked = reply
+            .headers
+            .iter()
+            .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+        let rest = raw[split + 4..].to_vec();
+        let mut reader = Self {
+            stream,
+            status: reply.status,
+            headers: reply.headers,
+            raw: rest,
+            chunked,
+            body: Vec::new(),
+            ended: false,
+        };
+        reader.decode();
+        reader
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Wait up to `timeout` for more body bytes; returns what is available (maybe nothing).
+    pub fn read_for(&mut self, timeout: Duration) -> Vec<u8> {
+        let deadline = Instant::now() + timeout;
+        while self.body.is_empty() && !self.ended {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.fill(left);
+        }
+        std::mem::take(&mut self.body)
+    }
+
+    /// Read until the body ends (or `timeout` passes).
+    pub fn read_to_end(&mut self, timeout: Duration) -> Vec<u8> {
+        let deadline = Instant::now() + timeout;
+        let mut all = Vec::new();
+        while !self.ended && Instant::now() < deadline {
+            all.extend(self.read_for(deadline.saturating_duration_since(Instant::now())));
+        }
+        all.extend(std::mem::take(&mut self.body));
+        all
+    }
+
+    fn fill(&mut self, timeout: Duration) {
+        self.stream
+            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))
+            .unwrap();
+        let mut buf = [0u8; 65536];
+        match self.stream.read(&mut buf) {
+            Ok(0) => self.ended = true,
+            Ok(n) => {
+                self.raw.extend_from_slice(&buf[..n]);
+                self.decode();
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => self.ended = true,
+        }
+    }
+
+    fn decode(&mut self) {
+        if !self.chunked {
+            self.body.append(&mut self.raw);
+            return;
+        }
+        loop {
+            let Some(line_end) = self.raw.windows(2).position(|w| w == b"\r\n") else {
+                return;
+            };
+            let size_text = String::from_utf8_lossy(&self.raw[..line_end]).to_string();
+            let size =
+                usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+            if size == 0 {
+                self.ended = true;
+                return;
+            }
+            if self.raw.len() < line_end + 2 + size + 2 {
+                return;
+            }
+            self.body
+                .extend_from_slice(&self.raw[line_end + 2..line_end + 2 + size]);
+            self.raw.drain(..line_end + 2 + size + 2);
+        }
     }
 }

@@ -10,13 +10,26 @@ mod component {
     });
 
     use caravan::client::log;
-    use exports::caravan::client::handler::{Action, Guest, Request, Response};
+    use exports::caravan::client::handler::{
+        Action, Guest, GuestBodyStream, Request, Response, Step,
+    };
 
     struct Faulty;
 
     export!(Faulty);
 
+    /// The faulty core never streams; the type exists because the world exports it.
+    struct NoStream;
+
+    impl GuestBodyStream for NoStream {
+        fn next(&self, _now_ms: u64) -> Step {
+            Step::End
+        }
+    }
+
     impl Guest for Faulty {
+        type BodyStream = NoStream;
+
         fn handle(req: Request) -> Action {
             std::panic::set_hook(Box::new(|info| {
                 log::write(log::Level::Error, &format!("core panicked: {info}"));

@@ -1,0 +1,309 @@
+//! `fs/logs`: parameters, the rotated log files of a task (`alloc/logs/<task>.<type>.<N>`),
+//! Nomad's `findClosest` for where to start, and the opt-in `lines=N` tail.
+
+use crate::host::{Allocation, Host};
+use crate::http::{ApiError, ApiResult};
+use crate::params::{Query, go_quote, parse_bool, parse_int};
+use crate::stream::{FRAME_SIZE, Source, Stream};
+
+/// Where logmon writes, relative to the allocation directory.
+pub const LOG_DIR: &str = "alloc/logs";
+
+/// One task's stdout or stderr files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFiles {
+    task: String,
+    kind: String,
+}
+
+/// One rotated file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogFile {
+    pub index: u64,
+    pub size: u64,
+}
+
+impl LogFiles {
+    fn prefix(&self) -> String {
+        format!("{}.{}.", self.task, self.kind)
+    }
+
+    /// The path of file `index`.
+    pub fn path(&self, index: u64) -> String {
+        format!("{LOG_DIR}/{}{index}", self.prefix())
+    }
+
+    /// The files that exist now, by index. A matching name whose suffix is not a number is
+    /// an error, as in Nomad; directories are skipped.
+    pub fn list(&self, host: &impl Host, alloc_id: &str) -> ApiResult<Vec<LogFile>> {
+        let entries = host
+            .list(alloc_id, LOG_DIR)
+            .map_err(|e| ApiError::internal(format!("failed to list entries: {e:?}")))?;
+        let prefix = self.prefix();
+        let mut files = Vec::new();
+        for entry in entries.iter().filter(|e| !crate::filemode::is_dir(e.mode)) {
+            let Some(suffix) = entry.name.strip_prefix(&prefix) else {
+                continue;
+            };
+            let index = atoi(suffix).map_err(ApiError::internal)?;
+            files.push(LogFile {
+                index,
+                size: entry.size,
+            });
+        }
+        files.sort_by_key(|f| f.index);
+        Ok(files)
+    }
+}
+
+/// Go's `strconv.Atoi` as Nomad reports its failure for a log index.
+fn atoi(suffix: &str) -> Result<u64, String> {
+    let error = |why: &str| {
+        format!(
+            "failed to convert {} to a log index: strconv.Atoi: parsing {}: {why}",
+            go_quote(suffix),
+            go_quote(suffix)
+        )
+    };
+    let value = parse_int(suffix).map_err(|e| {
+        error(if e.ends_with("out of range") {
+            "value out of range"
+        } else {
+            "invalid syntax"
+        })
+    })?;
+    // Negative indexes cannot come from logmon; treat them like any other junk name.
+    u64::try_from(value).map_err(|_| error("invalid syntax"))
+}
+
+/// Nomad's `findClosest`: from the first file at or after `desired` (else the last), walk
+/// `offset` bytes forward (positive) or backward (negative) across files.
+pub fn find_closest(files: &[LogFile], desired: u64, offset: i64) -> Option<(u64, u64)> {
+    let last = files.len().checked_sub(1)?;
+    let mut i = files
+        .iter()
+        .position(|f| f.index >= desired)
+        .unwrap_or(last);
+    let mut offset = offset;
+    loop {
+        let size = i64::try_from(files[i].size).unwrap_or(i64::MAX);
+        if offset == 0 {
+            break;
+        } else if offset < 0 {
+            let moved = size + offset;
+            if moved >= 0 {
+                offset = moved;
+                break;
+            } else if i == 0 {
+                offset = 0;
+                break;
+            }
+            offset = moved;
+            i -= 1;
+        } else if offset <= size {
+            break;
+        } else if i == last {
+            offset = size;
+            break;
+        } else {
+            offset -= size;
+            i += 1;
+        }
+    }
+    Some((files[i].index, offset as u64))
+}
+
+/// Where the last `lines` lines begin, counting across rotated files from the end. A final
+/// line without a newline counts as a line.
+fn tail_start(
+    host: &impl Host,
+    alloc_id: &str,
+    logs: &LogFiles,
+    files: &[LogFile],
+    lines: u64,
+) -> (u64, u64) {
+    let first = files.first().map_or((0, 0), |f| (f.index, 0));
+    if lines == 0 {
+        return files.last().map_or(first, |f| (f.index, f.size));
+    }
+    let mut found = 0;
+    let mut skip_final_newline = true;
+    for file in files.iter().rev() {
+        let mut end = file.size;
+        while end > 0 {
+            let start = end.saturating_sub(u64::from(FRAME_SIZE));
+            let Ok(chunk) = host.read_at(
+                alloc_id,
+                &logs.path(file.index),
+                start,
+                (end - start) as u32,
+            ) else {
+                return first;
+            };
+            for (i, byte) in chunk.iter().enumerate().rev() {
+                if skip_final_newline {
+                    skip_final_newline = false;
+                    if *byte == b'\n' {
+                        continue;
+                    }
+                }
+                if *byte == b'\n' {
+                    found += 1;
+                    if found == lines {
+                        return (file.index, start + i as u64 + 1);
+                    }
+                }
+            }
+            end = start;
+        }
+    }
+    first
+}
+
+/// Start `fs/logs`: validate as Nomad does (alloc id → task → follow → plain → type →
+/// offset → origin), then find the starting file and offset.
+pub fn start<W>(
+    host: &impl Host<Watch = W>,
+    alloc_id: &str,
+    query: &Query,
+) -> ApiResult<(Stream<W>, bool)> {
+    let task = query
+        .get("task")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("must provide task name"))?;
+    let follow = flag(query, "follow", false)?;
+    let plain = flag(query, "plain", false)?;
+    let kind = match query.get("type") {
+        Some(kind @ ("stdout" | "stderr")) => kind,
+        _ => {
+            return Err(ApiError::bad_request(
+                "must provide log type (stdout/stderr)",
+            ));
+        }
+    };
+    let offset = match query.get("offset").filter(|o| !o.is_empty()) {
+        None => 0,
+        Some(o) => {
+            parse_int(o).map_err(|e| ApiError::bad_request(format!("error parsing offset: {e}")))?
+        }
+    };
+    let origin_end = match query.get("origin").filter(|o| !o.is_empty()) {
+        None | Some("start") => false,
+        Some("end") => true,
+        Some(_) => return Err(ApiError::bad_request("origin must be start or end")),
+    };
+    let lines = match query.get("lines").filter(|l| !l.is_empty()) {
+        None => None,
+        Some(l) => match parse_int(l) {
+            Ok(n) if n >= 0 => Some(n as u64),
+            Ok(_) => return Err(ApiError::bad_request("lines must not be negative")),
+            Err(e) => return Err(ApiError::bad_request(format!("error parsing lines: {e}"))),
+        },
+    };
+    let allocation = crate::alloc::lookup(host, alloc_id)?;
+    check_task(&allocation, task)?;
+    let logs = LogFiles {
+        task: task.to_string(),
+        kind: kind.to_string(),
+    };
+    let files = logs.list(host, alloc_id)?;
+    if files.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "log entry for task {} and log type {} not found",
+            go_quote(task),
+            go_quote(kind)
+        )));
+    }
+    let (index, start_offset) = match lines {
+        Some(lines) => tail_start(host, alloc_id, &logs, &files, lines),
+        None if origin_end => {
+            find_closest(&files, u64::MAX, offset.saturating_neg()).unwrap_or((0, 0))
+        }
+        None => find_closest(&files, 0, offset).unwrap_or((0, 0)),
+    };
+    let source = Source::Logs { files: logs, index };
+    Ok((
+        Stream::new(alloc_id.to_string(), source, start_offset, follow, plain),
+        plain,
+    ))
+}
+
+fn check_task(allocation: &Allocation, task: &str) -> ApiResult<()> {
+    let Some(state) = allocation.tasks.iter().find(|t| t.name == task) else {
+        return Err(ApiError::bad_request(format!(
+            "unknown task name {}",
+            go_quote(task)
+        )));
+    };
+    if state.started_at.is_none() {
+        return Err(ApiError::not_found(format!(
+            "task {} not started yet. No logs available",
+            go_quote(task)
+        )));
+    }
+    Ok(())
+}
+
+/// A boolean parameter with Nomad's error text (Nomad answers 500 for `fs/stream`'s
+/// `follow`; it is bad input, so 400 everywhere).
+pub fn flag(query: &Query, name: &str, default: bool) -> ApiResult<bool> {
+    match query.get(name).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(value) => parse_bool(value).map_err(|e| {
+            ApiError::bad_request(format!("failed to parse {name} field to boolean: {e}"))
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(sizes: &[u64]) -> Vec<LogFile> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| LogFile {
+                index: i as u64,
+                size,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn find_closest_matches_nomad() {
+        let ten = files(&[100; 10]);
+        // origin=end, offset=150 → 50 bytes into the second-to-last file.
+        assert_eq!(find_closest(&ten, u64::MAX, -150), Some((8, 50)));
+        // origin=end, offset=0 → the whole newest file (Nomad's quirk).
+        assert_eq!(find_closest(&ten, u64::MAX, 0), Some((9, 0)));
+        // origin=end with a negative offset counts from the start of the last file.
+        assert_eq!(find_closest(&ten, u64::MAX, 30), Some((9, 30)));
+        assert_eq!(find_closest(&ten, u64::MAX, 500), Some((9, 100)));
+        // origin=start walks forward; past the end clamps to the end of the last file.
+        assert_eq!(find_closest(&ten, 0, 250), Some((2, 50)));
+        assert_eq!(find_closest(&ten, 0, 5_000), Some((9, 100)));
+        // origin=start with a negative offset counts back from the end of the first file.
+        assert_eq!(find_closest(&ten, 0, -30), Some((0, 70)));
+        assert_eq!(find_closest(&ten, 0, -300), Some((0, 0)));
+        // Gaps: the first index at or after the desired one.
+        let gappy = [
+            LogFile { index: 2, size: 10 },
+            LogFile {
+                index: 13,
+                size: 10,
+            },
+        ];
+        assert_eq!(find_closest(&gappy, 3, 0), Some((13, 0)));
+        assert_eq!(find_closest(&[], 0, 0), None);
+    }
+
+    #[test]
+    fn atoi_errors_match_go() {
+        assert_eq!(
+            atoi("x").unwrap_err(),
+            r#"failed to convert "x" to a log index: strconv.Atoi: parsing "x": invalid syntax"#
+        );
+        assert_eq!(atoi("12"), Ok(12));
+    }
+}

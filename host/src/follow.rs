@@ -1,0 +1,176 @@
+//! Following files without polling: one inotify instance (through notify) shared by every
+//! stream, with subscriptions added and removed as streams come and go.
+//!
+//! One watcher per stream would run out of inotify instances at ~128 streams, so the
+//! daemon has one and fans events out. Files are watched through their parent directory:
+//! a watch on the file itself dies with the first atomic rename.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+
+use anyhow::{Context, Result};
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::Notify;
+
+/// The daemon's one watcher and who listens to what.
+pub struct Follower {
+    watcher: Mutex<notify::RecommendedWatcher>,
+    state: Arc<Mutex<Subscribers>>,
+}
+
+#[derive(Default)]
+struct Subscribers {
+    next_id: u64,
+    by_id: HashMap<u64, Interest>,
+    /// How many subscriptions keep each directory watched.
+    watched_dirs: HashMap<PathBuf, usize>,
+}
+
+struct Interest {
+    dir: PathBuf,
+    /// `None`: any entry of `dir`; `Some`: only this entry.
+    name: Option<OsString>,
+    waker: Arc<Notify>,
+}
+
+/// Interest held by one stream; dropping it unsubscribes (and unwatches an unused directory).
+pub struct Subscription {
+    id: u64,
+    follower: Weak<Follower>,
+}
+
+impl Follower {
+    /// Start the shared watcher.
+    pub fn new() -> Result<Arc<Self>> {
+        let state = Arc::new(Mutex::new(Subscribers::default()));
+        let events = state.clone();
+        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if let Ok(event) = event {
+                wake(&events, &event.paths);
+            }
+        })
+        .context("failed to start the file watcher")?;
+        Ok(Arc::new(Self {
+            watcher: Mutex::new(watcher),
+            state,
+        }))
+    }
+
+    /// Wake `waker` whenever `target` changes: its content or existence for a file, any
+    /// entry for a directory.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        target: &Path,
+        is_dir: bool,
+        waker: Arc<Notify>,
+    ) -> Result<Subscription> {
+        let (dir, name) = if is_dir {
+            (target.to_path_buf(), None)
+        } else {
+            let dir = target
+                .parent()
+                .context("a file to follow has no parent directory")?;
+            (dir.to_path_buf(), target.file_name().map(OsString::from))
+        };
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let count = state.watched_dirs.entry(dir.clone()).or_insert(0);
+        if *count == 0 {
+            self.watcher
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .watch(&dir, RecursiveMode::NonRecursive)
+                .context("failed to watch a directory")?;
+        }
+        *count += 1;
+        let id = state.next_id;
+        state.next_id += 1;
+        state.by_id.insert(id, Interest { dir, name, waker });
+        Ok(Subscription {
+            id,
+            follower: Arc::downgrade(self),
+        })
+    }
+
+    /// How many subscriptions are alive (for tests and diagnostics).
+    pub fn subscriptions(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_id
+            .len()
+    }
+
+    fn unsubscribe(&self, id: u64) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(interest) = state.by_id.remove(&id) else {
+            return;
+        };
+        if let Some(count) = state.watched_dirs.get_mut(&interest.dir) {
+            *count -= 1;
+            if *count == 0 {
+                state.watched_dirs.remove(&interest.dir);
+                // The directory may be gone already, which removed the watch with it.
+                let _ = self
+                    .watcher
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .unwatch(&interest.dir);
+            }
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(follower) = self.follower.upgrade() {
+            follower.unsubscribe(self.id);
+        }
+    }
+}
+
+fn wake(state: &Mutex<Subscribers>, paths: &[PathBuf]) {
+    let state = state.lock().unwrap_or_else(|e| e.into_inner());
+    for path in paths {
+        let (parent, name) = (path.parent(), path.file_name());
+        for interest in state.by_id.values() {
+            let entry_of_dir = parent == Some(interest.dir.as_path())
+                && interest.name.as_deref().is_none_or(|n| Some(n) == name);
+            if entry_of_dir || path == &interest.dir {
+                interest.waker.notify_one();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn appends_wake_and_dropping_unsubscribes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("log.0");
+        std::fs::write(&file, "a").unwrap();
+        let follower = Follower::new().unwrap();
+        let waker = Arc::new(Notify::new());
+        let sub = follower.subscribe(&file, false, waker.clone()).unwrap();
+        std::fs::write(dir.path().join("other"), "x").unwrap();
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap()
+            .write_all(b"b")
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(2), waker.notified())
+            .await
+            .expect("an append wakes the stream");
+        assert_eq!(follower.subscriptions(), 1);
+        drop(sub);
+        assert_eq!(follower.subscriptions(), 0);
+        assert!(follower.state.lock().unwrap().watched_dirs.is_empty());
+    }
+}
