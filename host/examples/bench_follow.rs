@@ -1,0 +1,85 @@
+//! Follow latency: how long after an append does the frame reach a following client?
+//!
+//! Starts `caravan agent -dev` (the binary named by `CARAVAN_BIN`), follows a file with
+//! `fs/stream`, appends one line at a time and times its arrival. Run with
+//! `scripts/bench-follow`. Prints p50/p90/p99/max over the samples.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn main() {
+    let samples: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(1_000);
+    let binary = std::env::var("CARAVAN_BIN").unwrap_or_else(|_| "target/debug/caravan".into());
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut agent = Command::new(binary)
+        .args(["agent", "-dev", "-http-port=0"])
+        .arg(format!("-data-dir={}", data_dir.path().display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("failed to start caravan");
+    let mut lines = BufReader::new(agent.stdout.take().unwrap()).lines();
+    let (mut addr, mut alloc) = (String::new(), String::new());
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(id) = line.strip_prefix("==> dev mode: demo allocation ") {
+            alloc = id.trim().to_string();
+        }
+        if let Some(rest) = line.strip_prefix("Serving HTTP on http://") {
+            addr = rest.trim_end_matches('/').to_string();
+            break;
+        }
+    }
+    let file = data_dir.path().join("alloc").join(&alloc).join("alloc/data/bench.log");
+    std::fs::write(&file, b"").unwrap();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "GET /v1/client/fs/stream/{alloc}?path=alloc/data/bench.log HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    .unwrap();
+    stream.set_nodelay(true).unwrap();
+    let mut writer = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 65536];
+    let mut latencies = Vec::with_capacity(samples);
+    std::thread::sleep(Duration::from_millis(200));
+    for i in 0..samples {
+        let marker = format!("line {i:08}\n");
+        let encoded = base64_of(marker.as_bytes());
+        let sent = Instant::now();
+        writer.write_all(marker.as_bytes()).unwrap();
+        loop {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "stream ended");
+            received.extend_from_slice(&buf[..n]);
+            if find(&received, encoded.as_bytes()) {
+                latencies.push(sent.elapsed());
+                received.clear();
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = agent.kill();
+    latencies.sort();
+    let at = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!(
+        "follow latency over {samples} appends: p50 {:?}  p90 {:?}  p99 {:?}  max {:?}",
+        at(0.50),
+        at(0.90),
+        at(0.99),
+        latencies.last().unwrap()
+    );
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn base64_of(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
