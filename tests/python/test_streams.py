@@ -1,0 +1,40 @@
+"""Streaming endpoints through real clients: nomadpy's frame decoder and python-nomad."""
+
+import os
+import time
+
+from nomadpy.api import Client, Config
+
+
+def nomadpy_client(agent):
+    return Client(Config(address=f"http://{agent.addr}"))
+
+
+def append(agent, relative, data):
+    with open(os.path.join(agent.data_dir, "alloc", agent.demo_alloc, relative), "ab") as f:
+        f.write(data)
+
+
+def test_nomadpy_follows_a_file(agent):
+    append(agent, "alloc/data/py-follow.log", b"one\n")
+    frames = nomadpy_client(agent).alloc_fs.stream(agent.demo_alloc, "alloc/data/py-follow.log", "start", 0, timeout=5)
+    first = next(frames)
+    assert first.data_bytes == b"one\n"
+    assert first.offset == 4 and first.file == "alloc/data/py-follow.log"
+    started = time.monotonic()
+    append(agent, "alloc/data/py-follow.log", b"two\n")
+    second = next(frames)
+    assert second.data_bytes == b"two\n" and second.offset == 8
+    assert time.monotonic() - started < 1.0, "an append reaches the client without polling delays"
+    frames.close()
+
+
+def test_python_nomad_reads_a_stream_to_its_end_without_follow(agent, client):
+    append(agent, "alloc/data/py-once.log", b"abc")
+    # python-nomad's stream_file never sends follow (so it would follow forever); the
+    # underlying endpoint with follow=false ends at EOF.
+    import requests
+
+    url = f"http://{agent.addr}/v1/client/fs/stream/{agent.demo_alloc}"
+    body = requests.get(url, params={"path": "alloc/data/py-once.log", "follow": "False"}, timeout=5).text
+    assert body == '{"Data":"YWJj","File":"alloc/data/py-once.log","Offset":3}'
