@@ -2,11 +2,12 @@
 
 use serde_json::json;
 
+use crate::access::{self, Access};
 use crate::host::{Host, LogLevel};
 use crate::http::{Action, ApiError, ApiResult, Request, Response, StreamStart};
 use crate::params::{Query, go_quote};
 use crate::router::{FsOp, Route, route};
-use crate::{alloc, fs, meta, stats};
+use crate::{fs, meta, stats};
 
 /// Decide how to answer `req`.
 pub fn handle<H: Host>(host: &H, req: &Request) -> Action<H::Watch> {
@@ -48,30 +49,36 @@ fn dispatch<H: Host>(
     query: &Query,
     route: Route,
 ) -> ApiResult<Action<H::Watch>> {
+    let access = Access {
+        request: req,
+        requirement: access::requirement(&route, &req.method),
+    };
     let response = match route {
         Route::Metadata => match req.method.as_str() {
-            "GET" => read_metadata(host, query)?,
-            "POST" => apply_metadata(host, req, query)?,
+            "GET" => read_metadata(host, &access, query)?,
+            "POST" => apply_metadata(host, &access, req, query)?,
             _ => return Err(ApiError::invalid_method()),
         },
         Route::HostStats => {
             check_node(host, query.get("node_id"))?;
+            access.node(host)?;
             Response::json(&stats::host_body(host.host_stats().as_ref()), query)
         }
         Route::GcAll => {
             check_node(host, query.get("node_id"))?;
+            access.node(host)?;
             gc_all(host);
             Response::empty()
         }
-        Route::Fs(op, alloc_id) => return fs_dispatch(host, op, &alloc_id, query),
+        Route::Fs(op, alloc_id) => return fs_dispatch(host, &access, op, &alloc_id, query),
         Route::AllocStats(alloc_id) => {
-            alloc::lookup(host, &alloc_id)?;
+            access.allocation(host, &alloc_id)?;
             let usage = host.allocation_usage(&alloc_id);
             let only = query.get("task").filter(|t| !t.is_empty());
             Response::json(&stats::allocation_body(&usage, only), query)
         }
         Route::AllocGc(alloc_id) => {
-            let allocation = alloc::lookup(host, &alloc_id)?;
+            let allocation = access.allocation(host, &alloc_id)?;
             if !allocation.client_status.is_terminal() {
                 // Nomad says 500; nothing failed, the allocation is just still running.
                 return Err(ApiError::bad_request(
@@ -86,24 +93,26 @@ fn dispatch<H: Host>(
                 "caravan does not implement the allocation {action} endpoint"
             )));
         }
+        Route::AclTokenSelf => token_self(host, req, query)?,
     };
     Ok(Action::Respond(response))
 }
 
 fn fs_dispatch<H: Host>(
     host: &H,
+    access: &Access,
     op: FsOp,
     alloc_id: &str,
     query: &Query,
 ) -> ApiResult<Action<H::Watch>> {
     match op {
-        FsOp::Ls => fs::ls(host, alloc_id, query).map(Action::Respond),
-        FsOp::Stat => fs::stat(host, alloc_id, query).map(Action::Respond),
-        FsOp::Cat => fs::cat(host, alloc_id, query),
-        FsOp::ReadAt => fs::readat(host, alloc_id, query),
-        FsOp::Stream => fs::stream(host, alloc_id, query),
+        FsOp::Ls => fs::ls(host, access, alloc_id, query).map(Action::Respond),
+        FsOp::Stat => fs::stat(host, access, alloc_id, query).map(Action::Respond),
+        FsOp::Cat => fs::cat(host, access, alloc_id, query),
+        FsOp::ReadAt => fs::readat(host, access, alloc_id, query),
+        FsOp::Stream => fs::stream(host, access, alloc_id, query),
         FsOp::Logs => {
-            let (body, plain) = crate::logs::start(host, alloc_id, query)?;
+            let (body, plain) = crate::logs::start(host, access, alloc_id, query)?;
             let content_type = if plain {
                 "text/plain"
             } else {
@@ -118,6 +127,32 @@ fn fs_dispatch<H: Host>(
     }
 }
 
+/// `GET /v1/acl/token/self`: the caller's token in Nomad's `ACLToken` shape.
+fn token_self(host: &impl Host, req: &Request, query: &Query) -> ApiResult<Response> {
+    if !host.acl_enabled() {
+        return Err(ApiError::bad_request("ACL support disabled"));
+    }
+    let secret =
+        crate::acl::token_secret(req).ok_or_else(|| ApiError::forbidden("ACL token not found"))?;
+    let token = access::resolve(host, &secret)?;
+    let time = |t: crate::host::Timestamp| crate::timefmt::rfc3339_nano(t.seconds, t.nanoseconds);
+    let body = json!({
+        "AccessorID": token.accessor_id,
+        "CreateIndex": 0,
+        "CreateTime": time(token.create_time),
+        "ExpirationTTL": 0,
+        "ExpirationTime": token.expiration_time.map(time),
+        "Global": false,
+        "ModifyIndex": 0,
+        "Name": token.name,
+        "Policies": token.policies,
+        "Roles": null,
+        "SecretID": secret,
+        "Type": if token.management { "management" } else { "client" },
+    });
+    Ok(Response::json(&body, query))
+}
+
 /// Node-scoped routes accept this node's id or none; any other node is unknown here.
 fn check_node(host: &impl Host, node_id: Option<&str>) -> ApiResult<()> {
     match node_id {
@@ -129,20 +164,27 @@ fn check_node(host: &impl Host, node_id: Option<&str>) -> ApiResult<()> {
     }
 }
 
-fn read_metadata(host: &impl Host, query: &Query) -> ApiResult<Response> {
+fn read_metadata(host: &impl Host, access: &Access, query: &Query) -> ApiResult<Response> {
     check_node(host, query.get("node_id"))?;
+    access.node(host)?;
     let static_meta = host.static_meta();
     let dynamic = host.dynamic_meta();
     Ok(meta_response(&static_meta, &dynamic, query))
 }
 
-fn apply_metadata(host: &impl Host, req: &Request, query: &Query) -> ApiResult<Response> {
+fn apply_metadata(
+    host: &impl Host,
+    access: &Access,
+    req: &Request,
+    query: &Query,
+) -> ApiResult<Response> {
     let apply = meta::decode_apply(&req.body)?;
     let node_id = query
         .get("node_id")
         .filter(|id| !id.is_empty())
         .unwrap_or(&apply.node_id);
     check_node(host, Some(node_id))?;
+    access.node(host)?;
     let changes = meta::validate(apply.meta.as_ref())?;
     let static_meta = host.static_meta();
     let dynamic = host

@@ -14,7 +14,7 @@ wit_bindgen::generate!({
 });
 
 use caravan::client::types::{Pair, Timestamp};
-use caravan::client::{allocations, filesystem, follow, log, node, stats};
+use caravan::client::{acl, allocations, filesystem, follow, log, node, policy, stats};
 use exports::caravan::client::handler;
 
 struct Component;
@@ -56,6 +56,40 @@ impl handler::Guest for Component {
 
     fn version() -> String {
         crate::VERSION.to_string()
+    }
+
+    fn compile_policy(name: String, text: String) -> Result<policy::CompiledPolicy, String> {
+        install_panic_hook();
+        let compiled = crate::acl::compile(&name, &text)?;
+        Ok(policy::CompiledPolicy {
+            name: compiled.name,
+            namespaces: compiled
+                .namespaces
+                .into_iter()
+                .map(|r| policy::NamespaceRule {
+                    pattern: r.pattern,
+                    capabilities: r.capabilities,
+                })
+                .collect(),
+            node: compiled.node.map(disposition_out),
+            agent: compiled.agent.map(disposition_out),
+        })
+    }
+}
+
+fn disposition_out(d: crate::acl::Disposition) -> policy::Disposition {
+    match d {
+        crate::acl::Disposition::Deny => policy::Disposition::Deny,
+        crate::acl::Disposition::Read => policy::Disposition::Read,
+        crate::acl::Disposition::Write => policy::Disposition::Write,
+    }
+}
+
+fn disposition_in(d: policy::Disposition) -> crate::acl::Disposition {
+    match d {
+        policy::Disposition::Deny => crate::acl::Disposition::Deny,
+        policy::Disposition::Read => crate::acl::Disposition::Read,
+        policy::Disposition::Write => crate::acl::Disposition::Write,
     }
 }
 
@@ -188,6 +222,44 @@ impl Host for Imports {
         path: &str,
     ) -> Result<follow::Subscription, core_host::FsError> {
         follow::watch(alloc_id, path).map_err(fs_error)
+    }
+
+    fn acl_enabled(&self) -> bool {
+        acl::enabled()
+    }
+
+    fn resolve_token(&self, secret_id: &str) -> Result<core_host::Token, core_host::ResolveError> {
+        match acl::resolve_token(secret_id) {
+            Ok(t) => Ok(core_host::Token {
+                accessor_id: t.accessor_id,
+                name: t.name,
+                management: t.token_type == acl::TokenType::Management,
+                policies: t.policies,
+                create_time: time(t.create_time),
+                expiration_time: t.expiration_time.map(time),
+            }),
+            Err(acl::ResolveError::NotFound) => Err(core_host::ResolveError::NotFound),
+            Err(acl::ResolveError::Expired) => Err(core_host::ResolveError::Expired),
+        }
+    }
+
+    fn policies(&self, names: &[String]) -> Vec<crate::acl::CompiledPolicy> {
+        acl::policies(names)
+            .into_iter()
+            .map(|p| crate::acl::CompiledPolicy {
+                name: p.name,
+                namespaces: p
+                    .namespaces
+                    .into_iter()
+                    .map(|r| crate::acl::NamespaceRule {
+                        pattern: r.pattern,
+                        capabilities: r.capabilities,
+                    })
+                    .collect(),
+                node: p.node.map(disposition_in),
+                agent: p.agent.map(disposition_in),
+            })
+            .collect()
     }
 
     fn host_stats(&self) -> Option<core_host::HostStats> {

@@ -227,6 +227,18 @@ impl Host for Fake {
         None
     }
 
+    fn acl_enabled(&self) -> bool {
+        false
+    }
+
+    fn resolve_token(&self, _secret_id: &str) -> Result<Token, ResolveError> {
+        Err(ResolveError::NotFound)
+    }
+
+    fn policies(&self, _names: &[String]) -> Vec<crate::acl::CompiledPolicy> {
+        Vec::new()
+    }
+
     fn allocation_usage(&self, _alloc_id: &str) -> Vec<TaskUsage> {
         Vec::new()
     }

@@ -7,6 +7,7 @@
 
 use serde_json::{Value, json};
 
+use crate::access::Access;
 use crate::filemode::{go_file_mode, is_dir};
 use crate::host::{FileInfo, FsError, Host};
 use crate::http::{Action, ApiError, ApiResult, Response, SendFile, StreamStart};
@@ -19,9 +20,9 @@ use crate::timefmt::rfc3339_nano;
 const SNIFF_LEN: u32 = 512;
 
 /// `ls`: the entries of a directory (default `/`), sorted by name, as `lstat` sees them.
-pub fn ls(host: &impl Host, alloc_id: &str, query: &Query) -> ApiResult<Response> {
+pub fn ls(host: &impl Host, access: &Access, alloc_id: &str, query: &Query) -> ApiResult<Response> {
     let given = query.get("path").filter(|p| !p.is_empty()).unwrap_or("/");
-    crate::alloc::lookup(host, alloc_id)?;
+    access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
     let mut entries = host
         .list(alloc_id, &path)
@@ -32,9 +33,14 @@ pub fn ls(host: &impl Host, alloc_id: &str, query: &Query) -> ApiResult<Response
 }
 
 /// `stat`: one path, symlinks followed, with a sniffed content type.
-pub fn stat(host: &impl Host, alloc_id: &str, query: &Query) -> ApiResult<Response> {
+pub fn stat(
+    host: &impl Host,
+    access: &Access,
+    alloc_id: &str,
+    query: &Query,
+) -> ApiResult<Response> {
     let given = required_path(query)?;
-    crate::alloc::lookup(host, alloc_id)?;
+    access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
     let mut info = host
         .stat(alloc_id, &path)
@@ -68,15 +74,25 @@ fn stat_content_type(
 }
 
 /// `cat`: the whole file.
-pub fn cat<H: Host>(host: &H, alloc_id: &str, query: &Query) -> ApiResult<Action<H::Watch>> {
+pub fn cat<H: Host>(
+    host: &H,
+    access: &Access,
+    alloc_id: &str,
+    query: &Query,
+) -> ApiResult<Action<H::Watch>> {
     let given = required_path(query)?;
-    crate::alloc::lookup(host, alloc_id)?;
+    access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
     send_file(host, alloc_id, path, given, 0, None)
 }
 
 /// `readat`: `limit` bytes (or the rest, when `limit <= 0`) from `offset`.
-pub fn readat<H: Host>(host: &H, alloc_id: &str, query: &Query) -> ApiResult<Action<H::Watch>> {
+pub fn readat<H: Host>(
+    host: &H,
+    access: &Access,
+    alloc_id: &str,
+    query: &Query,
+) -> ApiResult<Action<H::Watch>> {
     let given = required_path(query)?;
     let offset = parse_int(query.get("offset").unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("error parsing offset: {e}")))?;
@@ -85,7 +101,7 @@ pub fn readat<H: Host>(host: &H, alloc_id: &str, query: &Query) -> ApiResult<Act
         Some(limit) => parse_int(limit)
             .map_err(|e| ApiError::bad_request(format!("error parsing limit: {e}")))?,
     };
-    crate::alloc::lookup(host, alloc_id)?;
+    access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
     let offset = u64::try_from(offset).map_err(|_| {
         ApiError::bad_request(format!("can't seek to offset {offset}: invalid argument"))
@@ -96,7 +112,12 @@ pub fn readat<H: Host>(host: &H, alloc_id: &str, query: &Query) -> ApiResult<Act
 
 /// `stream`: frames of one file from `offset` (or from the end with `origin=end`), following
 /// it by default.
-pub fn stream<H: Host>(host: &H, alloc_id: &str, query: &Query) -> ApiResult<Action<H::Watch>> {
+pub fn stream<H: Host>(
+    host: &H,
+    access: &Access,
+    alloc_id: &str,
+    query: &Query,
+) -> ApiResult<Action<H::Watch>> {
     let given = required_path(query)?;
     let follow = crate::logs::flag(query, "follow", true)?;
     let offset = match query.get("offset").filter(|o| !o.is_empty()) {
@@ -110,7 +131,7 @@ pub fn stream<H: Host>(host: &H, alloc_id: &str, query: &Query) -> ApiResult<Act
         Some("end") => true,
         Some(_) => return Err(ApiError::bad_request("origin must be start or end")),
     };
-    crate::alloc::lookup(host, alloc_id)?;
+    access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
     let info = host
         .stat(alloc_id, &path)

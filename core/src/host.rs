@@ -175,6 +175,24 @@ pub struct TaskUsage {
     pub taken_at: Timestamp,
 }
 
+/// A token as the host stores it, without its secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Token {
+    pub accessor_id: String,
+    pub name: String,
+    pub management: bool,
+    pub policies: Vec<String>,
+    pub create_time: Timestamp,
+    pub expiration_time: Option<Timestamp>,
+}
+
+/// Why a secret does not resolve to a usable token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResolveError {
+    NotFound,
+    Expired,
+}
+
 /// Everything the core may ask of the machine.
 pub trait Host {
     /// Interest in a path's changes, held by a stream and dropped with it.
@@ -205,5 +223,11 @@ pub trait Host {
     fn watch(&self, alloc_id: &str, path: &str) -> Result<Self::Watch, FsError>;
 
     fn host_stats(&self) -> Option<HostStats>;
+
+    /// Whether ACLs are enforced.
+    fn acl_enabled(&self) -> bool;
+    fn resolve_token(&self, secret_id: &str) -> Result<Token, ResolveError>;
+    /// The compiled policies with these names (missing or invalid ones left out).
+    fn policies(&self, names: &[String]) -> Vec<crate::acl::CompiledPolicy>;
     fn allocation_usage(&self, alloc_id: &str) -> Vec<TaskUsage>;
 }

@@ -4,6 +4,8 @@
 //! through the [`host::Host`] trait, which the wasm glue in `bindings.rs` implements
 //! with the component's imports (and tests implement with an in-memory fake).
 
+pub mod access;
+pub mod acl;
 pub mod alloc;
 pub mod api;
 pub mod filemode;

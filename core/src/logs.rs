@@ -1,6 +1,7 @@
 //! `fs/logs`: parameters, the rotated log files of a task (`alloc/logs/<task>.<type>.<N>`),
 //! Nomad's `findClosest` for where to start, and the opt-in `lines=N` tail.
 
+use crate::access::Access;
 use crate::host::{Allocation, Host};
 use crate::http::{ApiError, ApiResult};
 use crate::params::{Query, go_quote, parse_bool, parse_int};
@@ -164,6 +165,7 @@ fn tail_start(
 /// offset → origin), then find the starting file and offset.
 pub fn start<W>(
     host: &impl Host<Watch = W>,
+    access: &Access,
     alloc_id: &str,
     query: &Query,
 ) -> ApiResult<(Stream<W>, bool)> {
@@ -200,7 +202,7 @@ pub fn start<W>(
             Err(e) => return Err(ApiError::bad_request(format!("error parsing lines: {e}"))),
         },
     };
-    let allocation = crate::alloc::lookup(host, alloc_id)?;
+    let allocation = access.allocation(host, alloc_id)?;
     check_task(&allocation, task)?;
     let logs = LogFiles {
         task: task.to_string(),

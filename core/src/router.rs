@@ -26,12 +26,50 @@ pub enum Route {
     AllocGc(String),
     /// Allocation actions of Nomad's API that caravan does not run (restart, signal, ...).
     AllocUnsupported(String),
+    /// `/v1/acl/token/self`: the caller's own token.
+    AclTokenSelf,
 }
 
+/// The name of every route, so tests can prove they cover them all.
+pub const NAMES: &[&str] = &[
+    "metadata",
+    "stats",
+    "gc",
+    "fs/ls",
+    "fs/stat",
+    "fs/readat",
+    "fs/cat",
+    "fs/stream",
+    "fs/logs",
+    "allocation/stats",
+    "allocation/gc",
+    "allocation/unsupported",
+    "acl/token/self",
+];
+
 impl Route {
+    /// This route's entry in [`NAMES`].
+    pub fn name(&self) -> &'static str {
+        match self {
+            Route::Metadata => "metadata",
+            Route::HostStats => "stats",
+            Route::GcAll => "gc",
+            Route::Fs(FsOp::Ls, _) => "fs/ls",
+            Route::Fs(FsOp::Stat, _) => "fs/stat",
+            Route::Fs(FsOp::ReadAt, _) => "fs/readat",
+            Route::Fs(FsOp::Cat, _) => "fs/cat",
+            Route::Fs(FsOp::Stream, _) => "fs/stream",
+            Route::Fs(FsOp::Logs, _) => "fs/logs",
+            Route::AllocStats(_) => "allocation/stats",
+            Route::AllocGc(_) => "allocation/gc",
+            Route::AllocUnsupported(_) => "allocation/unsupported",
+            Route::AclTokenSelf => "acl/token/self",
+        }
+    }
+
     /// Nomad wraps every client route in CORS handling except `/v1/client/gc`.
     pub fn cors(&self) -> bool {
-        !matches!(self, Route::GcAll)
+        !matches!(self, Route::GcAll | Route::AclTokenSelf)
     }
 }
 
@@ -47,6 +85,7 @@ pub fn route(raw_path: &str) -> ApiResult<Route> {
         "/v1/client/metadata" => return Ok(Route::Metadata),
         "/v1/client/stats" => return Ok(Route::HostStats),
         "/v1/client/gc" => return Ok(Route::GcAll),
+        "/v1/acl/token/self" => return Ok(Route::AclTokenSelf),
         _ => {}
     }
     if let Some(rest) = path.strip_prefix(FS_PREFIX) {
@@ -222,6 +261,28 @@ mod tests {
             route("/v1/client/allocation/a/restart"),
             Ok(Route::AllocUnsupported("restart".into()))
         );
+    }
+
+    #[test]
+    fn every_route_has_a_listed_name() {
+        let paths = [
+            "/v1/client/metadata",
+            "/v1/client/stats",
+            "/v1/client/gc",
+            "/v1/client/fs/ls/a",
+            "/v1/client/fs/stat/a",
+            "/v1/client/fs/readat/a",
+            "/v1/client/fs/cat/a",
+            "/v1/client/fs/stream/a",
+            "/v1/client/fs/logs/a",
+            "/v1/client/allocation/a/stats",
+            "/v1/client/allocation/a/gc",
+            "/v1/client/allocation/a/signal",
+            "/v1/acl/token/self",
+        ];
+        let names: std::collections::BTreeSet<_> =
+            paths.iter().map(|p| route(p).unwrap().name()).collect();
+        assert_eq!(names, NAMES.iter().copied().collect());
     }
 
     #[test]

@@ -10,7 +10,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn main() {
-    let samples: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(1_000);
+    let samples: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000);
     let binary = std::env::var("CARAVAN_BIN").unwrap_or_else(|_| "target/debug/caravan".into());
     let data_dir = tempfile::tempdir().unwrap();
     let mut agent = Command::new(binary)
@@ -32,7 +35,11 @@ fn main() {
             break;
         }
     }
-    let file = data_dir.path().join("alloc").join(&alloc).join("alloc/data/bench.log");
+    let file = data_dir
+        .path()
+        .join("alloc")
+        .join(&alloc)
+        .join("alloc/data/bench.log");
     std::fs::write(&file, b"").unwrap();
     let mut stream = TcpStream::connect(&addr).unwrap();
     write!(
@@ -41,7 +48,10 @@ fn main() {
     )
     .unwrap();
     stream.set_nodelay(true).unwrap();
-    let mut writer = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+    let mut writer = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
     let mut received = Vec::new();
     let mut buf = [0u8; 65536];
     let mut latencies = Vec::with_capacity(samples);
@@ -64,6 +74,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(2));
     }
     let _ = agent.kill();
+    let _ = agent.wait();
     latencies.sort();
     let at = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(

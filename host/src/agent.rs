@@ -21,6 +21,8 @@ use crate::stats::HostStats;
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// Spec-directory events closer together than this are handled as one.
 const SPECS_DEBOUNCE: Duration = Duration::from_millis(100);
+/// ACL file changes take effect this soon after the last write of a burst.
+const ACL_DEBOUNCE: Duration = Duration::from_millis(10);
 
 /// What `caravan agent` was asked to do.
 #[derive(Debug, Default)]
@@ -33,6 +35,7 @@ pub struct AgentOptions {
     pub specs_dir: Option<PathBuf>,
     pub core: Option<PathBuf>,
     pub max_streams: Option<usize>,
+    pub acl_enabled: bool,
 }
 
 /// Run the agent until SIGINT or SIGTERM.
@@ -56,7 +59,6 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     if options.specs_dir.is_some() {
         config.client.allocations_dir = options.specs_dir.clone();
     }
-    config.check()?;
 
     // A dev agent without a data dir gets a temporary one, removed when it exits.
     let temp_dir = match (&config.data_dir, options.dev) {
@@ -97,6 +99,10 @@ pub async fn run(options: AgentOptions) -> Result<()> {
 
     let mut static_meta = default_static_meta();
     static_meta.extend(config.client.meta.clone());
+    if options.acl_enabled {
+        config.acl.enabled = true;
+    }
+    let acl = crate::acl_store::AclStore::open(&data_dir.join("acl"), config.acl.enabled)?;
     let ctx = Arc::new(HostContext {
         node_id: node_id.clone(),
         static_meta,
@@ -105,6 +111,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         fs: AllocFs::new(&alloc_root).context("failed to open the alloc dir")?,
         stats: HostStats::start(alloc_root.clone(), STATS_INTERVAL),
         follower: crate::follow::Follower::new()?,
+        acl,
     });
     let core_bytes = match &options.core {
         Some(path) => std::fs::read(path)
@@ -114,6 +121,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     let runtime = Arc::new(Runtime::new(ctx, &core_bytes).context("failed to load the core")?);
     let core = runtime.active();
     crate::info!("core {} loaded (sha256 {})", core.version, core.sha256);
+    let _acl_watcher = watch_acl(runtime.clone())?;
 
     let listener = tokio::net::TcpListener::bind(config.http_addr()?)
         .await
@@ -168,6 +176,37 @@ fn watch_specs(registry: Arc<Registry>) -> Result<notify::RecommendedWatcher> {
                 // Editors and atomic renames produce bursts: settle first, then reconcile once.
                 while rx.recv_timeout(SPECS_DEBOUNCE).is_ok() {}
                 registry.reconcile();
+            }
+        })?;
+    Ok(watcher)
+}
+
+/// Load the ACL files now and again whenever one changes, compiling policies with the core.
+fn watch_acl(runtime: Arc<Runtime>) -> Result<notify::RecommendedWatcher> {
+    let reload = {
+        let runtime = runtime.clone();
+        move || {
+            let ctx = runtime.context();
+            ctx.acl
+                .reload(|name, text| runtime.compile_policy(name, text));
+        }
+    };
+    reload();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok() {
+            let _ = tx.send(());
+        }
+    })?;
+    watcher
+        .watch(runtime.context().acl.dir(), RecursiveMode::Recursive)
+        .context("failed to watch the ACL dir")?;
+    std::thread::Builder::new()
+        .name("acl-watcher".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                while rx.recv_timeout(ACL_DEBOUNCE).is_ok() {}
+                reload();
             }
         })?;
     Ok(watcher)

@@ -8,5 +8,5 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use caravan::client::{allocations, filesystem, follow, log, node, stats, types};
+pub use caravan::client::{acl, allocations, filesystem, follow, log, node, policy, stats, types};
 pub use exports::caravan::client::handler;

@@ -10,9 +10,10 @@ use tokio::sync::Notify;
 use wasmtime::StoreLimits;
 use wasmtime::component::{Resource, ResourceTable};
 
+use crate::acl_store::AclStore;
 use crate::alloc_fs::{AllocFs, FsError};
 use crate::allocs::{self, Registry};
-use crate::bindings::{allocations, filesystem, follow, log, node, stats, types};
+use crate::bindings::{acl, allocations, filesystem, follow, log, node, policy, stats, types};
 use crate::follow::{Follower, Subscription};
 use crate::logging::{self, Level};
 use crate::state::{MetaOp, StateStore};
@@ -27,6 +28,7 @@ pub struct HostContext {
     pub fs: AllocFs,
     pub stats: HostStats,
     pub follower: Arc<Follower>,
+    pub acl: AclStore,
 }
 
 impl HostContext {
@@ -289,6 +291,22 @@ impl follow::HostSubscription for CoreState {
     fn drop(&mut self, subscription: Resource<Subscription>) -> wasmtime::Result<()> {
         self.table.delete(subscription)?;
         Ok(())
+    }
+}
+
+impl policy::Host for CoreState {}
+
+impl acl::Host for CoreState {
+    fn enabled(&mut self) -> bool {
+        self.ctx.acl.enabled()
+    }
+
+    fn resolve_token(&mut self, secret_id: String) -> Result<acl::Token, acl::ResolveError> {
+        self.ctx.acl.resolve(&secret_id)
+    }
+
+    fn policies(&mut self, names: Vec<String>) -> Vec<policy::CompiledPolicy> {
+        self.ctx.acl.policies(&names)
     }
 }
 

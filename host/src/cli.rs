@@ -11,6 +11,8 @@ use crate::agent::AgentOptions;
 #[derive(Debug)]
 pub enum Command {
     Agent(AgentOptions),
+    /// `caravan acl bootstrap`: create the first management token on a running agent.
+    AclBootstrap,
     Version,
     Help,
 }
@@ -19,7 +21,8 @@ pub const USAGE: &str = "\
 Usage: caravan <command> [options]
 
 Commands:
-  agent     Run a caravan client agent
+  agent           Run a caravan client agent
+  acl bootstrap   Create the first management token (NOMAD_ADDR, default http://127.0.0.1:4646)
   version   Print the version
 
 Agent options:
@@ -31,6 +34,7 @@ Agent options:
   -specs-dir=<path>    Directory of allocation specs (default <data-dir>/specs)
   -core=<path>         Load this core component instead of the built-in one
   -max-streams=<n>     Streamed responses open at once (default 1024; more get 503)
+  -acl-enabled         Enforce ACLs (as `acl { enabled = true }`)
 ";
 
 /// Parse `args` (without the program name).
@@ -40,6 +44,10 @@ pub fn parse(args: &[String]) -> Result<Command> {
     };
     match command.as_str() {
         "agent" => parse_agent(rest).map(Command::Agent),
+        "acl" => match rest.first().map(String::as_str) {
+            Some("bootstrap") => Ok(Command::AclBootstrap),
+            _ => bail!("usage: caravan acl bootstrap\n\n{USAGE}"),
+        },
         "version" | "-version" | "--version" | "-v" => Ok(Command::Version),
         "help" | "-help" | "--help" | "-h" => Ok(Command::Help),
         other => bail!("unknown command {other:?}\n\n{USAGE}"),
@@ -84,6 +92,7 @@ fn parse_agent(args: &[String]) -> Result<AgentOptions> {
             }
             "specs-dir" => options.specs_dir = Some(PathBuf::from(value()?)),
             "core" => options.core = Some(PathBuf::from(value()?)),
+            "acl-enabled" => options.acl_enabled = true,
             "max-streams" => {
                 let v = value()?;
                 options.max_streams = Some(

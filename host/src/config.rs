@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::Deserialize;
 
 /// Nomad's default HTTP port.
@@ -93,16 +93,6 @@ impl FileConfig {
             self.ports.http.unwrap_or(DEFAULT_HTTP_PORT),
         ))
     }
-
-    /// Reject settings caravan cannot honour yet rather than ignoring them silently.
-    pub fn check(&self) -> Result<()> {
-        if self.acl.enabled {
-            bail!(
-                "acl.enabled = true is not supported yet: caravan cannot enforce ACLs in this version"
-            );
-        }
-        Ok(())
-    }
 }
 
 /// Nomad's built-in static node metadata, added unless configured.
@@ -158,8 +148,8 @@ mod tests {
     }
 
     #[test]
-    fn enabling_acls_is_refused_until_supported() {
-        let config: FileConfig = hcl::from_str("acl { enabled = true }").unwrap();
-        assert!(config.check().is_err());
+    fn acl_block() {
+        let config: FileConfig = hcl::from_str("acl {\n enabled = true\n}").unwrap();
+        assert!(config.acl.enabled);
     }
 }

@@ -7,9 +7,11 @@
 #[macro_use]
 pub mod logging;
 
+pub mod acl_store;
 pub mod agent;
 pub mod alloc_fs;
 pub mod allocs;
+pub mod api_client;
 pub mod bindings;
 pub mod capabilities;
 pub mod cli;

@@ -38,6 +38,15 @@ pub fn log(level: Level, message: &str) {
     );
 }
 
+/// A time as RFC 3339 in UTC, to the second.
+pub fn rfc3339(time: SystemTime) -> String {
+    format_utc(
+        time.duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs(),
+    )
+}
+
 /// `YYYY-MM-DDTHH:MM:SSZ` without pulling in a date crate.
 fn format_utc(secs: u64) -> String {
     let days = (secs / 86_400) as i64;

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
             println!("caravan {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
+        Command::AclBootstrap => acl_bootstrap(),
         Command::Agent(options) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -28,4 +29,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Print the bootstrap token once, in Nomad's CLI layout.
+fn acl_bootstrap() -> anyhow::Result<()> {
+    let (status, body) = caravan::api_client::call("POST", "/v1/acl/bootstrap", b"")?;
+    if status != 200 {
+        anyhow::bail!(
+            "bootstrap refused ({status}): {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let token: serde_json::Value = serde_json::from_slice(&body)?;
+    for (label, key) in [
+        ("Accessor ID", "AccessorID"),
+        ("Secret ID", "SecretID"),
+        ("Name", "Name"),
+        ("Type", "Type"),
+    ] {
+        println!("{label:<12} = {}", token[key].as_str().unwrap_or(""));
+    }
+    Ok(())
 }

@@ -101,6 +101,26 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Compile an ACL policy with the active core (policy semantics live in the core).
+    pub fn compile_policy(
+        &self,
+        name: &str,
+        text: &str,
+    ) -> Result<crate::bindings::policy::CompiledPolicy, String> {
+        let core = self.active();
+        let mut store = new_store(&self.engine, &self.ctx);
+        let instance = core
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| format!("the core failed to start: {e}"))?;
+        instance
+            .caravan_client_handler()
+            .call_compile_policy(&mut store, name, text)
+            .map_err(|e| format!("the core failed compiling the policy: {e}"))?
+    }
+}
+
 /// One request's instance of the core, kept while a streamed body is pulled from it.
 pub struct CoreCall {
     store: Store<CoreState>,

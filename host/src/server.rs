@@ -135,6 +135,9 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) 
         Ok(request) => request,
         Err(response) => return response,
     };
+    if request.path == "/v1/acl/bootstrap" {
+        return acl_bootstrap(runtime, &request.method);
+    }
     let started = Instant::now();
     let decided = {
         let runtime = runtime.clone();
@@ -458,6 +461,45 @@ impl http_body::Body for Gzip {
                     return Poll::Ready(Some(Ok(Frame::data(Bytes::from(tail)))));
                 }
             }
+        }
+    }
+}
+
+/// `PUT`/`POST /v1/acl/bootstrap`: the first management token, in Nomad's `ACLToken` shape.
+/// The host answers it because it mints a secret and writes it to disk.
+fn acl_bootstrap(runtime: &Arc<Runtime>, method: &str) -> Response<Body> {
+    if method != "PUT" && method != "POST" {
+        return plain(StatusCode::METHOD_NOT_ALLOWED, "Invalid method");
+    }
+    let acl = &runtime.context().acl;
+    if !acl.enabled() {
+        return plain(StatusCode::BAD_REQUEST, "ACL support disabled");
+    }
+    match acl.bootstrap() {
+        Ok(Some(token)) => {
+            let body = serde_json::json!({
+                "AccessorID": token.accessor_id,
+                "CreateIndex": 0,
+                "CreateTime": token.create_time,
+                "ExpirationTime": null,
+                "Global": true,
+                "ModifyIndex": 0,
+                "Name": token.name,
+                "Policies": null,
+                "Roles": null,
+                "SecretID": token.secret_id,
+                "Type": token.token_type,
+            });
+            let mut response = Response::new(full(body.to_string().into_bytes()));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        }
+        Ok(None) => plain(StatusCode::BAD_REQUEST, "ACL bootstrap already done"),
+        Err(err) => {
+            crate::error!("ACL bootstrap failed: {err:#}");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "ACL bootstrap failed")
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod acl;
 mod api;
 mod containment;
 mod isolation;

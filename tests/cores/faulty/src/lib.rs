@@ -10,6 +10,7 @@ mod component {
     });
 
     use caravan::client::log;
+    use caravan::client::policy::CompiledPolicy;
     use exports::caravan::client::handler::{
         Action, Guest, GuestBodyStream, Request, Response, Step,
     };
@@ -55,6 +56,10 @@ mod component {
 
         fn version() -> String {
             "faulty/0".into()
+        }
+
+        fn compile_policy(_name: String, _text: String) -> Result<CompiledPolicy, String> {
+            Err("the faulty core compiles no policies".into())
         }
     }
 }

@@ -1,0 +1,81 @@
+//! Who may do what: each route's requirement, checked against the caller's token.
+//!
+//! Alloc-scoped routes look the allocation up first (an unknown allocation is 404 for
+//! everyone, as Nomad) and check the **allocation's** namespace, never a `namespace`
+//! parameter (CVE-2019-16742).
+
+use crate::acl::{Acl, Requirement};
+use crate::host::{Allocation, Host, ResolveError, Token};
+use crate::http::{ApiError, ApiResult, Request};
+use crate::router::{FsOp, Route};
+
+/// What a route needs; `None` for routes that check nothing themselves.
+pub fn requirement(route: &Route, method: &str) -> Option<Requirement> {
+    Some(match route {
+        Route::Metadata if method == "POST" => Requirement::NodeWrite,
+        Route::Metadata | Route::HostStats => Requirement::NodeRead,
+        Route::GcAll => Requirement::NodeWrite,
+        Route::Fs(FsOp::Logs, _) => Requirement::Namespace(&["read-logs", "read-fs"]),
+        Route::Fs(_, _) => Requirement::Namespace(&["read-fs"]),
+        Route::AllocStats(_) => Requirement::Namespace(&["read-job"]),
+        Route::AllocGc(_) => Requirement::Namespace(&["submit-job", "gc-allocation"]),
+        Route::AllocUnsupported(_) | Route::AclTokenSelf => return None,
+    })
+}
+
+/// The caller of one request and what its route requires.
+pub struct Access<'a> {
+    pub request: &'a Request,
+    pub requirement: Option<Requirement>,
+}
+
+impl Access<'_> {
+    /// The allocation, if it exists and the caller may use it this way.
+    pub fn allocation(&self, host: &impl Host, id: &str) -> ApiResult<Allocation> {
+        let allocation = crate::alloc::lookup(host, id)?;
+        self.check(host, &allocation.namespace)?;
+        Ok(allocation)
+    }
+
+    /// For node-scoped routes.
+    pub fn node(&self, host: &impl Host) -> ApiResult<()> {
+        self.check(host, "")
+    }
+
+    fn check(&self, host: &impl Host, namespace: &str) -> ApiResult<()> {
+        let Some(requirement) = self.requirement else {
+            return Ok(());
+        };
+        if !host.acl_enabled() {
+            return Ok(());
+        }
+        if caller_acl(host, self.request)?.allows(requirement, namespace) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("Permission denied"))
+        }
+    }
+}
+
+/// The caller's effective permissions: anonymous callers get the policy named `anonymous`
+/// (nothing when there is none).
+fn caller_acl(host: &impl Host, request: &Request) -> ApiResult<Acl> {
+    let Some(secret) = crate::acl::token_secret(request) else {
+        return Ok(Acl::from_policies(
+            &host.policies(&["anonymous".to_string()]),
+        ));
+    };
+    let token = resolve(host, &secret)?;
+    if token.management {
+        return Ok(Acl::management());
+    }
+    Ok(Acl::from_policies(&host.policies(&token.policies)))
+}
+
+/// Resolve a secret with Nomad's texts (expired is 403 here; Nomad says 500).
+pub fn resolve(host: &impl Host, secret: &str) -> ApiResult<Token> {
+    host.resolve_token(secret).map_err(|e| match e {
+        ResolveError::NotFound => ApiError::forbidden("ACL token not found"),
+        ResolveError::Expired => ApiError::forbidden("ACL token expired"),
+    })
+}

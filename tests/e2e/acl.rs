@@ -1,0 +1,308 @@
+//! ACLs end to end: every route against every kind of caller, policy reloads, bootstrap,
+//! and secrets kept out of logs and bodies.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::support::{Agent, wait_until};
+
+const NAMESPACED_POLICIES: &[(&str, &str)] = &[
+    ("other-ns", r#"namespace "other" { policy = "write" }"#),
+    ("read", r#"namespace "default" { policy = "read" }"#),
+    ("write", r#"namespace "default" { policy = "write" }"#),
+    (
+        "logs-only",
+        r#"namespace "default" { capabilities = ["read-logs"] }"#,
+    ),
+    ("glob", r#"namespace "def*" { policy = "write" }"#),
+    ("denied", r#"namespace "default" { policy = "deny" }"#),
+    ("node-read", r#"node { policy = "read" }"#),
+    ("node-write", r#"node { policy = "write" }"#),
+];
+
+/// (column, secret or none, policies of the token)
+const CALLERS: &[(&str, Option<&str>)] = &[
+    ("anonymous", None),
+    ("unknown", Some("00000000-0000-0000-0000-00000000dead")),
+    ("expired", Some("secret-expired")),
+    ("other-ns", Some("secret-other-ns")),
+    ("read", Some("secret-read")),
+    ("write", Some("secret-write")),
+    ("logs-only", Some("secret-logs-only")),
+    ("glob", Some("secret-glob")),
+    ("deny", Some("secret-deny")),
+    ("node-read", Some("secret-node-read")),
+    ("node-write", Some("secret-node-write")),
+    ("management", Some("secret-management")),
+];
+
+fn write_acl_files(data: &Path) {
+    let policies = data.join("acl/policies");
+    let tokens = data.join("acl/tokens");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::create_dir_all(&tokens).unwrap();
+    for (name, text) in NAMESPACED_POLICIES {
+        std::fs::write(policies.join(format!("{name}.hcl")), text).unwrap();
+    }
+    let token = |name: &str, kind: &str, policies: &[&str], expires: Option<&str>| {
+        let mut doc = serde_json::json!({
+            "AccessorID": uuid::Uuid::new_v4().to_string(),
+            "SecretID": format!("secret-{name}"),
+            "Name": name, "Type": kind, "Policies": policies,
+        });
+        if let Some(at) = expires {
+            doc["ExpirationTime"] = at.into();
+        }
+        std::fs::write(tokens.join(format!("{name}.json")), doc.to_string()).unwrap();
+    };
+    token(
+        "expired",
+        "client",
+        &["write"],
+        Some("2001-01-01T00:00:00Z"),
+    );
+    for name in [
+        "other-ns",
+        "read",
+        "write",
+        "logs-only",
+        "glob",
+        "node-read",
+        "node-write",
+    ] {
+        token(name, "client", &[name], Some("2999-01-01T00:00:00Z"));
+    }
+    token("deny", "client", &["write", "denied"], None);
+    token("management", "management", &[], None);
+}
+
+/// Which callers a route lets through (by column name), besides management.
+fn allowed(route: &str) -> &'static [&'static str] {
+    match route {
+        "metadata GET" | "stats" => &["node-read", "node-write"],
+        "metadata POST" | "gc" => &["node-write"],
+        "fs/logs" => &["write", "logs-only", "glob"],
+        "fs/ls" | "fs/stat" | "fs/cat" | "fs/readat" | "fs/stream" => &["write", "glob"],
+        "allocation/stats" => &["read", "write", "glob"],
+        "allocation/gc" => &["write", "glob"],
+        _ => &[],
+    }
+}
+
+fn routes(alloc: &str) -> Vec<(&'static str, &'static str, String, &'static [u8])> {
+    let fs = |op: &str, q: &str| format!("/v1/client/fs/{op}/{alloc}?{q}");
+    vec![
+        ("metadata GET", "GET", "/v1/client/metadata".into(), b""),
+        (
+            "metadata POST",
+            "POST",
+            "/v1/client/metadata".into(),
+            br#"{"Meta":{"k":"v"}}"#,
+        ),
+        ("stats", "GET", "/v1/client/stats".into(), b""),
+        ("gc", "GET", "/v1/client/gc".into(), b""),
+        ("fs/ls", "GET", fs("ls", "path=/"), b""),
+        ("fs/stat", "GET", fs("stat", "path=alloc"), b""),
+        (
+            "fs/cat",
+            "GET",
+            fs("cat", "path=alloc/data/config.json"),
+            b"",
+        ),
+        (
+            "fs/readat",
+            "GET",
+            fs("readat", "path=alloc/data/config.json&offset=0"),
+            b"",
+        ),
+        (
+            "fs/stream",
+            "GET",
+            fs("stream", "path=alloc/data/config.json&follow=false"),
+            b"",
+        ),
+        ("fs/logs", "GET", fs("logs", "task=demo&type=stdout"), b""),
+        (
+            "allocation/stats",
+            "GET",
+            format!("/v1/client/allocation/{alloc}/stats"),
+            b"",
+        ),
+        (
+            "allocation/gc",
+            "GET",
+            format!("/v1/client/allocation/{alloc}/gc"),
+            b"",
+        ),
+        (
+            "allocation/unsupported",
+            "POST",
+            format!("/v1/client/allocation/{alloc}/signal"),
+            b"",
+        ),
+        ("acl/token/self", "GET", "/v1/acl/token/self".into(), b""),
+    ]
+}
+
+fn route_name(label: &str) -> &str {
+    label.split(' ').next().unwrap()
+}
+
+#[test]
+fn every_route_against_every_caller() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path();
+    // Baseline with ACLs off: what each request answers when nothing is checked.
+    let open = Agent::start_in(data, &[]);
+    let alloc = open.demo_alloc.clone();
+    let table = routes(&alloc);
+    let covered: BTreeSet<&str> = table.iter().map(|(label, ..)| route_name(label)).collect();
+    let known: BTreeSet<&str> = caravan_core::router::NAMES.iter().copied().collect();
+    assert_eq!(
+        covered, known,
+        "the matrix must cover every route the router knows"
+    );
+    let baseline: Vec<u16> = table
+        .iter()
+        .map(|(_, method, path, body)| open.request(method, path, &[], body).status)
+        .collect();
+    assert!(open.terminate().success());
+
+    write_acl_files(data);
+    let agent = Agent::start_in(data, &["-acl-enabled"]);
+    let mut secrets_seen = Vec::new();
+    for (column, secret) in CALLERS {
+        let headers: Vec<(&str, &str)> = secret
+            .map(|s| vec![("X-Nomad-Token", s)])
+            .unwrap_or_default();
+        for ((label, method, path, body), open_status) in table.iter().zip(&baseline) {
+            let reply = agent.request(method, path, &headers, body);
+            let name = route_name(label);
+            let (status, text) = (reply.status, reply.text());
+            if name == "acl/token/self" {
+                let expected = match *column {
+                    "anonymous" | "unknown" => (403, "ACL token not found"),
+                    "expired" => (403, "ACL token expired"),
+                    _ => (200, ""),
+                };
+                assert_eq!(status, expected.0, "{column} × {label}: {text}");
+                if status == 200 {
+                    assert_eq!(reply.json()["SecretID"], secret.unwrap());
+                }
+                continue;
+            }
+            if name == "allocation/unsupported" {
+                assert_eq!(status, 501, "{column} × {label}");
+                continue;
+            }
+            let expected = match *column {
+                "unknown" => Err("ACL token not found"),
+                "expired" => Err("ACL token expired"),
+                "management" => Ok(()),
+                c if allowed(label).contains(&c) => Ok(()),
+                _ => Err("Permission denied"),
+            };
+            match expected {
+                Ok(()) => assert_eq!(
+                    status, *open_status,
+                    "{column} × {label} should pass: {text}"
+                ),
+                Err(message) => assert_eq!(
+                    (status, text.as_str()),
+                    (403, message),
+                    "{column} × {label}"
+                ),
+            }
+            secrets_seen.push(text);
+        }
+    }
+
+    // An anonymous policy, added while running, takes effect without a restart.
+    std::fs::write(
+        data.join("acl/policies/anonymous.hcl"),
+        r#"namespace "default" { capabilities = ["read-fs"] }"#,
+    )
+    .unwrap();
+    let ls = format!("/v1/client/fs/ls/{alloc}?path=/");
+    wait_until(|| agent.get(&ls).status == 200);
+    assert_eq!(
+        agent.get("/v1/client/stats").status,
+        403,
+        "anonymous read-fs grants no node access"
+    );
+    // A broken edit is reported and the previous version stays in force.
+    std::fs::write(data.join("acl/policies/anonymous.hcl"), "namespace {").unwrap();
+    wait_until(|| agent.log().contains("ACL policy \"anonymous\""));
+    assert_eq!(agent.get(&ls).status, 200);
+    // The allocation's namespace counts, not a `namespace` parameter.
+    let other = agent.request(
+        "GET",
+        &format!("{ls}&namespace=other"),
+        &[("X-Nomad-Token", "secret-other-ns")],
+        b"",
+    );
+    assert_eq!(other.status, 403);
+    // Bearer tokens work like X-Nomad-Token.
+    let bearer = agent.request(
+        "GET",
+        "/v1/client/stats",
+        &[("Authorization", "Bearer secret-node-read")],
+        b"",
+    );
+    assert_eq!(bearer.status, 200);
+
+    let log = agent.log();
+    for (_, secret) in CALLERS {
+        if let Some(secret) = secret {
+            assert!(!log.contains(secret), "a secret reached the log");
+            assert!(
+                secrets_seen.iter().all(|body| !body.contains(secret)),
+                "a secret reached an error body"
+            );
+        }
+    }
+}
+
+#[test]
+fn bootstrap_creates_one_management_token() {
+    let temp = tempfile::tempdir().unwrap();
+    let agent = Agent::start_in(temp.path(), &["-acl-enabled"]);
+    assert_eq!(
+        agent.get("/v1/client/stats").status,
+        403,
+        "default deny without an anonymous policy"
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .args(["acl", "bootstrap"])
+        .env("NOMAD_ADDR", format!("http://{}", agent.addr))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let secret = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Secret ID    = "))
+        .unwrap()
+        .to_string();
+    assert!(stdout.contains("Type         = management"));
+    let reply = agent.request(
+        "GET",
+        "/v1/client/stats",
+        &[("X-Nomad-Token", &secret)],
+        b"",
+    );
+    assert_eq!(reply.status, 200);
+    let again = agent.request("POST", "/v1/acl/bootstrap", &[], b"");
+    assert_eq!(
+        (again.status, again.text().as_str()),
+        (400, "ACL bootstrap already done")
+    );
+    assert!(
+        !agent.log().contains(&secret),
+        "the secret is printed once, never logged"
+    );
+}
