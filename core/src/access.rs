@@ -19,6 +19,8 @@ pub fn requirement(route: &Route, method: &str) -> Option<Requirement> {
         Route::Fs(_, _) => Requirement::Namespace(&["read-fs"]),
         Route::AllocStats(_) => Requirement::Namespace(&["read-job"]),
         Route::AllocGc(_) => Requirement::Namespace(&["submit-job", "gc-allocation"]),
+        Route::Nodes | Route::Node(_) => Requirement::NodeRead,
+        Route::Allocation(_) | Route::Allocations => Requirement::Namespace(&["read-job"]),
         Route::AllocUnsupported(_) | Route::AclTokenSelf => return None,
     })
 }
@@ -40,6 +42,19 @@ impl Access<'_> {
     /// For node-scoped routes.
     pub fn node(&self, host: &impl Host) -> ApiResult<()> {
         self.check(host, "")
+    }
+
+    /// Only that the caller's token (if any) is valid: for listings filtered per item.
+    pub fn authenticate(&self, host: &impl Host) -> ApiResult<()> {
+        if !host.acl_enabled() {
+            return Ok(());
+        }
+        caller_acl(host, self.request).map(|_| ())
+    }
+
+    /// Against an allocation's namespace known by other means (a server's registry).
+    pub fn namespace(&self, host: &impl Host, namespace: &str) -> ApiResult<()> {
+        self.check(host, namespace)
     }
 
     fn check(&self, host: &impl Host, namespace: &str) -> ApiResult<()> {

@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::access::{self, Access};
 use crate::host::{Host, LogLevel};
 use crate::http::{Action, ApiError, ApiResult, Request, Response, StreamStart};
-use crate::params::{Query, go_quote};
+use crate::params::Query;
 use crate::router::{FsOp, Route, route};
 use crate::{fs, meta, stats};
 
@@ -32,12 +32,14 @@ pub fn handle<H: Host>(host: &H, req: &Request) -> Action<H::Watch> {
         }
         Action::Respond(err.into_response())
     });
-    if cors {
-        let headers = match &mut action {
-            Action::Respond(response) => &mut response.headers,
-            Action::SendFile(send) => &mut send.headers,
-            Action::Stream(stream) => &mut stream.headers,
-        };
+    let headers = match &mut action {
+        Action::Respond(response) => Some(&mut response.headers),
+        Action::SendFile(send) => Some(&mut send.headers),
+        Action::Stream(stream) => Some(&mut stream.headers),
+        // The node that answers adds its own.
+        Action::Forward(_) => None,
+    };
+    if let (true, Some(headers)) = (cors, headers) {
         add_cors_headers(req, headers);
     }
     action
@@ -53,6 +55,9 @@ fn dispatch<H: Host>(
         request: req,
         requirement: access::requirement(&route, &req.method),
     };
+    if let Some(node) = forward_target(host, req, query, &route, &access)? {
+        return Ok(Action::Forward(node));
+    }
     let response = match route {
         Route::Metadata => match req.method.as_str() {
             "GET" => read_metadata(host, &access, query)?,
@@ -60,12 +65,10 @@ fn dispatch<H: Host>(
             _ => return Err(ApiError::invalid_method()),
         },
         Route::HostStats => {
-            check_node(host, query.get("node_id"))?;
             access.node(host)?;
             Response::json(&stats::host_body(host.host_stats().as_ref()), query)
         }
         Route::GcAll => {
-            check_node(host, query.get("node_id"))?;
             access.node(host)?;
             gc_all(host);
             Response::empty()
@@ -94,6 +97,28 @@ fn dispatch<H: Host>(
             )));
         }
         Route::AclTokenSelf => token_self(host, req, query)?,
+        Route::Nodes => {
+            access.node(host)?;
+            Response::json(&crate::cluster::nodes_body(host), query)
+        }
+        Route::Node(id) => {
+            access.node(host)?;
+            Response::json(&crate::cluster::node_body(host, &id)?, query)
+        }
+        Route::Allocations => {
+            access.authenticate(host)?;
+            let namespace = query
+                .get("namespace")
+                .filter(|n| !n.is_empty())
+                .unwrap_or("default");
+            Response::json(
+                &crate::cluster::allocations_body(host, &access, namespace),
+                query,
+            )
+        }
+        Route::Allocation(id) => {
+            Response::json(&crate::cluster::allocation_body(host, &access, &id)?, query)
+        }
     };
     Ok(Action::Respond(response))
 }
@@ -153,19 +178,36 @@ fn token_self(host: &impl Host, req: &Request, query: &Query) -> ApiResult<Respo
     Ok(Response::json(&body, query))
 }
 
-/// Node-scoped routes accept this node's id or none; any other node is unknown here.
-fn check_node(host: &impl Host, node_id: Option<&str>) -> ApiResult<()> {
-    match node_id {
-        Some(id) if !id.is_empty() && id != host.node_id() => Err(ApiError::not_found(format!(
-            "Unknown node {}",
-            go_quote(id)
-        ))),
-        _ => Ok(()),
+/// Where a request goes: another node when this server knows the allocation or node_id is
+/// elsewhere, else here.
+fn forward_target(
+    host: &impl Host,
+    req: &Request,
+    query: &Query,
+    route: &Route,
+    access: &Access,
+) -> ApiResult<Option<String>> {
+    let node_id = || query.get("node_id").unwrap_or("").to_string();
+    match route {
+        Route::Fs(_, id) | Route::AllocStats(id) | Route::AllocGc(id) => {
+            crate::cluster::locate_allocation(host, access, id)
+        }
+        Route::HostStats | Route::GcAll => crate::cluster::locate_node(host, access, &node_id()),
+        Route::Metadata if req.method == "GET" => {
+            crate::cluster::locate_node(host, access, &node_id())
+        }
+        Route::Metadata if req.method == "POST" => {
+            let apply = meta::decode_apply(&req.body)?;
+            let id = Some(node_id())
+                .filter(|id| !id.is_empty())
+                .unwrap_or(apply.node_id);
+            crate::cluster::locate_node(host, access, &id)
+        }
+        _ => Ok(None),
     }
 }
 
 fn read_metadata(host: &impl Host, access: &Access, query: &Query) -> ApiResult<Response> {
-    check_node(host, query.get("node_id"))?;
     access.node(host)?;
     let static_meta = host.static_meta();
     let dynamic = host.dynamic_meta();
@@ -179,11 +221,6 @@ fn apply_metadata(
     query: &Query,
 ) -> ApiResult<Response> {
     let apply = meta::decode_apply(&req.body)?;
-    let node_id = query
-        .get("node_id")
-        .filter(|id| !id.is_empty())
-        .unwrap_or(&apply.node_id);
-    check_node(host, Some(node_id))?;
     access.node(host)?;
     let changes = meta::validate(apply.meta.as_ref())?;
     let static_meta = host.static_meta();

@@ -14,7 +14,7 @@ wit_bindgen::generate!({
 });
 
 use caravan::client::types::{Pair, Timestamp};
-use caravan::client::{acl, allocations, filesystem, follow, log, node, policy, stats};
+use caravan::client::{acl, allocations, cluster, filesystem, follow, log, node, policy, stats};
 use exports::caravan::client::handler;
 
 struct Component;
@@ -51,6 +51,7 @@ impl handler::Guest for Component {
                 headers: pairs(s.headers),
                 body: handler::BodyStream::new(BodyStream(RefCell::new(s.body))),
             }),
+            http::Action::Forward(node) => handler::Action::Forward(node),
         }
     }
 
@@ -224,6 +225,30 @@ impl Host for Imports {
         follow::watch(alloc_id, path).map_err(fs_error)
     }
 
+    fn roles(&self) -> core_host::Roles {
+        let roles = cluster::roles();
+        core_host::Roles {
+            server: roles.server,
+            client: roles.client,
+        }
+    }
+
+    fn node(&self, id: &str) -> Option<core_host::NodeInfo> {
+        cluster::node(id).map(node_info)
+    }
+
+    fn nodes(&self) -> Vec<core_host::NodeInfo> {
+        cluster::nodes().into_iter().map(node_info).collect()
+    }
+
+    fn find_allocation(&self, id: &str) -> Option<core_host::PlacedAllocation> {
+        cluster::find_allocation(id).map(placed)
+    }
+
+    fn all_allocations(&self) -> Vec<core_host::PlacedAllocation> {
+        cluster::all_allocations().into_iter().map(placed).collect()
+    }
+
     fn acl_enabled(&self) -> bool {
         acl::enabled()
     }
@@ -311,6 +336,30 @@ impl Host for Imports {
                 taken_at: time(t.taken_at),
             })
             .collect()
+    }
+}
+
+fn node_info(n: cluster::NodeInfo) -> core_host::NodeInfo {
+    core_host::NodeInfo {
+        id: n.id,
+        name: n.name,
+        datacenter: n.datacenter,
+        http_addr: n.http_addr,
+        ready: n.status == cluster::NodeStatus::Ready,
+        static_meta: n
+            .static_meta
+            .into_iter()
+            .map(|p| (p.name, p.value))
+            .collect(),
+        dynamic_meta: entries(n.dynamic_meta),
+        last_seen: time(n.last_seen),
+    }
+}
+
+fn placed(p: cluster::PlacedAllocation) -> core_host::PlacedAllocation {
+    core_host::PlacedAllocation {
+        node_id: p.node_id,
+        allocation: allocation(p.allocation),
     }
 }
 

@@ -227,6 +227,29 @@ impl Host for Fake {
         None
     }
 
+    fn roles(&self) -> Roles {
+        Roles {
+            server: false,
+            client: true,
+        }
+    }
+
+    fn node(&self, _id: &str) -> Option<NodeInfo> {
+        None
+    }
+
+    fn nodes(&self) -> Vec<NodeInfo> {
+        Vec::new()
+    }
+
+    fn find_allocation(&self, _id: &str) -> Option<PlacedAllocation> {
+        None
+    }
+
+    fn all_allocations(&self) -> Vec<PlacedAllocation> {
+        Vec::new()
+    }
+
     fn acl_enabled(&self) -> bool {
         false
     }

@@ -193,6 +193,33 @@ pub enum ResolveError {
     Expired,
 }
 
+/// What this agent runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub server: bool,
+    pub client: bool,
+}
+
+/// A client node known to this agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeInfo {
+    pub id: String,
+    pub name: String,
+    pub datacenter: String,
+    pub http_addr: String,
+    pub ready: bool,
+    pub static_meta: BTreeMap<String, String>,
+    pub dynamic_meta: DynamicMeta,
+    pub last_seen: Timestamp,
+}
+
+/// An allocation and the node it runs on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedAllocation {
+    pub node_id: String,
+    pub allocation: Allocation,
+}
+
 /// Everything the core may ask of the machine.
 pub trait Host {
     /// Interest in a path's changes, held by a stream and dropped with it.
@@ -223,6 +250,12 @@ pub trait Host {
     fn watch(&self, alloc_id: &str, path: &str) -> Result<Self::Watch, FsError>;
 
     fn host_stats(&self) -> Option<HostStats>;
+
+    fn roles(&self) -> Roles;
+    fn node(&self, id: &str) -> Option<NodeInfo>;
+    fn nodes(&self) -> Vec<NodeInfo>;
+    fn find_allocation(&self, id: &str) -> Option<PlacedAllocation>;
+    fn all_allocations(&self) -> Vec<PlacedAllocation>;
 
     /// Whether ACLs are enforced.
     fn acl_enabled(&self) -> bool;

@@ -88,6 +88,8 @@ pub enum Action<W> {
     Respond(Response),
     SendFile(SendFile),
     Stream(StreamStart<W>),
+    /// Relay the request to the client node with this id.
+    Forward(String),
 }
 
 impl<W> std::fmt::Debug for Action<W> {
@@ -99,6 +101,7 @@ impl<W> std::fmt::Debug for Action<W> {
                 .debug_struct("Stream")
                 .field("headers", &s.headers)
                 .finish(),
+            Action::Forward(node) => f.debug_tuple("Forward").field(node).finish(),
         }
     }
 }

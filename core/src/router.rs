@@ -28,6 +28,14 @@ pub enum Route {
     AllocUnsupported(String),
     /// `/v1/acl/token/self`: the caller's own token.
     AclTokenSelf,
+    /// `/v1/nodes`: the client nodes this agent knows.
+    Nodes,
+    /// `/v1/node/:id`.
+    Node(String),
+    /// `/v1/allocations`.
+    Allocations,
+    /// `/v1/allocation/:id`.
+    Allocation(String),
 }
 
 /// The name of every route, so tests can prove they cover them all.
@@ -45,6 +53,10 @@ pub const NAMES: &[&str] = &[
     "allocation/gc",
     "allocation/unsupported",
     "acl/token/self",
+    "nodes",
+    "node",
+    "allocations",
+    "allocation",
 ];
 
 impl Route {
@@ -64,12 +76,24 @@ impl Route {
             Route::AllocGc(_) => "allocation/gc",
             Route::AllocUnsupported(_) => "allocation/unsupported",
             Route::AclTokenSelf => "acl/token/self",
+            Route::Nodes => "nodes",
+            Route::Node(_) => "node",
+            Route::Allocations => "allocations",
+            Route::Allocation(_) => "allocation",
         }
     }
 
     /// Nomad wraps every client route in CORS handling except `/v1/client/gc`.
     pub fn cors(&self) -> bool {
-        !matches!(self, Route::GcAll | Route::AclTokenSelf)
+        !matches!(
+            self,
+            Route::GcAll
+                | Route::AclTokenSelf
+                | Route::Nodes
+                | Route::Node(_)
+                | Route::Allocations
+                | Route::Allocation(_)
+        )
     }
 }
 
@@ -86,6 +110,8 @@ pub fn route(raw_path: &str) -> ApiResult<Route> {
         "/v1/client/stats" => return Ok(Route::HostStats),
         "/v1/client/gc" => return Ok(Route::GcAll),
         "/v1/acl/token/self" => return Ok(Route::AclTokenSelf),
+        "/v1/nodes" => return Ok(Route::Nodes),
+        "/v1/allocations" => return Ok(Route::Allocations),
         _ => {}
     }
     if let Some(rest) = path.strip_prefix(FS_PREFIX) {
@@ -93,6 +119,17 @@ pub fn route(raw_path: &str) -> ApiResult<Route> {
     }
     if let Some(rest) = path.strip_prefix(ALLOC_PREFIX) {
         return alloc_route(rest);
+    }
+    for (prefix, make) in [
+        ("/v1/node/", Route::Node as fn(String) -> Route),
+        ("/v1/allocation/", Route::Allocation),
+    ] {
+        if let Some(id) = path
+            .strip_prefix(prefix)
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+        {
+            return Ok(make(id.to_string()));
+        }
     }
     if path == "/v1/client/fs" {
         return Err(ApiError::not_found("Invalid method"));
@@ -279,6 +316,10 @@ mod tests {
             "/v1/client/allocation/a/gc",
             "/v1/client/allocation/a/signal",
             "/v1/acl/token/self",
+            "/v1/nodes",
+            "/v1/node/n",
+            "/v1/allocations",
+            "/v1/allocation/a",
         ];
         let names: std::collections::BTreeSet<_> =
             paths.iter().map(|p| route(p).unwrap().name()).collect();

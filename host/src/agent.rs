@@ -36,6 +36,11 @@ pub struct AgentOptions {
     pub core: Option<PathBuf>,
     pub max_streams: Option<usize>,
     pub acl_enabled: bool,
+    pub server: bool,
+    pub client: bool,
+    pub servers: Vec<String>,
+    pub node_name: Option<String>,
+    pub advertise: Option<String>,
 }
 
 /// Run the agent until SIGINT or SIGTERM.
@@ -103,6 +108,17 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         config.acl.enabled = true;
     }
     let acl = crate::acl_store::AclStore::open(&data_dir.join("acl"), config.acl.enabled)?;
+    config.server.enabled |= options.server || options.dev;
+    config
+        .client
+        .servers
+        .extend(options.servers.iter().cloned());
+    let roles = crate::bindings::cluster::AgentRoles {
+        server: config.server.enabled,
+        client: options.client
+            || options.dev
+            || config.client.enabled.unwrap_or(!config.server.enabled),
+    };
     let ctx = Arc::new(HostContext {
         node_id: node_id.clone(),
         static_meta,
@@ -112,6 +128,15 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         stats: HostStats::start(alloc_root.clone(), STATS_INTERVAL),
         follower: crate::follow::Follower::new()?,
         acl,
+        roles,
+        cluster: crate::cluster::Cluster::default(),
+        node_name: options
+            .node_name
+            .clone()
+            .or(config.name.clone())
+            .unwrap_or_else(host_name),
+        datacenter: config.datacenter.clone().unwrap_or_else(|| "dc1".into()),
+        http_addr: std::sync::OnceLock::new(),
     });
     let core_bytes = match &options.core {
         Some(path) => std::fs::read(path)
@@ -134,6 +159,18 @@ pub async fn run(options: AgentOptions) -> Result<()> {
             )
         })?;
     let addr = listener.local_addr()?;
+    let ctx = runtime.context();
+    let advertised = match (&options.advertise, &config.advertise.http) {
+        (Some(a), _) | (None, Some(a)) => a.clone(),
+        // A wildcard bind is reachable on loopback at least.
+        _ if addr.ip().is_unspecified() => format!("127.0.0.1:{}", addr.port()),
+        _ => addr.to_string(),
+    };
+    let _ = ctx.http_addr.set(advertised);
+    if ctx.roles.client && !config.client.servers.is_empty() {
+        let ctx = ctx.clone();
+        crate::cluster::start_heartbeat(config.client.servers.clone(), move || ctx.registration());
+    }
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -155,6 +192,14 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     crate::server::serve(listener, runtime, server_options, shutdown_signal()).await?;
     drop(temp_dir);
     Ok(())
+}
+
+/// The machine's host name, Nomad's default node name.
+fn host_name() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Re-read the specs directory whenever it changes. The directory itself is watched, not

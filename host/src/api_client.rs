@@ -16,9 +16,16 @@ pub fn call(method: &str, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
     let Some(host) = addr.strip_prefix("http://") else {
         bail!("NOMAD_ADDR must be an http:// address (got {addr:?})");
     };
-    let host = host.trim_end_matches('/');
-    let mut stream =
-        TcpStream::connect(host).with_context(|| format!("failed to connect to {host}"))?;
+    call_at(host.trim_end_matches('/'), method, path, body)
+}
+
+/// Send `method path` with `body` to the agent at `host` (`host:port`).
+pub fn call_at(host: &str, method: &str, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(host)?
+        .next()
+        .with_context(|| format!("cannot resolve {host}"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .with_context(|| format!("failed to connect to {host}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",

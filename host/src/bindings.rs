@@ -8,5 +8,7 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use caravan::client::{acl, allocations, filesystem, follow, log, node, policy, stats, types};
+pub use caravan::client::{
+    acl, allocations, cluster, filesystem, follow, log, node, policy, stats, types,
+};
 pub use exports::caravan::client::handler;

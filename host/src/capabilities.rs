@@ -13,7 +13,10 @@ use wasmtime::component::{Resource, ResourceTable};
 use crate::acl_store::AclStore;
 use crate::alloc_fs::{AllocFs, FsError};
 use crate::allocs::{self, Registry};
-use crate::bindings::{acl, allocations, filesystem, follow, log, node, policy, stats, types};
+use crate::bindings::{
+    acl, allocations, cluster, filesystem, follow, log, node, policy, stats, types,
+};
+use crate::cluster::{Cluster, KnownNode, NodeRecord, Registration};
 use crate::follow::{Follower, Subscription};
 use crate::logging::{self, Level};
 use crate::state::{MetaOp, StateStore};
@@ -29,9 +32,37 @@ pub struct HostContext {
     pub stats: HostStats,
     pub follower: Arc<Follower>,
     pub acl: AclStore,
+    /// Server and/or client.
+    pub roles: cluster::AgentRoles,
+    /// Other nodes, when this agent is a server.
+    pub cluster: Cluster,
+    pub node_name: String,
+    pub datacenter: String,
+    /// The address clients and servers reach this agent's HTTP API at (known once bound).
+    pub http_addr: std::sync::OnceLock<String>,
 }
 
 impl HostContext {
+    /// This node as it registers with servers.
+    pub fn local_node(&self) -> NodeRecord {
+        NodeRecord {
+            id: self.node_id.clone(),
+            name: self.node_name.clone(),
+            datacenter: self.datacenter.clone(),
+            http_addr: self.http_addr.get().cloned().unwrap_or_default(),
+            static_meta: self.static_meta.clone(),
+            dynamic_meta: self.state.dynamic_meta().unwrap_or_default(),
+        }
+    }
+
+    /// One heartbeat's worth of this client.
+    pub fn registration(&self) -> Registration {
+        Registration {
+            node: self.local_node(),
+            allocations: self.registry.list(),
+        }
+    }
+
     /// The task names of an allocation, whose `secrets` and `private` dirs stay unread.
     pub fn task_names(&self, alloc_id: &str) -> Vec<String> {
         self.registry
@@ -295,6 +326,110 @@ impl follow::HostSubscription for CoreState {
 }
 
 impl policy::Host for CoreState {}
+
+impl cluster::Host for CoreState {
+    fn roles(&mut self) -> cluster::AgentRoles {
+        self.ctx.roles
+    }
+
+    fn node(&mut self, id: String) -> Option<cluster::NodeInfo> {
+        if self.ctx.roles.client && id == self.ctx.node_id {
+            return Some(self.local_node_info());
+        }
+        self.ctx.cluster.node(&id).map(node_info)
+    }
+
+    fn nodes(&mut self) -> Vec<cluster::NodeInfo> {
+        let mut nodes: Vec<cluster::NodeInfo> = self
+            .ctx
+            .cluster
+            .nodes()
+            .into_iter()
+            .filter(|n| n.record.id != self.ctx.node_id)
+            .map(node_info)
+            .collect();
+        if self.ctx.roles.client {
+            nodes.push(self.local_node_info());
+        }
+        nodes
+    }
+
+    fn find_allocation(&mut self, id: String) -> Option<cluster::PlacedAllocation> {
+        if self.ctx.roles.client
+            && let Some(record) = self.ctx.registry.get(&id)
+        {
+            return Some(cluster::PlacedAllocation {
+                node_id: self.ctx.node_id.clone(),
+                allocation: allocation(record),
+            });
+        }
+        self.ctx
+            .cluster
+            .allocations()
+            .into_iter()
+            .find(|(_, a)| a.spec.id == id)
+            .map(|(node_id, record)| cluster::PlacedAllocation {
+                node_id,
+                allocation: allocation(record),
+            })
+    }
+
+    fn all_allocations(&mut self) -> Vec<cluster::PlacedAllocation> {
+        let local = &self.ctx.node_id;
+        let mut placed: Vec<cluster::PlacedAllocation> = self
+            .ctx
+            .cluster
+            .allocations()
+            .into_iter()
+            .filter(|(node_id, _)| node_id != local)
+            .map(|(node_id, record)| cluster::PlacedAllocation {
+                node_id,
+                allocation: allocation(record),
+            })
+            .collect();
+        if self.ctx.roles.client {
+            placed.extend(self.ctx.registry.list().into_iter().map(|record| {
+                cluster::PlacedAllocation {
+                    node_id: local.clone(),
+                    allocation: allocation(record),
+                }
+            }));
+        }
+        placed
+    }
+}
+
+impl CoreState {
+    fn local_node_info(&self) -> cluster::NodeInfo {
+        node_info(KnownNode {
+            record: self.ctx.local_node(),
+            ready: true,
+            last_seen: SystemTime::now(),
+        })
+    }
+}
+
+fn node_info(node: KnownNode) -> cluster::NodeInfo {
+    cluster::NodeInfo {
+        id: node.record.id,
+        name: node.record.name,
+        datacenter: node.record.datacenter,
+        http_addr: node.record.http_addr,
+        status: if node.ready {
+            cluster::NodeStatus::Ready
+        } else {
+            cluster::NodeStatus::Down
+        },
+        static_meta: node
+            .record
+            .static_meta
+            .into_iter()
+            .map(|(name, value)| types::Pair { name, value })
+            .collect(),
+        dynamic_meta: entries(node.record.dynamic_meta),
+        last_seen: timestamp(node.last_seen),
+    }
+}
 
 impl acl::Host for CoreState {
     fn enabled(&mut self) -> bool {

@@ -10,7 +10,7 @@ use crate::agent::AgentOptions;
 /// A parsed command line.
 #[derive(Debug)]
 pub enum Command {
-    Agent(AgentOptions),
+    Agent(Box<AgentOptions>),
     /// `caravan acl bootstrap`: create the first management token on a running agent.
     AclBootstrap,
     Version,
@@ -35,6 +35,11 @@ Agent options:
   -core=<path>         Load this core component instead of the built-in one
   -max-streams=<n>     Streamed responses open at once (default 1024; more get 503)
   -acl-enabled         Enforce ACLs (as `acl { enabled = true }`)
+  -server              Run as a server: keep a registry of client nodes and forward to them
+  -client              Also run allocations when -server is given (the default without -server)
+  -servers=<a,b>       host:port of servers to register with (client { servers = [...] })
+  -node=<name>         This node's name (default: the host name)
+  -advertise=<addr>    host:port where others reach this agent (default: the bound address)
 ";
 
 /// Parse `args` (without the program name).
@@ -43,7 +48,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
         return Ok(Command::Help);
     };
     match command.as_str() {
-        "agent" => parse_agent(rest).map(Command::Agent),
+        "agent" => parse_agent(rest).map(|o| Command::Agent(Box::new(o))),
         "acl" => match rest.first().map(String::as_str) {
             Some("bootstrap") => Ok(Command::AclBootstrap),
             _ => bail!("usage: caravan acl bootstrap\n\n{USAGE}"),
@@ -93,6 +98,17 @@ fn parse_agent(args: &[String]) -> Result<AgentOptions> {
             "specs-dir" => options.specs_dir = Some(PathBuf::from(value()?)),
             "core" => options.core = Some(PathBuf::from(value()?)),
             "acl-enabled" => options.acl_enabled = true,
+            "server" => options.server = true,
+            "client" => options.client = true,
+            "servers" => options.servers.extend(
+                value()?
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from),
+            ),
+            "node" => options.node_name = Some(value()?),
+            "advertise" => options.advertise = Some(value()?),
             "max-streams" => {
                 let v = value()?;
                 options.max_streams = Some(

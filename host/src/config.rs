@@ -18,7 +18,27 @@ pub struct FileConfig {
     pub bind_addr: Option<String>,
     pub ports: Ports,
     pub client: ClientConfig,
+    pub server: ServerConfig,
     pub acl: AclConfig,
+    /// The node's name (default: the host name).
+    pub name: Option<String>,
+    /// The node's datacenter (default `dc1`).
+    pub datacenter: Option<String>,
+    pub advertise: Advertise,
+}
+
+/// `server { enabled = bool }`.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ServerConfig {
+    pub enabled: bool,
+}
+
+/// `advertise { http = "host:port" }`: where others reach this agent.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Advertise {
+    pub http: Option<String>,
 }
 
 /// `ports { http = N }`.
@@ -37,6 +57,10 @@ pub struct ClientConfig {
     pub allocations_dir: Option<PathBuf>,
     /// Where allocation directories live (default `<data_dir>/alloc`).
     pub alloc_dir: Option<PathBuf>,
+    /// Run allocations (default: yes, unless this agent is a server and nothing enables it).
+    pub enabled: Option<bool>,
+    /// `host:port` of the servers to register with.
+    pub servers: Vec<String>,
 }
 
 /// `acl { enabled = bool }`.
@@ -78,6 +102,20 @@ impl FileConfig {
             self.client.alloc_dir = other.client.alloc_dir;
         }
         self.acl.enabled |= other.acl.enabled;
+        self.server.enabled |= other.server.enabled;
+        if other.client.enabled.is_some() {
+            self.client.enabled = other.client.enabled;
+        }
+        self.client.servers.extend(other.client.servers);
+        if other.name.is_some() {
+            self.name = other.name;
+        }
+        if other.datacenter.is_some() {
+            self.datacenter = other.datacenter;
+        }
+        if other.advertise.http.is_some() {
+            self.advertise.http = other.advertise.http;
+        }
     }
 
     /// The address to listen on.

@@ -15,6 +15,7 @@ pub mod api_client;
 pub mod bindings;
 pub mod capabilities;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod follow;
 pub mod fsutil;

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
             .enable_all()
             .build()
             .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(caravan::agent::run(options))),
+            .and_then(|rt| rt.block_on(caravan::agent::run(*options))),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

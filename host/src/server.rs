@@ -138,6 +138,9 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) 
     if request.path == "/v1/acl/bootstrap" {
         return acl_bootstrap(runtime, &request.method);
     }
+    if request.path == crate::cluster::REGISTER_PATH {
+        return register_node(runtime, &request);
+    }
     let started = Instant::now();
     let decided = {
         let runtime = runtime.clone();
@@ -149,6 +152,7 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) 
         Ok(Ok((handler::Action::Respond(r), _))) => respond(r),
         Ok(Ok((handler::Action::SendFile(send), _))) => send_file(runtime, send).await,
         Ok(Ok((handler::Action::Stream(start), call))) => stream(shared, start, call),
+        Ok(Ok((handler::Action::Forward(node), _))) => forward(runtime, &request, &node).await,
         Ok(Err(trap)) => {
             crate::error!(
                 "{} {} from {peer}: the core failed: {trap:#}",
@@ -463,6 +467,104 @@ impl http_body::Body for Gzip {
             }
         }
     }
+}
+
+/// A client's heartbeat (servers only).
+fn register_node(runtime: &Arc<Runtime>, request: &types::Request) -> Response<Body> {
+    let ctx = runtime.context();
+    if !ctx.roles.server {
+        return plain(StatusCode::NOT_FOUND, "");
+    }
+    match serde_json::from_slice::<crate::cluster::Registration>(&request.body) {
+        Ok(registration) => {
+            ctx.cluster.register(registration);
+            full_response(StatusCode::OK)
+        }
+        Err(err) => plain(
+            StatusCode::BAD_REQUEST,
+            &format!("invalid registration: {err}"),
+        ),
+    }
+}
+
+/// Relay a request to the client node that holds what it names, streaming the answer back
+/// (frames included) with the connection's own backpressure. Dropping either side drops the
+/// other. The node sees the caller's token and checks it again.
+async fn forward(
+    runtime: &Arc<Runtime>,
+    request: &types::Request,
+    node_id: &str,
+) -> Response<Body> {
+    let ctx = runtime.context();
+    let Some(node) = ctx.cluster.node(node_id) else {
+        return plain(StatusCode::NOT_FOUND, "No path to node");
+    };
+    let addr = node.record.http_addr;
+    let no_path = |why: &dyn std::fmt::Display| {
+        crate::warn!("forwarding to node {node_id} at {addr}: {why}");
+        plain(StatusCode::NOT_FOUND, "No path to node")
+    };
+    let stream = match tokio::net::TcpStream::connect(&addr).await {
+        Ok(stream) => stream,
+        Err(err) => return no_path(&err),
+    };
+    let (mut sender, connection) =
+        match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
+            Ok(pair) => pair,
+            Err(err) => return no_path(&err),
+        };
+    tokio::spawn(connection);
+    let target = if request.query.is_empty() {
+        request.path.clone()
+    } else {
+        format!("{}?{}", request.path, request.query)
+    };
+    let mut outgoing = Request::builder()
+        .method(request.method.as_str())
+        .uri(target);
+    for pair in &request.headers {
+        // Hop-by-hop headers stay here; compression is this agent's business with its client.
+        if !matches!(
+            pair.name.as_str(),
+            "host"
+                | "connection"
+                | "content-length"
+                | "transfer-encoding"
+                | "accept-encoding"
+                | "keep-alive"
+                | "upgrade"
+        ) {
+            outgoing = outgoing.header(pair.name.as_str(), pair.value.as_str());
+        }
+    }
+    let outgoing = outgoing
+        .header("host", addr.as_str())
+        .header(crate::cluster::FORWARDED_HEADER, "1")
+        .body(Full::new(Bytes::from(request.body.clone())));
+    let outgoing = match outgoing {
+        Ok(req) => req,
+        Err(err) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                &format!("cannot forward this request: {err}"),
+            );
+        }
+    };
+    match sender.send_request(outgoing).await {
+        Ok(answer) => {
+            let (mut parts, body) = answer.into_parts();
+            parts.headers.remove(VARY);
+            parts.headers.remove("x-caravan-core");
+            Response::from_parts(parts, body.map_err(std::io::Error::other).boxed())
+        }
+        Err(err) => no_path(&err),
+    }
+}
+
+fn full_response(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(full(Vec::new()));
+    *response.status_mut() = status;
+    response
 }
 
 /// `PUT`/`POST /v1/acl/bootstrap`: the first management token, in Nomad's `ACLToken` shape.

@@ -85,11 +85,25 @@ fn allowed(route: &str) -> &'static [&'static str] {
         "fs/ls" | "fs/stat" | "fs/cat" | "fs/readat" | "fs/stream" => &["write", "glob"],
         "allocation/stats" => &["read", "write", "glob"],
         "allocation/gc" => &["write", "glob"],
+        "nodes" | "node" => &["node-read", "node-write"],
+        "allocation" => &["read", "write", "glob"],
+        // Listed for everyone with a valid token; each entry is filtered by read-job.
+        "allocations" => &[
+            "anonymous",
+            "other-ns",
+            "read",
+            "write",
+            "logs-only",
+            "glob",
+            "deny",
+            "node-read",
+            "node-write",
+        ],
         _ => &[],
     }
 }
 
-fn routes(alloc: &str) -> Vec<(&'static str, &'static str, String, &'static [u8])> {
+fn routes(alloc: &str, node: &str) -> Vec<(&'static str, &'static str, String, &'static [u8])> {
     let fs = |op: &str, q: &str| format!("/v1/client/fs/{op}/{alloc}?{q}");
     vec![
         ("metadata GET", "GET", "/v1/client/metadata".into(), b""),
@@ -141,6 +155,10 @@ fn routes(alloc: &str) -> Vec<(&'static str, &'static str, String, &'static [u8]
             b"",
         ),
         ("acl/token/self", "GET", "/v1/acl/token/self".into(), b""),
+        ("nodes", "GET", "/v1/nodes".into(), b""),
+        ("node", "GET", format!("/v1/node/{node}"), b""),
+        ("allocations", "GET", "/v1/allocations".into(), b""),
+        ("allocation", "GET", format!("/v1/allocation/{alloc}"), b""),
     ]
 }
 
@@ -155,7 +173,7 @@ fn every_route_against_every_caller() {
     // Baseline with ACLs off: what each request answers when nothing is checked.
     let open = Agent::start_in(data, &[]);
     let alloc = open.demo_alloc.clone();
-    let table = routes(&alloc);
+    let table = routes(&alloc, &open.node_id);
     let covered: BTreeSet<&str> = table.iter().map(|(label, ..)| route_name(label)).collect();
     let known: BTreeSet<&str> = caravan_core::router::NAMES.iter().copied().collect();
     assert_eq!(

@@ -4,6 +4,7 @@ mod support;
 
 mod acl;
 mod api;
+mod cluster;
 mod containment;
 mod isolation;
 mod persistence;

@@ -30,10 +30,17 @@ impl Agent {
 
     /// A dev agent on `data_dir` with extra flags.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut args = vec!["-dev"];
+        args.extend_from_slice(extra);
+        Self::spawn(data_dir, &args)
+    }
+
+    /// An agent on `data_dir`, loopback, a free port, and these flags.
+    pub fn spawn(data_dir: &Path, flags: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_caravan"))
-            .args(["agent", "-dev", "-http-port=0"])
+            .args(["agent", "-bind=127.0.0.1", "-http-port=0"])
             .arg(format!("-data-dir={}", data_dir.display()))
-            .args(extra)
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

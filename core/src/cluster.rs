@@ -1,0 +1,220 @@
+//! Which agent answers a request — this one, or the client node a server forwards it to —
+//! and the server's views of nodes and allocations (`/v1/nodes`, `/v1/allocations`, ...).
+//!
+//! A server checks ACLs before forwarding and the client checks them again: no identity
+//! is borrowed from the client (CVE-2023-1782). A forwarded request carries a header and
+//! is never forwarded again (Nomad's metadata forwarding loop, #16517).
+
+use serde_json::{Map, Value, json};
+
+use crate::access::Access;
+use crate::host::{Allocation, Host, NodeInfo, PlacedAllocation, TaskStatus};
+use crate::http::{ApiError, ApiResult, Request};
+use crate::params::go_quote;
+use crate::timefmt::rfc3339_nano;
+
+/// Marks a request a server already forwarded.
+pub const FORWARDED_HEADER: &str = "x-caravan-forwarded";
+
+fn forwarded(req: &Request) -> bool {
+    req.header(FORWARDED_HEADER).is_some()
+}
+
+/// For alloc-scoped routes: the node to forward to, or `None` to answer here.
+pub fn locate_allocation(host: &impl Host, access: &Access, id: &str) -> ApiResult<Option<String>> {
+    let roles = host.roles();
+    if roles.client && host.allocation(id).is_some() {
+        return Ok(None);
+    }
+    if !roles.server || forwarded(access.request) {
+        return Ok(None);
+    }
+    let Some(placed) = host.find_allocation(id) else {
+        return Ok(None);
+    };
+    if roles.client && placed.node_id == host.node_id() {
+        return Ok(None);
+    }
+    access.namespace(host, &placed.allocation.namespace)?;
+    reachable(host, &placed.node_id)?;
+    Ok(Some(placed.node_id))
+}
+
+/// For node-scoped routes (`stats`, `gc`, `metadata`): the node to forward to, or `None`
+/// to answer here. An empty `node_id` means this agent's own client.
+pub fn locate_node(host: &impl Host, access: &Access, node_id: &str) -> ApiResult<Option<String>> {
+    let roles = host.roles();
+    if node_id.is_empty() {
+        return if roles.client {
+            Ok(None)
+        } else {
+            Err(ApiError::bad_request(
+                "No local Node and node_id not provided",
+            ))
+        };
+    }
+    if roles.client && node_id == host.node_id() {
+        return Ok(None);
+    }
+    if !roles.server || forwarded(access.request) {
+        return Err(unknown_node(node_id));
+    }
+    reachable(host, node_id)?;
+    access.node(host)?;
+    Ok(Some(node_id.to_string()))
+}
+
+fn reachable(host: &impl Host, node_id: &str) -> ApiResult<()> {
+    match host.node(node_id) {
+        None => Err(unknown_node(node_id)),
+        Some(node) if !node.ready => Err(ApiError::not_found("No path to node")),
+        Some(_) => Ok(()),
+    }
+}
+
+fn unknown_node(node_id: &str) -> ApiError {
+    ApiError::not_found(format!("Unknown node {}", go_quote(node_id)))
+}
+
+fn status(node: &NodeInfo) -> &'static str {
+    if node.ready { "ready" } else { "down" }
+}
+
+fn address(node: &NodeInfo) -> &str {
+    node.http_addr
+        .rsplit_once(':')
+        .map_or(node.http_addr.as_str(), |(host, _)| host)
+}
+
+/// `GET /v1/nodes`: Nomad's `NodeListStub` for each node, sorted by id.
+pub fn nodes_body(host: &impl Host) -> Value {
+    let mut nodes = host.nodes();
+    nodes.sort_by(|a, b| a.id.cmp(&b.id));
+    Value::Array(
+        nodes
+            .iter()
+            .map(|n| {
+                json!({
+                    "Address": address(n),
+                    "CreateIndex": 0,
+                    "Datacenter": n.datacenter,
+                    "Drain": false,
+                    "HTTPAddr": n.http_addr,
+                    "ID": n.id,
+                    "ModifyIndex": 0,
+                    "Name": n.name,
+                    "NodeClass": "",
+                    "NodePool": "default",
+                    "SchedulingEligibility": "eligible",
+                    "Status": status(n),
+                    "StatusDescription": "",
+                    "Version": env!("CARGO_PKG_VERSION"),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// `GET /v1/node/:id`: the fields of Nomad's `Node` caravan knows.
+pub fn node_body(host: &impl Host, id: &str) -> ApiResult<Value> {
+    let node = host
+        .node(id)
+        .ok_or_else(|| ApiError::not_found("node not found"))?;
+    Ok(json!({
+        "Attributes": { "nomad.version": env!("CARGO_PKG_VERSION"), "unique.hostname": node.name },
+        "CreateIndex": 0,
+        "Datacenter": node.datacenter,
+        "Drain": false,
+        "HTTPAddr": node.http_addr,
+        "ID": node.id,
+        "Meta": crate::meta::merged(&node.static_meta, &node.dynamic_meta),
+        "ModifyIndex": 0,
+        "Name": node.name,
+        "NodeClass": "",
+        "NodePool": "default",
+        "SchedulingEligibility": "eligible",
+        "Status": status(&node),
+        "StatusDescription": "",
+        "StatusUpdatedAt": node.last_seen.seconds,
+        "TLSEnabled": false,
+    }))
+}
+
+/// `GET /v1/allocations`: allocations of `namespace` (default `default`, `*` for all) the
+/// caller may read, as Nomad's `AllocListStub`.
+pub fn allocations_body(host: &impl Host, access: &Access, namespace: &str) -> Value {
+    let mut placed = host.all_allocations();
+    placed.sort_by(|a, b| a.allocation.id.cmp(&b.allocation.id));
+    let names = node_names(host);
+    Value::Array(
+        placed
+            .iter()
+            .filter(|p| namespace == "*" || p.allocation.namespace == namespace)
+            .filter(|p| access.namespace(host, &p.allocation.namespace).is_ok())
+            .map(|p| allocation_json(p, &names))
+            .collect(),
+    )
+}
+
+/// `GET /v1/allocation/:id`.
+pub fn allocation_body(host: &impl Host, access: &Access, id: &str) -> ApiResult<Value> {
+    let placed = host
+        .find_allocation(id)
+        .ok_or_else(|| ApiError::not_found("alloc not found"))?;
+    access.namespace(host, &placed.allocation.namespace)?;
+    Ok(allocation_json(&placed, &node_names(host)))
+}
+
+fn node_names(host: &impl Host) -> Map<String, Value> {
+    host.nodes()
+        .into_iter()
+        .map(|n| (n.id, Value::String(n.name)))
+        .collect()
+}
+
+fn allocation_json(placed: &PlacedAllocation, node_names: &Map<String, Value>) -> Value {
+    let a: &Allocation = &placed.allocation;
+    let time =
+        |t: Option<crate::host::Timestamp>| t.map(|t| rfc3339_nano(t.seconds, t.nanoseconds));
+    let tasks: Map<String, Value> = a
+        .tasks
+        .iter()
+        .map(|t| {
+            let state = match t.state {
+                TaskStatus::Pending => "pending",
+                TaskStatus::Running => "running",
+                TaskStatus::Dead => "dead",
+            };
+            let value = json!({
+                "Events": [],
+                "Failed": t.failed,
+                "FinishedAt": time(t.finished_at),
+                "Restarts": 0,
+                "StartedAt": time(t.started_at),
+                "State": state,
+            });
+            (t.name.clone(), value)
+        })
+        .collect();
+    let client_status = match a.client_status {
+        crate::host::ClientStatus::Pending => "pending",
+        crate::host::ClientStatus::Running => "running",
+        crate::host::ClientStatus::Complete => "complete",
+        crate::host::ClientStatus::Failed => "failed",
+        crate::host::ClientStatus::Lost => "lost",
+    };
+    json!({
+        "ClientStatus": client_status,
+        "CreateIndex": 0,
+        "DesiredStatus": if a.client_status.is_terminal() { "stop" } else { "run" },
+        "ID": a.id,
+        "JobID": a.job_id,
+        "ModifyIndex": 0,
+        "Name": format!("{}.{}[0]", a.job_id, a.task_group),
+        "Namespace": a.namespace,
+        "NodeID": placed.node_id,
+        "NodeName": node_names.get(&placed.node_id).cloned().unwrap_or_default(),
+        "TaskGroup": a.task_group,
+        "TaskStates": tasks,
+    })
+}

@@ -1,0 +1,161 @@
+//! Server mode: the registry of client nodes a server keeps, and the heartbeat that keeps a
+//! client registered with its servers.
+//!
+//! Registration is soft state: a client sends its node (id, HTTP address, metadata) and its
+//! allocations every [`HEARTBEAT`]; a node silent for [`TTL`] reads as down. Any number of
+//! servers can run side by side, and a restarted server refills itself within a heartbeat.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::allocs::AllocRecord;
+
+/// How often a client registers.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// A node silent this long is down.
+pub const TTL: Duration = Duration::from_secs(5);
+/// Marks a request a server forwarded, so it is never forwarded again (the contract in
+/// `wit/handler.wit`, `action.forward`).
+pub const FORWARDED_HEADER: &str = "x-caravan-forwarded";
+/// The internal endpoint clients register at.
+pub const REGISTER_PATH: &str = "/v1/internal/node/register";
+
+/// A client node as it describes itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Datacenter")]
+    pub datacenter: String,
+    #[serde(rename = "HTTPAddr")]
+    pub http_addr: String,
+    #[serde(rename = "StaticMeta")]
+    pub static_meta: BTreeMap<String, String>,
+    #[serde(rename = "DynamicMeta")]
+    pub dynamic_meta: BTreeMap<String, Option<String>>,
+}
+
+/// One heartbeat: the node and everything it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registration {
+    #[serde(rename = "Node")]
+    pub node: NodeRecord,
+    #[serde(rename = "Allocations")]
+    pub allocations: Vec<AllocRecord>,
+}
+
+struct Registered {
+    registration: Registration,
+    seen: Instant,
+    seen_at: SystemTime,
+}
+
+/// What a server knows about other nodes.
+#[derive(Default)]
+pub struct Cluster {
+    nodes: RwLock<HashMap<String, Registered>>,
+}
+
+/// A node with its liveness.
+#[derive(Debug, Clone)]
+pub struct KnownNode {
+    pub record: NodeRecord,
+    pub ready: bool,
+    pub last_seen: SystemTime,
+}
+
+impl Cluster {
+    /// Record a heartbeat.
+    pub fn register(&self, registration: Registration) {
+        let id = registration.node.id.clone();
+        let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
+        if !nodes.contains_key(&id) {
+            crate::info!("node {id} registered from {}", registration.node.http_addr);
+        }
+        nodes.insert(
+            id,
+            Registered {
+                registration,
+                seen: Instant::now(),
+                seen_at: SystemTime::now(),
+            },
+        );
+    }
+
+    fn known(r: &Registered) -> KnownNode {
+        KnownNode {
+            record: r.registration.node.clone(),
+            ready: r.seen.elapsed() < TTL,
+            last_seen: r.seen_at,
+        }
+    }
+
+    /// A registered node.
+    pub fn node(&self, id: &str) -> Option<KnownNode> {
+        self.nodes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .map(Self::known)
+    }
+
+    /// Every registered node.
+    pub fn nodes(&self) -> Vec<KnownNode> {
+        self.nodes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(Self::known)
+            .collect()
+    }
+
+    /// Every allocation of every registered node, with the node's id.
+    pub fn allocations(&self) -> Vec<(String, AllocRecord)> {
+        let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
+        nodes
+            .iter()
+            .flat_map(|(id, r)| {
+                r.registration
+                    .allocations
+                    .iter()
+                    .map(move |a| (id.clone(), a.clone()))
+            })
+            .collect()
+    }
+}
+
+/// Register with each server every [`HEARTBEAT`], on a thread of its own, for as long as
+/// the process runs. A server that cannot be reached is retried on the next beat.
+pub fn start_heartbeat(servers: Vec<String>, describe: impl Fn() -> Registration + Send + 'static) {
+    let spawned = std::thread::Builder::new()
+        .name("heartbeat".into())
+        .spawn(move || {
+            let mut unreachable: HashMap<String, bool> = HashMap::new();
+            loop {
+                let body = serde_json::to_vec(&describe()).unwrap_or_default();
+                for server in &servers {
+                    let ok = matches!(
+                        crate::api_client::call_at(server, "POST", REGISTER_PATH, &body),
+                        Ok((200, _))
+                    );
+                    let was_down = unreachable.insert(server.clone(), !ok).unwrap_or(false);
+                    if !ok && !was_down {
+                        crate::warn!(
+                            "cannot register with server {server}; retrying every {HEARTBEAT:?}"
+                        );
+                    } else if ok && was_down {
+                        crate::info!("registered with server {server} again");
+                    }
+                }
+                std::thread::sleep(HEARTBEAT);
+            }
+        });
+    if let Err(err) = spawned {
+        crate::error!("failed to start the heartbeat: {err}");
+    }
+}

@@ -1,0 +1,218 @@
+//! Server mode: client endpoints through a server, routed by allocation and `node_id`,
+//! streams included; nodes going down and coming back; two servers side by side.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::{Agent, place, wait_until};
+
+fn server(dir: &Path) -> Agent {
+    Agent::spawn(dir, &["-server", "-node=server"])
+}
+
+fn client(dir: &Path, name: &str, servers: &[&Agent]) -> Agent {
+    let list: Vec<&str> = servers.iter().map(|s| s.addr.as_str()).collect();
+    Agent::spawn(
+        dir,
+        &[
+            &format!("-node={name}"),
+            &format!("-servers={}", list.join(",")),
+        ],
+    )
+}
+
+/// Wait until the server sees `count` ready nodes.
+fn wait_for_nodes(server: &Agent, ready: usize) {
+    wait_until(|| {
+        let nodes = server.get("/v1/nodes").json();
+        nodes
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["Status"] == "ready")
+            .count()
+            == ready
+    });
+}
+
+fn write(agent: &Agent, alloc: &str, path: &str, data: &[u8]) {
+    let file = agent.data_dir.join("alloc").join(alloc).join(path);
+    std::fs::write(file, data).unwrap();
+}
+
+#[test]
+fn a_server_answers_for_its_clients_and_notices_them_leave() {
+    let temp = tempfile::tempdir().unwrap();
+    let srv = server(&temp.path().join("server"));
+    let mut clients: Vec<Agent> = (0..3)
+        .map(|i| {
+            client(
+                &temp.path().join(format!("c{i}")),
+                &format!("client-{i}"),
+                &[&srv],
+            )
+        })
+        .collect();
+    let allocs: Vec<String> = clients.iter().map(|c| place(c, &["web"])).collect();
+    for (client, alloc) in clients.iter().zip(&allocs) {
+        write(
+            client,
+            alloc,
+            "alloc/data/page.txt",
+            format!("hello from {}\n", client.node_id).as_bytes(),
+        );
+    }
+    wait_for_nodes(&srv, 3);
+    wait_until(|| {
+        allocs
+            .iter()
+            .all(|a| srv.get(&format!("/v1/allocation/{a}")).status == 200)
+    });
+
+    for (client, alloc) in clients.iter().zip(&allocs) {
+        for target in [
+            format!("/v1/client/fs/ls/{alloc}?path=/alloc/data"),
+            format!("/v1/client/fs/stat/{alloc}?path=alloc/data/page.txt"),
+            format!("/v1/client/fs/cat/{alloc}?path=alloc/data/page.txt"),
+            format!("/v1/client/fs/readat/{alloc}?path=alloc/data/page.txt&offset=6&limit=4"),
+            format!("/v1/client/fs/stream/{alloc}?path=alloc/data/page.txt&follow=false"),
+            format!("/v1/client/fs/logs/{alloc}?task=web&type=stdout"),
+            format!("/v1/client/allocation/{alloc}/gc"),
+            format!("/v1/client/stats?node_id={}", client.node_id),
+            format!("/v1/client/metadata?node_id={}", client.node_id),
+        ] {
+            let direct = client.get(&target);
+            let relayed = srv.get(&target);
+            assert_eq!(
+                relayed.status,
+                direct.status,
+                "{target}: {}",
+                relayed.text()
+            );
+            if !target.contains("/stats") {
+                assert_eq!(relayed.body, direct.body, "{target}");
+            }
+        }
+        let stats = srv
+            .get(&format!("/v1/client/allocation/{alloc}/stats"))
+            .json();
+        assert!(stats.get("ResourceUsage").is_some());
+        let allocation = srv.get(&format!("/v1/allocation/{alloc}")).json();
+        assert_eq!(allocation["NodeID"], client.node_id);
+        let node = srv.get(&format!("/v1/node/{}", client.node_id)).json();
+        assert_eq!(
+            node["HTTPAddr"], client.addr,
+            "clients dial HTTPAddr directly"
+        );
+    }
+
+    // Writes through the server land on the client.
+    let target = &clients[1];
+    let applied = srv.request(
+        "POST",
+        &format!("/v1/client/metadata?node_id={}", target.node_id),
+        &[],
+        br#"{"Meta":{"via":"server"}}"#,
+    );
+    assert_eq!(applied.status, 200, "{}", applied.text());
+    assert_eq!(
+        target.get("/v1/client/metadata").json()["Meta"]["via"],
+        "server"
+    );
+
+    // node_id missing / unknown on a server without a client of its own.
+    let missing = srv.get("/v1/client/stats");
+    assert_eq!(
+        (missing.status, missing.text()),
+        (400, "No local Node and node_id not provided".to_string())
+    );
+    let unknown = srv.get("/v1/client/stats?node_id=nope");
+    assert_eq!(
+        (unknown.status, unknown.text()),
+        (404, "Unknown node \"nope\"".to_string())
+    );
+    // A forwarded request is never forwarded again.
+    let looped = clients[0].request(
+        "GET",
+        "/v1/client/stats?node_id=elsewhere",
+        &[("X-Caravan-Forwarded", "1")],
+        b"",
+    );
+    assert_eq!(looped.status, 404);
+
+    // A client that dies reads as down within the TTL; its endpoints say there is no path.
+    let gone = clients.remove(2);
+    let (gone_dir, gone_id, gone_alloc) = (
+        gone.data_dir.clone(),
+        gone.node_id.clone(),
+        allocs[2].clone(),
+    );
+    drop(gone);
+    wait_for_nodes(&srv, 2);
+    let down = srv.get(&format!("/v1/client/fs/ls/{gone_alloc}"));
+    assert_eq!(
+        (down.status, down.text()),
+        (404, "No path to node".to_string())
+    );
+    let down = srv.get(&format!("/v1/client/stats?node_id={gone_id}"));
+    assert_eq!(
+        (down.status, down.text()),
+        (404, "No path to node".to_string())
+    );
+    // It comes back when the client restarts.
+    let back = client(&gone_dir, "client-2", &[&srv]);
+    assert_eq!(back.node_id, gone_id);
+    wait_for_nodes(&srv, 3);
+    wait_until(|| srv.get(&format!("/v1/client/fs/ls/{gone_alloc}")).status == 200);
+}
+
+#[test]
+fn follow_streams_are_relayed_live() {
+    let temp = tempfile::tempdir().unwrap();
+    let srv = server(&temp.path().join("server"));
+    let cli = client(&temp.path().join("client"), "client", &[&srv]);
+    let alloc = place(&cli, &["web"]);
+    write(&cli, &alloc, "alloc/data/live.log", b"first\n");
+    wait_until(|| srv.get(&format!("/v1/allocation/{alloc}")).status == 200);
+    let mut stream = srv.open_stream(
+        &format!("/v1/client/fs/stream/{alloc}?path=alloc/data/live.log"),
+        &[],
+    );
+    assert_eq!(stream.status, 200);
+    let first = stream.read_for(Duration::from_secs(5));
+    assert!(
+        String::from_utf8_lossy(&first).contains("Zmlyc3QK"),
+        "first frame relayed"
+    );
+    let file = cli
+        .data_dir
+        .join("alloc")
+        .join(&alloc)
+        .join("alloc/data/live.log");
+    std::io::Write::write_all(
+        &mut std::fs::OpenOptions::new().append(true).open(file).unwrap(),
+        b"second\n",
+    )
+    .unwrap();
+    let next = stream.read_for(Duration::from_secs(5));
+    assert!(
+        String::from_utf8_lossy(&next).contains("c2Vjb25kCg=="),
+        "appended data relayed live"
+    );
+}
+
+#[test]
+fn two_servers_one_killed() {
+    let temp = tempfile::tempdir().unwrap();
+    let a = server(&temp.path().join("a"));
+    let b = server(&temp.path().join("b"));
+    let cli = client(&temp.path().join("client"), "client", &[&a, &b]);
+    let alloc = place(&cli, &["web"]);
+    wait_for_nodes(&a, 1);
+    wait_for_nodes(&b, 1);
+    drop(a);
+    std::thread::sleep(Duration::from_millis(1_500));
+    let through_b = b.get(&format!("/v1/client/fs/ls/{alloc}"));
+    assert_eq!(through_b.status, 200, "{}", through_b.text());
+    wait_for_nodes(&b, 1);
+}
