@@ -94,12 +94,11 @@ pub fn readat<H: Host>(
     query: &Query,
 ) -> ApiResult<Action<H::Watch>> {
     let given = required_path(query)?;
-    let offset = parse_int(query.get("offset").unwrap_or(""))
-        .map_err(|e| ApiError::bad_request(format!("error parsing offset: {e}")))?;
+    // Nomad parses readat's offset without an empty check: it is required.
+    let offset = int_param(query.get("offset").unwrap_or(""), "offset")?;
     let limit = match query.get("limit").filter(|l| !l.is_empty()) {
         None => 0,
-        Some(limit) => parse_int(limit)
-            .map_err(|e| ApiError::bad_request(format!("error parsing limit: {e}")))?,
+        Some(limit) => int_param(limit, "limit")?,
     };
     access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
@@ -120,17 +119,8 @@ pub fn stream<H: Host>(
 ) -> ApiResult<Action<H::Watch>> {
     let given = required_path(query)?;
     let follow = crate::logs::flag(query, "follow", true)?;
-    let offset = match query.get("offset").filter(|o| !o.is_empty()) {
-        None => 0,
-        Some(o) => {
-            parse_int(o).map_err(|e| ApiError::bad_request(format!("error parsing offset: {e}")))?
-        }
-    };
-    let origin_end = match query.get("origin").filter(|o| !o.is_empty()) {
-        None | Some("start") => false,
-        Some("end") => true,
-        Some(_) => return Err(ApiError::bad_request("origin must be start or end")),
-    };
+    let offset = offset(query)?;
+    let origin_end = origin_is_end(query)?;
     access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
     let info = host
@@ -216,6 +206,28 @@ fn untrusted_content_headers(sniffed: &str) -> Vec<(String, String)> {
         ("X-Content-Type-Options".into(), "nosniff".into()),
         ("X-XSS-Protection".into(), "1; mode=block".into()),
     ]
+}
+
+/// A Go integer parameter, with Nomad's `error parsing <name>: <strconv error>`.
+pub fn int_param(value: &str, name: &str) -> ApiResult<i64> {
+    parse_int(value).map_err(|e| ApiError::bad_request(format!("error parsing {name}: {e}")))
+}
+
+/// `offset`: optional (0), a Go integer.
+pub fn offset(query: &Query) -> ApiResult<i64> {
+    match query.get("offset").filter(|o| !o.is_empty()) {
+        None => Ok(0),
+        Some(o) => int_param(o, "offset"),
+    }
+}
+
+/// `origin`: `start` (the default) or `end`.
+pub fn origin_is_end(query: &Query) -> ApiResult<bool> {
+    match query.get("origin").filter(|o| !o.is_empty()) {
+        None | Some("start") => Ok(false),
+        Some("end") => Ok(true),
+        Some(_) => Err(ApiError::bad_request("origin must be start or end")),
+    }
 }
 
 fn required_path(query: &Query) -> ApiResult<&str> {

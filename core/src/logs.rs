@@ -183,24 +183,14 @@ pub fn start<W>(
             ));
         }
     };
-    let offset = match query.get("offset").filter(|o| !o.is_empty()) {
-        None => 0,
-        Some(o) => {
-            parse_int(o).map_err(|e| ApiError::bad_request(format!("error parsing offset: {e}")))?
-        }
-    };
-    let origin_end = match query.get("origin").filter(|o| !o.is_empty()) {
-        None | Some("start") => false,
-        Some("end") => true,
-        Some(_) => return Err(ApiError::bad_request("origin must be start or end")),
-    };
+    let offset = crate::fs::offset(query)?;
+    let origin_end = crate::fs::origin_is_end(query)?;
     let lines = match query.get("lines").filter(|l| !l.is_empty()) {
         None => None,
-        Some(l) => match parse_int(l) {
-            Ok(n) if n >= 0 => Some(n as u64),
-            Ok(_) => return Err(ApiError::bad_request("lines must not be negative")),
-            Err(e) => return Err(ApiError::bad_request(format!("error parsing lines: {e}"))),
-        },
+        Some(l) => Some(
+            u64::try_from(crate::fs::int_param(l, "lines")?)
+                .map_err(|_| ApiError::bad_request("lines must not be negative"))?,
+        ),
     };
     let allocation = access.allocation(host, alloc_id)?;
     check_task(&allocation, task)?;

@@ -51,7 +51,11 @@ fn start(dir: &Path, flags: &[String]) -> Agent {
         }
     }
     std::thread::spawn(move || lines.for_each(drop));
-    Agent { child, addr, node_id }
+    Agent {
+        child,
+        addr,
+        node_id,
+    }
 }
 
 /// One keep-alive connection; reads `Content-Length` or chunked bodies.
@@ -122,11 +126,18 @@ fn load(addr: &str, target: &str) -> (f64, Duration, Duration) {
             })
         })
         .collect();
-    let mut latencies: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut latencies: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     let elapsed = started.elapsed();
     latencies.sort();
     let rps = latencies.len() as f64 / elapsed.as_secs_f64();
-    (rps, latencies[latencies.len() / 2], latencies[latencies.len() * 99 / 100])
+    (
+        rps,
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() * 99 / 100],
+    )
 }
 
 fn throughput(addr: &str, target: &str) -> f64 {
@@ -140,14 +151,31 @@ fn throughput(addr: &str, target: &str) -> f64 {
 fn main() {
     let temp = tempfile::tempdir().unwrap();
     let server = start(&temp.path().join("server"), &["-server".into()]);
-    let client = start(&temp.path().join("client"), &[format!("-servers={}", server.addr)]);
+    let client = start(
+        &temp.path().join("client"),
+        &[format!("-servers={}", server.addr)],
+    );
     let alloc = "5fc98185-17ff-26bc-a802-0c74fa471c99";
-    let spec = format!(r#"{{"ID":"{alloc}","JobID":"bench","TaskGroup":"bench","Tasks":[{{"Name":"t","Command":"/bin/true"}}]}}"#);
+    let spec = format!(
+        r#"{{"ID":"{alloc}","JobID":"bench","TaskGroup":"bench","Tasks":[{{"Name":"t","Command":"/bin/true"}}]}}"#
+    );
     std::fs::write(temp.path().join("client/specs/bench.json"), spec).unwrap();
-    let data = temp.path().join("client/alloc").join(alloc).join("alloc/data");
+    let data = temp
+        .path()
+        .join("client/alloc")
+        .join(alloc)
+        .join("alloc/data");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !data.exists() || Conn::open(&server.addr).get(&format!("/v1/client/fs/stat/{alloc}?path=/")).0 != 200 {
-        assert!(Instant::now() < deadline, "the server never learned the allocation");
+    while !data.exists()
+        || Conn::open(&server.addr)
+            .get(&format!("/v1/client/fs/stat/{alloc}?path=/"))
+            .0
+            != 200
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the server never learned the allocation"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let block: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
@@ -163,7 +191,10 @@ fn main() {
     println!("fs/stat, {THREADS} keep-alive connections x {REQUESTS_PER_THREAD} requests:");
     println!("  direct        {d_rps:>8.0} req/s  p50 {d_p50:?}  p99 {d_p99:?}");
     println!("  via server    {s_rps:>8.0} req/s  p50 {s_p50:?}  p99 {s_p99:?}");
-    println!("  ratio         {:.2}x the throughput direct", d_rps / s_rps);
+    println!(
+        "  ratio         {:.2}x the throughput direct",
+        d_rps / s_rps
+    );
     let stream = format!("/v1/client/fs/stream/{alloc}?path=alloc/data/big.bin&follow=false");
     let direct = throughput(&client.addr, &stream);
     let relayed = throughput(&server.addr, &stream);

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use notify::{RecursiveMode, Watcher};
 
 use crate::alloc_fs::AllocFs;
 use crate::allocs::Registry;
@@ -205,56 +204,22 @@ fn host_name() -> String {
 /// Re-read the specs directory whenever it changes. The directory itself is watched, not
 /// each file: a watch on a file dies with the first atomic rename.
 fn watch_specs(registry: Arc<Registry>) -> Result<notify::RecommendedWatcher> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
-            let _ = tx.send(());
-        }
-    })?;
-    watcher
-        .watch(registry.specs_dir(), RecursiveMode::NonRecursive)
-        .context("failed to watch the specs dir")?;
-    std::thread::Builder::new()
-        .name("specs-watcher".into())
-        .spawn(move || {
-            while rx.recv().is_ok() {
-                // Editors and atomic renames produce bursts: settle first, then reconcile once.
-                while rx.recv_timeout(SPECS_DEBOUNCE).is_ok() {}
-                registry.reconcile();
-            }
-        })?;
-    Ok(watcher)
+    let dir = registry.specs_dir().to_path_buf();
+    crate::dirwatch::watch_dir(&dir, false, SPECS_DEBOUNCE, "specs-watcher", move || {
+        registry.reconcile()
+    })
 }
 
 /// Load the ACL files now and again whenever one changes, compiling policies with the core.
 fn watch_acl(runtime: Arc<Runtime>) -> Result<notify::RecommendedWatcher> {
-    let reload = {
-        let runtime = runtime.clone();
-        move || {
-            let ctx = runtime.context();
-            ctx.acl
-                .reload(|name, text| runtime.compile_policy(name, text));
-        }
+    let dir = runtime.context().acl.dir().to_path_buf();
+    let reload = move || {
+        let ctx = runtime.context();
+        ctx.acl
+            .reload(|name, text| runtime.compile_policy(name, text));
     };
     reload();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
-            let _ = tx.send(());
-        }
-    })?;
-    watcher
-        .watch(runtime.context().acl.dir(), RecursiveMode::Recursive)
-        .context("failed to watch the ACL dir")?;
-    std::thread::Builder::new()
-        .name("acl-watcher".into())
-        .spawn(move || {
-            while rx.recv().is_ok() {
-                while rx.recv_timeout(ACL_DEBOUNCE).is_ok() {}
-                reload();
-            }
-        })?;
-    Ok(watcher)
+    crate::dirwatch::watch_dir(&dir, true, ACL_DEBOUNCE, "acl-watcher", reload)
 }
 
 async fn shutdown_signal() {

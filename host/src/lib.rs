@@ -17,6 +17,7 @@ pub mod capabilities;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod dirwatch;
 pub mod follow;
 pub mod fsutil;
 pub mod runtime;
