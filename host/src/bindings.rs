@@ -8,7 +8,7 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use caravan::client::{
+pub use self::caravan::client::{
     acl, allocations, cluster, filesystem, follow, log, node, policy, stats, types,
 };
-pub use exports::caravan::client::handler;
+pub use self::exports::caravan::client::handler;
