@@ -88,11 +88,18 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     } else {
         None
     };
-    let registry = Arc::new(Registry::open(&alloc_root, &specs_dir, state.clone())?);
+    let gc_config = config.client.gc()?;
+    let registry = Arc::new(Registry::open(
+        &alloc_root,
+        &specs_dir,
+        state.clone(),
+        STATS_INTERVAL,
+    )?);
     if let Some(id) = &demo_alloc {
         write_demo_files(&alloc_root.join(id))?;
     }
     let _watcher = watch_specs(registry.clone())?;
+    crate::gc::start(registry.clone(), alloc_root.clone(), gc_config);
 
     let mut static_meta = default_static_meta();
     static_meta.extend(config.client.meta.clone());
@@ -100,7 +107,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         node_id: node_id.clone(),
         static_meta,
         state,
-        registry,
+        registry: registry.clone(),
         fs: AllocFs::new(&alloc_root).context("failed to open the alloc dir")?,
         stats: HostStats::start(alloc_root.clone(), STATS_INTERVAL),
     });
@@ -137,7 +144,12 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     out.flush()?;
     drop(out);
 
-    crate::server::serve(listener, runtime, shutdown_signal()).await?;
+    let served = crate::server::serve(listener, runtime, shutdown_signal()).await;
+    // Tasks are stopped whether or not serving ended cleanly; the next agent restarts them.
+    tokio::task::spawn_blocking(move || registry.shutdown())
+        .await
+        .context("failed to stop the tasks")?;
+    served?;
     drop(temp_dir);
     Ok(())
 }
@@ -208,23 +220,19 @@ fn write_demo_spec(specs_dir: &Path) -> Result<String> {
     Ok(id)
 }
 
-/// Files to look at until tasks run for real.
+/// Files beside the demo task's own output, for trying `fs/stat` and `fs/cat` on content
+/// that does not change, and a secret to see refused.
 fn write_demo_files(alloc_dir: &Path) -> Result<()> {
-    let files: BTreeMap<&str, String> = BTreeMap::from([
-        (
-            "alloc/logs/demo.stdout.0",
-            (1..=20).map(|i| format!("demo line {i}\n")).collect(),
-        ),
-        ("alloc/logs/demo.stderr.0", "demo: starting\n".to_string()),
+    let files: BTreeMap<&str, &str> = BTreeMap::from([
         (
             "alloc/data/config.json",
-            "{\"greeting\": \"hello from caravan\"}\n".to_string(),
+            "{\"greeting\": \"hello from caravan\"}\n",
         ),
         (
             "demo/local/index.html",
-            "<html><body><h1>caravan demo</h1></body></html>\n".to_string(),
+            "<html><body><h1>caravan demo</h1></body></html>\n",
         ),
-        ("demo/secrets/token", "s3cr3t\n".to_string()),
+        ("demo/secrets/token", "s3cr3t\n"),
     ]);
     for (path, content) in files {
         let path = alloc_dir.join(path);
