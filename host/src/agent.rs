@@ -250,6 +250,7 @@ fn print_dev_help(out: &mut impl Write, addr: std::net::SocketAddr, alloc: &str)
         format!("/v1/client/fs/ls/{alloc}?path=alloc/logs"),
         format!("/v1/client/fs/cat/{alloc}?path=alloc/logs/demo.stdout.0"),
         format!("/v1/client/fs/stat/{alloc}?path=alloc/data/config.json"),
+        format!("/v1/client/allocation/{alloc}/stats?pretty"),
         "/v1/client/metadata".to_string(),
         "/v1/client/stats?pretty".to_string(),
     ] {

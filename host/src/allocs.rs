@@ -249,11 +249,32 @@ fn client_status(tasks: &[TaskRecord], stopping: bool) -> ClientStatus {
     }
 }
 
+/// What the state store holds per allocation id.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Stored {
+    Record(AllocRecord),
+    /// Collected while its spec file stays: the id is not placed again for the same spec.
+    Collected {
+        #[serde(rename = "Collected")]
+        spec: AllocSpec,
+    },
+}
+
 /// The allocations of this node, their directories, processes and persisted records.
 pub struct Registry {
     specs_dir: PathBuf,
     shared: Arc<Shared>,
-    allocs: Mutex<BTreeMap<String, Arc<Alloc>>>,
+    allocs: Mutex<Allocs>,
+}
+
+/// Locked together, so that placing and collecting see one consistent picture.
+#[derive(Default)]
+struct Allocs {
+    placed: BTreeMap<String, Arc<Alloc>>,
+    /// Specs of allocations collected while their spec file remained (an allocation runs
+    /// once); forgotten when the file goes or changes.
+    collected: BTreeMap<String, AllocSpec>,
 }
 
 /// What every allocation's threads need.
@@ -281,6 +302,8 @@ struct Live {
     stopping: bool,
     /// A newer placement of the same id, or a collection, owns the persisted state now.
     detached: bool,
+    /// Its spec file was there at the last reconciliation.
+    in_specs: bool,
 }
 
 impl Registry {
@@ -298,10 +321,14 @@ impl Registry {
         let alloc_root =
             std::fs::canonicalize(alloc_root).context("failed to resolve the alloc dir")?;
         let mut restored = Vec::new();
+        let mut collected = BTreeMap::new();
         for (id, doc) in state.allocations()? {
-            match serde_json::from_value::<AllocRecord>(doc) {
-                Ok(record) if record.spec.id == id => {
+            match serde_json::from_value::<Stored>(doc) {
+                Ok(Stored::Record(record)) if record.spec.id == id => {
                     restored.push(Arc::new(Alloc::restore(record)))
+                }
+                Ok(Stored::Collected { spec }) if spec.id == id => {
+                    collected.insert(id, spec);
                 }
                 Ok(_) => {
                     crate::warn!("ignoring the state of allocation {id}: its id does not match")
@@ -322,12 +349,13 @@ impl Registry {
                 shutting_down: AtomicBool::new(false),
                 base_env,
             }),
-            allocs: Mutex::new(
-                restored
+            allocs: Mutex::new(Allocs {
+                placed: restored
                     .iter()
                     .map(|a| (a.spec.id.clone(), a.clone()))
                     .collect(),
-            ),
+                collected,
+            }),
         };
         for alloc in &restored {
             // Over before the agent stopped, but with tasks it did not see end: only their
@@ -348,7 +376,7 @@ impl Registry {
         &self.specs_dir
     }
 
-    fn allocs(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Alloc>>> {
+    fn allocs(&self) -> MutexGuard<'_, Allocs> {
         self.allocs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -360,9 +388,27 @@ impl Registry {
         }
         let specs = self.read_specs();
         let mut allocs = self.allocs();
+        let gone: Vec<String> = allocs
+            .collected
+            .iter()
+            .filter(|(id, spec)| specs.get(*id) != Some(spec))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in gone {
+            allocs.collected.remove(&id);
+            if let Err(err) = self.shared.state.remove_allocation(&id) {
+                crate::error!("failed to forget collected allocation {id}: {err:#}");
+            }
+        }
         for spec in specs.values() {
-            let previous = allocs.get(&spec.id).cloned();
-            if previous.as_ref().is_some_and(|a| a.spec == *spec) {
+            if allocs.collected.contains_key(&spec.id) {
+                continue;
+            }
+            let previous = allocs.placed.get(&spec.id).cloned();
+            if let Some(previous) = &previous
+                && previous.spec == *spec
+            {
+                previous.live().in_specs = true;
                 continue;
             }
             if let Some(previous) = &previous {
@@ -373,14 +419,18 @@ impl Registry {
             match self.place(spec) {
                 Ok(alloc) => {
                     crate::info!("placed allocation {} (job {:?})", spec.id, spec.job_id);
-                    allocs.insert(spec.id.clone(), alloc.clone());
+                    allocs.placed.insert(spec.id.clone(), alloc.clone());
                     alloc.start(&self.shared, previous);
                 }
                 Err(err) => crate::error!("failed to place allocation {}: {err:#}", spec.id),
             }
         }
-        for (id, alloc) in allocs.iter() {
-            if !specs.contains_key(id) && !alloc.live().stopping {
+        for (id, alloc) in &allocs.placed {
+            if specs.contains_key(id) {
+                continue;
+            }
+            alloc.live().in_specs = false;
+            if !alloc.live().stopping {
                 crate::info!("allocation {id}: spec removed, stopping it");
                 alloc.stop(&self.shared);
             }
@@ -441,19 +491,20 @@ impl Registry {
                 record,
                 stopping: false,
                 detached: false,
+                in_specs: true,
             }),
         }))
     }
 
     /// One allocation's record.
     pub fn get(&self, id: &str) -> Option<AllocRecord> {
-        let alloc = self.allocs().get(id)?.clone();
+        let alloc = self.allocs().placed.get(id)?.clone();
         Some(alloc.live().record.clone())
     }
 
     /// Every allocation's record.
     pub fn list(&self) -> Vec<AllocRecord> {
-        let allocs: Vec<Arc<Alloc>> = self.allocs().values().cloned().collect();
+        let allocs: Vec<Arc<Alloc>> = self.allocs().placed.values().cloned().collect();
         allocs.iter().map(|a| a.live().record.clone()).collect()
     }
 
@@ -466,7 +517,7 @@ impl Registry {
     /// task may still be stopping), remove its directory and its state. A live one is
     /// refused, so a core that skipped its own check still cannot destroy a workload.
     pub fn collect(&self, id: &str) -> Result<(), String> {
-        let alloc = match self.allocs().get(id) {
+        let alloc = match self.allocs().placed.get(id) {
             None => return Err(format!("allocation {id} is not on this client")),
             Some(alloc) if !alloc.live().record.client_status.is_terminal() => {
                 return Err(format!("allocation {id} is not terminal"));
@@ -480,7 +531,7 @@ impl Registry {
             return Err(format!("the tasks of allocation {id} did not exit"));
         }
         let mut allocs = self.allocs();
-        match allocs.get(id) {
+        match allocs.placed.get(id) {
             // Collected meanwhile by another request.
             None => return Ok(()),
             Some(current) if !Arc::ptr_eq(current, &alloc) => {
@@ -488,18 +539,32 @@ impl Registry {
             }
             Some(_) => {}
         }
-        alloc.live().detached = true;
+        let in_specs = {
+            let mut live = alloc.live();
+            live.detached = true;
+            live.in_specs
+        };
         let dir = self.shared.alloc_root.join(id);
         if let Err(err) = std::fs::remove_dir_all(&dir)
             && err.kind() != std::io::ErrorKind::NotFound
         {
             return Err(format!("failed to remove the allocation directory: {err}"));
         }
-        self.shared
-            .state
-            .remove_allocation(id)
-            .map_err(|e| format!("failed to remove the allocation state: {e:#}"))?;
-        allocs.remove(id);
+        let forgotten = if in_specs {
+            let tombstone = Stored::Collected {
+                spec: alloc.spec.clone(),
+            };
+            serde_json::to_value(&tombstone)
+                .map_err(anyhow::Error::from)
+                .and_then(|doc| self.shared.state.put_allocation(id, &doc))
+        } else {
+            self.shared.state.remove_allocation(id)
+        };
+        forgotten.map_err(|e| format!("failed to remove the allocation state: {e:#}"))?;
+        allocs.placed.remove(id);
+        if in_specs {
+            allocs.collected.insert(id.to_owned(), alloc.spec.clone());
+        }
         crate::info!("garbage-collected allocation {id}");
         Ok(())
     }
@@ -508,7 +573,7 @@ impl Registry {
     /// leaving the persisted states as they are so that the next agent resumes them.
     pub fn shutdown(&self) {
         self.shared.shutting_down.store(true, Ordering::SeqCst);
-        let allocs: Vec<Arc<Alloc>> = self.allocs().values().cloned().collect();
+        let allocs: Vec<Arc<Alloc>> = self.allocs().placed.values().cloned().collect();
         let tasks: Vec<(&TaskControl, Duration)> =
             allocs.iter().flat_map(|a| a.stoppable()).collect();
         tasks::stop_all(&tasks);
@@ -537,6 +602,8 @@ impl Alloc {
                 record,
                 stopping: false,
                 detached: false,
+                // Until the first reconciliation says otherwise.
+                in_specs: true,
             }),
         }
     }
@@ -1016,6 +1083,40 @@ mod tests {
         assert!(registry.get(ID).is_none());
         assert!(!dir.exists());
         assert!(setup.state.allocations().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_collected_allocation_runs_once_while_its_spec_stays() {
+        let setup = Setup::new();
+        setup.spec("job", alloc(&[sh("job", "echo ran")]));
+        let registry = setup.open();
+        wait_for("complete", || status(&registry) == ClientStatus::Complete);
+        registry.collect(ID).unwrap();
+        registry.reconcile();
+        assert!(registry.get(ID).is_none(), "not placed again");
+        drop(registry);
+        let registry = setup.open();
+        assert!(
+            registry.get(ID).is_none(),
+            "not placed again after a restart"
+        );
+
+        // Once its file is gone the id is forgotten: adding it again is a new placement.
+        setup.unspec("job");
+        registry.reconcile();
+        assert!(setup.state.allocations().unwrap().is_empty());
+        setup.spec("job", alloc(&[sh("job", "echo ran")]));
+        registry.reconcile();
+        wait_for("complete", || {
+            registry
+                .get(ID)
+                .is_some_and(|r| r.client_status == ClientStatus::Complete)
+        });
+        // A changed spec replaces a collected allocation too.
+        registry.collect(ID).unwrap();
+        setup.spec("job", alloc(&[sh("job", "echo changed")]));
+        registry.reconcile();
+        assert!(registry.get(ID).is_some());
     }
 
     #[test]

@@ -393,7 +393,7 @@ mod tests {
             x ^= x >> 17;
             x ^= x << 5;
             // About one newline every 200 bytes, and some very long lines.
-            data.push(if x % 200 == 0 {
+            data.push(if x.is_multiple_of(200) {
                 b'\n'
             } else {
                 (x >> 8) as u8 | 1
