@@ -2,6 +2,7 @@
 
 mod support;
 
+mod allocations;
 mod api;
 mod containment;
 mod isolation;
