@@ -275,6 +275,18 @@ struct Allocs {
     /// Specs of allocations collected while their spec file remained (an allocation runs
     /// once); forgotten when the file goes or changes.
     collected: BTreeMap<String, AllocSpec>,
+    /// Which allocation each spec file last described, so that a file caught half-written
+    /// (or broken by an edit) holds its allocation as it is instead of stopping it.
+    files: BTreeMap<PathBuf, String>,
+}
+
+/// What the specs directory holds.
+struct SpecFiles {
+    specs: BTreeMap<String, AllocSpec>,
+    /// Good files and the allocation each describes.
+    files: BTreeMap<PathBuf, String>,
+    /// Files that did not read as a valid spec.
+    unreadable: Vec<PathBuf>,
 }
 
 /// What every allocation's threads need.
@@ -355,6 +367,7 @@ impl Registry {
                     .map(|a| (a.spec.id.clone(), a.clone()))
                     .collect(),
                 collected,
+                files: BTreeMap::new(),
             }),
         };
         for alloc in &restored {
@@ -386,12 +399,30 @@ impl Registry {
         if self.shared.shutting_down.load(Ordering::SeqCst) {
             return;
         }
-        let specs = self.read_specs();
+        let found = match self.read_specs() {
+            Ok(found) => found,
+            Err(err) => {
+                // Not "every spec is gone": nothing is stopped on a failed listing.
+                crate::error!("failed to read the specs dir: {err}");
+                return;
+            }
+        };
+        let specs = found.specs;
         let mut allocs = self.allocs();
+        let mut files = found.files;
+        let mut held = std::collections::BTreeSet::new();
+        for path in found.unreadable {
+            if let Some(id) = allocs.files.get(&path) {
+                crate::warn!("allocation {id}: kept as it is while its spec file is unreadable");
+                held.insert(id.clone());
+                files.insert(path, id.clone());
+            }
+        }
+        allocs.files = files;
         let gone: Vec<String> = allocs
             .collected
             .iter()
-            .filter(|(id, spec)| specs.get(*id) != Some(spec))
+            .filter(|(id, spec)| specs.get(*id) != Some(spec) && !held.contains(*id))
             .map(|(id, _)| id.clone())
             .collect();
         for id in gone {
@@ -426,7 +457,7 @@ impl Registry {
             }
         }
         for (id, alloc) in &allocs.placed {
-            if specs.contains_key(id) {
+            if specs.contains_key(id) || held.contains(id) {
                 continue;
             }
             alloc.live().in_specs = false;
@@ -437,24 +468,37 @@ impl Registry {
         }
     }
 
-    fn read_specs(&self) -> BTreeMap<String, AllocSpec> {
-        let mut specs = BTreeMap::new();
-        let Ok(entries) = std::fs::read_dir(&self.specs_dir) else {
-            return specs;
+    fn read_specs(&self) -> std::io::Result<SpecFiles> {
+        let mut found = SpecFiles {
+            specs: BTreeMap::new(),
+            files: BTreeMap::new(),
+            unreadable: Vec::new(),
         };
-        for entry in entries.flatten() {
-            let path = entry.path();
+        for entry in std::fs::read_dir(&self.specs_dir)? {
+            let path = entry?.path();
             if path.extension().is_none_or(|ext| ext != "json") {
                 continue;
             }
             match read_spec(&path) {
                 Ok(spec) => {
-                    specs.insert(spec.id.clone(), spec);
+                    if let Some(other) = found.files.iter().find(|(_, id)| **id == spec.id) {
+                        crate::warn!(
+                            "specs {} and {} both describe allocation {}; one is ignored",
+                            other.0.display(),
+                            path.display(),
+                            spec.id
+                        );
+                    }
+                    found.files.insert(path, spec.id.clone());
+                    found.specs.insert(spec.id.clone(), spec);
                 }
-                Err(err) => crate::warn!("skipping spec {}: {err:#}", path.display()),
+                Err(err) => {
+                    crate::warn!("skipping spec {}: {err:#}", path.display());
+                    found.unreadable.push(path);
+                }
             }
         }
-        specs
+        Ok(found)
     }
 
     /// Create Nomad's alloc-dir layout for a spec and persist a fresh record for it.
@@ -1083,6 +1127,26 @@ mod tests {
         assert!(registry.get(ID).is_none());
         assert!(!dir.exists());
         assert!(setup.state.allocations().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_broken_spec_file_holds_its_allocation_as_it_is() {
+        let setup = Setup::new();
+        setup.spec("web", alloc(&[sh("web", "exec sleep 1000")]));
+        let registry = setup.open();
+        wait_for("running", || status(&registry) == ClientStatus::Running);
+        let path = setup.tmp.path().join("specs/web.json");
+        std::fs::write(&path, b"{\"ID\": \"5fc9").unwrap();
+        registry.reconcile();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            status(&registry),
+            ClientStatus::Running,
+            "half a file stops nothing"
+        );
+        std::fs::remove_file(&path).unwrap();
+        registry.reconcile();
+        wait_for("complete", || status(&registry) == ClientStatus::Complete);
     }
 
     #[test]
