@@ -153,17 +153,23 @@ impl<W> Stream<W> {
                 let Ok(listing) = files.list(host, &self.alloc_id) else {
                     return Progress::Idle;
                 };
+                let current = listing.iter().find(|f| f.index == *index);
                 if let Some(next) = listing
                     .iter()
                     .map(|f| f.index)
                     .filter(|i| *i > *index)
                     .min()
                 {
-                    *index = next;
-                    self.offset = 0;
+                    // The writer finished this file before it created the next one: drain
+                    // what it added since our last read, then move on (Nomad, too, reads to
+                    // EOF once more when it sees the next file).
+                    if current.is_none_or(|f| f.size <= self.offset) {
+                        *index = next;
+                        self.offset = 0;
+                    }
                     return Progress::Moved;
                 }
-                match listing.iter().find(|f| f.index == *index) {
+                match current {
                     Some(current) if current.size < self.offset => {
                         self.offset = 0;
                         self.pending_event = Some(FILE_TRUNCATED);
@@ -426,6 +432,18 @@ mod tests {
         assert_eq!(host.watches.borrow().last().unwrap(), "alloc/logs");
         host.append("alloc/logs/web.stdout.3", b"fourth\n");
         assert_eq!(text(s.next(&host, 2)), "fourth\n");
+    }
+
+    #[test]
+    fn the_rest_of_a_file_is_read_before_moving_to_the_next() {
+        let host = Fake::default();
+        host.start_task();
+        let mut s = start(&host, "logs", "task=web&type=stdout&follow=true&plain=true");
+        assert_eq!(text(s.next(&host, 0)), "hello\n");
+        // Written after our read reached EOF, just before the writer rotated.
+        host.append(LOG, b"last words\n");
+        host.append("alloc/logs/web.stdout.1", b"next file\n");
+        assert_eq!(text(s.next(&host, 1)), "last words\nnext file\n");
     }
 
     #[test]

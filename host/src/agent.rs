@@ -95,11 +95,18 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     } else {
         None
     };
-    let registry = Arc::new(Registry::open(&alloc_root, &specs_dir, state.clone())?);
+    let gc_config = config.client.gc()?;
+    let registry = Arc::new(Registry::open(
+        &alloc_root,
+        &specs_dir,
+        state.clone(),
+        STATS_INTERVAL,
+    )?);
     if let Some(id) = &demo_alloc {
         write_demo_files(&alloc_root.join(id))?;
     }
     let _watcher = watch_specs(registry.clone())?;
+    crate::gc::start(registry.clone(), alloc_root.clone(), gc_config);
 
     let mut static_meta = default_static_meta();
     static_meta.extend(config.client.meta.clone());
@@ -122,7 +129,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         node_id: node_id.clone(),
         static_meta,
         state,
-        registry,
+        registry: registry.clone(),
         fs: AllocFs::new(&alloc_root).context("failed to open the alloc dir")?,
         stats: HostStats::start(alloc_root.clone(), STATS_INTERVAL),
         follower: crate::follow::Follower::new()?,
@@ -188,7 +195,12 @@ pub async fn run(options: AgentOptions) -> Result<()> {
             .max_streams
             .unwrap_or(crate::server::ServerOptions::default().max_streams),
     };
-    crate::server::serve(listener, runtime, server_options, shutdown_signal()).await?;
+    let served = crate::server::serve(listener, runtime, server_options, shutdown_signal()).await;
+    // Tasks are stopped whether or not serving ended cleanly; the next agent restarts them.
+    tokio::task::spawn_blocking(move || registry.shutdown())
+        .await
+        .context("failed to stop the tasks")?;
+    served?;
     drop(temp_dir);
     Ok(())
 }
@@ -264,23 +276,19 @@ fn write_demo_spec(specs_dir: &Path) -> Result<String> {
     Ok(id)
 }
 
-/// Files to look at until tasks run for real.
+/// Files beside the demo task's own output, for trying `fs/stat` and `fs/cat` on content
+/// that does not change, and a secret to see refused.
 fn write_demo_files(alloc_dir: &Path) -> Result<()> {
-    let files: BTreeMap<&str, String> = BTreeMap::from([
-        (
-            "alloc/logs/demo.stdout.0",
-            (1..=20).map(|i| format!("demo line {i}\n")).collect(),
-        ),
-        ("alloc/logs/demo.stderr.0", "demo: starting\n".to_string()),
+    let files: BTreeMap<&str, &str> = BTreeMap::from([
         (
             "alloc/data/config.json",
-            "{\"greeting\": \"hello from caravan\"}\n".to_string(),
+            "{\"greeting\": \"hello from caravan\"}\n",
         ),
         (
             "demo/local/index.html",
-            "<html><body><h1>caravan demo</h1></body></html>\n".to_string(),
+            "<html><body><h1>caravan demo</h1></body></html>\n",
         ),
-        ("demo/secrets/token", "s3cr3t\n".to_string()),
+        ("demo/secrets/token", "s3cr3t\n"),
     ]);
     for (path, content) in files {
         let path = alloc_dir.join(path);
@@ -298,6 +306,7 @@ fn print_dev_help(out: &mut impl Write, addr: std::net::SocketAddr, alloc: &str)
         format!("/v1/client/fs/ls/{alloc}?path=alloc/logs"),
         format!("/v1/client/fs/cat/{alloc}?path=alloc/logs/demo.stdout.0"),
         format!("/v1/client/fs/stat/{alloc}?path=alloc/data/config.json"),
+        format!("/v1/client/allocation/{alloc}/stats?pretty"),
         "/v1/client/metadata".to_string(),
         "/v1/client/stats?pretty".to_string(),
     ] {

@@ -475,9 +475,30 @@ impl stats::Host for CoreState {
         })
     }
 
-    /// Tasks do not run yet, so no allocation has processes to sample.
-    fn allocation(&mut self, _alloc_id: String) -> Vec<stats::TaskUsage> {
-        Vec::new()
+    /// The latest background sample of each running task's process tree.
+    fn allocation(&mut self, alloc_id: String) -> Vec<stats::TaskUsage> {
+        self.ctx
+            .registry
+            .usage(&alloc_id)
+            .into_iter()
+            .map(|task| stats::TaskUsage {
+                task: task.task,
+                processes: task
+                    .processes
+                    .into_iter()
+                    .map(|p| stats::ProcessUsage {
+                        pid: p.pid,
+                        rss: p.rss,
+                        swap: p.swap,
+                        cpu_percent: p.cpu_percent,
+                        user_mode: p.user_mode,
+                        system_mode: p.system_mode,
+                        total_ticks: p.total_ticks,
+                    })
+                    .collect(),
+                taken_at: timestamp(task.taken_at),
+            })
+            .collect()
     }
 }
 

@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+
+use crate::gc::GcConfig;
 
 /// Nomad's default HTTP port.
 pub const DEFAULT_HTTP_PORT: u16 = 4646;
@@ -61,6 +63,51 @@ pub struct ClientConfig {
     pub enabled: Option<bool>,
     /// `host:port` of the servers to register with.
     pub servers: Vec<String>,
+    /// How often terminal allocations are considered for collection (Go duration).
+    pub gc_interval: Option<String>,
+    /// How many allocations are tracked before terminal ones are collected.
+    pub gc_max_allocs: Option<usize>,
+    /// Disk usage (percent) of the alloc dir's filesystem that triggers collection.
+    pub gc_disk_usage_threshold: Option<f64>,
+    /// Inode usage (percent) of the alloc dir's filesystem that triggers collection.
+    pub gc_inode_usage_threshold: Option<f64>,
+}
+
+impl ClientConfig {
+    /// The garbage collector's settings: Nomad's defaults where unset.
+    pub fn gc(&self) -> Result<GcConfig> {
+        let mut gc = GcConfig::default();
+        if let Some(interval) = &self.gc_interval {
+            gc.interval = crate::duration::parse(interval)
+                .map_err(|e| anyhow::anyhow!("client.gc_interval: {e}"))?;
+            if gc.interval.is_zero() {
+                bail!("client.gc_interval must be positive");
+            }
+        }
+        if let Some(max) = self.gc_max_allocs {
+            gc.max_allocs = max;
+        }
+        for (name, value, field) in [
+            (
+                "gc_disk_usage_threshold",
+                self.gc_disk_usage_threshold,
+                &mut gc.disk_usage_threshold,
+            ),
+            (
+                "gc_inode_usage_threshold",
+                self.gc_inode_usage_threshold,
+                &mut gc.inode_usage_threshold,
+            ),
+        ] {
+            if let Some(value) = value {
+                if !(0.0..=100.0).contains(&value) {
+                    bail!("client.{name} must be a percentage, not {value}");
+                }
+                *field = value;
+            }
+        }
+        Ok(gc)
+    }
 }
 
 /// `acl { enabled = bool }`.
@@ -100,6 +147,18 @@ impl FileConfig {
         }
         if other.client.alloc_dir.is_some() {
             self.client.alloc_dir = other.client.alloc_dir;
+        }
+        if other.client.gc_interval.is_some() {
+            self.client.gc_interval = other.client.gc_interval;
+        }
+        if other.client.gc_max_allocs.is_some() {
+            self.client.gc_max_allocs = other.client.gc_max_allocs;
+        }
+        if other.client.gc_disk_usage_threshold.is_some() {
+            self.client.gc_disk_usage_threshold = other.client.gc_disk_usage_threshold;
+        }
+        if other.client.gc_inode_usage_threshold.is_some() {
+            self.client.gc_inode_usage_threshold = other.client.gc_inode_usage_threshold;
         }
         self.acl.enabled |= other.acl.enabled;
         self.server.enabled |= other.server.enabled;
@@ -189,5 +248,43 @@ mod tests {
     fn acl_block() {
         let config: FileConfig = hcl::from_str("acl {\n enabled = true\n}").unwrap();
         assert!(config.acl.enabled);
+    }
+
+    #[test]
+    fn gc_knobs_default_to_nomads_and_are_checked() {
+        let defaults = FileConfig::default().client.gc().unwrap();
+        assert_eq!(defaults, GcConfig::default());
+        assert_eq!(defaults.interval, std::time::Duration::from_secs(60));
+        assert_eq!(
+            (
+                defaults.max_allocs,
+                defaults.disk_usage_threshold,
+                defaults.inode_usage_threshold
+            ),
+            (50, 80.0, 70.0)
+        );
+        let config: FileConfig = hcl::from_str(
+            "client {\n gc_interval = \"1m30s\"\n gc_max_allocs = 3\n gc_disk_usage_threshold = 90\n gc_inode_usage_threshold = 65.5\n}",
+        )
+        .unwrap();
+        let gc = config.client.gc().unwrap();
+        assert_eq!(gc.interval, std::time::Duration::from_secs(90));
+        assert_eq!(
+            (
+                gc.max_allocs,
+                gc.disk_usage_threshold,
+                gc.inode_usage_threshold
+            ),
+            (3, 90.0, 65.5)
+        );
+        for bad in [
+            "client {\n gc_interval = \"soon\"\n}",
+            "client {\n gc_interval = \"0s\"\n}",
+            "client {\n gc_disk_usage_threshold = 101\n}",
+            "client {\n gc_inode_usage_threshold = -1\n}",
+        ] {
+            let config: FileConfig = hcl::from_str(bad).unwrap();
+            assert!(config.client.gc().is_err(), "{bad}");
+        }
     }
 }

@@ -2,6 +2,16 @@
 
 use crate::support::{Agent, place, request, wait_until};
 
+/// Wait until the demo task has written a line to stdout and to stderr.
+fn wait_for_demo_output(agent: &Agent) {
+    let logs = agent.alloc_dir().join("alloc/logs");
+    wait_until(|| {
+        ["demo.stdout.0", "demo.stderr.0"]
+            .iter()
+            .all(|f| std::fs::metadata(logs.join(f)).is_ok_and(|m| m.len() > 0))
+    });
+}
+
 #[test]
 fn every_endpoint_answers_with_nomad_shaped_json() {
     let agent = Agent::start();
@@ -35,21 +45,50 @@ fn every_endpoint_answers_with_nomad_shaped_json() {
     let own = agent.get(&format!("/v1/client/stats?node_id={}", agent.node_id));
     assert_eq!(own.status, 200);
 
-    let usage = agent.get(&format!("/v1/client/allocation/{a}/stats"));
+    // The demo task is sampled in the background: wait for its first sample.
+    let mut usage = agent.get(&format!("/v1/client/allocation/{a}/stats"));
+    wait_until(|| {
+        usage = agent.get(&format!("/v1/client/allocation/{a}/stats"));
+        usage.json()["Tasks"].get("demo").is_some()
+    });
     assert_eq!(usage.status, 200);
+    let body = usage.json();
+    assert_eq!(
+        body["ResourceUsage"]["MemoryStats"]["Measured"],
+        serde_json::json!(["RSS", "Swap"])
+    );
+    assert_eq!(
+        body["ResourceUsage"]["CpuStats"]["Measured"],
+        serde_json::json!(["System Mode", "User Mode", "Percent"])
+    );
     assert!(
-        usage
-            .text()
+        body["ResourceUsage"]["MemoryStats"]["RSS"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(body["Timestamp"].as_i64().unwrap() > 0);
+    assert!(
+        !body["Tasks"]["demo"]["Pids"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+    // An unknown task is not an error: a zero aggregate, as Nomad.
+    let none = agent.get(&format!("/v1/client/allocation/{a}/stats?task=nope"));
+    assert!(
+        none.text()
             .starts_with(r#"{"ResourceUsage":{"CpuStats":{"Measured":null,"Percent":0.0,"#),
         "{}",
-        usage.text()
+        none.text()
     );
     assert!(
-        usage.text().ends_with(r#""Tasks":{},"Timestamp":0}"#),
+        none.text().ends_with(r#""Tasks":{},"Timestamp":0}"#),
         "{}",
-        usage.text()
+        none.text()
     );
 
+    wait_for_demo_output(&agent);
     let ls = agent.get(&format!("/v1/client/fs/ls/{a}?path=/alloc/logs"));
     assert_eq!(ls.status, 200);
     let first = &ls.json()[0];
@@ -67,7 +106,12 @@ fn every_endpoint_answers_with_nomad_shaped_json() {
         "/v1/client/fs/cat/{a}?path=alloc/logs/demo.stdout.0"
     ));
     assert_eq!(cat.status, 200);
-    assert!(cat.text().starts_with("demo line 1\n"));
+    let on_disk = std::fs::read(agent.alloc_dir().join("alloc/logs/demo.stdout.0")).unwrap();
+    assert!(
+        !cat.body.is_empty() && on_disk.starts_with(&cat.body),
+        "cat is the task's output so far"
+    );
+    assert!(cat.text().ends_with('\n'), "{}", cat.text());
     assert_eq!(
         cat.header("content-type"),
         Some("text/plain; charset=utf-8")
@@ -93,7 +137,7 @@ fn every_endpoint_answers_with_nomad_shaped_json() {
     let readat = agent.get(&format!(
         "/v1/client/fs/readat/{a}?path=alloc/logs/demo.stdout.0&offset=5&limit=4"
     ));
-    assert_eq!((readat.status, readat.text().as_str()), (200, "line"));
+    assert_eq!((readat.status, &readat.body[..]), (200, &on_disk[5..9]));
     let past_end = agent.get(&format!(
         "/v1/client/fs/readat/{a}?path=alloc/logs/demo.stdout.0&offset=99999"
     ));
@@ -127,6 +171,7 @@ fn large_files_are_streamed_whole() {
 fn error_cases_give_the_documented_status_and_text() {
     let agent = Agent::start();
     let a = agent.demo_alloc.clone();
+    wait_for_demo_output(&agent);
     let unknown = "5fc98185-17ff-26bc-a802-0c74fa471c99";
     let cases: Vec<(String, u16, String)> = vec![
         (
@@ -260,9 +305,9 @@ fn error_cases_give_the_documented_status_and_text() {
             "must provide a file name".into(),
         ),
         (
-            format!("/v1/client/fs/logs/{a}?task=demo&type=stdout"),
-            404,
-            "task \"demo\" not started yet. No logs available".into(),
+            format!("/v1/client/fs/logs/{a}?task=demo&type=stdout&origin=middle"),
+            400,
+            "origin must be start or end".into(),
         ),
         (
             format!("/v1/client/fs/logs/{a}?task=nope&type=stdout"),
@@ -389,13 +434,12 @@ fn gc_answers_an_empty_200_and_removes_terminal_allocations() {
 fn paths_are_cleaned_not_redirected_and_cors_reflects_the_origin() {
     let agent = Agent::start();
     let a = &agent.demo_alloc;
+    wait_for_demo_output(&agent);
     let reply = agent.get(&format!(
         "/v1//client/fs/cat/{a}?path=alloc/logs/demo.stderr.0"
     ));
-    assert_eq!(
-        (reply.status, reply.text().as_str()),
-        (200, "demo: starting\n")
-    );
+    assert_eq!(reply.status, 200);
+    assert!(reply.text().starts_with("tick\n"), "{}", reply.text());
     let python_bools = agent.get(&format!(
         "/v1/client/fs/ls/{a}?path=/&pretty=True&namespace=*&region=global"
     ));
@@ -442,6 +486,7 @@ fn paths_are_cleaned_not_redirected_and_cors_reflects_the_origin() {
 #[test]
 fn head_is_served_like_get_without_a_body() {
     let agent = Agent::start();
+    wait_for_demo_output(&agent);
     let reply = request(
         &agent.addr,
         "HEAD",

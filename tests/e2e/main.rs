@@ -3,6 +3,7 @@
 mod support;
 
 mod acl;
+mod allocations;
 mod api;
 mod cluster;
 mod containment;

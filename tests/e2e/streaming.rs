@@ -1,6 +1,7 @@
 //! `fs/stream` over real HTTP: frames every known client parser accepts, follow latency,
 //! file events, heartbeats, gzip, and resources released when clients vanish.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -305,4 +306,82 @@ fn streams_past_the_limit_are_refused_clearly() {
         (refused.status, refused.text()),
         (503, "too many concurrent streams (limit 2)".to_string())
     );
+}
+
+#[test]
+fn following_logs_across_rotation_loses_no_byte() {
+    use sha2::{Digest, Sha256};
+    let agent = Agent::start();
+    let id = uuid::Uuid::new_v4().to_string();
+    let lines = 30_000;
+    let script = format!(
+        "sleep 1; i=0; while [ $i -lt {lines} ]; do echo \"line $i of a task that rotates its logs ........................................\"; i=$((i+1)); done; sleep 3600"
+    );
+    let spec = serde_json::json!({"ID": id, "JobID": "rotate", "TaskGroup": "rotate", "Tasks": [{
+        "Name": "noisy", "Command": "/bin/sh", "Args": ["-c", script],
+        "LogConfig": {"MaxFiles": 10, "MaxFileSizeMB": 1}
+    }]});
+    std::fs::write(
+        agent.data_dir.join("specs").join(format!("{id}.json")),
+        spec.to_string(),
+    )
+    .unwrap();
+    let target = format!("/v1/client/fs/logs/{id}?task=noisy&type=stdout&follow=true");
+    wait_until(|| {
+        agent
+            .get(&format!("/v1/client/fs/ls/{id}?path=alloc/logs"))
+            .text()
+            .contains("noisy.stdout.0")
+    });
+    let mut reader = agent.open_stream(&target, &[]);
+    assert_eq!(reader.status, 200);
+    let expected_len: usize = (0..lines)
+        .map(|i| format!("line {i} of a task that rotates its logs ........................................\n").len())
+        .sum();
+    let mut body = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        body.extend(reader.read_for(Duration::from_millis(200)));
+        let frames = parse_like_go_decoder(
+            &body[..body.iter().rposition(|b| *b == b'}').map_or(0, |p| p + 1)],
+        );
+        if data_of(&frames).len() >= expected_len || Instant::now() > deadline {
+            break;
+        }
+    }
+    let frames =
+        parse_like_go_decoder(&body[..body.iter().rposition(|b| *b == b'}').map_or(0, |p| p + 1)]);
+    let received = data_of(&frames);
+    let dir = agent
+        .alloc_dir()
+        .parent()
+        .unwrap()
+        .join(&id)
+        .join("alloc/logs");
+    let mut files: Vec<(u64, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let index = name.strip_prefix("noisy.stdout.")?.parse().ok()?;
+            Some((index, std::fs::read(e.path()).ok()?))
+        })
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 3,
+        "the task's logs rotated ({} files)",
+        files.len()
+    );
+    let on_disk: Vec<u8> = files.into_iter().flat_map(|(_, data)| data).collect();
+    assert_eq!(on_disk.len(), expected_len);
+    assert_eq!(
+        Sha256::digest(&received),
+        Sha256::digest(&on_disk),
+        "received {} of {} bytes",
+        received.len(),
+        on_disk.len()
+    );
+    let names: BTreeSet<&str> = frames.iter().filter_map(|f| f["File"].as_str()).collect();
+    assert!(names.len() >= 3, "frames name each rotated file: {names:?}");
 }

@@ -85,6 +85,11 @@ impl Agent {
         }
     }
 
+    /// The agent's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What the agent has logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
@@ -250,12 +255,13 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Write a spec for a new allocation and wait until the agent has placed it.
+/// Write a spec for a new allocation whose tasks run until stopped, and wait until the
+/// agent has placed it.
 pub fn place(agent: &Agent, tasks: &[&str]) -> String {
     let id = uuid::Uuid::new_v4().to_string();
     let tasks: Vec<serde_json::Value> = tasks
         .iter()
-        .map(|t| serde_json::json!({"Name": t, "Command": "/bin/true"}))
+        .map(|t| serde_json::json!({"Name": t, "Command": "/bin/sleep", "Args": ["3600"]}))
         .collect();
     let spec = serde_json::json!({"ID": id, "JobID": "e2e", "TaskGroup": "e2e", "Tasks": tasks});
     let specs = agent.data_dir.join("specs");
@@ -276,11 +282,6 @@ pub fn wait_until(mut check: impl FnMut() -> bool) {
 }
 
 impl Agent {
-    /// The agent's process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Open a streamed request and read its headers.
     pub fn open_stream(&self, target: &str, headers: &[(&str, &str)]) -> BodyReader {
         BodyReader::open(&self.addr, target, headers)

@@ -41,6 +41,13 @@ class Agent:
                 self.addr = served.group(1)
         # Keep draining the agent's output so it never blocks on a full pipe.
         threading.Thread(target=self._drain, daemon=True).start()
+        # The demo task writes a line each second; tests read its first lines.
+        logs = os.path.join(data_dir, "alloc", self.demo_alloc, "alloc", "logs")
+        self.wait_for(lambda: all(
+            os.path.exists(os.path.join(logs, f)) and os.path.getsize(os.path.join(logs, f)) > 0
+            for f in ("demo.stdout.0", "demo.stderr.0")
+        ))
+        self.logs_dir = logs
         self.host, port = self.addr.rsplit(":", 1)
         self.port = int(port)
 
@@ -49,13 +56,13 @@ class Agent:
             self.lines.append(line)
 
     def place(self, tasks=("web",)):
-        """Write a spec and return its allocation id once the agent has placed it."""
+        """Write a spec whose tasks run until stopped; return its allocation id once placed."""
         alloc_id = str(uuid.uuid4())
         spec = {
             "ID": alloc_id,
             "JobID": "pytest",
             "TaskGroup": "pytest",
-            "Tasks": [{"Name": t, "Command": "/bin/true"} for t in tasks],
+            "Tasks": [{"Name": t, "Command": "/bin/sleep", "Args": ["3600"]} for t in tasks],
         }
         tmp = os.path.join(self.specs_dir, f".{alloc_id}.tmp")
         with open(tmp, "w") as f:

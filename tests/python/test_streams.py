@@ -38,3 +38,42 @@ def test_python_nomad_reads_a_stream_to_its_end_without_follow(agent, client):
     url = f"http://{agent.addr}/v1/client/fs/stream/{agent.demo_alloc}"
     body = requests.get(url, params={"path": "alloc/data/py-once.log", "follow": "False"}, timeout=5).text
     assert body == '{"Data":"YWJj","File":"alloc/data/py-once.log","Offset":3}'
+
+
+def wait_for_stderr_tick(client, agent):
+    from nomad.api import exceptions
+
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            text = client.client.stream_logs.stream(agent.demo_alloc, "demo", "stderr", plain=True)
+            if "tick" in text:
+                return text
+        except exceptions.URLNotFoundNomadException:
+            pass
+        assert time.monotonic() < deadline, "the demo task never logged"
+        time.sleep(0.2)
+
+
+def test_python_nomad_reads_logs(agent, client):
+    import base64
+    import json
+
+    plain = wait_for_stderr_tick(client, agent)
+    assert plain.startswith("tick\n")
+    framed = client.client.stream_logs.stream(agent.demo_alloc, "demo", "stderr", follow=False)
+    # python-nomad hands back the raw concatenated frames; split them as its users do.
+    frames = [json.loads(part) for part in framed.replace("}{", "}\n{").split("\n")]
+    data = b"".join(base64.b64decode(f["Data"]) for f in frames if "Data" in f)
+    assert data.startswith(b"tick\n")
+    assert frames[0]["File"] == "alloc/logs/demo.stderr.0"
+    tail = client.client.stream_logs.stream(agent.demo_alloc, "demo", "stderr", origin="end", offset=5, plain=True)
+    assert tail == "tick\n"
+
+
+def test_nomadpy_reads_logs(agent, client):
+    wait_for_stderr_tick(client, agent)
+    frames = list(nomadpy_client(agent).alloc_fs.logs(agent.demo_alloc, False, "demo", "stderr", "start", 0, timeout=5))
+    data = b"".join(f.data_bytes for f in frames)
+    assert data.startswith(b"tick\n")
+    assert all(f.file == "alloc/logs/demo.stderr.0" for f in frames if f.data)

@@ -1,0 +1,223 @@
+//! Nomad's automatic client garbage collection: terminal allocations are kept (their logs
+//! stay readable) until there are too many allocations or the alloc dir's filesystem fills
+//! up; then the oldest terminal ones go first. Running allocations are never touched.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::allocs::Registry;
+
+/// `client { gc_* }` settings, with Nomad's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GcConfig {
+    /// How often the collector looks (`gc_interval`).
+    pub interval: Duration,
+    /// Allocations tracked before terminal ones are collected (`gc_max_allocs`).
+    pub max_allocs: usize,
+    /// Disk usage of the alloc dir's filesystem, in percent, from which terminal
+    /// allocations are collected (`gc_disk_usage_threshold`).
+    pub disk_usage_threshold: f64,
+    /// The same for inodes (`gc_inode_usage_threshold`).
+    pub inode_usage_threshold: f64,
+}
+
+impl Default for GcConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(60),
+            max_allocs: 50,
+            disk_usage_threshold: 80.0,
+            inode_usage_threshold: 70.0,
+        }
+    }
+}
+
+/// Disk and inode usage of a filesystem, in percent.
+pub type Usage = (f64, f64);
+
+/// Run the collector every `config.interval` for the life of the agent.
+pub fn start(registry: Arc<Registry>, alloc_root: std::path::PathBuf, config: GcConfig) {
+    let spawned = std::thread::Builder::new()
+        .name("alloc-gc".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(config.interval);
+                collect_garbage(&registry, &config, || filesystem_usage(&alloc_root));
+            }
+        });
+    if let Err(err) = spawned {
+        crate::error!("failed to start the allocation garbage collector: {err}");
+    }
+}
+
+/// One pass: collect the oldest terminal allocations while more than `max_allocs` are
+/// tracked, then while `usage()` is at or above a threshold. Returns how many went.
+pub fn collect_garbage(
+    registry: &Registry,
+    config: &GcConfig,
+    mut usage: impl FnMut() -> Usage,
+) -> usize {
+    let records = registry.list();
+    let mut total = records.len();
+    let mut terminal: Vec<_> = records
+        .into_iter()
+        .filter(|r| r.client_status.is_terminal())
+        .map(|r| (r.finished_at(), r.spec.id))
+        .collect();
+    // Oldest last, to pop.
+    terminal.sort_by(|a, b| b.cmp(a));
+    let mut collected = 0;
+    let mut collect = |id: &str, reason: &str| {
+        crate::info!("garbage-collecting allocation {id}: {reason}");
+        match registry.collect(id) {
+            Ok(()) => collected += 1,
+            Err(err) => crate::warn!("failed to collect allocation {id}: {err}"),
+        }
+    };
+    while total > config.max_allocs {
+        let Some((_, id)) = terminal.pop() else { break };
+        collect(
+            &id,
+            &format!(
+                "{total} allocations exceed gc_max_allocs = {}",
+                config.max_allocs
+            ),
+        );
+        total -= 1;
+    }
+    loop {
+        let (disk, inodes) = usage();
+        let reason = if disk >= config.disk_usage_threshold {
+            format!("disk usage {disk:.1}% reaches gc_disk_usage_threshold")
+        } else if inodes >= config.inode_usage_threshold {
+            format!("inode usage {inodes:.1}% reaches gc_inode_usage_threshold")
+        } else {
+            break;
+        };
+        let Some((_, id)) = terminal.pop() else { break };
+        collect(&id, &reason);
+    }
+    collected
+}
+
+/// Used space and used inodes of the filesystem holding `path`, in percent (0 when unknown,
+/// which never triggers a collection).
+pub fn filesystem_usage(path: &std::path::Path) -> Usage {
+    let Ok(st) = rustix::fs::statvfs(path) else {
+        return (0.0, 0.0);
+    };
+    let percent = |used: u64, total: u64| {
+        let p = used as f64 / total as f64 * 100.0;
+        if p.is_finite() { p } else { 0.0 }
+    };
+    (
+        percent(st.f_blocks.saturating_sub(st.f_bfree), st.f_blocks),
+        percent(st.f_files.saturating_sub(st.f_ffree), st.f_files),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::allocs::ClientStatus;
+    use crate::state::StateStore;
+    use std::time::Instant;
+
+    fn registry(tmp: &std::path::Path, commands: &[&str]) -> (Registry, Vec<String>) {
+        let specs = tmp.join("specs");
+        std::fs::create_dir_all(&specs).unwrap();
+        let mut ids = Vec::new();
+        for (i, command) in commands.iter().enumerate() {
+            let id = format!("00000000-0000-0000-0000-00000000000{i}");
+            let spec = serde_json::json!({"ID": id, "Tasks": [
+                {"Name": "t", "Command": "/bin/sh", "Args": ["-c", command]}
+            ]});
+            std::fs::write(specs.join(format!("{i}.json")), spec.to_string()).unwrap();
+            ids.push(id);
+        }
+        let state = Arc::new(StateStore::open(&tmp.join("client")).unwrap());
+        let registry =
+            Registry::open(&tmp.join("alloc"), &specs, state, Duration::from_secs(1)).unwrap();
+        (registry, ids)
+    }
+
+    fn wait_terminal(registry: &Registry, id: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !registry.get(id).unwrap().client_status.is_terminal() {
+            assert!(Instant::now() < deadline, "{id} never finished");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn remaining(registry: &Registry) -> Vec<String> {
+        registry.list().into_iter().map(|r| r.spec.id).collect()
+    }
+
+    #[test]
+    fn the_oldest_terminal_allocations_go_beyond_max_allocs() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Each finishes a little after the previous one, so age follows the index.
+        let (registry, ids) = registry(
+            tmp.path(),
+            &[
+                "exit 0",
+                "sleep 0.1",
+                "sleep 0.2",
+                "sleep 0.3",
+                "exec sleep 1000",
+            ],
+        );
+        for id in &ids[..4] {
+            wait_terminal(&registry, id);
+        }
+        let config = GcConfig {
+            max_allocs: 3,
+            ..GcConfig::default()
+        };
+        let calm = || (10.0, 10.0);
+        assert_eq!(collect_garbage(&registry, &config, calm), 2);
+        assert_eq!(remaining(&registry), ids[2..]);
+        assert!(!tmp.path().join("alloc").join(&ids[0]).exists());
+        assert_eq!(
+            collect_garbage(&registry, &config, calm),
+            0,
+            "nothing more to do"
+        );
+        registry.shutdown();
+    }
+
+    #[test]
+    fn a_full_disk_collects_terminal_allocations_but_never_running_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (registry, ids) = registry(tmp.path(), &["exit 0", "exit 1", "exec sleep 1000"]);
+        wait_terminal(&registry, &ids[0]);
+        wait_terminal(&registry, &ids[1]);
+        assert_eq!(
+            registry.get(&ids[1]).unwrap().client_status,
+            ClientStatus::Failed
+        );
+        // The disk "frees up" after one collection.
+        let mut readings = vec![(10.0, 10.0), (85.0, 10.0)];
+        let config = GcConfig::default();
+        let n = collect_garbage(&registry, &config, || readings.pop().unwrap());
+        assert_eq!(n, 1);
+        assert_eq!(remaining(&registry).len(), 2);
+        // Inodes above their threshold, and they never recover: every terminal one goes.
+        let n = collect_garbage(&registry, &config, || (10.0, 75.0));
+        assert_eq!(n, 1);
+        assert_eq!(remaining(&registry), ids[2..]);
+        registry.shutdown();
+    }
+
+    #[test]
+    fn filesystem_usage_is_a_percentage() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (disk, inodes) = filesystem_usage(tmp.path());
+        assert!((0.0..=100.0).contains(&disk) && disk > 0.0);
+        assert!((0.0..=100.0).contains(&inodes));
+        assert_eq!(
+            filesystem_usage(std::path::Path::new("/nonexistent/x")),
+            (0.0, 0.0)
+        );
+    }
+}

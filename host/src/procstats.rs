@@ -1,0 +1,444 @@
+//! Resource usage of running tasks, sampled in the background like Nomad's executor stats.
+//!
+//! A task is a process tree: the process caravan started (the leader, in its own process
+//! group) and whatever it forks. Each interval the sampler reads `/proc` once, finds every
+//! tracked task's tree (its process group, plus descendants of the leader that left the
+//! group) and records per process RSS, swap and CPU. CPU percentages are the change in CPU
+//! time over the change in wall time since the previous sample of the same process, so the
+//! first sample of a process reads 0, as Nomad's does. Handlers read the latest sample; a
+//! request never walks `/proc`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The usage of one process of a task.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcessSample {
+    pub pid: u32,
+    /// Resident memory, bytes.
+    pub rss: u64,
+    /// Swapped-out memory, bytes.
+    pub swap: u64,
+    /// CPU use in percent of one core (user + system).
+    pub cpu_percent: f64,
+    /// User-mode CPU use in percent of one core.
+    pub user_mode: f64,
+    /// Kernel-mode CPU use in percent of one core.
+    pub system_mode: f64,
+    /// CPU use in MHz, Nomad's unit of CPU capacity.
+    pub total_ticks: f64,
+}
+
+/// The latest sample of one running task.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskSample {
+    pub task: String,
+    pub processes: Vec<ProcessSample>,
+    pub taken_at: SystemTime,
+}
+
+/// What `/proc/<pid>/stat` says about a process.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProcStat {
+    pub pid: u32,
+    pub ppid: u32,
+    pub pgrp: u32,
+    /// Exited, not yet reaped by its parent.
+    pub zombie: bool,
+    /// CPU time in user mode, in clock ticks.
+    pub utime: u64,
+    /// CPU time in kernel mode, in clock ticks.
+    pub stime: u64,
+    /// When the process started, in clock ticks since boot: with the pid, it names one
+    /// process for good, since pids are reused.
+    pub start_ticks: u64,
+}
+
+/// Parse the text of `/proc/<pid>/stat`. The command name is in parentheses and may hold
+/// spaces and parentheses itself, so the fields are counted from the last `)`.
+pub fn parse_stat(pid: u32, text: &str) -> Option<ProcStat> {
+    let after_name = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_ascii_whitespace().collect();
+    // Field 3 of proc(5) (the state) is fields[0] here.
+    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    Some(ProcStat {
+        pid,
+        ppid: u32::try_from(field(4)?).ok()?,
+        pgrp: u32::try_from(field(5)?).ok()?,
+        zombie: *fields.first()? == "Z",
+        utime: field(14)?,
+        stime: field(15)?,
+        start_ticks: field(22)?,
+    })
+}
+
+/// `/proc/<pid>/stat` of one process, if it exists.
+pub fn read_stat(pid: u32) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(pid, &text)
+}
+
+/// Every process on the host (those that vanish while being read are skipped).
+pub fn all_processes() -> Vec<ProcStat> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(read_stat)
+        .collect()
+}
+
+/// The processes of the task led by `leader`: its process group, and descendants of the
+/// leader that moved to another group.
+pub fn task_tree(leader: u32, processes: &[ProcStat]) -> Vec<ProcStat> {
+    let mut members: HashSet<u32> = processes
+        .iter()
+        .filter(|p| p.pgrp == leader || p.pid == leader)
+        .map(|p| p.pid)
+        .collect();
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for p in processes {
+        children.entry(p.ppid).or_default().push(p.pid);
+    }
+    let mut queue: Vec<u32> = members.iter().copied().collect();
+    while let Some(pid) = queue.pop() {
+        for &child in children.get(&pid).into_iter().flatten() {
+            if members.insert(child) {
+                queue.push(child);
+            }
+        }
+    }
+    let mut tree: Vec<ProcStat> = processes
+        .iter()
+        .filter(|p| members.contains(&p.pid))
+        .copied()
+        .collect();
+    tree.sort_by_key(|p| p.pid);
+    tree
+}
+
+/// `VmRSS` and `VmSwap` of `/proc/<pid>/status`, in bytes (0 when absent, as for zombies).
+fn memory(pid: u32) -> (u64, u64) {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return (0, 0);
+    };
+    let kib = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |v| v * 1024)
+    };
+    (kib("VmRSS:"), kib("VmSwap:"))
+}
+
+/// Handle on the background task sampler; dropping it stops the thread.
+#[derive(Debug)]
+pub struct TaskStats {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Running tasks: (alloc id, task name) → leader pid.
+    tracked: BTreeMap<(String, String), u32>,
+    /// The latest sample per allocation, only of tasks still tracked.
+    latest: HashMap<String, Vec<TaskSample>>,
+    stop: bool,
+}
+
+fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+    shared.state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl TaskStats {
+    /// Start sampling every `interval` (at least 10 ms).
+    pub fn start(interval: Duration) -> Self {
+        let shared = Arc::new(Shared::default());
+        let thread_shared = shared.clone();
+        let interval = interval.max(Duration::from_millis(10));
+        let spawned = std::thread::Builder::new()
+            .name("task-stats".into())
+            .spawn(move || run(&thread_shared, interval));
+        if let Err(err) = spawned {
+            // The stats endpoint then reports no usage; tasks still run.
+            crate::error!("failed to start the task stats sampler: {err}");
+        }
+        Self { shared }
+    }
+
+    /// Sample the tree led by `leader` as task `task` of allocation `alloc`.
+    pub fn track(&self, alloc: &str, task: &str, leader: u32) {
+        lock(&self.shared)
+            .tracked
+            .insert((alloc.to_owned(), task.to_owned()), leader);
+        self.shared.wake.notify_all();
+    }
+
+    /// Stop sampling a task and forget its sample: only running tasks are reported.
+    pub fn untrack(&self, alloc: &str, task: &str) {
+        let mut state = lock(&self.shared);
+        state.tracked.remove(&(alloc.to_owned(), task.to_owned()));
+        if let Some(tasks) = state.latest.get_mut(alloc) {
+            tasks.retain(|t| t.task != task);
+        }
+    }
+
+    /// The latest samples of the running tasks of `alloc`.
+    pub fn allocation(&self, alloc: &str) -> Vec<TaskSample> {
+        lock(&self.shared)
+            .latest
+            .get(alloc)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for TaskStats {
+    fn drop(&mut self) {
+        lock(&self.shared).stop = true;
+        self.shared.wake.notify_all();
+    }
+}
+
+fn run(shared: &Shared, interval: Duration) {
+    let mut sampler = Sampler::new();
+    let mut state = lock(shared);
+    loop {
+        if state.stop {
+            return;
+        }
+        if state.tracked.is_empty() {
+            // Nothing to sample: sleep until a task starts.
+            state = shared.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+            continue;
+        }
+        let tracked = state.tracked.clone();
+        drop(state);
+        let samples = sampler.sample(&tracked);
+        state = lock(shared);
+        // A task may have stopped while /proc was read: publish only what is still tracked.
+        state.latest.clear();
+        for ((alloc, task), sample) in samples {
+            if state.tracked.contains_key(&(alloc.clone(), task)) {
+                state.latest.entry(alloc).or_default().push(sample);
+            }
+        }
+        let deadline = Instant::now() + interval;
+        while !state.stop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = shared
+                .wake
+                .wait_timeout(state, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+/// The previous CPU reading of each process, to turn cumulative times into rates.
+struct Sampler {
+    ticks_per_second: f64,
+    mhz_per_core: f64,
+    /// (pid, start ticks) → (user ticks, system ticks, when read).
+    previous: HashMap<(u32, u64), (u64, u64, Instant)>,
+}
+
+impl Sampler {
+    fn new() -> Self {
+        Self {
+            ticks_per_second: rustix::param::clock_ticks_per_second() as f64,
+            mhz_per_core: mhz_per_core(),
+            previous: HashMap::new(),
+        }
+    }
+
+    fn sample(
+        &mut self,
+        tracked: &BTreeMap<(String, String), u32>,
+    ) -> Vec<((String, String), TaskSample)> {
+        let processes = all_processes();
+        let now = Instant::now();
+        let taken_at = SystemTime::now();
+        let mut current = HashMap::new();
+        let mut out = Vec::with_capacity(tracked.len());
+        for (key, &leader) in tracked {
+            let samples = task_tree(leader, &processes)
+                .into_iter()
+                .map(|p| {
+                    let id = (p.pid, p.start_ticks);
+                    current.insert(id, (p.utime, p.stime, now));
+                    self.process(&p, now)
+                })
+                .collect();
+            out.push((
+                key.clone(),
+                TaskSample {
+                    task: key.1.clone(),
+                    processes: samples,
+                    taken_at,
+                },
+            ));
+        }
+        // Replacing the map forgets processes that are gone.
+        self.previous = current;
+        out
+    }
+
+    fn process(&self, p: &ProcStat, now: Instant) -> ProcessSample {
+        let (rss, swap) = memory(p.pid);
+        let (user_mode, system_mode) = match self.previous.get(&(p.pid, p.start_ticks)) {
+            Some(&(utime, stime, then)) => {
+                let wall = now.duration_since(then).as_secs_f64();
+                let rate = |now_ticks: u64, then_ticks: u64| {
+                    let seconds =
+                        now_ticks.saturating_sub(then_ticks) as f64 / self.ticks_per_second;
+                    let percent = seconds / wall * 100.0;
+                    if percent.is_finite() { percent } else { 0.0 }
+                };
+                (rate(p.utime, utime), rate(p.stime, stime))
+            }
+            None => (0.0, 0.0),
+        };
+        let cpu_percent = user_mode + system_mode;
+        ProcessSample {
+            pid: p.pid,
+            rss,
+            swap,
+            cpu_percent,
+            user_mode,
+            system_mode,
+            total_ticks: cpu_percent / 100.0 * self.mhz_per_core,
+        }
+    }
+}
+
+/// The average CPU frequency, as the host stats use it for `TotalTicks`; 0 if unknown.
+fn mhz_per_core() -> f64 {
+    let Ok(mut system) = sysinfo::System::new() else {
+        return 0.0;
+    };
+    system.refresh_cpu_specifics(sysinfo::CpuRefreshKind::nothing().with_frequency());
+    let cpus = system.cpus();
+    let avg = cpus.iter().map(|c| c.frequency() as f64).sum::<f64>() / cpus.len() as f64;
+    if avg.is_finite() { avg } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(pid: u32, ppid: u32, pgrp: u32) -> ProcStat {
+        ProcStat {
+            pid,
+            ppid,
+            pgrp,
+            zombie: false,
+            utime: 0,
+            stime: 0,
+            start_ticks: 0,
+        }
+    }
+
+    #[test]
+    fn parses_stat_with_awkward_command_names() {
+        let text = "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 \
+                    17 5 0 0 20 0 1 0 123456 1000000 200 18446744073709551615";
+        let parsed = parse_stat(4242, text).unwrap();
+        assert_eq!(
+            parsed,
+            ProcStat {
+                pid: 4242,
+                ppid: 1,
+                pgrp: 4242,
+                zombie: false,
+                utime: 17,
+                stime: 5,
+                start_ticks: 123456,
+            }
+        );
+        assert_eq!(parse_stat(1, "1 (x) S 0"), None);
+        assert_eq!(parse_stat(1, "garbage"), None);
+    }
+
+    #[test]
+    fn reads_this_process() {
+        let me = read_stat(std::process::id()).unwrap();
+        assert_eq!(me.pid, std::process::id());
+        assert!(all_processes().iter().any(|p| p.pid == me.pid));
+        let (rss, _) = memory(me.pid);
+        assert!(rss > 0);
+    }
+
+    #[test]
+    fn tree_is_the_group_and_the_leaders_descendants() {
+        let procs = [
+            stat(1, 0, 1),
+            stat(10, 1, 10),  // leader
+            stat(11, 10, 10), // child in the group
+            stat(12, 11, 12), // grandchild that made its own group
+            stat(13, 1, 10),  // reparented to init, still in the group
+            stat(14, 12, 12), // child of the escaped grandchild
+            stat(20, 1, 20),  // unrelated
+        ];
+        let pids: Vec<u32> = task_tree(10, &procs).iter().map(|p| p.pid).collect();
+        assert_eq!(pids, [10, 11, 12, 13, 14]);
+    }
+
+    #[test]
+    fn cpu_is_a_rate_and_the_first_sample_is_zero() {
+        let mut sampler = Sampler {
+            ticks_per_second: 100.0,
+            mhz_per_core: 2000.0,
+            previous: HashMap::new(),
+        };
+        let then = Instant::now();
+        let mut p = stat(std::process::id(), 1, 1);
+        let first = sampler.process(&p, then);
+        assert_eq!(first.cpu_percent, 0.0);
+        sampler
+            .previous
+            .insert((p.pid, p.start_ticks), (p.utime, p.stime, then));
+        // 1.5 s of user and 0.5 s of system time over 2 s of wall time.
+        p.utime += 150;
+        p.stime += 50;
+        let later = sampler.process(&p, then + Duration::from_secs(2));
+        assert_eq!(later.user_mode, 75.0);
+        assert_eq!(later.system_mode, 25.0);
+        assert_eq!(later.cpu_percent, 100.0);
+        assert_eq!(later.total_ticks, 2000.0);
+    }
+
+    #[test]
+    fn samples_only_tracked_tasks_in_the_background() {
+        let stats = TaskStats::start(Duration::from_millis(20));
+        let me = std::process::id();
+        stats.track("a", "web", me);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while stats.allocation("a").is_empty() {
+            assert!(Instant::now() < deadline, "no sample");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let sample = &stats.allocation("a")[0];
+        assert_eq!(sample.task, "web");
+        assert!(sample.processes.iter().any(|p| p.pid == me && p.rss > 0));
+        stats.untrack("a", "web");
+        assert!(stats.allocation("a").is_empty());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(
+            stats.allocation("a").is_empty(),
+            "an untracked task came back"
+        );
+    }
+}

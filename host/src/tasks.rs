@@ -1,0 +1,577 @@
+//! Running a task as a process, raw_exec-style: its command in its own process group, its
+//! output pumped into rotating log files, and a stop that is SIGTERM to the whole group then
+//! SIGKILL after the kill timeout.
+//!
+//! Signals go to the process group, never to a bare pid that might have been reused: the
+//! group id is the leader's pid, and the leader is only reaped after its group has been
+//! marked gone under the same lock a stop takes. So while a stop can see the group, the pid
+//! still names our (possibly zombie) leader.
+//!
+//! The task gets SIGKILL if the thread that started it dies (`PR_SET_PDEATHSIG`): that
+//! thread lives exactly as long as the task, so this only fires when the agent itself dies.
+//! A task without its agent has nobody reading its output, and the next agent restarts it;
+//! killing it then prevents two copies from running.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
+
+use crate::logmon::{self, Rotator};
+use crate::procstats;
+
+/// How long a finished task's log pumps get to drain its pipes before it is reported dead.
+/// They finish in microseconds unless a process that escaped the group still holds a pipe.
+const PUMP_GRACE: Duration = Duration::from_secs(1);
+
+/// How often leftovers of a previous agent are checked while they get time to exit.
+const LEFTOVER_POLL: Duration = Duration::from_millis(50);
+
+/// The shared handle through which a task is stopped and awaited.
+#[derive(Debug, Default)]
+pub struct TaskControl {
+    slot: Mutex<Slot>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// The leader (and process group id) while it is not reaped.
+    leader: Option<Pid>,
+    /// A stop was asked for: a task not started yet never starts.
+    stop: bool,
+    /// The task will not run again and its final state is recorded.
+    done: bool,
+}
+
+impl TaskControl {
+    /// A control for a task that is yet to run.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A control for a task that is already over.
+    pub fn finished() -> Self {
+        let control = Self::default();
+        control.lock().done = true;
+        control
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Ask the task to stop: SIGTERM to its process group if it runs.
+    pub fn request_stop(&self) {
+        let mut slot = self.lock();
+        slot.stop = true;
+        signal_group(slot.leader, Signal::TERM);
+    }
+
+    /// Stop the task at once: SIGKILL to its process group if it runs.
+    pub fn kill(&self) {
+        let mut slot = self.lock();
+        slot.stop = true;
+        signal_group(slot.leader, Signal::KILL);
+    }
+
+    /// Whether the task is over and its final state recorded.
+    pub fn is_done(&self) -> bool {
+        self.lock().done
+    }
+
+    /// Wait until the task is over, at most `timeout`; returns whether it is.
+    pub fn wait_done(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut slot = self.lock();
+        while !slot.done {
+            let left = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => Duration::from_secs(3600),
+            };
+            if left.is_zero() {
+                return false;
+            }
+            slot = self
+                .changed
+                .wait_timeout(slot, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Mark the task over, once its final state is recorded, and wake the waiters.
+    pub fn finish(&self) {
+        self.lock().done = true;
+        self.changed.notify_all();
+    }
+}
+
+fn signal_group(leader: Option<Pid>, signal: Signal) {
+    if let Some(leader) = leader
+        && let Err(err) = rustix::process::kill_process_group(leader, signal)
+        && err != rustix::io::Errno::SRCH
+    {
+        crate::warn!("failed to signal process group {leader:?}: {err}");
+    }
+}
+
+/// Stop a set of tasks as Nomad does: SIGTERM to each, then SIGKILL to those still running
+/// after their kill timeout. Returns once every task is over (or has had a second after
+/// SIGKILL, for a process stuck in the kernel).
+pub fn stop_all(tasks: &[(&TaskControl, Duration)]) {
+    let started = Instant::now();
+    for (control, _) in tasks {
+        control.request_stop();
+    }
+    for (control, timeout) in tasks {
+        let left = (started + *timeout).saturating_duration_since(Instant::now());
+        if !control.wait_done(left) {
+            control.kill();
+            control.wait_done(Duration::from_secs(1));
+        }
+    }
+}
+
+/// Where a task's output goes.
+#[derive(Clone, Debug)]
+pub struct LogTarget {
+    /// The allocation's `alloc/logs` directory.
+    pub dir: PathBuf,
+    pub task: String,
+    pub max_files: u32,
+    /// Bytes.
+    pub max_file_size: u64,
+}
+
+/// Everything needed to start a task's process.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    /// Names the task in the agent's log.
+    pub label: String,
+    pub command: String,
+    pub args: Vec<String>,
+    /// The whole environment: nothing else is inherited.
+    pub env: BTreeMap<String, String>,
+    /// The working directory (the task directory).
+    pub dir: PathBuf,
+    /// `None` when logging is disabled: output is discarded.
+    pub logs: Option<LogTarget>,
+}
+
+/// A started task's leader.
+#[derive(Clone, Copy, Debug)]
+pub struct Started {
+    pub pid: u32,
+    /// With the pid, identifies the process after a restart of the agent.
+    pub start_ticks: u64,
+}
+
+/// How a run of a task ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// A stop came before the task started.
+    NotStarted,
+    /// The process could not be started.
+    StartFailed(String),
+    /// The leader exited.
+    Exited {
+        code: Option<i32>,
+        signal: Option<i32>,
+        /// It was asked to stop.
+        stopped: bool,
+    },
+}
+
+/// Run the task to completion on the calling thread, which must live until this returns
+/// (the task's parent-death signal is tied to it). `on_start` is called once the process runs.
+pub fn run(control: &TaskControl, launch: &Launch, on_start: impl FnOnce(Started)) -> Outcome {
+    let rotators = match &launch.logs {
+        None => None,
+        Some(logs) => {
+            let open = |stream: &str| {
+                Rotator::open(
+                    &logs.dir,
+                    &format!("{}.{stream}", logs.task),
+                    logs.max_files,
+                    logs.max_file_size,
+                )
+            };
+            match open("stdout").and_then(|out| Ok((out, open("stderr")?))) {
+                Ok(pair) => Some(pair),
+                Err(err) => {
+                    return Outcome::StartFailed(format!("failed to open log files: {err}"));
+                }
+            }
+        }
+    };
+    let output = || {
+        if rotators.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        }
+    };
+    let mut command = Command::new(&launch.command);
+    command
+        .args(&launch.args)
+        .env_clear()
+        .envs(&launch.env)
+        .current_dir(&launch.dir)
+        .stdin(Stdio::null())
+        .stdout(output())
+        .stderr(output())
+        .process_group(0);
+    // SAFETY: the closure runs between fork and exec and only makes one system call
+    // (prctl), which is async-signal-safe; it allocates nothing and takes no lock.
+    unsafe {
+        command.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
+                .map_err(io::Error::from)
+        });
+    }
+
+    let mut slot = control.lock();
+    if slot.stop {
+        return Outcome::NotStarted;
+    }
+    // Spawned under the lock, so that a stop either comes first (and nothing starts) or
+    // finds the leader to signal.
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            return Outcome::StartFailed(format!("failed to start {:?}: {err}", launch.command));
+        }
+    };
+    let pid = Pid::from_child(&child);
+    slot.leader = Some(pid);
+    drop(slot);
+
+    let start_ticks = procstats::read_stat(child.id()).map_or(0, |s| s.start_ticks);
+    on_start(Started {
+        pid: child.id(),
+        start_ticks,
+    });
+
+    let (pumped_tx, pumped_rx) = std::sync::mpsc::channel();
+    let mut pumps = 0;
+    if let Some((out, err)) = rotators {
+        let label = &launch.label;
+        if let Some(stdout) = child.stdout.take() {
+            pumps += spawn_pump(stdout, out, format!("{label} (stdout)"), pumped_tx.clone());
+        }
+        if let Some(stderr) = child.stderr.take() {
+            pumps += spawn_pump(stderr, err, format!("{label} (stderr)"), pumped_tx);
+        }
+    }
+
+    wait_for_leader(pid);
+    let mut slot = control.lock();
+    // What the leader leaves behind in its group goes with it, as Nomad's cgroups see to.
+    signal_group(slot.leader.take(), Signal::KILL);
+    let stopped = slot.stop;
+    drop(slot);
+    let status = child.wait();
+    let grace = Instant::now() + PUMP_GRACE;
+    for _ in 0..pumps {
+        let left = grace.saturating_duration_since(Instant::now());
+        if pumped_rx.recv_timeout(left).is_err() {
+            crate::warn!(
+                "{}: output still open after exit (a process left its group)",
+                launch.label
+            );
+            break;
+        }
+    }
+    match status {
+        Ok(status) => Outcome::Exited {
+            code: status.code(),
+            signal: status.signal(),
+            stopped,
+        },
+        Err(err) => {
+            crate::error!("{}: failed to collect the exit status: {err}", launch.label);
+            Outcome::Exited {
+                code: None,
+                signal: None,
+                stopped,
+            }
+        }
+    }
+}
+
+/// Block until the leader has exited, leaving it unreaped (a zombie keeps its pid, and so
+/// the process group id, from being reused).
+fn wait_for_leader(pid: Pid) {
+    loop {
+        match rustix::process::waitid(
+            WaitId::Pid(pid),
+            WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
+        ) {
+            Ok(_) => return,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(err) => {
+                crate::error!("failed to wait for process {pid:?}: {err}");
+                return;
+            }
+        }
+    }
+}
+
+/// Pump `source` into `rotator` on a thread of its own; returns how many threads started
+/// (0 or 1). Each sends on `done` when its stream ends.
+fn spawn_pump(
+    source: impl io::Read + Send + 'static,
+    mut rotator: Rotator,
+    what: String,
+    done: std::sync::mpsc::Sender<()>,
+) -> usize {
+    let spawned = std::thread::Builder::new()
+        .name("log-pump".into())
+        .spawn(move || {
+            logmon::pump(source, &mut rotator, &what);
+            let _ = done.send(());
+        });
+    match spawned {
+        Ok(_) => 1,
+        Err(err) => {
+            // The pipe closes with the closure: the task sees EPIPE rather than blocking.
+            crate::error!("failed to start a log pump: {err}");
+            0
+        }
+    }
+}
+
+/// Stop what a previous agent left of a task: processes of group `pgid` started no earlier
+/// than its leader (`start_ticks`) and whose environment carries every `markers` pair (the
+/// task's NOMAD_ALLOC_ID and NOMAD_TASK_NAME), so a reused pid is never touched. They get
+/// SIGTERM, then SIGKILL after `timeout`. Returns how many were found.
+pub fn stop_leftovers(
+    pgid: u32,
+    start_ticks: u64,
+    markers: &[(&str, &str)],
+    timeout: Duration,
+) -> usize {
+    let find = || -> Vec<u32> {
+        procstats::all_processes()
+            .into_iter()
+            .filter(|p| p.pgrp == pgid && p.start_ticks >= start_ticks && !p.zombie)
+            .filter(|p| has_markers(p.pid, markers))
+            .map(|p| p.pid)
+            .collect()
+    };
+    let found = find();
+    let signal = |pids: &[u32], signal: Signal| {
+        for &pid in pids {
+            if let Some(pid) = Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(pid, signal);
+            }
+        }
+    };
+    signal(&found, Signal::TERM);
+    let deadline = Instant::now() + timeout;
+    let mut left = found.clone();
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(LEFTOVER_POLL);
+        left = find();
+    }
+    signal(&left, Signal::KILL);
+    found.len()
+}
+
+/// Whether `/proc/<pid>/environ` holds every `KEY=value` of `markers`.
+fn has_markers(pid: u32, markers: &[(&str, &str)]) -> bool {
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    markers.iter().all(|(key, value)| {
+        let wanted = format!("{key}={value}");
+        environ
+            .split(|&b| b == 0)
+            .any(|entry| entry == wanted.as_bytes())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn launch(script: &str, logs: Option<&Path>) -> Launch {
+        Launch {
+            label: "test task".into(),
+            command: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env: BTreeMap::from([("PATH".into(), "/usr/bin:/bin".into())]),
+            dir: std::env::temp_dir(),
+            logs: logs.map(|dir| LogTarget {
+                dir: dir.to_path_buf(),
+                task: "t".into(),
+                max_files: 10,
+                max_file_size: 1 << 20,
+            }),
+        }
+    }
+
+    /// Run `script` on a thread; returns the control, the started pid and the outcome.
+    fn spawn(
+        script: &str,
+        logs: Option<&Path>,
+    ) -> (
+        std::sync::Arc<TaskControl>,
+        u32,
+        std::thread::JoinHandle<Outcome>,
+    ) {
+        let control = std::sync::Arc::new(TaskControl::new());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let launch = launch(script, logs);
+        let thread_control = control.clone();
+        let handle = std::thread::spawn(move || {
+            let outcome = run(&thread_control, &launch, |s| tx.send(s.pid).unwrap());
+            thread_control.finish();
+            outcome
+        });
+        let pid = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        (control, pid, handle)
+    }
+
+    /// Live (not zombie) processes of group `pgid`, given a moment to die: SIGKILL is
+    /// delivered at once but a process takes a little while to exit.
+    fn live_members(pgid: u32) -> usize {
+        let count = || {
+            procstats::all_processes()
+                .into_iter()
+                .filter(|p| p.pgrp == pgid && !p.zombie)
+                .count()
+        };
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while count() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        count()
+    }
+
+    #[test]
+    fn exit_code_and_output_are_collected() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (_, _, handle) = spawn("echo out; echo err >&2; exit 7", Some(tmp.path()));
+        assert_eq!(
+            handle.join().unwrap(),
+            Outcome::Exited {
+                code: Some(7),
+                signal: None,
+                stopped: false
+            }
+        );
+        assert_eq!(
+            std::fs::read(tmp.path().join("t.stdout.0")).unwrap(),
+            b"out\n"
+        );
+        assert_eq!(
+            std::fs::read(tmp.path().join("t.stderr.0")).unwrap(),
+            b"err\n"
+        );
+    }
+
+    #[test]
+    fn a_stop_before_the_start_starts_nothing() {
+        let control = TaskControl::new();
+        control.request_stop();
+        let outcome = run(&control, &launch("exit 0", None), |_| panic!("started"));
+        assert_eq!(outcome, Outcome::NotStarted);
+    }
+
+    #[test]
+    fn a_missing_command_fails_to_start() {
+        let mut launch = launch("", None);
+        launch.command = "/nonexistent/caravan-test".into();
+        let outcome = run(&TaskControl::new(), &launch, |_| panic!("started"));
+        assert!(matches!(outcome, Outcome::StartFailed(m) if m.contains("No such file")));
+    }
+
+    #[test]
+    fn stop_terms_the_whole_group_then_kills_what_ignores_it() {
+        // The child sleeps in the background: SIGTERM reaches it through the group.
+        let (control, pid, handle) = spawn("sleep 1000 & wait", None);
+        let started = Instant::now();
+        stop_all(&[(&control, Duration::from_secs(5))]);
+        assert!(started.elapsed() < Duration::from_secs(4));
+        let outcome = handle.join().unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::Exited {
+                code: None,
+                signal: Some(libc::SIGTERM),
+                stopped: true
+            }
+        );
+        assert_eq!(live_members(pid), 0, "the background sleep was stopped too");
+
+        let (control, _, handle) = spawn("trap '' TERM; while :; do sleep 0.05; done", None);
+        // Let the shell install its trap.
+        std::thread::sleep(Duration::from_millis(200));
+        let started = Instant::now();
+        control.request_stop();
+        assert!(!control.wait_done(Duration::from_millis(300)));
+        stop_all(&[(&control, Duration::from_millis(300))]);
+        let outcome = handle.join().unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(
+            outcome,
+            Outcome::Exited {
+                code: None,
+                signal: Some(libc::SIGKILL),
+                stopped: true
+            }
+        );
+    }
+
+    #[test]
+    fn processes_left_in_the_group_go_with_the_leader() {
+        let (_, pid, handle) = spawn("sleep 1000 & exit 0", None);
+        handle.join().unwrap();
+        assert_eq!(live_members(pid), 0);
+    }
+
+    #[test]
+    fn leftovers_are_found_by_group_and_markers_only() {
+        let spawn_marked = |marker: &str| {
+            std::process::Command::new("/bin/sleep")
+                .arg("1000")
+                .env("NOMAD_ALLOC_ID", marker)
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        };
+        let mut ours = spawn_marked("a1");
+        let mut other = spawn_marked("b2");
+        let pgid = ours.id();
+        let start = procstats::read_stat(pgid).unwrap().start_ticks;
+        let markers = [("NOMAD_ALLOC_ID", "a1")];
+        assert_eq!(
+            stop_leftovers(pgid, start, &markers, Duration::from_secs(2)),
+            1
+        );
+        assert!(ours.wait().unwrap().signal() == Some(libc::SIGTERM));
+        // Same markers, wrong group; right group, a later start time: both untouched.
+        assert_eq!(
+            stop_leftovers(other.id(), 0, &markers, Duration::from_secs(1)),
+            0
+        );
+        let later = procstats::read_stat(other.id()).unwrap().start_ticks + 1;
+        let theirs = [("NOMAD_ALLOC_ID", "b2")];
+        assert_eq!(
+            stop_leftovers(other.id(), later, &theirs, Duration::from_secs(1)),
+            0
+        );
+        assert!(other.try_wait().unwrap().is_none());
+        other.kill().unwrap();
+        other.wait().unwrap();
+    }
+}
