@@ -245,6 +245,17 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```hcl\n").unwrap() + 7;
+        let end = start + readme[start..].find("```").unwrap();
+        let config: FileConfig = hcl::from_str(&readme[start..end]).unwrap();
+        assert_eq!(config.client.meta["zone.name"], "a");
+        assert_eq!(config.client.servers, ["10.0.0.1:4646"]);
+        assert!(config.acl.enabled);
+    }
+
+    #[test]
     fn acl_block() {
         let config: FileConfig = hcl::from_str("acl {\n enabled = true\n}").unwrap();
         assert!(config.acl.enabled);
