@@ -243,6 +243,21 @@ fn every_route_against_every_caller() {
     .unwrap();
     let ls = format!("/v1/client/fs/ls/{alloc}?path=/");
     wait_until(|| agent.get(&ls).status == 200);
+    // The column "anonymous policy with read-fs": every fs route opens, nothing else does.
+    for ((label, method, path, body), open_status) in table.iter().zip(&baseline) {
+        let reply = agent.request(method, path, &[], body);
+        let expected = match route_name(label) {
+            name if name.starts_with("fs/") || name == "allocations" => *open_status,
+            "allocation/unsupported" => 501,
+            _ => 403,
+        };
+        assert_eq!(
+            reply.status,
+            expected,
+            "anonymous with read-fs × {label}: {}",
+            reply.text()
+        );
+    }
     assert_eq!(
         agent.get("/v1/client/stats").status,
         403,
