@@ -13,9 +13,10 @@ use crate::alloc_fs::AllocFs;
 use crate::allocs::Registry;
 use crate::capabilities::HostContext;
 use crate::config::{FileConfig, default_static_meta};
-use crate::runtime::{DEFAULT_CORE, Runtime};
+use crate::runtime::{DEFAULT_CALL_TIMEOUT, Runtime, RuntimeOptions, Sandbox};
 use crate::state::StateStore;
 use crate::stats::HostStats;
+use crate::swap::{self, CoreSource};
 
 /// How often host stats are sampled (Nomad's `collection_interval` default).
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
@@ -32,6 +33,7 @@ pub struct AgentOptions {
     pub http_port: Option<u16>,
     pub specs_dir: Option<PathBuf>,
     pub core: Option<PathBuf>,
+    pub core_call_timeout: Option<Duration>,
 }
 
 /// Run the agent until SIGINT or SIGTERM.
@@ -104,14 +106,36 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         fs: AllocFs::new(&alloc_root).context("failed to open the alloc dir")?,
         stats: HostStats::start(alloc_root.clone(), STATS_INTERVAL),
     });
-    let core_bytes = match &options.core {
-        Some(path) => std::fs::read(path)
-            .with_context(|| format!("failed to read core {}", path.display()))?,
-        None => DEFAULT_CORE.to_vec(),
+    let core_source = match &options.core {
+        Some(path) => CoreSource::File(std::path::absolute(path)?),
+        None => CoreSource::Builtin,
     };
-    let runtime = Arc::new(Runtime::new(ctx, &core_bytes).context("failed to load the core")?);
+    let runtime_options = RuntimeOptions {
+        call_timeout: options
+            .core_call_timeout
+            .or(config.call_timeout()?)
+            .unwrap_or(DEFAULT_CALL_TIMEOUT),
+        cache_dir: Some(data_dir.join("core-cache")),
+    };
+    let sandbox = Sandbox::new(ctx, &runtime_options)?;
+    let runtime =
+        Arc::new(Runtime::start(sandbox, &core_source.read()?).context("failed to load the core")?);
     let core = runtime.active();
-    crate::info!("core {} loaded (sha256 {})", core.version, core.sha256);
+    crate::info!(
+        "core {} loaded (sha256 {}), {}",
+        core.version,
+        core.sha256,
+        match core.compiled {
+            Some(took) => format!("compiled in {took:.0?}"),
+            None => "from the compiled cache".into(),
+        }
+    );
+    let _core_watcher = match &core_source {
+        CoreSource::File(path) => Some(swap::watch_file(runtime.clone(), path)?),
+        CoreSource::Builtin => None,
+    };
+    swap::reload_on_sighup(runtime.clone(), core_source)?;
+    let shutdown = shutdown_signal()?;
 
     let listener = tokio::net::TcpListener::bind(config.http_addr()?)
         .await
@@ -137,7 +161,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     out.flush()?;
     drop(out);
 
-    crate::server::serve(listener, runtime, shutdown_signal()).await?;
+    crate::server::serve(listener, runtime, shutdown).await?;
     drop(temp_dir);
     Ok(())
 }
@@ -166,19 +190,19 @@ fn watch_specs(registry: Arc<Registry>) -> Result<notify::RecommendedWatcher> {
     Ok(watcher)
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM. The handlers are installed by this call, not when the
+/// future is first polled, so a signal arriving just after "Serving HTTP" is printed still
+/// shuts down gracefully instead of killing the agent.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        crate::error!("failed to install signal handlers; stop the agent with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    let mut term = signal(SignalKind::terminate()).context("failed to handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("failed to handle SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }
 
 /// The dev agent's demo allocation: kept if the specs dir already has one.

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -19,6 +20,7 @@ pub struct FileConfig {
     pub ports: Ports,
     pub client: ClientConfig,
     pub acl: AclConfig,
+    pub core: CoreConfig,
 }
 
 /// `ports { http = N }`.
@@ -37,6 +39,14 @@ pub struct ClientConfig {
     pub allocations_dir: Option<PathBuf>,
     /// Where allocation directories live (default `<data_dir>/alloc`).
     pub alloc_dir: Option<PathBuf>,
+}
+
+/// `core { call_timeout = "30s" }`: how the wasm core is run.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct CoreConfig {
+    /// Deadline of each call into the core, in Go's duration syntax.
+    pub call_timeout: Option<String>,
 }
 
 /// `acl { enabled = bool }`.
@@ -78,6 +88,20 @@ impl FileConfig {
             self.client.alloc_dir = other.client.alloc_dir;
         }
         self.acl.enabled |= other.acl.enabled;
+        if other.core.call_timeout.is_some() {
+            self.core.call_timeout = other.core.call_timeout;
+        }
+    }
+
+    /// `core.call_timeout`, if set.
+    pub fn call_timeout(&self) -> Result<Option<Duration>> {
+        self.core
+            .call_timeout
+            .as_deref()
+            .map(|text| {
+                call_timeout(text).with_context(|| format!("invalid core.call_timeout {text:?}"))
+            })
+            .transpose()
     }
 
     /// The address to listen on.
@@ -96,6 +120,7 @@ impl FileConfig {
 
     /// Reject settings caravan cannot honour yet rather than ignoring them silently.
     pub fn check(&self) -> Result<()> {
+        self.call_timeout()?;
         if self.acl.enabled {
             bail!(
                 "acl.enabled = true is not supported yet: caravan cannot enforce ACLs in this version"
@@ -103,6 +128,20 @@ impl FileConfig {
         }
         Ok(())
     }
+}
+
+/// A core call deadline, from a flag or the config file: at least one epoch tick, the
+/// granularity at which deadlines are enforced.
+pub fn call_timeout(text: &str) -> Result<Duration> {
+    let timeout = crate::duration::parse(text).map_err(anyhow::Error::msg)?;
+    let tick = crate::runtime::EPOCH_TICK;
+    if timeout < tick {
+        bail!(
+            "must be at least {} (deadlines are checked every {0})",
+            crate::duration::format(tick)
+        );
+    }
+    Ok(timeout)
 }
 
 /// Nomad's built-in static node metadata, added unless configured.
@@ -155,6 +194,20 @@ mod tests {
             config.client.allocations_dir,
             Some(PathBuf::from("/etc/caravan/allocs"))
         );
+    }
+
+    #[test]
+    fn the_core_call_timeout_is_a_go_duration() {
+        let config: FileConfig = hcl::from_str("core {\n call_timeout = \"1m30s\"\n}").unwrap();
+        assert_eq!(
+            config.call_timeout().unwrap(),
+            Some(Duration::from_secs(90))
+        );
+        let bad: FileConfig = hcl::from_str("core {\n call_timeout = \"soon\"\n}").unwrap();
+        assert!(bad.check().is_err());
+        let tiny: FileConfig = hcl::from_str("core {\n call_timeout = \"1ms\"\n}").unwrap();
+        assert!(tiny.check().is_err());
+        assert_eq!(FileConfig::default().call_timeout().unwrap(), None);
     }
 
     #[test]

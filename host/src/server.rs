@@ -16,7 +16,7 @@ use hyper::body::{Frame, Incoming};
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -24,10 +24,12 @@ use tokio::net::TcpListener;
 use tokio_util::io::ReaderStream;
 
 use crate::bindings::{handler, types};
-use crate::runtime::Runtime;
+use crate::runtime::{MAX_CORE_SIZE, Runtime, Trigger};
 
-/// Largest request body read (metadata applies are tiny).
+/// Largest request body read (metadata applies are tiny); core swaps have their own limit.
 const MAX_BODY: usize = 1 << 20;
+/// The host's own route for the core (see [`agent_core`]).
+const AGENT_CORE_PATH: &str = "/v1/agent/core";
 /// A client has this long to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Chunk size for copying files.
@@ -84,6 +86,9 @@ async fn handle(
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Body> {
+    if req.uri().path() == AGENT_CORE_PATH {
+        return agent_core(runtime, req, peer).await;
+    }
     let core = runtime.active();
     let request = match read_request(req).await {
         Ok(request) => request,
@@ -119,11 +124,7 @@ async fn handle(
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     };
-    if let Ok(version) = HeaderValue::from_str(&core.version) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("x-caravan-core"), version);
-    }
+    add_core_header(&mut response, &core.version);
     crate::logging::log(
         crate::logging::Level::Debug,
         &format!(
@@ -135,6 +136,76 @@ async fn handle(
         ),
     );
     response
+}
+
+/// The host's own endpoint, about the host rather than the API: `GET` reports the active
+/// core and the swap history, `PUT` (or `POST`) swaps to the component in the body.
+async fn agent_core(
+    runtime: &Arc<Runtime>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
+    let mut response = match *req.method() {
+        Method::GET => core_status(runtime),
+        Method::PUT | Method::POST => {
+            // Authorization: ACLs do not exist yet (the agent refuses `acl.enabled`), so
+            // this route is as open as every other. When they land, a swap requires a
+            // management token, checked here, before the body is read.
+            let body = match Limited::new(req.into_body(), MAX_CORE_SIZE).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(_) => {
+                    return plain(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        &format!(
+                            "core component larger than {} MiB or unreadable",
+                            MAX_CORE_SIZE >> 20
+                        ),
+                    );
+                }
+            };
+            let swapped = {
+                let runtime = runtime.clone();
+                tokio::task::spawn_blocking(move || runtime.swap(&body, Trigger::Admin(peer))).await
+            };
+            match swapped {
+                Ok(Ok(_)) => core_status(runtime),
+                Ok(Err(rejection)) => plain(
+                    StatusCode::BAD_REQUEST,
+                    &format!("core rejected: {rejection}"),
+                ),
+                Err(join) => {
+                    crate::error!("core swap from {peer} failed: {join}");
+                    plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+                }
+            }
+        }
+        _ => plain(StatusCode::METHOD_NOT_ALLOWED, "Invalid method"),
+    };
+    add_core_header(&mut response, &runtime.active().version);
+    response
+}
+
+fn core_status(runtime: &Runtime) -> Response<Body> {
+    match serde_json::to_vec(&runtime.status()) {
+        Ok(json) => {
+            let mut response = Response::new(full(json));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        }
+        Err(err) => plain(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
+    }
+}
+
+/// Every response names the core that served it (or, for the host's own routes, the core
+/// serving now).
+fn add_core_header(response: &mut Response<Body>, version: &str) {
+    if let Ok(version) = HeaderValue::from_str(version) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-caravan-core"), version);
+    }
 }
 
 async fn read_request(req: Request<Incoming>) -> Result<types::Request, Response<Body>> {

@@ -4,5 +4,6 @@ mod support;
 
 mod api;
 mod containment;
+mod hotswap;
 mod isolation;
 mod persistence;

@@ -1,0 +1,40 @@
+//! A core that traps while it is being instantiated, before any request: it exports
+//! `_initialize`, which `wit-component` makes the component run at instantiation, and that
+//! function traps. A swap to it must be rejected with the old core still serving.
+//!
+//! It is a crate of its own, not a feature of the faulty core: cargo unifies a package's
+//! features within one build, and `host/build.rs` builds every test core in one cargo run.
+
+#[cfg(target_arch = "wasm32")]
+mod component {
+    wit_bindgen::generate!({
+        world: "core",
+        path: "../../../wit",
+    });
+
+    use exports::caravan::client::handler::{Action, Guest, Request, Response};
+
+    struct StartTrap;
+
+    export!(StartTrap);
+
+    impl Guest for StartTrap {
+        fn handle(_req: Request) -> Action {
+            Action::Respond(Response {
+                status: 200,
+                headers: Vec::new(),
+                body: b"never reached".to_vec(),
+            })
+        }
+
+        fn version() -> String {
+            "start-trap/0".into()
+        }
+    }
+
+    /// Run by the component at instantiation; traps at once.
+    #[unsafe(no_mangle)]
+    extern "C" fn _initialize() {
+        core::arch::wasm32::unreachable()
+    }
+}
