@@ -72,7 +72,8 @@ pub struct LoadedCore {
     pub version: String,
     pub sha256: String,
     pub loaded_at: SystemTime,
-    /// How the machine code was obtained: compiled now (and how long it took), or cached.
+    /// How long compiling it took, or `None` when it came from the compiled cache (for
+    /// the log, which tells operators whether the cache works).
     pub compiled: Option<Duration>,
 }
 
@@ -157,7 +158,7 @@ impl Sandbox {
             linker,
             ctx,
             call_timeout: options.call_timeout,
-            call_ticks: options.call_timeout.div_duration_f64(EPOCH_TICK).ceil() as u64,
+            call_ticks: (options.call_timeout.div_duration_f64(EPOCH_TICK).ceil() as u64).max(1),
             cache,
             ticker,
         })
@@ -448,11 +449,12 @@ impl Runtime {
         let candidate = match self.sandbox.prepare(bytes) {
             Ok(core) => Arc::new(core),
             Err(rejection) => {
+                let serving = self.active();
                 crate::warn!(
                     "core candidate {} rejected ({trigger}): {rejection}; still serving {} (sha256 {})",
                     rejection.sha256,
-                    self.active().version,
-                    self.active().sha256
+                    serving.version,
+                    serving.sha256
                 );
                 lock(&self.record).last_rejected = Some((rejection.clone(), SystemTime::now()));
                 return Err(rejection);

@@ -147,42 +147,44 @@ async fn agent_core(
 ) -> Response<Body> {
     let mut response = match *req.method() {
         Method::GET => core_status(runtime),
-        Method::PUT | Method::POST => {
-            // Authorization: ACLs do not exist yet (the agent refuses `acl.enabled`), so
-            // this route is as open as every other. When they land, a swap requires a
-            // management token, checked here, before the body is read.
-            let body = match Limited::new(req.into_body(), MAX_CORE_SIZE).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(_) => {
-                    return plain(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        &format!(
-                            "core component larger than {} MiB or unreadable",
-                            MAX_CORE_SIZE >> 20
-                        ),
-                    );
-                }
-            };
-            let swapped = {
-                let runtime = runtime.clone();
-                tokio::task::spawn_blocking(move || runtime.swap(&body, Trigger::Admin(peer))).await
-            };
-            match swapped {
-                Ok(Ok(_)) => core_status(runtime),
-                Ok(Err(rejection)) => plain(
-                    StatusCode::BAD_REQUEST,
-                    &format!("core rejected: {rejection}"),
-                ),
-                Err(join) => {
-                    crate::error!("core swap from {peer} failed: {join}");
-                    plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-                }
-            }
-        }
+        // Authorization: ACLs do not exist yet (the agent refuses `acl.enabled`), so this
+        // route is as open as every other. When they land, a swap requires a management
+        // token, checked here, before the body is read.
+        Method::PUT | Method::POST => swap_core(runtime, req.into_body(), peer).await,
         _ => plain(StatusCode::METHOD_NOT_ALLOWED, "Invalid method"),
     };
     add_core_header(&mut response, &runtime.active().version);
     response
+}
+
+/// Swap to the component in `body`: the status after a swap, or 400 with the reason the
+/// candidate was rejected.
+async fn swap_core(runtime: &Arc<Runtime>, body: Incoming, peer: SocketAddr) -> Response<Body> {
+    let Ok(collected) = Limited::new(body, MAX_CORE_SIZE).collect().await else {
+        return plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "core component larger than {} MiB or unreadable",
+                MAX_CORE_SIZE >> 20
+            ),
+        );
+    };
+    let bytes = collected.to_bytes();
+    let swapped = {
+        let runtime = runtime.clone();
+        tokio::task::spawn_blocking(move || runtime.swap(&bytes, Trigger::Admin(peer))).await
+    };
+    match swapped {
+        Ok(Ok(_)) => core_status(runtime),
+        Ok(Err(rejection)) => plain(
+            StatusCode::BAD_REQUEST,
+            &format!("core rejected: {rejection}"),
+        ),
+        Err(join) => {
+            crate::error!("core swap from {peer} failed: {join}");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
 }
 
 fn core_status(runtime: &Runtime) -> Response<Body> {
