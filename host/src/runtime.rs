@@ -71,6 +71,7 @@ pub struct LoadedCore {
     pre: CorePre<CoreState>,
     pub version: String,
     pub sha256: String,
+    /// When it began serving new requests.
     pub loaded_at: SystemTime,
     /// How long compiling it took, or `None` when it came from the compiled cache (for
     /// the log, which tells operators whether the cache works).
@@ -446,8 +447,8 @@ impl Runtime {
     pub fn swap(&self, bytes: &[u8], trigger: Trigger) -> Result<SwapOutcome, Rejection> {
         let _one_at_a_time = lock(&self.swap_lock);
         let started = Instant::now();
-        let candidate = match self.sandbox.prepare(bytes) {
-            Ok(core) => Arc::new(core),
+        let mut candidate = match self.sandbox.prepare(bytes) {
+            Ok(core) => core,
             Err(rejection) => {
                 let serving = self.active();
                 crate::warn!(
@@ -469,6 +470,8 @@ impl Runtime {
             );
             return Ok(SwapOutcome::Unchanged(previous));
         }
+        candidate.loaded_at = SystemTime::now();
+        let candidate = Arc::new(candidate);
         self.active.store(candidate.clone());
         lock(&self.record).swaps += 1;
         let how = match candidate.compiled {

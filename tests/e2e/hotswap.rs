@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use caravan::runtime::{DEFAULT_CORE, FAULTY_TEST_CORE, START_TRAP_TEST_CORE};
 use sha2::{Digest, Sha256};
@@ -38,6 +38,28 @@ fn variant(core: &[u8], name: &str) -> Vec<u8> {
     bytes
 }
 
+/// The default core reporting another version: the version string is patched in its data
+/// segment (same length, so the component stays valid and behaves the same otherwise).
+/// Responses then tell by their `x-caravan-core` header which core served them.
+fn renamed(core: &[u8], version: &str) -> Vec<u8> {
+    let current = b"caravan-core/0.1.0";
+    assert_eq!(version.len(), current.len());
+    let at: Vec<usize> = core
+        .windows(current.len())
+        .enumerate()
+        .filter(|(_, w)| w == current)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        at.len(),
+        1,
+        "the core's version string is not where this test expects"
+    );
+    let mut bytes = core.to_vec();
+    bytes[at[0]..at[0] + current.len()].copy_from_slice(version.as_bytes());
+    bytes
+}
+
 fn leb128(out: &mut Vec<u8>, mut n: usize) {
     loop {
         let byte = (n & 0x7f) as u8;
@@ -58,6 +80,24 @@ fn status(agent: &Agent) -> serde_json::Value {
 
 fn serving(agent: &Agent) -> String {
     status(agent)["SHA256"].as_str().unwrap().to_string()
+}
+
+/// `LoadedAt` (RFC 3339 in UTC, as the agent writes it) as a point in time.
+fn loaded_at(status: &serde_json::Value) -> SystemTime {
+    let text = status["LoadedAt"].as_str().unwrap();
+    let number = |range: std::ops::Range<usize>| -> i64 { text[range].parse().unwrap() };
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let seconds_of_day = number(11..13) * 3600 + number(14..16) * 60 + number(17..19);
+    let fraction = text[19..text.len() - 1].trim_start_matches('.');
+    let nanos = format!("{fraction:0<9}").parse::<u32>().unwrap();
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    UNIX_EPOCH + Duration::new((days * 86_400 + seconds_of_day) as u64, nanos)
 }
 
 fn put_core(agent: &Agent, bytes: &[u8]) -> Reply {
@@ -224,7 +264,8 @@ fn ten_swaps_under_load_fail_no_request_and_each_shows_within_a_second() {
     const SWAPS: usize = 10;
     const BIG: usize = 48 << 20;
     let core_a = DEFAULT_CORE.to_vec();
-    let core_b = variant(DEFAULT_CORE, "b");
+    let core_b = renamed(DEFAULT_CORE, "caravan-core/swapB");
+    let versions = ["caravan-core/0.1.0", "caravan-core/swapB"];
     let watched = start_watched(&core_a, &[]);
     let agent = &watched.agent;
     // The CLI's copies live outside the watched directory.
@@ -253,18 +294,23 @@ fn ten_swaps_under_load_fail_no_request_and_each_shows_within_a_second() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let completed = Arc::new(AtomicU64::new(0));
-    let load: Vec<JoinHandle<Vec<String>>> = (0..CLIENTS)
+    // Each client keeps (sent, answered, serving core) of every request.
+    type Served = Vec<(Instant, Instant, String)>;
+    let load: Vec<JoinHandle<(Vec<String>, Served)>> = (0..CLIENTS)
         .map(|_| {
             let (addr, stop, completed) = (agent.addr.clone(), stop.clone(), completed.clone());
             std::thread::spawn(move || {
-                let mut failures = Vec::new();
+                let (mut failures, mut served) = (Vec::new(), Vec::new());
                 let mut conn = Conn::open(&addr).unwrap();
                 let interval = Duration::from_secs_f64(1.0 / RATE_PER_CLIENT);
                 let (mut next, hard_stop) =
                     (Instant::now(), Instant::now() + Duration::from_secs(120));
                 while !stop.load(Ordering::SeqCst) && Instant::now() < hard_stop {
+                    let sent = Instant::now();
                     match conn.get("/v1/client/metadata") {
-                        Ok((200, Some(core))) if core.starts_with("caravan-core/") => {}
+                        Ok((200, Some(core))) if versions.contains(&core.as_str()) => {
+                            served.push((sent, Instant::now(), core));
+                        }
                         Ok(other) => failures.push(format!("{other:?}")),
                         Err(err) => {
                             failures.push(err.to_string());
@@ -277,7 +323,7 @@ fn ten_swaps_under_load_fail_no_request_and_each_shows_within_a_second() {
                         std::thread::sleep(wait);
                     }
                 }
-                failures
+                (failures, served)
             })
         })
         .collect();
@@ -294,15 +340,20 @@ fn ten_swaps_under_load_fail_no_request_and_each_shows_within_a_second() {
     assert!(first_compile < Duration::from_secs(5), "{first_compile:?}");
     assert_eq!(put_core(agent, &core_a).status, 200);
     let (began, count_before) = (Instant::now(), completed.load(Ordering::SeqCst));
-    let mut shown_after = Vec::new();
+    // Per swap: from the trigger to the new core serving (`LoadedAt`, stamped by the agent
+    // when it stores the pointer), and to this test's polling client seeing it, which also
+    // counts how long the client waited for a CPU.
+    let (mut serving_after, mut seen_after) = (Vec::new(), Vec::new());
+    // Per swap: when it began, when it was visible, and the version it installed.
+    let mut swaps: Vec<(Instant, Instant, &str)> = Vec::new();
     for swap in 0..SWAPS {
-        let (bytes, copy) = if swap % 2 == 0 {
-            (&core_b, &file_b)
+        let (bytes, copy, version) = if swap % 2 == 0 {
+            (&core_b, &file_b, versions[1])
         } else {
-            (&core_a, &file_a)
+            (&core_a, &file_a, versions[0])
         };
         let want = sha256(bytes);
-        let started = Instant::now();
+        let (started, triggered) = (Instant::now(), SystemTime::now());
         // Both triggers, in pairs: the watched file (atomic rename) and `caravan core swap`.
         if swap % 4 < 2 {
             replace_atomically(&watched.core_file, bytes);
@@ -315,30 +366,53 @@ fn ten_swaps_under_load_fail_no_request_and_each_shows_within_a_second() {
         }
         while serving(agent) != want {
             assert!(
-                started.elapsed() < Duration::from_secs(5),
+                started.elapsed() < Duration::from_secs(10),
                 "swap {swap} never became visible"
             );
             std::thread::sleep(Duration::from_millis(5));
         }
-        shown_after.push(started.elapsed());
-        assert_eq!(status(agent)["Swaps"], swap as u64 + 3);
+        seen_after.push(started.elapsed());
+        swaps.push((started, Instant::now(), version));
+        let now = status(agent);
+        assert_eq!(now["Swaps"], swap as u64 + 3);
+        serving_after.push(loaded_at(&now).duration_since(triggered).unwrap());
         std::thread::sleep(Duration::from_millis(300));
     }
     let elapsed = began.elapsed();
     let requests = completed.load(Ordering::SeqCst) - count_before;
+    let ended = Instant::now();
     stop.store(true, Ordering::SeqCst);
     slow.store(false, Ordering::SeqCst);
-    let failures: Vec<String> = load.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let (mut failures, mut served) = (Vec::new(), Vec::new());
+    for client in load {
+        let (f, s) = client.join().unwrap();
+        failures.extend(f);
+        served.extend(s);
+    }
+    // A request sent after a swap was visible and answered before the next swap began can
+    // only have been served by the core that swap installed.
+    let mut checked = 0;
+    for (i, &(_, visible, version)) in swaps.iter().enumerate() {
+        let next_began = swaps.get(i + 1).map_or(ended, |next| next.0);
+        for (sent, answered, core) in &served {
+            if *sent >= visible && *answered <= next_began {
+                checked += 1;
+                assert_eq!(
+                    core, version,
+                    "a request after swap {i} was served by the old core"
+                );
+            }
+        }
+    }
     let long: Vec<Result<usize, String>> = long.into_iter().map(|t| t.join().unwrap()).collect();
 
     let rate = requests as f64 / elapsed.as_secs_f64();
     eprintln!(
         "first swap to B (compiling it) took {first_compile:.0?}; {requests} requests in \
-         {elapsed:.2?} during {SWAPS} swaps ({rate:.0}/s); swaps visible after {:?}",
-        shown_after
-            .iter()
-            .map(|d| format!("{d:.0?}"))
-            .collect::<Vec<_>>()
+         {elapsed:.2?} during {SWAPS} swaps ({rate:.0}/s), {checked} of them checked for the \
+         core that served them; new core serving after {}; seen by the polling client after {}",
+        millis(&serving_after),
+        millis(&seen_after)
     );
     assert!(failures.is_empty(), "failed requests: {failures:?}");
     for (i, result) in long.iter().enumerate() {
@@ -351,13 +425,29 @@ fn ten_swaps_under_load_fail_no_request_and_each_shows_within_a_second() {
         );
     }
     assert!(rate >= 1000.0, "only {rate:.0} requests/s");
-    for (swap, after) in shown_after.iter().enumerate() {
+    assert!(
+        checked as f64 > 0.5 * requests as f64,
+        "only {checked} requests checked"
+    );
+    for (swap, (serving, seen)) in serving_after.iter().zip(&seen_after).enumerate() {
         assert!(
-            *after < Duration::from_secs(1),
-            "swap {swap} took {after:?} to show"
+            *serving < Duration::from_secs(1),
+            "swap {swap} served new requests only {serving:?} after its trigger"
+        );
+        assert!(
+            *seen < Duration::from_secs(5),
+            "swap {swap} was seen after {seen:?}"
         );
     }
     assert!(status(agent)["LastRejected"].is_null());
+}
+
+fn millis(durations: &[Duration]) -> String {
+    let list: Vec<String> = durations
+        .iter()
+        .map(|d| d.as_millis().to_string())
+        .collect();
+    format!("[{}] ms", list.join(", "))
 }
 
 /// Offer `candidate` to a fresh agent and check that it is turned away for `reason` while
