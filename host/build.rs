@@ -34,7 +34,11 @@ fn main() -> Result<()> {
 
     ensure_wasm_target()?;
     let modules = build_modules(workspace)?;
-    for (module, name) in modules.iter().zip(["core.wasm", "faulty-core.wasm"]) {
+    for (module, name) in
+        modules
+            .iter()
+            .zip(["core.wasm", "faulty-core.wasm", "start-trap-core.wasm"])
+    {
         let component = wit_component::ComponentEncoder::default()
             .module(module)
             .context("failed to read the module's component metadata")?
@@ -64,14 +68,16 @@ fn ensure_wasm_target() -> Result<()> {
     }
 }
 
-/// The real core and the faulty test core (used only by the isolation tests), in one cargo run.
-fn build_modules(workspace: &Path) -> Result<[Vec<u8>; 2]> {
+/// The real core and the test cores (used only by the isolation and swap tests), in one
+/// cargo run.
+fn build_modules(workspace: &Path) -> Result<[Vec<u8>; 3]> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let target_dir = workspace.join("target").join("core-build");
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
         .args(["build", "--package", "caravan-core"])
         .args(["--package", "caravan-faulty-core"])
+        .args(["--package", "caravan-start-trap-core"])
         .args(["--lib", "--profile", "core"])
         .args(["--target", TARGET])
         .arg("--target-dir")
@@ -98,5 +104,6 @@ fn build_modules(workspace: &Path) -> Result<[Vec<u8>; 2]> {
     Ok([
         read("caravan_core.wasm")?,
         read("caravan_faulty_core.wasm")?,
+        read("caravan_start_trap_core.wasm")?,
     ])
 }

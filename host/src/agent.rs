@@ -12,9 +12,10 @@ use crate::alloc_fs::AllocFs;
 use crate::allocs::Registry;
 use crate::capabilities::HostContext;
 use crate::config::{FileConfig, default_static_meta};
-use crate::runtime::{DEFAULT_CORE, Runtime};
+use crate::runtime::{DEFAULT_CALL_TIMEOUT, Runtime, RuntimeOptions, Sandbox};
 use crate::state::StateStore;
 use crate::stats::HostStats;
+use crate::swap::{self, CoreSource};
 
 /// How often host stats are sampled (Nomad's `collection_interval` default).
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
@@ -40,6 +41,7 @@ pub struct AgentOptions {
     pub servers: Vec<String>,
     pub node_name: Option<String>,
     pub advertise: Option<String>,
+    pub core_call_timeout: Option<Duration>,
 }
 
 /// Run the agent until SIGINT or SIGTERM.
@@ -63,6 +65,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     if options.specs_dir.is_some() {
         config.client.allocations_dir = options.specs_dir.clone();
     }
+    config.check()?;
 
     // A dev agent without a data dir gets a temporary one, removed when it exits.
     let temp_dir = match (&config.data_dir, options.dev) {
@@ -144,15 +147,37 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         datacenter: config.datacenter.clone().unwrap_or_else(|| "dc1".into()),
         http_addr: std::sync::OnceLock::new(),
     });
-    let core_bytes = match &options.core {
-        Some(path) => std::fs::read(path)
-            .with_context(|| format!("failed to read core {}", path.display()))?,
-        None => DEFAULT_CORE.to_vec(),
+    let core_source = match &options.core {
+        Some(path) => CoreSource::File(std::path::absolute(path)?),
+        None => CoreSource::Builtin,
     };
-    let runtime = Arc::new(Runtime::new(ctx, &core_bytes).context("failed to load the core")?);
+    let runtime_options = RuntimeOptions {
+        call_timeout: options
+            .core_call_timeout
+            .or(config.call_timeout()?)
+            .unwrap_or(DEFAULT_CALL_TIMEOUT),
+        cache_dir: Some(data_dir.join("core-cache")),
+    };
+    let sandbox = Sandbox::new(ctx, &runtime_options)?;
+    let runtime =
+        Arc::new(Runtime::start(sandbox, &core_source.read()?).context("failed to load the core")?);
     let core = runtime.active();
-    crate::info!("core {} loaded (sha256 {})", core.version, core.sha256);
+    crate::info!(
+        "core {} loaded (sha256 {}), {}",
+        core.version,
+        core.sha256,
+        match core.compiled {
+            Some(took) => format!("compiled in {took:.0?}"),
+            None => "from the compiled cache".into(),
+        }
+    );
+    let _core_watcher = match &core_source {
+        CoreSource::File(path) => Some(swap::watch_file(runtime.clone(), path)?),
+        CoreSource::Builtin => None,
+    };
+    swap::reload_on_sighup(runtime.clone(), core_source)?;
     let _acl_watcher = watch_acl(runtime.clone())?;
+    let shutdown = shutdown_signal()?;
 
     let listener = tokio::net::TcpListener::bind(config.http_addr()?)
         .await
@@ -195,7 +220,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
             .max_streams
             .unwrap_or(crate::server::ServerOptions::default().max_streams),
     };
-    let served = crate::server::serve(listener, runtime, server_options, shutdown_signal()).await;
+    let served = crate::server::serve(listener, runtime, server_options, shutdown).await;
     // Tasks are stopped whether or not serving ended cleanly; the next agent restarts them.
     tokio::task::spawn_blocking(move || registry.shutdown())
         .await
@@ -234,19 +259,19 @@ fn watch_acl(runtime: Arc<Runtime>) -> Result<notify::RecommendedWatcher> {
     crate::dirwatch::watch_dir(&dir, true, ACL_DEBOUNCE, "acl-watcher", reload)
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM. The handlers are installed by this call, not when the
+/// future is first polled, so a signal arriving just after "Serving HTTP" is printed still
+/// shuts down gracefully instead of killing the agent.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        crate::error!("failed to install signal handlers; stop the agent with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    let mut term = signal(SignalKind::terminate()).context("failed to handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("failed to handle SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }
 
 /// The dev agent's demo allocation: kept if the specs dir already has one.

@@ -13,6 +13,10 @@ pub enum Command {
     Agent(Box<AgentOptions>),
     /// `caravan acl bootstrap`: create the first management token on a running agent.
     AclBootstrap,
+    /// `caravan core check FILE`: validate a core offline.
+    CoreCheck(PathBuf),
+    /// `caravan core swap FILE`: make a running agent serve this core.
+    CoreSwap(PathBuf),
     Version,
     Help,
 }
@@ -21,9 +25,12 @@ pub const USAGE: &str = "\
 Usage: caravan <command> [options]
 
 Commands:
-  agent           Run a caravan client agent
-  acl bootstrap   Create the first management token (NOMAD_ADDR, default http://127.0.0.1:4646)
-  version   Print the version
+  agent             Run a caravan agent (client, server, or both)
+  acl bootstrap     Create the first management token on the agent at NOMAD_ADDR
+  core check FILE   Run a swap's checks on a core component, offline (exit 1 if rejected)
+  core swap FILE    Make the agent at NOMAD_ADDR (default http://127.0.0.1:4646) serve FILE;
+                    NOMAD_TOKEN, if set, is sent as X-Nomad-Token
+  version           Print the version
 
 Agent options:
   -dev                 Development mode: 127.0.0.1:4646, temporary data dir, demo allocation
@@ -32,7 +39,6 @@ Agent options:
   -bind=<addr>         Address to listen on (default 0.0.0.0, or 127.0.0.1 with -dev)
   -http-port=<port>    HTTP port (default 4646; 0 picks a free one)
   -specs-dir=<path>    Directory of allocation specs (default <data-dir>/specs)
-  -core=<path>         Load this core component instead of the built-in one
   -max-streams=<n>     Streamed responses open at once (default 1024; more get 503)
   -acl-enabled         Enforce ACLs (as `acl { enabled = true }`)
   -server              Run as a server: keep a registry of client nodes and forward to them
@@ -40,6 +46,10 @@ Agent options:
   -servers=<a,b>       host:port of servers to register with (client { servers = [...] })
   -node=<name>         This node's name (default: the host name)
   -advertise=<addr>    host:port where others reach this agent (default: the bound address)
+  -core=<path>         Serve this core component instead of the built-in one, and swap
+                       to it again whenever the file changes (SIGHUP reloads it too)
+  -core-call-timeout=<duration>
+                       Deadline of each call into the core (default 30s)
 ";
 
 /// Parse `args` (without the program name).
@@ -53,9 +63,18 @@ pub fn parse(args: &[String]) -> Result<Command> {
             Some("bootstrap") => Ok(Command::AclBootstrap),
             _ => bail!("usage: caravan acl bootstrap\n\n{USAGE}"),
         },
+        "core" => parse_core(rest),
         "version" | "-version" | "--version" | "-v" => Ok(Command::Version),
         "help" | "-help" | "--help" | "-h" => Ok(Command::Help),
         other => bail!("unknown command {other:?}\n\n{USAGE}"),
+    }
+}
+
+fn parse_core(args: &[String]) -> Result<Command> {
+    match args {
+        [action, file] if action == "check" => Ok(Command::CoreCheck(PathBuf::from(file))),
+        [action, file] if action == "swap" => Ok(Command::CoreSwap(PathBuf::from(file))),
+        _ => bail!("usage: caravan core check FILE | caravan core swap FILE\n\n{USAGE}"),
     }
 }
 
@@ -116,6 +135,13 @@ fn parse_agent(args: &[String]) -> Result<AgentOptions> {
                         .with_context(|| format!("invalid -max-streams {v:?}"))?,
                 );
             }
+            "core-call-timeout" => {
+                let v = value()?;
+                options.core_call_timeout = Some(
+                    crate::config::call_timeout(&v)
+                        .with_context(|| format!("invalid -core-call-timeout {v:?}"))?,
+                );
+            }
             _ => bail!("unknown flag -{name}\n\n{USAGE}"),
         }
     }
@@ -133,6 +159,7 @@ fn parse_bool_flag(value: &str) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -158,5 +185,29 @@ mod tests {
         assert_eq!(o.config_files, vec![PathBuf::from("a.hcl")]);
         assert!(parse(&args(&["agent", "-nope"])).is_err());
         assert!(parse(&args(&["agent", "-http-port"])).is_err());
+    }
+
+    #[test]
+    fn core_commands_and_the_call_timeout() {
+        let Command::Agent(o) = parse(&args(&["agent", "-core-call-timeout=250ms"])).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            o.core_call_timeout,
+            Some(std::time::Duration::from_millis(250))
+        );
+        assert!(parse(&args(&["agent", "-core-call-timeout=5"])).is_err());
+        assert!(parse(&args(&["agent", "-core-call-timeout=1ms"])).is_err());
+        assert!(matches!(
+            parse(&args(&["core", "check", "x.wasm"])).unwrap(),
+            Command::CoreCheck(p) if p == Path::new("x.wasm")
+        ));
+        assert!(matches!(
+            parse(&args(&["core", "swap", "x.wasm"])).unwrap(),
+            Command::CoreSwap(p) if p == Path::new("x.wasm")
+        ));
+        assert!(parse(&args(&["core", "frobnicate", "x.wasm"])).is_err());
+        assert!(parse(&args(&["core", "check"])).is_err());
     }
 }

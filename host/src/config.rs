@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -22,6 +23,7 @@ pub struct FileConfig {
     pub client: ClientConfig,
     pub server: ServerConfig,
     pub acl: AclConfig,
+    pub core: CoreConfig,
     /// The node's name (default: the host name).
     pub name: Option<String>,
     /// The node's datacenter (default `dc1`).
@@ -110,6 +112,14 @@ impl ClientConfig {
     }
 }
 
+/// `core { call_timeout = "30s" }`: how the wasm core is run.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct CoreConfig {
+    /// Deadline of each call into the core, in Go's duration syntax.
+    pub call_timeout: Option<String>,
+}
+
 /// `acl { enabled = bool }`.
 #[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
@@ -175,6 +185,20 @@ impl FileConfig {
         if other.advertise.http.is_some() {
             self.advertise.http = other.advertise.http;
         }
+        if other.core.call_timeout.is_some() {
+            self.core.call_timeout = other.core.call_timeout;
+        }
+    }
+
+    /// `core.call_timeout`, if set.
+    pub fn call_timeout(&self) -> Result<Option<Duration>> {
+        self.core
+            .call_timeout
+            .as_deref()
+            .map(|text| {
+                call_timeout(text).with_context(|| format!("invalid core.call_timeout {text:?}"))
+            })
+            .transpose()
     }
 
     /// The address to listen on.
@@ -190,6 +214,27 @@ impl FileConfig {
             self.ports.http.unwrap_or(DEFAULT_HTTP_PORT),
         ))
     }
+
+    /// Reject settings that cannot work, at start-up rather than later.
+    pub fn check(&self) -> Result<()> {
+        self.call_timeout()?;
+        self.client.gc()?;
+        Ok(())
+    }
+}
+
+/// A core call deadline, from a flag or the config file: at least one epoch tick, the
+/// granularity at which deadlines are enforced.
+pub fn call_timeout(text: &str) -> Result<Duration> {
+    let timeout = crate::duration::parse(text).map_err(anyhow::Error::msg)?;
+    let tick = crate::runtime::EPOCH_TICK;
+    if timeout < tick {
+        bail!(
+            "must be at least {} (deadlines are checked every {0})",
+            crate::duration::format(tick)
+        );
+    }
+    Ok(timeout)
 }
 
 /// Nomad's built-in static node metadata, added unless configured.
@@ -297,5 +342,19 @@ mod tests {
             let config: FileConfig = hcl::from_str(bad).unwrap();
             assert!(config.client.gc().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_core_call_timeout_is_a_go_duration() {
+        let config: FileConfig = hcl::from_str("core {\n call_timeout = \"1m30s\"\n}").unwrap();
+        assert_eq!(
+            config.call_timeout().unwrap(),
+            Some(Duration::from_secs(90))
+        );
+        let bad: FileConfig = hcl::from_str("core {\n call_timeout = \"soon\"\n}").unwrap();
+        assert!(bad.check().is_err());
+        let tiny: FileConfig = hcl::from_str("core {\n call_timeout = \"1ms\"\n}").unwrap();
+        assert!(tiny.check().is_err());
+        assert_eq!(FileConfig::default().call_timeout().unwrap(), None);
     }
 }

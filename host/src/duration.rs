@@ -44,6 +44,18 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos(total as u64))
 }
 
+/// A duration written back in Go's syntax, for messages (`30s`, `250ms`).
+pub fn format(duration: Duration) -> String {
+    let nanos = duration.as_nanos() as f64;
+    match nanos {
+        0.0 => "0s".into(),
+        n if n < 1e3 => format!("{n}ns"),
+        n if n < 1e6 => format!("{}µs", n / 1e3),
+        n if n < 1e9 => format!("{}ms", n / 1e6),
+        n => format!("{}s", n / 1e9),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

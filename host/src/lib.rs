@@ -2,7 +2,8 @@
 //!
 //! The core decides; this crate moves bytes. Each capability the core imports is a plain
 //! module (`alloc_fs`, `allocs`, `state`, `stats`) with `capabilities` implementing the
-//! generated WIT traits over them; `runtime` owns wasmtime and `server` owns hyper.
+//! generated WIT traits over them; `runtime` owns wasmtime (and the checks a core passes
+//! before a hot swap), `swap` and `core_cache` serve swaps, and `server` owns hyper.
 
 #[macro_use]
 pub mod logging;
@@ -17,6 +18,8 @@ pub mod capabilities;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod core_cache;
+pub mod core_cmd;
 pub mod dirwatch;
 pub mod duration;
 pub mod follow;
@@ -28,4 +31,5 @@ pub mod runtime;
 pub mod server;
 pub mod state;
 pub mod stats;
+pub mod swap;
 pub mod tasks;

@@ -38,13 +38,17 @@ pub fn log(level: Level, message: &str) {
     );
 }
 
-/// A time as RFC 3339 in UTC, to the second.
+/// RFC 3339 in UTC with Go's `RFC3339Nano` fraction (trailing zeros dropped), the way
+/// Nomad's JSON writes times.
 pub fn rfc3339(time: SystemTime) -> String {
-    format_utc(
-        time.duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs(),
-    )
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seconds = format_utc(since.as_secs());
+    let fraction = format!("{:09}", since.subsec_nanos());
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() {
+        return seconds;
+    }
+    format!("{}.{fraction}Z", seconds.trim_end_matches('Z'))
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` without pulling in a date crate.
@@ -96,5 +100,14 @@ mod tests {
             super::format_utc(951_782_400 + 3_661),
             "2000-02-29T01:01:01Z"
         );
+    }
+
+    #[test]
+    fn formats_rfc3339_nano() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let at = |nanos| UNIX_EPOCH + Duration::new(951_782_400, nanos);
+        assert_eq!(super::rfc3339(at(0)), "2000-02-29T00:00:00Z");
+        assert_eq!(super::rfc3339(at(120_000_000)), "2000-02-29T00:00:00.12Z");
+        assert_eq!(super::rfc3339(at(7)), "2000-02-29T00:00:00.000000007Z");
     }
 }

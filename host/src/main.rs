@@ -9,26 +9,38 @@ fn main() -> ExitCode {
     let result = cli::parse(&args).and_then(|command| match command {
         Command::Help => {
             print!("{}", cli::USAGE);
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Version => {
             println!("caravan {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
-        Command::AclBootstrap => acl_bootstrap(),
+        Command::AclBootstrap => acl_bootstrap().map(|()| ExitCode::SUCCESS),
         Command::Agent(options) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(caravan::agent::run(*options))),
+            .and_then(|rt| rt.block_on(caravan::agent::run(*options)))
+            .map(|()| ExitCode::SUCCESS),
+        // The verdict is printed either way; a rejection is told by the exit status.
+        Command::CoreCheck(path) => caravan::core_cmd::check(&path).map(|accepted| {
+            if accepted {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }),
+        Command::CoreSwap(path) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(caravan::core_cmd::swap(&path)))
+            .map(|()| ExitCode::SUCCESS),
     });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("Error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    result.unwrap_or_else(|err| {
+        eprintln!("Error: {err:#}");
+        ExitCode::FAILURE
+    })
 }
 
 /// Print the bootstrap token once, in Nomad's CLI layout.

@@ -24,7 +24,7 @@ use hyper::header::{
 };
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{HeaderMap, Request, Response, StatusCode};
+use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -35,10 +35,12 @@ use tokio_util::sync::CancellationToken;
 use wasmtime::component::ResourceAny;
 
 use crate::bindings::{handler, types};
-use crate::runtime::{CoreCall, Runtime};
+use crate::runtime::{CoreCall, MAX_CORE_SIZE, Runtime, Trigger};
 
-/// Largest request body read (metadata applies are tiny).
+/// Largest request body read (metadata applies are tiny); core swaps have their own limit.
 const MAX_BODY: usize = 1 << 20;
+/// The host's own route for the core (see [`agent_core`]).
+const AGENT_CORE_PATH: &str = "/v1/agent/core";
 /// A client has this long to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Chunk size for copying files.
@@ -129,6 +131,9 @@ pub async fn serve(
 /// One request: read it, let the core decide, carry the decision out.
 async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let runtime = &shared.runtime;
+    if req.uri().path() == AGENT_CORE_PATH {
+        return agent_core(runtime, req, peer).await;
+    }
     let core = runtime.active();
     let gzip = wants_gzip(req.headers());
     let request = match read_request(req).await {
@@ -173,11 +178,7 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) 
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     };
-    if let Ok(version) = HeaderValue::from_str(&core.version) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("x-caravan-core"), version);
-    }
+    add_core_header(&mut response, &core.version);
     response
         .headers_mut()
         .append(VARY, HeaderValue::from_static("Accept-Encoding"));
@@ -195,6 +196,78 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) 
         ),
     );
     response
+}
+
+/// The host's own endpoint, about the host rather than the API: `GET` reports the active
+/// core and the swap history, `PUT` (or `POST`) swaps to the component in the body.
+async fn agent_core(
+    runtime: &Arc<Runtime>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
+    let mut response = match *req.method() {
+        Method::GET => core_status(runtime),
+        // Authorization: ACLs do not exist yet (the agent refuses `acl.enabled`), so this
+        // route is as open as every other. When they land, a swap requires a management
+        // token, checked here, before the body is read.
+        Method::PUT | Method::POST => swap_core(runtime, req.into_body(), peer).await,
+        _ => plain(StatusCode::METHOD_NOT_ALLOWED, "Invalid method"),
+    };
+    add_core_header(&mut response, &runtime.active().version);
+    response
+}
+
+/// Swap to the component in `body`: the status after a swap, or 400 with the reason the
+/// candidate was rejected.
+async fn swap_core(runtime: &Arc<Runtime>, body: Incoming, peer: SocketAddr) -> Response<Body> {
+    let Ok(collected) = Limited::new(body, MAX_CORE_SIZE).collect().await else {
+        return plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "core component larger than {} MiB or unreadable",
+                MAX_CORE_SIZE >> 20
+            ),
+        );
+    };
+    let bytes = collected.to_bytes();
+    let swapped = {
+        let runtime = runtime.clone();
+        tokio::task::spawn_blocking(move || runtime.swap(&bytes, Trigger::Admin(peer))).await
+    };
+    match swapped {
+        Ok(Ok(_)) => core_status(runtime),
+        Ok(Err(rejection)) => plain(
+            StatusCode::BAD_REQUEST,
+            &format!("core rejected: {rejection}"),
+        ),
+        Err(join) => {
+            crate::error!("core swap from {peer} failed: {join}");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+fn core_status(runtime: &Runtime) -> Response<Body> {
+    match serde_json::to_vec(&runtime.status()) {
+        Ok(json) => {
+            let mut response = Response::new(full(json));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        }
+        Err(err) => plain(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
+    }
+}
+
+/// Every response names the core that served it (or, for the host's own routes, the core
+/// serving now).
+fn add_core_header(response: &mut Response<Body>, version: &str) {
+    if let Ok(version) = HeaderValue::from_str(version) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-caravan-core"), version);
+    }
 }
 
 async fn read_request(req: Request<Incoming>) -> Result<types::Request, Response<Body>> {

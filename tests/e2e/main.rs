@@ -7,6 +7,7 @@ mod allocations;
 mod api;
 mod cluster;
 mod containment;
+mod hotswap;
 mod isolation;
 mod persistence;
 mod streaming;

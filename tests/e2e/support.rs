@@ -122,11 +122,13 @@ impl Agent {
 
     /// Ask the agent to shut down gracefully.
     pub fn send_sigterm(&self) {
-        rustix::process::kill_process(
-            rustix::process::Pid::from_child(&self.child),
-            rustix::process::Signal::TERM,
-        )
-        .unwrap();
+        self.signal(rustix::process::Signal::TERM);
+    }
+
+    /// Send `signal` to the agent process.
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        rustix::process::kill_process(rustix::process::Pid::from_child(&self.child), signal)
+            .unwrap();
     }
 
     /// Wait up to 10 s for the agent to exit.

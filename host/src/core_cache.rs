@@ -1,0 +1,319 @@
+//! Compiled cores on disk, so a restart (or a swap back to a core seen before) skips
+//! Cranelift and serves its first request in milliseconds.
+//!
+//! An entry is named by the SHA-256 of the component's bytes and by the engine's
+//! compatibility hash (wasmtime version, compiler settings, CPU features), so a different
+//! build never opens another build's entries. Loading precompiled code means trusting it
+//! completely, so each entry starts with an HMAC-SHA256 tag made with a key that only this
+//! data dir holds: an entry whose tag does not verify was not written by this agent (or was
+//! damaged since), and is deleted, never loaded.
+
+use std::fs::{self, File, OpenOptions};
+use std::hash::{Hash, Hasher};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::runtime::hex;
+
+/// The secret the entries' tags are made with, created once per data dir.
+const KEY_FILE: &str = "key";
+const KEY_LEN: usize = 32;
+const TAG_LEN: usize = 32;
+const EXTENSION: &str = "cwasm";
+/// Entries kept; the least recently used go first. A handful covers swapping back and
+/// forth between a few versions without letting the directory grow with every swap.
+const MAX_ENTRIES: usize = 8;
+
+/// The on-disk cache of compiled cores under `<data_dir>/core-cache/`.
+pub struct CoreCache {
+    dir: PathBuf,
+    key: [u8; KEY_LEN],
+    engine_hash: String,
+}
+
+impl CoreCache {
+    /// Open (or create) the cache directory, readable by this user only.
+    pub fn open(dir: &Path, engine: &Engine) -> Result<Self> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+        let key = load_or_create_key(&dir.join(KEY_FILE))?;
+        let mut hasher = Sha256Hasher::default();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            key,
+            engine_hash: hex(&hasher.0.finalize()[..8]),
+        })
+    }
+
+    /// The compiled form of the component whose bytes hash to `sha256`, if this agent
+    /// stored it. Anything wrong with an entry makes it a miss (and removes it).
+    pub fn get(&self, engine: &Engine, sha256: &str) -> Option<Component> {
+        let name = self.entry_name(sha256);
+        let path = self.dir.join(&name);
+        let data = match read_regular_file(&path) {
+            Ok(data) => data,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(err) => {
+                crate::warn!("core cache: cannot read {}: {err}", path.display());
+                return None;
+            }
+        };
+        let verified =
+            data.len() > TAG_LEN && data[..TAG_LEN] == self.tag(&name, &data[TAG_LEN..])[..];
+        if !verified {
+            crate::warn!(
+                "core cache: {} was not written by this agent or is damaged (its tag does not verify); removing it",
+                path.display()
+            );
+            let _ = fs::remove_file(&path);
+            return None;
+        }
+        // SAFETY: `Component::deserialize` trusts its input completely; it is sound when
+        // given exactly what `Component::serialize` produced. These bytes are that output:
+        // `put` wrote them with an HMAC-SHA256 tag over the entry's name and the serialized
+        // bytes, made with a key that never leaves this data dir (mode 0600 in a 0700
+        // directory), and the tag was verified just above over the very buffer passed here
+        // (read once into memory, so nothing can change between check and use). Bytes from
+        // another wasmtime version or engine configuration are refused by `deserialize`
+        // itself with an error, which wasmtime guarantees for its own output.
+        match unsafe { Component::deserialize(engine, &data[TAG_LEN..]) } {
+            Ok(component) => {
+                // Recently used entries survive eviction.
+                if let Ok(file) = OpenOptions::new().write(true).open(&path) {
+                    let _ = file.set_modified(SystemTime::now());
+                }
+                Some(component)
+            }
+            Err(err) => {
+                crate::warn!(
+                    "core cache: {} cannot be loaded by this build ({err}); removing it",
+                    path.display()
+                );
+                let _ = fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Store the compiled form of the component whose bytes hash to `sha256`. Written to a
+    /// temporary file and renamed, so a crash never leaves a partial entry behind.
+    pub fn put(&self, sha256: &str, component: &Component) -> Result<()> {
+        let name = self.entry_name(sha256);
+        let code = component
+            .serialize()
+            .map_err(|err| anyhow::anyhow!("failed to serialize the compiled core: {err:#}"))?;
+        let tag = self.tag(&name, &code);
+        // NamedTempFile creates the file with mode 0600.
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        tmp.write_all(&tag)?;
+        tmp.write_all(&code)?;
+        tmp.as_file().sync_all()?;
+        let path = self.dir.join(&name);
+        tmp.persist(&path)
+            .with_context(|| format!("failed to write {}", path.display()))?;
+        self.evict();
+        Ok(())
+    }
+
+    fn entry_name(&self, sha256: &str) -> String {
+        format!("{sha256}-{}.{EXTENSION}", self.engine_hash)
+    }
+
+    /// The tag binds the bytes to their name, so an entry cannot stand in for another core.
+    fn tag(&self, name: &str, code: &[u8]) -> [u8; TAG_LEN] {
+        hmac_sha256(&self.key, &[name.as_bytes(), &[0], code])
+    }
+
+    /// Remove the least recently used entries beyond `MAX_ENTRIES`.
+    fn evict(&self) {
+        let Ok(dir) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut entries: Vec<(SystemTime, PathBuf)> = dir
+            .filter_map(|entry| {
+                let path = entry.ok()?.path();
+                if path.extension()? != EXTENSION {
+                    return None;
+                }
+                Some((fs::metadata(&path).ok()?.modified().ok()?, path))
+            })
+            .collect();
+        entries.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+        for (_, path) in entries.into_iter().skip(MAX_ENTRIES) {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// Read a file that must be a regular file reached without following a symlink.
+fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut data = Vec::new();
+    file.read_to_end(&mut data)?;
+    Ok(data)
+}
+
+/// The data dir's cache key: read it, or make a new random one (which invalidates every
+/// entry, harmlessly: they are compiled again).
+fn load_or_create_key(path: &Path) -> Result<[u8; KEY_LEN]> {
+    match read_regular_file(path) {
+        Ok(data) => {
+            if let Ok(key) = <[u8; KEY_LEN]>::try_from(data.as_slice()) {
+                return Ok(key);
+            }
+            crate::warn!(
+                "core cache: {} is damaged; making a new key",
+                path.display()
+            );
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => bail!("failed to read {}: {err}", path.display()),
+    }
+    let mut key = [0; KEY_LEN];
+    File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut key))
+        .context("failed to read /dev/urandom")?;
+    let dir = path.parent().context("key path has no parent")?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(&key)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("failed to write {}", path.display()))?;
+    Ok(key)
+}
+
+/// HMAC-SHA256 (RFC 2104) of the concatenated `parts`, for keys up to one block long.
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    assert!(
+        key.len() <= BLOCK,
+        "HMAC keys longer than a block are not used here"
+    );
+    let mut padded = [0u8; BLOCK];
+    padded[..key.len()].copy_from_slice(key);
+    let mut inner = Sha256::new();
+    inner.update(padded.map(|b| b ^ 0x36));
+    for part in parts {
+        inner.update(part);
+    }
+    let mut outer = Sha256::new();
+    outer.update(padded.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
+}
+
+/// Feeds `Hash` input into SHA-256. std's hashers may change between Rust releases; the
+/// entry names must stay the same across restarts of the same build.
+#[derive(Default)]
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        u64::from_le_bytes(digest[..8].try_into().expect("a digest has 32 bytes"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test case 1: key = 20 bytes of 0x0b, data = "Hi There".
+        let tag = hmac_sha256(&[0x0b; 20], &[b"Hi ", b"There"]);
+        assert_eq!(
+            hex(&tag),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        // Test case 2: key = "Jefe".
+        let tag = hmac_sha256(b"Jefe", &[b"what do ya want for nothing?"]);
+        assert_eq!(
+            hex(&tag),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn entries_round_trip_and_forgeries_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::default();
+        // The smallest component: no imports, no exports.
+        let component = Component::new(&engine, b"\0asm\x0d\0\x01\0").unwrap();
+        let cache = CoreCache::open(dir.path(), &engine).unwrap();
+        assert!(cache.get(&engine, "abc").is_none());
+        cache.put("abc", &component).unwrap();
+        assert!(cache.get(&engine, "abc").is_some());
+
+        // Reopening finds the same key, hence the same entries.
+        let reopened = CoreCache::open(dir.path(), &engine).unwrap();
+        assert!(reopened.get(&engine, "abc").is_some());
+
+        // An entry renamed to stand for another core does not verify.
+        let entry = dir.path().join(cache.entry_name("abc"));
+        let other = dir.path().join(cache.entry_name("def"));
+        fs::copy(&entry, &other).unwrap();
+        assert!(cache.get(&engine, "def").is_none());
+        assert!(!other.exists(), "the forged entry was not removed");
+
+        // Nor does a damaged one.
+        let mut data = fs::read(&entry).unwrap();
+        let last = data.len() - 1;
+        data[last] ^= 1;
+        fs::write(&entry, data).unwrap();
+        assert!(cache.get(&engine, "abc").is_none());
+        assert!(!entry.exists());
+    }
+
+    #[test]
+    fn the_directory_is_private_and_bounded() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("core-cache");
+        let engine = Engine::default();
+        let component = Component::new(&engine, b"\0asm\x0d\0\x01\0").unwrap();
+        let cache = CoreCache::open(&root, &engine).unwrap();
+        let mode = fs::metadata(&root).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let key_mode = fs::metadata(root.join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(key_mode & 0o777, 0o600);
+        for i in 0..MAX_ENTRIES + 3 {
+            cache.put(&format!("{i:064}"), &component).unwrap();
+        }
+        let entries = fs::read_dir(&root)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == EXTENSION)
+            })
+            .count();
+        assert_eq!(entries, MAX_ENTRIES);
+    }
+}
