@@ -113,14 +113,23 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         follower: crate::follow::Follower::new()?,
         acl,
     });
+    // `-core native` answers requests with the natively linked core (a benchmark baseline);
+    // the built-in component is still loaded, for ACL policy compilation.
+    let native_core = options.core.as_deref() == Some(Path::new("native"));
     let core_bytes = match &options.core {
-        Some(path) => std::fs::read(path)
+        Some(path) if !native_core => std::fs::read(path)
             .with_context(|| format!("failed to read core {}", path.display()))?,
-        None => DEFAULT_CORE.to_vec(),
+        _ => DEFAULT_CORE.to_vec(),
     };
     let runtime = Arc::new(Runtime::new(ctx, &core_bytes).context("failed to load the core")?);
     let core = runtime.active();
     crate::info!("core {} loaded (sha256 {})", core.version, core.sha256);
+    if native_core {
+        crate::info!(
+            "answering with the native core {}",
+            *crate::native_core::VERSION
+        );
+    }
     let _acl_watcher = watch_acl(runtime.clone())?;
 
     let listener = tokio::net::TcpListener::bind(config.http_addr()?)
@@ -151,6 +160,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         max_streams: options
             .max_streams
             .unwrap_or(crate::server::ServerOptions::default().max_streams),
+        native_core,
     };
     crate::server::serve(listener, runtime, server_options, shutdown_signal()).await?;
     drop(temp_dir);

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod follow;
 pub mod fsutil;
+pub mod native_core;
 pub mod runtime;
 pub mod server;
 pub mod state;

@@ -22,7 +22,7 @@ use caravan::follow::Subscription;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
-use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceAny};
+use wasmtime::component::{Component, HasSelf, Linker, Resource};
 use wasmtime::{Config, Engine, Store};
 
 /// Symlinks followed in one resolution before giving up, as Linux's `ELOOP` limit.
@@ -258,7 +258,9 @@ struct Faults {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Vector {
-    name: String,
+    /// Required, though read from the raw JSON (see `vector_name`) so malformed vectors are named.
+    #[serde(rename = "name")]
+    _name: String,
     #[serde(default, rename = "why")]
     _why: IgnoredAny,
     #[serde(default)]
@@ -487,7 +489,10 @@ impl MemHost {
             .clone();
         let modified = self.fixture.modified;
         let fresh_inode = self.next_step_inode + 1;
-        let tree = self.trees.get_mut(&alloc).expect("every allocation has a tree");
+        let tree = self
+            .trees
+            .get_mut(&alloc)
+            .expect("every allocation has a tree");
         let file = |data: Vec<u8>, inode: u64| Entry {
             kind: Kind::File(data),
             perm: 0o644,
@@ -504,7 +509,10 @@ impl MemHost {
                 Some(_) => return Err(format!("append: {} is not a file", c.path)),
                 None => {
                     add_parents(tree, &c.path, modified);
-                    tree.insert(c.path.clone(), file(c.text.clone().into_bytes(), fresh_inode));
+                    tree.insert(
+                        c.path.clone(),
+                        file(c.text.clone().into_bytes(), fresh_inode),
+                    );
                     self.next_step_inode = fresh_inode;
                 }
             }
@@ -518,7 +526,10 @@ impl MemHost {
             }
         } else if let Some(c) = &step.replace {
             add_parents(tree, &c.path, modified);
-            tree.insert(c.path.clone(), file(c.text.clone().into_bytes(), fresh_inode));
+            tree.insert(
+                c.path.clone(),
+                file(c.text.clone().into_bytes(), fresh_inode),
+            );
             self.next_step_inode = fresh_inode;
         } else if let Some(path) = &step.remove {
             tree.remove(path)
@@ -827,7 +838,9 @@ impl filesystem::Host for MemHost {
         if let Some(message) = &entry.read_error {
             return Err(FsError::Io(message.clone()));
         }
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
         let end = start.saturating_add(length as usize).min(data.len());
         Ok(data[start..end].to_vec())
     }
@@ -1009,8 +1022,8 @@ fn suites() -> Vec<Suite> {
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap();
-            let parsed: VectorFile = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let parsed: VectorFile =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             Suite {
                 file: path.file_name().unwrap().to_string_lossy().into_owned(),
                 fixture: parsed.fixture,
@@ -1020,10 +1033,25 @@ fn suites() -> Vec<Suite> {
         .collect()
 }
 
+/// Where a vector runs: the component on wasmtime, or the same core crate linked natively
+/// (the benchmarks' baseline, `caravan agent -core native`), both over the same in-memory host.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    Wasm,
+    Native,
+}
+
 /// Run one vector; `Err` says what differed.
-fn run(fixture: &Fixture, vector: &Value) -> Result<(), String> {
+fn run(target: Target, fixture: &Fixture, vector: &Value) -> Result<(), String> {
     let vector: Vector =
         serde_json::from_value(vector.clone()).map_err(|e| format!("malformed vector: {e}"))?;
+    match target {
+        Target::Wasm => run_wasm(fixture, &vector),
+        Target::Native => run_native(fixture, &vector),
+    }
+}
+
+fn run_wasm(fixture: &Fixture, vector: &Vector) -> Result<(), String> {
     let rt = runtime();
     let mut store = Store::new(&rt.engine, MemHost::new(fixture));
     let core = rt.pre.instantiate(&mut store).map_err(|e| e.to_string())?;
@@ -1035,26 +1063,117 @@ fn run(fixture: &Fixture, vector: &Value) -> Result<(), String> {
             .map_err(|e| format!("fixture policy {name} does not compile: {e}"))?;
         store.data_mut().compiled.push(compiled);
     }
-    let expect = &vector.expect;
     if let Some(source) = &vector.compile_policy {
         let result = handler
             .call_compile_policy(&mut store, &source.name, &source.text)
             .map_err(|e| e.to_string())?;
-        check_policy(result, expect)?;
-    } else {
-        let spec = vector
-            .request
-            .as_ref()
-            .ok_or("a vector needs a request or compile_policy")?;
-        let action = handler
-            .call_handle(&mut store, &request(spec)?)
-            .map_err(|e| format!("trap: {e:#}"))?;
-        check_action(&mut store, &core, action, &vector)?;
+        check_policy(result, &vector.expect)?;
+        return check_state(store.data(), &vector.expect);
     }
-    check_state(store.data(), expect)
+    let action = handler
+        .call_handle(&mut store, &request(vector)?)
+        .map_err(|e| format!("trap: {e:#}"))?;
+    let (outcome, body) = match action {
+        handler::Action::Respond(r) => (Outcome::Respond(r), None),
+        handler::Action::SendFile(s) => (Outcome::SendFile(s), None),
+        handler::Action::Stream(start) => (
+            Outcome::Stream {
+                status: start.status,
+                headers: start.headers,
+            },
+            Some(start.body),
+        ),
+    };
+    let Some(body) = body else {
+        check_outcome(outcome, vector, |_| Err("not a stream".into()))?;
+        return check_state(store.data(), &vector.expect);
+    };
+    let streams = core.caravan_client_handler().body_stream();
+    let result = check_outcome(outcome, vector, |pull| match pull {
+        Pull::At(now) => streams
+            .call_next(&mut store, body, now)
+            .map_err(|e| format!("trap: {e:#}")),
+        Pull::Change(step) => store.data_mut().change(step).map(|()| handler::Step::End),
+    });
+    body.resource_drop(&mut store).map_err(|e| e.to_string())?;
+    result?;
+    if store.data().live_subscriptions != 0 {
+        return Err("dropping the body did not drop its subscriptions".into());
+    }
+    check_state(store.data(), &vector.expect)
 }
 
-fn request(spec: &RequestSpec) -> Result<types::Request, String> {
+fn run_native(fixture: &Fixture, vector: &Vector) -> Result<(), String> {
+    use caravan::native_core::{self, NativeHost};
+    let host = NativeHost::new(MemHost::new(fixture));
+    for (name, text) in &fixture.acl.policies {
+        let compiled = caravan_core::acl::compile(name, text)
+            .map_err(|e| format!("fixture policy {name} does not compile: {e}"))?;
+        host.state().compiled.push(wit_policy(compiled));
+    }
+    if let Some(source) = &vector.compile_policy {
+        let result = caravan_core::acl::compile(&source.name, &source.text).map(wit_policy);
+        check_policy(result, &vector.expect)?;
+        return check_state(&host.state(), &vector.expect);
+    }
+    let action = caravan_core::handle(&host, &native_core::core_request(&request(vector)?));
+    match action {
+        caravan_core::http::Action::Respond(r) => {
+            check_outcome(Outcome::Respond(native_core::response(r)), vector, |_| {
+                Err("not a stream".into())
+            })?;
+        }
+        caravan_core::http::Action::SendFile(s) => {
+            check_outcome(Outcome::SendFile(native_core::send_file(s)), vector, |_| {
+                Err("not a stream".into())
+            })?;
+        }
+        caravan_core::http::Action::Stream(start) => {
+            let mut body = start.body;
+            let outcome = Outcome::Stream {
+                status: start.status,
+                headers: start
+                    .headers
+                    .into_iter()
+                    .map(|(name, value)| types::Pair { name, value })
+                    .collect(),
+            };
+            check_outcome(outcome, vector, |pull| match pull {
+                Pull::At(now) => Ok(native_core::step(body.next(&host, now))),
+                Pull::Change(step) => host.state().change(step).map(|()| handler::Step::End),
+            })?;
+        }
+    }
+    check_state(&host.state(), &vector.expect)
+}
+
+/// The core's compiled policy as the `policy` interface carries it.
+fn wit_policy(p: caravan_core::acl::CompiledPolicy) -> policy::CompiledPolicy {
+    let disposition = |d: caravan_core::acl::Disposition| match d {
+        caravan_core::acl::Disposition::Deny => policy::Disposition::Deny,
+        caravan_core::acl::Disposition::Read => policy::Disposition::Read,
+        caravan_core::acl::Disposition::Write => policy::Disposition::Write,
+    };
+    policy::CompiledPolicy {
+        name: p.name,
+        namespaces: p
+            .namespaces
+            .into_iter()
+            .map(|r| policy::NamespaceRule {
+                pattern: r.pattern,
+                capabilities: r.capabilities,
+            })
+            .collect(),
+        node: p.node.map(disposition),
+        agent: p.agent.map(disposition),
+    }
+}
+
+fn request(vector: &Vector) -> Result<types::Request, String> {
+    let spec = vector
+        .request
+        .as_ref()
+        .ok_or("a vector needs a request or compile_policy")?;
     Ok(types::Request {
         method: spec.method.clone(),
         path: spec.path.clone(),
@@ -1082,15 +1201,31 @@ fn decode(b64: &str) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("bad base64 {b64:?}: {e}"))
 }
 
-fn check_action(
-    store: &mut Store<MemHost>,
-    core: &Core,
-    action: handler::Action,
+/// What `handle` decided, whichever target decided it; a stream's body is pulled separately.
+enum Outcome {
+    Respond(types::Response),
+    SendFile(handler::SendFile),
+    Stream {
+        status: u16,
+        headers: Vec<types::Pair>,
+    },
+}
+
+/// One scripted step of a stream: pull at this time, or change the files.
+enum Pull<'a> {
+    At(u64),
+    Change(&'a StepSpec),
+}
+
+/// Compare an outcome with the vector; for a stream, run the steps through `pull`.
+fn check_outcome(
+    outcome: Outcome,
     vector: &Vector,
+    mut pull: impl FnMut(Pull<'_>) -> Result<handler::Step, String>,
 ) -> Result<(), String> {
     let expect = &vector.expect;
-    match action {
-        handler::Action::Respond(r) => {
+    match outcome {
+        Outcome::Respond(r) => {
             let want = expect
                 .respond
                 .as_ref()
@@ -1104,7 +1239,7 @@ fn check_action(
             };
             same_bytes("body", &body, &r.body)
         }
-        handler::Action::SendFile(s) => {
+        Outcome::SendFile(s) => {
             let want = expect
                 .send_file
                 .as_ref()
@@ -1115,47 +1250,25 @@ fn check_action(
             same("limit", want.limit, s.limit)?;
             same_headers(&want.headers, &s.headers)
         }
-        handler::Action::Stream(start) => {
+        Outcome::Stream { status, headers } => {
             let want = expect
                 .stream
                 .as_ref()
-                .ok_or_else(|| format!("unexpected stream with status {}", start.status))?;
-            same("status", want.status, start.status)?;
-            same_headers(&want.headers, &start.headers)?;
-            let body = start.body;
-            let result = pull_steps(store, core, body, &vector.steps);
-            body.resource_drop(&mut *store).map_err(|e| e.to_string())?;
-            result?;
-            if store.data().live_subscriptions != 0 {
-                return Err("dropping the body did not drop its subscriptions".into());
+                .ok_or_else(|| format!("unexpected stream with status {status}"))?;
+            same("status", want.status, status)?;
+            same_headers(&want.headers, &headers)?;
+            for (i, step) in vector.steps.iter().enumerate() {
+                let Some(now) = step.pull else {
+                    pull(Pull::Change(step))?;
+                    continue;
+                };
+                let want = step.expect.as_ref().ok_or("a pull needs an expect")?;
+                let got = pull(Pull::At(now)).map_err(|e| format!("step {i}: {e}"))?;
+                check_step(want, &got).map_err(|e| format!("step {i} (pull at {now} ms): {e}"))?;
             }
-            match &want.watched {
-                Some(paths) => same("watched", paths, &store.data().watched),
-                None => Ok(()),
-            }
+            Ok(())
         }
     }
-}
-
-fn pull_steps(
-    store: &mut Store<MemHost>,
-    core: &Core,
-    body: ResourceAny,
-    steps: &[StepSpec],
-) -> Result<(), String> {
-    let streams = core.caravan_client_handler().body_stream();
-    for (i, step) in steps.iter().enumerate() {
-        let Some(now) = step.pull else {
-            store.data_mut().change(step)?;
-            continue;
-        };
-        let want = step.expect.as_ref().ok_or("a pull needs an expect")?;
-        let got = streams
-            .call_next(&mut *store, body, now)
-            .map_err(|e| format!("step {i}: trap: {e:#}"))?;
-        check_step(want, &got).map_err(|e| format!("step {i} (pull at {now} ms): {e}"))?;
-    }
-    Ok(())
 }
 
 fn check_step(want: &Value, got: &handler::Step) -> Result<(), String> {
@@ -1224,6 +1337,9 @@ fn disposition(d: policy::Disposition) -> &'static str {
 }
 
 fn check_state(host: &MemHost, expect: &Expect) -> Result<(), String> {
+    if let Some(paths) = expect.stream.as_ref().and_then(|s| s.watched.as_ref()) {
+        same("watched", paths, &host.watched)?;
+    }
     if let Some(state) = &expect.state {
         if let Some(meta) = &state.dynamic_meta {
             same("dynamic_meta", meta, &host.dynamic_meta)?;
@@ -1327,43 +1443,67 @@ fn vector_name(vector: &Value) -> &str {
     vector["name"].as_str().unwrap_or("<unnamed>")
 }
 
-#[test]
-fn every_vector_passes_on_wasmtime() {
+fn every_vector_passes(target: Target) {
     let mut failures = Vec::new();
     let mut count = 0;
     for suite in suites() {
         for vector in &suite.vectors {
             count += 1;
-            if let Err(why) = run(&suite.fixture, vector) {
+            if let Err(why) = run(target, &suite.fixture, vector) {
                 failures.push(format!("{} / {}: {why}", suite.file, vector_name(vector)));
             }
         }
     }
-    println!("{count} vectors run on wasmtime");
+    println!("{count} vectors run ({target:?})");
     assert!(count >= 40, "only {count} vectors");
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
-#[test]
-fn a_changed_expected_value_fails() {
+fn a_changed_expected_value_fails(target: Target) {
     let mut undetected = Vec::new();
     let mut count = 0;
     for suite in suites() {
         for vector in &suite.vectors {
             for (pointer, changed) in mutations(vector) {
                 count += 1;
-                if run(&suite.fixture, &changed).is_ok() {
-                    undetected.push(format!("{} / {} {pointer}", suite.file, vector_name(vector)));
+                if run(target, &suite.fixture, &changed).is_ok() {
+                    undetected.push(format!(
+                        "{} / {} {pointer}",
+                        suite.file,
+                        vector_name(vector)
+                    ));
                 }
             }
         }
     }
-    println!("{count} changed expectations, each detected");
+    println!("{count} changed expectations, each detected ({target:?})");
     assert!(
         undetected.is_empty(),
         "changes that still passed:\n{}",
         undetected.join("\n")
     );
+}
+
+#[test]
+fn every_vector_passes_on_wasmtime() {
+    every_vector_passes(Target::Wasm);
+}
+
+#[test]
+fn a_changed_expected_value_fails_on_wasmtime() {
+    a_changed_expected_value_fails(Target::Wasm);
+}
+
+/// The native baseline must answer exactly as the component does, or its benchmark figures
+/// would compare different work.
+#[test]
+fn every_vector_passes_natively() {
+    every_vector_passes(Target::Native);
+}
+
+#[test]
+fn a_changed_expected_value_fails_natively() {
+    a_changed_expected_value_fails(Target::Native);
 }
 
 /// The vectors exercise every route the core serves.
