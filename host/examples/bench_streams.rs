@@ -1,0 +1,97 @@
+//! Memory per idle follow stream: the agent's RSS before and after opening N following
+//! `fs/stream` requests that get no new data (only heartbeats).
+//!
+//! Starts `caravan agent -dev` (the binary named by `CARAVAN_BIN`, with `CARAVAN_CORE` passed as
+//! `-core` when set), opens the streams on loopback, waits until every one has its response
+//! headers and its first pull behind it, and prints the RSS growth divided by N. Run with
+//! `scripts/bench idle-streams`. Usage: `bench_streams [streams]` (default 1,000).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Time for the streams' first pulls to finish and the allocator to settle before measuring.
+const SETTLE: Duration = Duration::from_secs(3);
+
+fn main() {
+    let streams: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000);
+    let binary = std::env::var("CARAVAN_BIN").unwrap_or_else(|_| "target/release/caravan".into());
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(binary);
+    command
+        .args(["agent", "-dev", "-http-port=0"])
+        .arg(format!("-data-dir={}", data_dir.path().display()))
+        .arg(format!("-max-streams={}", streams + 16));
+    if let Ok(core) = std::env::var("CARAVAN_CORE") {
+        command.arg(format!("-core={core}"));
+    }
+    let mut agent = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("failed to start caravan");
+    let mut lines = BufReader::new(agent.stdout.take().unwrap()).lines();
+    let (mut addr, mut alloc) = (String::new(), String::new());
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(id) = line.strip_prefix("==> dev mode: demo allocation ") {
+            alloc = id.trim().to_string();
+        }
+        if let Some(rest) = line.strip_prefix("Serving HTTP on http://") {
+            addr = rest.trim_end_matches('/').to_string();
+            break;
+        }
+    }
+    let request = format!(
+        "GET /v1/client/fs/stream/{alloc}?path=alloc/logs/demo.stderr.0&origin=end HTTP/1.1\r\nHost: x\r\n\r\n"
+    );
+    // One stream first, so the baseline includes everything a first stream initialises once.
+    let warm = open(&addr, &request);
+    std::thread::sleep(SETTLE);
+    let before = rss_kib(agent.id());
+    let open_streams: Vec<TcpStream> = (0..streams).map(|_| open(&addr, &request)).collect();
+    std::thread::sleep(SETTLE);
+    let after = rss_kib(agent.id());
+    let per_stream = (after.saturating_sub(before)) as f64 / streams as f64;
+    println!(
+        "idle follow streams: {streams} open, RSS {:.1} MiB -> {:.1} MiB, {per_stream:.1} KiB per stream",
+        before as f64 / 1024.0,
+        after as f64 / 1024.0
+    );
+    drop(open_streams);
+    drop(warm);
+    let _ = agent.kill();
+    let _ = agent.wait();
+}
+
+/// Open one following stream and wait for its response headers.
+fn open(addr: &str, request: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "stream closed early");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    stream
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
