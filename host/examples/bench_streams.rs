@@ -2,9 +2,12 @@
 //! `fs/stream` requests that get no new data (only heartbeats).
 //!
 //! Starts `caravan agent -dev` (the binary named by `CARAVAN_BIN`, with `CARAVAN_CORE` passed as
-//! `-core` when set), opens the streams on loopback, waits until every one has its response
-//! headers and its first pull behind it, and prints the RSS growth divided by N. Run with
-//! `scripts/bench idle-streams`. Usage: `bench_streams [streams]` (default 1,000).
+//! `-core` when set), opens one stream and measures RSS, opens the other N-1 on loopback (stopping
+//! at the first refusal, which it reports), waits until every one has its response headers and its
+//! first pull behind it, and prints the RSS growth divided by the streams added. With the streams
+//! open it also sends one `GET /v1/client/metadata` and prints its status: each open stream holds
+//! an instance of the core. Run with `scripts/bench idle-streams`. Usage: `bench_streams [streams]`
+//! (default 1,000).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -50,15 +53,38 @@ fn main() {
         "GET /v1/client/fs/stream/{alloc}?path=alloc/logs/demo.stderr.0&origin=end HTTP/1.1\r\nHost: x\r\n\r\n"
     );
     // One stream first, so the baseline includes everything a first stream initialises once.
-    let warm = open(&addr, &request);
+    let warm = open(&addr, &request).expect("the first stream");
     std::thread::sleep(SETTLE);
     let before = rss_kib(agent.id());
-    let open_streams: Vec<TcpStream> = (0..streams).map(|_| open(&addr, &request)).collect();
+    let mut open_streams = Vec::new();
+    let mut refused = None;
+    while open_streams.len() + 1 < streams {
+        match open(&addr, &request) {
+            Ok(stream) => open_streams.push(stream),
+            Err(status) => {
+                refused = Some(status);
+                break;
+            }
+        }
+    }
+    if let Some(status) = &refused {
+        println!(
+            "stream {} of {streams} was refused: {status}",
+            open_streams.len() + 2
+        );
+    }
+    let added = open_streams.len().max(1);
     std::thread::sleep(SETTLE);
     let after = rss_kib(agent.id());
-    let per_stream = (after.saturating_sub(before)) as f64 / streams as f64;
+    let per_stream = (after.saturating_sub(before)) as f64 / added as f64;
+    let metadata = status_of(
+        &addr,
+        "GET /v1/client/metadata HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     println!(
-        "idle follow streams: {streams} open, RSS {:.1} MiB -> {:.1} MiB, {per_stream:.1} KiB per stream",
+        "idle follow streams: {} open, RSS {:.1} MiB -> {:.1} MiB, {per_stream:.1} KiB per stream; \
+         meanwhile GET /v1/client/metadata answers {metadata}",
+        added + 1,
         before as f64 / 1024.0,
         after as f64 / 1024.0
     );
@@ -68,8 +94,9 @@ fn main() {
     let _ = agent.wait();
 }
 
-/// Open one following stream and wait for its response headers.
-fn open(addr: &str, request: &str) -> TcpStream {
+/// Open one following stream and wait for its response headers; `Err` is a refusal's status and
+/// body.
+fn open(addr: &str, request: &str) -> Result<TcpStream, String> {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.write_all(request.as_bytes()).unwrap();
     let mut head = Vec::new();
@@ -78,12 +105,29 @@ fn open(addr: &str, request: &str) -> TcpStream {
         assert_eq!(stream.read(&mut byte).unwrap(), 1, "stream closed early");
         head.push(byte[0]);
     }
-    assert!(
-        head.starts_with(b"HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    stream
+    if head.starts_with(b"HTTP/1.1 200") {
+        return Ok(stream);
+    }
+    let status = String::from_utf8_lossy(&head[9..])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let mut body = [0u8; 256];
+    let n = stream.read(&mut body).unwrap_or(0);
+    Err(format!(
+        "{status} {:?}",
+        String::from_utf8_lossy(&body[..n])
+    ))
+}
+
+/// The status line of a one-off request.
+fn status_of(addr: &str, request: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    line.trim_end().trim_start_matches("HTTP/1.1 ").to_string()
 }
 
 fn rss_kib(pid: u32) -> u64 {
