@@ -12,10 +12,6 @@ fn main() -> std::process::ExitCode {
         eprintln!("failed to write {path}: {err}");
         return std::process::ExitCode::FAILURE;
     }
-    println!(
-        "{path}: {} bytes ({})",
-        caravan::runtime::DEFAULT_CORE.len(),
-        env!("CARGO_PKG_VERSION")
-    );
+    println!("{path}: {} bytes", caravan::runtime::DEFAULT_CORE.len());
     std::process::ExitCode::SUCCESS
 }
