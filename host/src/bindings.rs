@@ -8,5 +8,8 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use caravan::client::{acl, allocations, filesystem, follow, log, node, policy, stats, types};
+// `self::`: under rustdoc the crate itself (also named `caravan`) is in scope too.
+pub use self::caravan::client::{
+    acl, allocations, filesystem, follow, log, node, policy, stats, types,
+};
 pub use exports::caravan::client::handler;
