@@ -172,7 +172,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
 fn watch_specs(registry: Arc<Registry>) -> Result<notify::RecommendedWatcher> {
     let (tx, rx) = std::sync::mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        if event.is_ok_and(|e| crate::follow::changes_something(&e.kind)) {
             let _ = tx.send(());
         }
     })?;
@@ -204,7 +204,7 @@ fn watch_acl(runtime: Arc<Runtime>) -> Result<notify::RecommendedWatcher> {
     reload();
     let (tx, rx) = std::sync::mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        if event.is_ok_and(|e| crate::follow::changes_something(&e.kind)) {
             let _ = tx.send(());
         }
     })?;

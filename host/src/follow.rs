@@ -133,10 +133,11 @@ impl Drop for Subscription {
     }
 }
 
-/// notify reports opens and reads too (inotify `IN_OPEN`); the stream's own read of the file it
-/// follows would then wake it again, and again: a loop that burns a core per stream. Only a
-/// close after writing counts among the accesses (the write itself is also a modification).
-fn changes_something(kind: &EventKind) -> bool {
+/// notify reports opens and reads too (inotify `IN_OPEN`); a watcher that reads what it watches
+/// (a stream its file, the agent its spec and ACL files) would then wake itself again, and again:
+/// a loop that burns a core per stream. Only a close after writing counts among the accesses (the
+/// write itself is also a modification).
+pub fn changes_something(kind: &EventKind) -> bool {
     match kind {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
         EventKind::Access(_) => false,
