@@ -16,14 +16,15 @@ fn main() {
         .unwrap_or(1_000);
     let binary = std::env::var("CARAVAN_BIN").unwrap_or_else(|_| "target/debug/caravan".into());
     let data_dir = tempfile::tempdir().unwrap();
-    let mut agent = Command::new(binary)
+    let agent = Command::new(binary)
         .args(["agent", "-dev", "-http-port=0"])
         .arg(format!("-data-dir={}", data_dir.path().display()))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("failed to start caravan");
-    let mut lines = BufReader::new(agent.stdout.take().unwrap()).lines();
+    let mut agent = KillOnDrop(agent);
+    let mut lines = BufReader::new(agent.0.stdout.take().unwrap()).lines();
     let (mut addr, mut alloc) = (String::new(), String::new());
     for line in lines.by_ref() {
         let line = line.unwrap();
@@ -72,8 +73,6 @@ fn main() {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    let _ = agent.kill();
-    let _ = agent.wait();
     latencies.sort();
     let at = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
@@ -114,5 +113,15 @@ impl Frames {
             self.data.extend_from_slice(&decoded);
             self.pending.drain(..from + len);
         }
+    }
+}
+
+/// The agent, killed however the benchmark ends (a failed assertion included).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

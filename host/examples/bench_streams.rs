@@ -32,12 +32,13 @@ fn main() {
     if let Ok(core) = std::env::var("CARAVAN_CORE") {
         command.arg(format!("-core={core}"));
     }
-    let mut agent = command
+    let agent = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("failed to start caravan");
-    let mut lines = BufReader::new(agent.stdout.take().unwrap()).lines();
+    let mut agent = KillOnDrop(agent);
+    let mut lines = BufReader::new(agent.0.stdout.take().unwrap()).lines();
     let (mut addr, mut alloc) = (String::new(), String::new());
     for line in lines.by_ref() {
         let line = line.unwrap();
@@ -55,7 +56,7 @@ fn main() {
     // One stream first, so the baseline includes everything a first stream initialises once.
     let warm = open(&addr, &request).expect("the first stream");
     std::thread::sleep(SETTLE);
-    let before = rss_kib(agent.id());
+    let before = rss_kib(agent.0.id());
     let mut open_streams = Vec::new();
     let mut refused = None;
     while open_streams.len() + 1 < streams {
@@ -75,7 +76,7 @@ fn main() {
     }
     let added = open_streams.len().max(1);
     std::thread::sleep(SETTLE);
-    let after = rss_kib(agent.id());
+    let after = rss_kib(agent.0.id());
     let per_stream = (after.saturating_sub(before)) as f64 / added as f64;
     let metadata = status_of(
         &addr,
@@ -90,8 +91,6 @@ fn main() {
     );
     drop(open_streams);
     drop(warm);
-    let _ = agent.kill();
-    let _ = agent.wait();
 }
 
 /// Open one following stream and wait for its response headers; `Err` is a refusal's status and
@@ -138,4 +137,14 @@ fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .expect("VmRSS in /proc/PID/status")
+}
+
+/// The agent, killed however the benchmark ends (a failed assertion included).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
