@@ -16,14 +16,15 @@ fn main() {
         .unwrap_or(1_000);
     let binary = std::env::var("CARAVAN_BIN").unwrap_or_else(|_| "target/debug/caravan".into());
     let data_dir = tempfile::tempdir().unwrap();
-    let mut agent = Command::new(binary)
+    let agent = Command::new(binary)
         .args(["agent", "-dev", "-http-port=0"])
         .arg(format!("-data-dir={}", data_dir.path().display()))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("failed to start caravan");
-    let mut lines = BufReader::new(agent.stdout.take().unwrap()).lines();
+    let mut agent = KillOnDrop(agent);
+    let mut lines = BufReader::new(agent.0.stdout.take().unwrap()).lines();
     let (mut addr, mut alloc) = (String::new(), String::new());
     for line in lines.by_ref() {
         let line = line.unwrap();
@@ -52,29 +53,26 @@ fn main() {
         .append(true)
         .open(&file)
         .unwrap();
-    let mut received = Vec::new();
+    let mut frames = Frames::default();
     let mut buf = [0u8; 65536];
     let mut latencies = Vec::with_capacity(samples);
     std::thread::sleep(Duration::from_millis(200));
     for i in 0..samples {
         let marker = format!("line {i:08}\n");
-        let encoded = base64_of(marker.as_bytes());
         let sent = Instant::now();
         writer.write_all(marker.as_bytes()).unwrap();
         loop {
             let n = stream.read(&mut buf).unwrap();
             assert!(n > 0, "stream ended");
-            received.extend_from_slice(&buf[..n]);
-            if find(&received, encoded.as_bytes()) {
+            frames.push(&buf[..n]);
+            if find(&frames.data, marker.as_bytes()) {
                 latencies.push(sent.elapsed());
-                received.clear();
+                frames.data.clear();
                 break;
             }
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    let _ = agent.kill();
-    let _ = agent.wait();
     latencies.sort();
     let at = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
@@ -90,7 +88,40 @@ fn find(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-fn base64_of(data: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(data)
+/// The file data carried by the frames received so far. A line may arrive split over two
+/// frames (a pull can read a write half done), so markers are looked for in the decoded data,
+/// not in the encoded frames.
+#[derive(Default)]
+struct Frames {
+    pending: Vec<u8>,
+    data: Vec<u8>,
+}
+
+impl Frames {
+    fn push(&mut self, bytes: &[u8]) {
+        use base64::Engine as _;
+        const KEY: &[u8] = b"\"Data\":\"";
+        self.pending.extend_from_slice(bytes);
+        while let Some(start) = self.pending.windows(KEY.len()).position(|w| w == KEY) {
+            let from = start + KEY.len();
+            let Some(len) = self.pending[from..].iter().position(|b| *b == b'"') else {
+                return;
+            };
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(&self.pending[from..from + len])
+                .expect("frame data is base64");
+            self.data.extend_from_slice(&decoded);
+            self.pending.drain(..from + len);
+        }
+    }
+}
+
+/// The agent, killed however the benchmark ends (a failed assertion included).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -147,9 +147,12 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         datacenter: config.datacenter.clone().unwrap_or_else(|| "dc1".into()),
         http_addr: std::sync::OnceLock::new(),
     });
+    // `-core native` answers requests with the natively linked core (a benchmark baseline);
+    // the built-in component is still loaded, for ACL policy compilation and checks.
+    let native_core = options.core.as_deref() == Some(Path::new("native"));
     let core_source = match &options.core {
-        Some(path) => CoreSource::File(std::path::absolute(path)?),
-        None => CoreSource::Builtin,
+        Some(path) if !native_core => CoreSource::File(std::path::absolute(path)?),
+        _ => CoreSource::Builtin,
     };
     let runtime_options = RuntimeOptions {
         call_timeout: options
@@ -176,6 +179,12 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         CoreSource::Builtin => None,
     };
     swap::reload_on_sighup(runtime.clone(), core_source)?;
+    if native_core {
+        crate::info!(
+            "answering with the native core {}",
+            *crate::native_core::VERSION
+        );
+    }
     let _acl_watcher = watch_acl(runtime.clone())?;
     let shutdown = shutdown_signal()?;
 
@@ -219,6 +228,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         max_streams: options
             .max_streams
             .unwrap_or(crate::server::ServerOptions::default().max_streams),
+        native_core,
     };
     let served = crate::server::serve(listener, runtime, server_options, shutdown).await;
     // Tasks are stopped whether or not serving ended cleanly; the next agent restarts them.

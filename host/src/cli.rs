@@ -39,6 +39,7 @@ Agent options:
   -bind=<addr>         Address to listen on (default 0.0.0.0, or 127.0.0.1 with -dev)
   -http-port=<port>    HTTP port (default 4646; 0 picks a free one)
   -specs-dir=<path>    Directory of allocation specs (default <data-dir>/specs)
+  -core=native         Answer with the core linked natively (the benchmarks' baseline)
   -max-streams=<n>     Streamed responses open at once (default 1024; more get 503)
   -acl-enabled         Enforce ACLs (as `acl { enabled = true }`)
   -server              Run as a server: keep a registry of client nodes and forward to them

@@ -19,7 +19,8 @@ pub fn watch_dir(
 ) -> Result<notify::RecommendedWatcher> {
     let (tx, rx) = std::sync::mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        // Our own reads of the directory's files are events too; only changes count.
+        if event.is_ok_and(|e| crate::follow::changes_something(&e.kind)) {
             let _ = tx.send(());
         }
     })?;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
 use anyhow::{Context, Result};
+use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::Notify;
 
@@ -47,7 +48,9 @@ impl Follower {
         let state = Arc::new(Mutex::new(Subscribers::default()));
         let events = state.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if let Ok(event) = event {
+            if let Ok(event) = event
+                && changes_something(&event.kind)
+            {
                 wake(&events, &event.paths);
             }
         })
@@ -130,6 +133,18 @@ impl Drop for Subscription {
     }
 }
 
+/// notify reports opens and reads too (inotify `IN_OPEN`); a watcher that reads what it watches
+/// (a stream its file, the agent its spec and ACL files) would then wake itself again, and again:
+/// a loop that burns a core per stream. Only a close after writing counts among the accesses (the
+/// write itself is also a modification).
+pub fn changes_something(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
 fn wake(state: &Mutex<Subscribers>, paths: &[PathBuf]) {
     let state = state.lock().unwrap_or_else(|e| e.into_inner());
     for path in paths {
@@ -169,6 +184,16 @@ mod tests {
             .await
             .expect("an append wakes the stream");
         assert_eq!(follower.subscriptions(), 1);
+        // The append's later events (its close) may have left a wake-up behind; use it up.
+        let _ = tokio::time::timeout(Duration::from_millis(200), waker.notified()).await;
+        // Reading the file (as the stream does on every pull) is not a change.
+        std::fs::read(&file).unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), waker.notified())
+                .await
+                .is_err(),
+            "a read woke the stream"
+        );
         drop(sub);
         assert_eq!(follower.subscriptions(), 0);
         assert!(follower.state.lock().unwrap().watched_dirs.is_empty());

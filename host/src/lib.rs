@@ -26,6 +26,7 @@ pub mod follow;
 pub mod fsutil;
 pub mod gc;
 pub mod logmon;
+pub mod native_core;
 pub mod procstats;
 pub mod runtime;
 pub mod server;

@@ -35,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use wasmtime::component::ResourceAny;
 
 use crate::bindings::{handler, types};
+use crate::native_core;
 use crate::runtime::{CoreCall, MAX_CORE_SIZE, Runtime, Trigger};
 
 /// Largest request body read (metadata applies are tiny); core swaps have their own limit.
@@ -55,11 +56,17 @@ type Body = BoxBody<Bytes, std::io::Error>;
 pub struct ServerOptions {
     /// Streamed responses (`fs/stream`, `fs/logs`) open at once; more are refused with 503.
     pub max_streams: usize,
+    /// Answer with the natively linked core instead of the wasm one (`-core native`): the
+    /// baseline that measures what the wasm boundary costs.
+    pub native_core: bool,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        Self { max_streams: 1024 }
+        Self {
+            max_streams: 1024,
+            native_core: false,
+        }
     }
 }
 
@@ -147,16 +154,26 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) 
         return register_node(runtime, &request);
     }
     let started = Instant::now();
+    if shared.options.native_core {
+        let response = native(shared, request.clone()).await;
+        return finish(response, &native_core::VERSION, gzip, &request, started);
+    }
     let decided = {
         let runtime = runtime.clone();
         let core = core.clone();
         let request = request.clone();
         tokio::task::spawn_blocking(move || runtime.handle(&core, &request)).await
     };
-    let mut response = match decided {
+    let response = match decided {
         Ok(Ok((handler::Action::Respond(r), _))) => respond(r),
         Ok(Ok((handler::Action::SendFile(send), _))) => send_file(runtime, send).await,
-        Ok(Ok((handler::Action::Stream(start), call))) => stream(shared, start, call),
+        Ok(Ok((handler::Action::Stream(start), call))) => {
+            let body = WasmBody {
+                call,
+                body: start.body,
+            };
+            stream(shared, start.status, &start.headers, body)
+        }
         Ok(Ok((handler::Action::Forward(node), _))) => forward(runtime, &request, &node).await,
         Ok(Err(trap)) => {
             crate::error!(
@@ -178,7 +195,18 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) 
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     };
-    add_core_header(&mut response, &core.version);
+    finish(response, &core.version, gzip, &request, started)
+}
+
+/// What every answer gets, whichever core decided it: the core's name, `Vary`, compression.
+fn finish(
+    mut response: Response<Body>,
+    core_version: &str,
+    gzip: bool,
+    request: &types::Request,
+    started: Instant,
+) -> Response<Body> {
+    add_core_header(&mut response, core_version);
     response
         .headers_mut()
         .append(VARY, HeaderValue::from_static("Accept-Encoding"));
@@ -207,10 +235,12 @@ async fn agent_core(
 ) -> Response<Body> {
     let mut response = match *req.method() {
         Method::GET => core_status(runtime),
-        // Authorization: ACLs do not exist yet (the agent refuses `acl.enabled`), so this
-        // route is as open as every other. When they land, a swap requires a management
-        // token, checked here, before the body is read.
-        Method::PUT | Method::POST => swap_core(runtime, req.into_body(), peer).await,
+        // Replacing the API's behaviour is for management tokens only, checked before the
+        // body is read.
+        Method::PUT | Method::POST => match management_token(runtime, req.headers()) {
+            Ok(()) => swap_core(runtime, req.into_body(), peer).await,
+            Err(refusal) => plain(StatusCode::FORBIDDEN, refusal),
+        },
         _ => plain(StatusCode::METHOD_NOT_ALLOWED, "Invalid method"),
     };
     add_core_header(&mut response, &runtime.active().version);
@@ -360,9 +390,66 @@ async fn send_file(runtime: &Arc<Runtime>, send: handler::SendFile) -> Response<
     response
 }
 
+/// The native baseline (`-core native`): the same decisions, made without wasm.
+async fn native(shared: &Arc<Shared>, request: types::Request) -> Response<Body> {
+    let ctx = shared.runtime.context();
+    let original = request.clone();
+    match tokio::task::spawn_blocking(move || native_core::handle(ctx, &request)).await {
+        Ok(native_core::Answer::Forward(node)) => forward(&shared.runtime, &original, &node).await,
+        Ok(native_core::Answer::Respond(r)) => respond(r),
+        Ok(native_core::Answer::SendFile(send)) => send_file(&shared.runtime, send).await,
+        Ok(native_core::Answer::Stream {
+            status,
+            headers,
+            body,
+        }) => stream(shared, status, &headers, body),
+        Err(join) => {
+            crate::error!("the native core failed: {join}");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+/// A streamed body the server pulls: the wasm core's `body-stream`, or the native baseline's.
+trait Pull: Send + 'static {
+    fn next(&mut self, now_ms: u64) -> anyhow::Result<handler::Step>;
+    fn waker(&self) -> Arc<tokio::sync::Notify>;
+}
+
+/// The wasm core's body: the resource and the instance (store) that owns it.
+struct WasmBody {
+    call: CoreCall,
+    body: ResourceAny,
+}
+
+impl Pull for WasmBody {
+    fn next(&mut self, now_ms: u64) -> anyhow::Result<handler::Step> {
+        self.call.next(self.body, now_ms)
+    }
+
+    fn waker(&self) -> Arc<tokio::sync::Notify> {
+        self.call.waker()
+    }
+}
+
+impl Pull for Box<native_core::NativeBody> {
+    fn next(&mut self, now_ms: u64) -> anyhow::Result<handler::Step> {
+        Ok(native_core::NativeBody::next(self, now_ms))
+    }
+
+    fn waker(&self) -> Arc<tokio::sync::Notify> {
+        native_core::NativeBody::waker(self)
+    }
+}
+
 /// Start pulling a streamed body from the core on its own task. The body ends when the
 /// core says so, when the client goes away, or at shutdown.
-fn stream(shared: &Arc<Shared>, start: handler::StreamStart, call: CoreCall) -> Response<Body> {
+fn stream(
+    shared: &Arc<Shared>,
+    code: u16,
+    headers: &[types::Pair],
+    body: impl Pull,
+) -> Response<Body> {
     let Some(slot) = StreamSlot::take(shared) else {
         let message = format!(
             "too many concurrent streams (limit {})",
@@ -375,36 +462,35 @@ fn stream(shared: &Arc<Shared>, start: handler::StreamStart, call: CoreCall) -> 
         return response;
     };
     let (tx, rx) = mpsc::channel::<Bytes>(2);
-    tokio::spawn(pump(call, start.body, tx, shared.closing.clone(), slot));
+    tokio::spawn(pump(body, tx, shared.closing.clone(), slot));
     let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await
             .map(|chunk| (Ok::<_, std::io::Error>(Frame::data(chunk)), rx))
     });
     let mut response = Response::new(BodyExt::boxed(StreamBody::new(chunks)));
-    *response.status_mut() = status(start.status);
-    add_headers(&mut response, &start.headers);
+    *response.status_mut() = status(code);
+    add_headers(&mut response, headers);
     response
 }
 
 async fn pump(
-    mut call: CoreCall,
-    body: ResourceAny,
+    mut body: impl Pull,
     tx: mpsc::Sender<Bytes>,
     closing: CancellationToken,
     _slot: StreamSlot,
 ) {
     let started = Instant::now();
-    let waker = call.waker();
+    let waker = body.waker();
     loop {
         let now_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let pulled = tokio::task::spawn_blocking(move || {
-            let step = call.next(body, now_ms);
-            (call, step)
+            let step = body.next(now_ms);
+            (body, step)
         })
         .await;
         let Ok((returned, step)) = pulled else { return };
-        call = returned;
+        body = returned;
         match step {
             Ok(handler::Step::Data(data)) => {
                 if tx.send(Bytes::from(data)).await.is_err() {
@@ -426,9 +512,9 @@ async fn pump(
             }
         }
     }
-    // Dropping the store releases the instance and, with its resource table, every
-    // subscription the stream held.
-    drop(call);
+    // Dropping the store (or the native host state) releases every subscription the stream
+    // held.
+    drop(body);
 }
 
 /// One of the bounded stream slots; freed on drop.
@@ -539,6 +625,34 @@ impl http_body::Body for Gzip {
                 }
             }
         }
+    }
+}
+
+/// With ACLs on, only a management token may act on the agent itself. The token is read
+/// as Nomad reads it (`X-Nomad-Token`, else `Authorization: Bearer`).
+fn management_token(runtime: &Arc<Runtime>, headers: &HeaderMap) -> Result<(), &'static str> {
+    let acl = &runtime.context().acl;
+    if !acl.enabled() {
+        return Ok(());
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let secret = header("x-nomad-token")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .or_else(|| {
+            let (scheme, rest) = header("authorization")?.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| rest.split_whitespace().next())
+                .flatten()
+        });
+    match secret.map(|s| acl.resolve(s)) {
+        Some(Ok(token)) if token.token_type == crate::bindings::acl::TokenType::Management => {
+            Ok(())
+        }
+        Some(Err(crate::bindings::acl::ResolveError::NotFound)) => Err("ACL token not found"),
+        Some(Err(crate::bindings::acl::ResolveError::Expired)) => Err("ACL token expired"),
+        _ => Err("Permission denied"),
     }
 }
 

@@ -329,6 +329,19 @@ fn bootstrap_creates_one_management_token() {
         b"",
     );
     assert_eq!(reply.status, 200);
+    // Swapping the core needs a management token once ACLs are on.
+    let anonymous = agent.request("PUT", "/v1/agent/core", &[], b"not wasm");
+    assert_eq!(
+        (anonymous.status, anonymous.text().as_str()),
+        (403, "Permission denied")
+    );
+    let managed = agent.request(
+        "PUT",
+        "/v1/agent/core",
+        &[("X-Nomad-Token", &secret)],
+        b"not wasm",
+    );
+    assert_ne!(managed.status, 403, "{}", managed.text());
     let again = agent.request("POST", "/v1/acl/bootstrap", &[], b"");
     assert_eq!(
         (again.status, again.text().as_str()),

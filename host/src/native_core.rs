@@ -1,0 +1,506 @@
+//! The native baseline (`caravan agent -core native`): the same core crate linked into the host
+//! and called directly, so the cost of the wasm boundary can be measured on the same requests.
+//!
+//! It reaches the machine through the very capability implementations the component imports
+//! (`capabilities.rs`, driven through a [`CoreState`]) and converts their WIT types to the core's,
+//! which is the work the component's glue does on the other side of the boundary. What is left out
+//! is exactly what the benchmark measures: instantiation, the canonical ABI and wasm execution.
+
+use std::cell::{RefCell, RefMut};
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
+
+use caravan_core::acl::{CompiledPolicy, Disposition, NamespaceRule};
+use caravan_core::host as core;
+use caravan_core::http::Action;
+use tokio::sync::Notify;
+use wasmtime::StoreLimits;
+use wasmtime::component::Resource;
+
+use crate::bindings::{
+    acl, allocations, cluster, filesystem, follow, handler, log, node, policy, stats, types,
+};
+use crate::capabilities::{CoreState, HostContext};
+use crate::follow::Subscription;
+
+/// The `x-caravan-core` header of natively answered requests.
+pub static VERSION: LazyLock<String> =
+    LazyLock::new(|| format!("{} (native)", caravan_core::VERSION));
+
+/// What the core decided, in the server's terms.
+pub enum Answer {
+    Respond(types::Response),
+    SendFile(handler::SendFile),
+    Stream {
+        status: u16,
+        headers: Vec<types::Pair>,
+        body: Box<NativeBody>,
+    },
+    Forward(String),
+}
+
+/// Answer one request with the natively linked core. Blocking, like the wasm path.
+pub fn handle(ctx: Arc<HostContext>, request: &types::Request) -> Answer {
+    let host = NativeHost::new(CoreState::new(ctx, StoreLimits::default()));
+    match caravan_core::handle(&host, &core_request(request)) {
+        Action::Respond(r) => Answer::Respond(response(r)),
+        Action::SendFile(s) => Answer::SendFile(send_file(s)),
+        Action::Stream(s) => Answer::Stream {
+            status: s.status,
+            headers: pairs(s.headers),
+            body: Box::new(NativeBody {
+                host,
+                stream: s.body,
+            }),
+        },
+        Action::Forward(node) => Answer::Forward(node),
+    }
+}
+
+/// A streamed body and the host state (its subscriptions) it holds until it ends.
+pub struct NativeBody {
+    host: NativeHost<CoreState>,
+    stream: caravan_core::stream::Stream<Resource<Subscription>>,
+}
+
+impl NativeBody {
+    /// The next part of the body.
+    pub fn next(&mut self, now_ms: u64) -> handler::Step {
+        step(self.stream.next(&self.host, now_ms))
+    }
+
+    /// Woken when a path the stream follows changes.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.host.state().waker.clone()
+    }
+}
+
+/// A request as the core's `handle` takes it.
+pub fn core_request(request: &types::Request) -> caravan_core::http::Request {
+    caravan_core::http::Request {
+        method: request.method.clone(),
+        path: request.path.clone(),
+        query: request.query.clone(),
+        headers: request
+            .headers
+            .iter()
+            .map(|p| (p.name.clone(), p.value.clone()))
+            .collect(),
+        body: request.body.clone(),
+    }
+}
+
+/// The core's response in the server's terms.
+pub fn response(r: caravan_core::http::Response) -> types::Response {
+    types::Response {
+        status: r.status,
+        headers: pairs(r.headers),
+        body: r.body,
+    }
+}
+
+/// The core's send-file in the server's terms.
+pub fn send_file(s: caravan_core::http::SendFile) -> handler::SendFile {
+    handler::SendFile {
+        alloc_id: s.alloc_id,
+        path: s.path,
+        offset: s.offset,
+        limit: s.limit,
+        headers: pairs(s.headers),
+    }
+}
+
+/// A pull's result in the server's terms.
+pub fn step(step: caravan_core::stream::Step) -> handler::Step {
+    match step {
+        caravan_core::stream::Step::Data(data) => handler::Step::Data(data),
+        caravan_core::stream::Step::Wait(ms) => handler::Step::Wait(ms),
+        caravan_core::stream::Step::End => handler::Step::End,
+    }
+}
+
+fn pairs(list: Vec<(String, String)>) -> Vec<types::Pair> {
+    list.into_iter()
+        .map(|(name, value)| types::Pair { name, value })
+        .collect()
+}
+
+/// Everything the core imports, as the generated host traits: the daemon's [`CoreState`], or
+/// the shared vectors' in-memory host (which is how the vectors prove this baseline answers
+/// exactly as the component does).
+pub trait Capabilities:
+    log::Host
+    + node::Host
+    + allocations::Host
+    + filesystem::Host
+    + follow::Host
+    + stats::Host
+    + acl::Host
+    + cluster::Host
+{
+}
+
+impl<T> Capabilities for T where
+    T: log::Host
+        + node::Host
+        + allocations::Host
+        + filesystem::Host
+        + follow::Host
+        + stats::Host
+        + acl::Host
+        + cluster::Host
+{
+}
+
+/// Capabilities seen through the core's `Host` trait, for one request (or one stream).
+pub struct NativeHost<S>(RefCell<S>);
+
+impl<S> NativeHost<S> {
+    pub fn new(state: S) -> Self {
+        Self(RefCell::new(state))
+    }
+
+    /// The capabilities' state (for tests that change it between pulls, and read it after).
+    pub fn state(&self) -> RefMut<'_, S> {
+        self.0.borrow_mut()
+    }
+}
+
+fn time(t: types::Timestamp) -> core::Timestamp {
+    core::Timestamp {
+        seconds: t.seconds,
+        nanoseconds: t.nanoseconds,
+    }
+}
+
+impl<S: Capabilities> core::Host for NativeHost<S> {
+    type Watch = Resource<Subscription>;
+
+    fn log(&self, level: core::LogLevel, message: &str) {
+        let level = match level {
+            core::LogLevel::Debug => log::Level::Debug,
+            core::LogLevel::Info => log::Level::Info,
+            core::LogLevel::Warn => log::Level::Warn,
+            core::LogLevel::Error => log::Level::Error,
+        };
+        log::Host::write(&mut *self.0.borrow_mut(), level, message.to_string());
+    }
+
+    fn node_id(&self) -> String {
+        node::Host::node_id(&mut *self.0.borrow_mut())
+    }
+
+    fn static_meta(&self) -> BTreeMap<String, String> {
+        node::Host::static_meta(&mut *self.0.borrow_mut())
+            .into_iter()
+            .map(|p| (p.name, p.value))
+            .collect()
+    }
+
+    fn dynamic_meta(&self) -> core::DynamicMeta {
+        meta(node::Host::dynamic_meta(&mut *self.0.borrow_mut()))
+    }
+
+    fn apply_meta(
+        &self,
+        changes: Vec<(String, core::MetaOp)>,
+    ) -> Result<core::DynamicMeta, String> {
+        let changes = changes
+            .into_iter()
+            .map(|(key, op)| node::MetaChange {
+                key,
+                op: match op {
+                    core::MetaOp::Set(value) => node::MetaOp::Set(value),
+                    core::MetaOp::Tombstone => node::MetaOp::Tombstone,
+                    core::MetaOp::Remove => node::MetaOp::Remove,
+                },
+            })
+            .collect();
+        node::Host::apply_meta(&mut *self.0.borrow_mut(), changes).map(meta)
+    }
+
+    fn allocation(&self, id: &str) -> Option<core::Allocation> {
+        allocations::Host::get(&mut *self.0.borrow_mut(), id.to_string()).map(allocation)
+    }
+
+    fn allocations(&self) -> Vec<core::Allocation> {
+        allocations::Host::list(&mut *self.0.borrow_mut())
+            .into_iter()
+            .map(allocation)
+            .collect()
+    }
+
+    fn collect(&self, id: &str) -> Result<(), String> {
+        allocations::Host::collect(&mut *self.0.borrow_mut(), id.to_string())
+    }
+
+    fn stat(&self, alloc_id: &str, path: &str) -> Result<core::FileInfo, core::FsError> {
+        filesystem::Host::stat(
+            &mut *self.0.borrow_mut(),
+            alloc_id.to_string(),
+            path.to_string(),
+        )
+        .map(file_info)
+        .map_err(fs_error)
+    }
+
+    fn list(&self, alloc_id: &str, path: &str) -> Result<Vec<core::FileInfo>, core::FsError> {
+        filesystem::Host::list(
+            &mut *self.0.borrow_mut(),
+            alloc_id.to_string(),
+            path.to_string(),
+        )
+        .map(|infos| infos.into_iter().map(file_info).collect())
+        .map_err(fs_error)
+    }
+
+    fn read_at(
+        &self,
+        alloc_id: &str,
+        path: &str,
+        offset: u64,
+        length: u32,
+    ) -> Result<Vec<u8>, core::FsError> {
+        filesystem::Host::read_at(
+            &mut *self.0.borrow_mut(),
+            alloc_id.to_string(),
+            path.to_string(),
+            offset,
+            length,
+        )
+        .map_err(fs_error)
+    }
+
+    fn watch(&self, alloc_id: &str, path: &str) -> Result<Resource<Subscription>, core::FsError> {
+        follow::Host::watch(
+            &mut *self.0.borrow_mut(),
+            alloc_id.to_string(),
+            path.to_string(),
+        )
+        .map_err(fs_error)
+    }
+
+    fn host_stats(&self) -> Option<core::HostStats> {
+        let s = stats::Host::host(&mut *self.0.borrow_mut())?;
+        Some(core::HostStats {
+            memory: core::MemoryStats {
+                total: s.memory.total,
+                available: s.memory.available,
+                used: s.memory.used,
+                free: s.memory.free,
+            },
+            cpu: s
+                .cpu
+                .into_iter()
+                .map(|c| core::CpuStats {
+                    name: c.name,
+                    user: c.user,
+                    system: c.system,
+                    idle: c.idle,
+                    total_percent: c.total_percent,
+                    total_ticks: c.total_ticks,
+                })
+                .collect(),
+            disks: s.disks.into_iter().map(disk).collect(),
+            alloc_dir: disk(s.alloc_dir),
+            uptime: s.uptime,
+            cpu_ticks_consumed: s.cpu_ticks_consumed,
+            taken_at: time(s.taken_at),
+        })
+    }
+
+    fn roles(&self) -> core::Roles {
+        let roles = cluster::Host::roles(&mut *self.0.borrow_mut());
+        core::Roles {
+            server: roles.server,
+            client: roles.client,
+        }
+    }
+
+    fn node(&self, id: &str) -> Option<core::NodeInfo> {
+        cluster::Host::node(&mut *self.0.borrow_mut(), id.to_string()).map(node_info)
+    }
+
+    fn nodes(&self) -> Vec<core::NodeInfo> {
+        cluster::Host::nodes(&mut *self.0.borrow_mut())
+            .into_iter()
+            .map(node_info)
+            .collect()
+    }
+
+    fn find_allocation(&self, id: &str) -> Option<core::PlacedAllocation> {
+        cluster::Host::find_allocation(&mut *self.0.borrow_mut(), id.to_string()).map(placed)
+    }
+
+    fn all_allocations(&self) -> Vec<core::PlacedAllocation> {
+        cluster::Host::all_allocations(&mut *self.0.borrow_mut())
+            .into_iter()
+            .map(placed)
+            .collect()
+    }
+
+    fn acl_enabled(&self) -> bool {
+        acl::Host::enabled(&mut *self.0.borrow_mut())
+    }
+
+    fn resolve_token(&self, secret_id: &str) -> Result<core::Token, core::ResolveError> {
+        match acl::Host::resolve_token(&mut *self.0.borrow_mut(), secret_id.to_string()) {
+            Ok(t) => Ok(core::Token {
+                accessor_id: t.accessor_id,
+                name: t.name,
+                management: t.token_type == acl::TokenType::Management,
+                policies: t.policies,
+                create_time: time(t.create_time),
+                expiration_time: t.expiration_time.map(time),
+            }),
+            Err(acl::ResolveError::NotFound) => Err(core::ResolveError::NotFound),
+            Err(acl::ResolveError::Expired) => Err(core::ResolveError::Expired),
+        }
+    }
+
+    fn policies(&self, names: &[String]) -> Vec<CompiledPolicy> {
+        acl::Host::policies(&mut *self.0.borrow_mut(), names.to_vec())
+            .into_iter()
+            .map(|p| CompiledPolicy {
+                name: p.name,
+                namespaces: p
+                    .namespaces
+                    .into_iter()
+                    .map(|r| NamespaceRule {
+                        pattern: r.pattern,
+                        capabilities: r.capabilities,
+                    })
+                    .collect(),
+                node: p.node.map(disposition),
+                agent: p.agent.map(disposition),
+            })
+            .collect()
+    }
+
+    fn allocation_usage(&self, alloc_id: &str) -> Vec<core::TaskUsage> {
+        stats::Host::allocation(&mut *self.0.borrow_mut(), alloc_id.to_string())
+            .into_iter()
+            .map(|t| core::TaskUsage {
+                task: t.task,
+                processes: t
+                    .processes
+                    .into_iter()
+                    .map(|p| core::ProcessUsage {
+                        pid: p.pid,
+                        rss: p.rss,
+                        swap: p.swap,
+                        cpu_percent: p.cpu_percent,
+                        user_mode: p.user_mode,
+                        system_mode: p.system_mode,
+                        total_ticks: p.total_ticks,
+                    })
+                    .collect(),
+                taken_at: time(t.taken_at),
+            })
+            .collect()
+    }
+}
+
+fn meta(entries: Vec<node::MetaEntry>) -> core::DynamicMeta {
+    entries.into_iter().map(|e| (e.key, e.value)).collect()
+}
+
+fn node_info(n: cluster::NodeInfo) -> core::NodeInfo {
+    core::NodeInfo {
+        id: n.id,
+        name: n.name,
+        datacenter: n.datacenter,
+        http_addr: n.http_addr,
+        ready: n.status == cluster::NodeStatus::Ready,
+        static_meta: n
+            .static_meta
+            .into_iter()
+            .map(|p| (p.name, p.value))
+            .collect(),
+        dynamic_meta: meta(n.dynamic_meta),
+        last_seen: time(n.last_seen),
+    }
+}
+
+fn placed(p: cluster::PlacedAllocation) -> core::PlacedAllocation {
+    core::PlacedAllocation {
+        node_id: p.node_id,
+        allocation: allocation(p.allocation),
+    }
+}
+
+fn allocation(a: allocations::Allocation) -> core::Allocation {
+    use allocations::{ClientStatus as C, TaskStatus as T};
+    core::Allocation {
+        id: a.id,
+        namespace: a.namespace,
+        job_id: a.job_id,
+        task_group: a.task_group,
+        client_status: match a.client_status {
+            C::Pending => core::ClientStatus::Pending,
+            C::Running => core::ClientStatus::Running,
+            C::Complete => core::ClientStatus::Complete,
+            C::Failed => core::ClientStatus::Failed,
+            C::Lost => core::ClientStatus::Lost,
+        },
+        tasks: a
+            .tasks
+            .into_iter()
+            .map(|t| core::TaskState {
+                name: t.name,
+                state: match t.state {
+                    T::Pending => core::TaskStatus::Pending,
+                    T::Running => core::TaskStatus::Running,
+                    T::Dead => core::TaskStatus::Dead,
+                },
+                failed: t.failed,
+                started_at: t.started_at.map(time),
+                finished_at: t.finished_at.map(time),
+            })
+            .collect(),
+    }
+}
+
+fn file_info(f: filesystem::FileInfo) -> core::FileInfo {
+    core::FileInfo {
+        name: f.name,
+        size: f.size,
+        mode: f.mode,
+        modified: time(f.modified),
+        inode: f.inode,
+    }
+}
+
+fn fs_error(e: filesystem::FsError) -> core::FsError {
+    use filesystem::FsError as E;
+    match e {
+        E::NotFound => core::FsError::NotFound,
+        E::NotADirectory => core::FsError::NotADirectory,
+        E::IsADirectory => core::FsError::IsADirectory,
+        E::EscapesAllocDir => core::FsError::EscapesAllocDir,
+        E::SecretFile => core::FsError::SecretFile,
+        E::PrivateFile => core::FsError::PrivateFile,
+        E::NotRegularFile => core::FsError::NotRegularFile,
+        E::Io(message) => core::FsError::Io(message),
+    }
+}
+
+fn disk(d: stats::DiskStats) -> core::DiskStats {
+    core::DiskStats {
+        device: d.device,
+        mountpoint: d.mountpoint,
+        size: d.size,
+        used: d.used,
+        available: d.available,
+        used_percent: d.used_percent,
+        inodes_used_percent: d.inodes_used_percent,
+    }
+}
+
+fn disposition(d: policy::Disposition) -> Disposition {
+    match d {
+        policy::Disposition::Deny => Disposition::Deny,
+        policy::Disposition::Read => Disposition::Read,
+        policy::Disposition::Write => Disposition::Write,
+    }
+}

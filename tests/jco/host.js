@@ -1,0 +1,364 @@
+// The in-memory host of runner 2: a vector file's fixture offered to the core component as its
+// imports, the way jco's transpiled bindings expect them (u64 as BigInt, list<u8> as Uint8Array,
+// option as undefined, result errors thrown with a `payload`). It follows the host rules of
+// docs/vectors.md, as the wasmtime runner's host does, so both runtimes see the same machine.
+
+const MAX_SYMLINK_HOPS = 40;
+const STEP_INODE_BASE = 1_000_000;
+const DEFAULT_MODIFIED = { seconds: 1700000000, nanoseconds: 500000000 };
+const TYPE_BITS = { file: 0o100000, dir: 0o040000, symlink: 0o120000, fifo: 0o010000 };
+
+/** A result error as jco expects it from an import: a thrown value carrying the payload. */
+class HostError extends Error {
+  constructor(payload) {
+    super(typeof payload === 'string' ? payload : JSON.stringify(payload));
+    this.payload = payload;
+  }
+}
+
+const fsError = (tag, val) => new HostError(val === undefined ? { tag } : { tag, val });
+
+const time = (t) => ({ seconds: BigInt(t.seconds), nanoseconds: t.nanoseconds });
+const optionalTime = (t) => (t == null ? undefined : time(t));
+
+/** Interest in a path: dropping it (the core drops its handle) ends the interest. */
+export class Subscription {
+  constructor(host) {
+    this.host = host;
+  }
+
+  [Symbol.dispose ?? Symbol.for('dispose')]() {
+    this.host.liveSubscriptions -= 1;
+  }
+}
+
+/** Path components without empty ones and `.`; `..` is kept for the resolver. */
+const components = (path) => path.split('/').filter((c) => c !== '' && c !== '.');
+const baseName = (path) => path.split('/').pop();
+const parentOf = (path) => (path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
+
+export class MemHost {
+  constructor(fixture) {
+    this.fixture = fixture;
+    this.modified = fixture.modified ?? DEFAULT_MODIFIED;
+    this.dynamicMeta = new Map(Object.entries(fixture.dynamic_meta ?? {}));
+    this.allocations = (fixture.allocations ?? []).map((a) => ({
+      namespace: 'default',
+      job_id: '',
+      task_group: '',
+      client_status: 'running',
+      tasks: [],
+      files: [],
+      ...a,
+    }));
+    this.trees = new Map(this.allocations.map((a) => [a.id, this.buildTree(a)]));
+    this.collected = [];
+    this.compiled = [];
+    this.logs = [];
+    this.watched = [];
+    this.liveSubscriptions = 0;
+    this.nextStepInode = STEP_INODE_BASE;
+  }
+
+  buildTree(alloc) {
+    const tree = new Map([['', this.dirEntry()]]);
+    alloc.files.forEach((f, i) => {
+      let entry;
+      if (f.dir) entry = { kind: 'dir', perm: 0o755 };
+      else if (f.symlink !== undefined) entry = { kind: 'symlink', target: f.symlink, perm: 0o777 };
+      else if (f.fifo) entry = { kind: 'fifo', perm: 0o644 };
+      else if (f.base64 !== undefined) entry = { kind: 'file', data: Buffer.from(f.base64, 'base64'), perm: 0o644 };
+      else entry = { kind: 'file', data: Buffer.from(f.text ?? '', 'utf8'), perm: 0o644 };
+      if (f.perm !== undefined) entry.perm = parseInt(f.perm, 8);
+      entry.modified = f.modified ?? this.modified;
+      entry.inode = f.inode ?? i + 1;
+      entry.readError = f.read_error;
+      this.addParents(tree, f.path);
+      tree.set(f.path, entry);
+    });
+    return tree;
+  }
+
+  dirEntry() {
+    return { kind: 'dir', perm: 0o755, modified: this.modified, inode: 0 };
+  }
+
+  /** Directories implied by a path exist even when the fixture does not list them. */
+  addParents(tree, path) {
+    const parts = path.split('/');
+    for (let end = 1; end < parts.length; end++) {
+      const dir = parts.slice(0, end).join('/');
+      if (!tree.has(dir)) tree.set(dir, this.dirEntry());
+    }
+  }
+
+  tree(allocId) {
+    const tree = this.trees.get(allocId);
+    if (!tree || this.collected.includes(allocId)) throw fsError('not-found');
+    return tree;
+  }
+
+  /** Follow symlinks (the last one only if `followLast`), never above the root or to `/`. */
+  resolve(tree, path, followLast) {
+    const pending = components(path);
+    const current = [];
+    let hops = 0;
+    while (pending.length > 0) {
+      const part = pending.shift();
+      if (part === '..') {
+        if (current.length === 0) throw fsError('escapes-alloc-dir');
+        current.pop();
+        continue;
+      }
+      const entry = tree.get([...current, part].join('/'));
+      if (!entry) throw fsError('not-found');
+      if (entry.kind === 'symlink' && (pending.length > 0 || followLast)) {
+        hops += 1;
+        if (hops > MAX_SYMLINK_HOPS) throw fsError('io', 'too many levels of symbolic links');
+        if (entry.target.startsWith('/')) throw fsError('escapes-alloc-dir');
+        pending.unshift(...components(entry.target));
+      } else if (entry.kind === 'dir' || pending.length === 0) {
+        current.push(part);
+      } else {
+        throw fsError('not-a-directory');
+      }
+    }
+    return current.join('/');
+  }
+
+  info(entry, name) {
+    const size = { file: () => entry.data?.length ?? 0, dir: () => 4096, symlink: () => entry.target.length, fifo: () => 0 };
+    return {
+      name,
+      size: BigInt(size[entry.kind]()),
+      mode: TYPE_BITS[entry.kind] | entry.perm,
+      modified: time(entry.modified),
+      inode: BigInt(entry.inode),
+    };
+  }
+
+  /** A step's change to the first allocation's directory. */
+  change(step) {
+    const alloc = this.allocations[0];
+    if (!alloc) throw new Error('a step changes files but the fixture has no allocation');
+    const tree = this.trees.get(alloc.id);
+    const fresh = () => {
+      this.nextStepInode += 1;
+      return { kind: 'file', perm: 0o644, modified: this.modified, inode: this.nextStepInode };
+    };
+    if (step.append) {
+      const { path, text } = step.append;
+      const entry = tree.get(path);
+      if (entry && entry.kind !== 'file') throw new Error(`append: ${path} is not a file`);
+      if (entry) {
+        entry.data = Buffer.concat([entry.data, Buffer.from(text, 'utf8')]);
+      } else {
+        this.addParents(tree, path);
+        tree.set(path, { ...fresh(), data: Buffer.from(text, 'utf8') });
+      }
+    } else if (step.write) {
+      const entry = tree.get(step.write.path);
+      if (!entry || entry.kind !== 'file') throw new Error(`write: ${step.write.path} is not an existing file`);
+      entry.data = Buffer.from(step.write.text, 'utf8');
+    } else if (step.replace) {
+      this.addParents(tree, step.replace.path);
+      tree.set(step.replace.path, { ...fresh(), data: Buffer.from(step.replace.text, 'utf8') });
+    } else if (step.remove !== undefined) {
+      if (!tree.delete(step.remove)) throw new Error(`remove: ${step.remove} does not exist`);
+    } else {
+      throw new Error('a step must pull or change a file');
+    }
+  }
+
+  metaEntries() {
+    return [...this.dynamicMeta.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, value]) => ({ key, value: value ?? undefined }));
+  }
+
+  allocation(a) {
+    return {
+      id: a.id,
+      namespace: a.namespace,
+      jobId: a.job_id,
+      taskGroup: a.task_group,
+      clientStatus: a.client_status,
+      tasks: a.tasks.map((t) => ({
+        name: t.name,
+        state: t.state ?? 'running',
+        failed: t.failed ?? false,
+        startedAt: optionalTime(t.started_at),
+        finishedAt: optionalTime(t.finished_at),
+      })),
+    };
+  }
+
+  /** This fixture's node, as the cluster interface describes it. */
+  localNode() {
+    return {
+      id: this.fixture.node_id,
+      name: 'vectors',
+      datacenter: 'dc1',
+      httpAddr: '127.0.0.1:4646',
+      status: 'ready',
+      staticMeta: Object.entries(this.fixture.static_meta ?? {}).map(([name, value]) => ({ name, value })),
+      dynamicMeta: this.metaEntries(),
+      lastSeen: { seconds: 0n, nanoseconds: 0 },
+    };
+  }
+
+  /** The component's imports, keyed as jco's transpiled bindings look them up. */
+  imports() {
+    const host = this;
+    const fixture = this.fixture;
+    const acl = fixture.acl ?? {};
+    const faults = fixture.faults ?? {};
+    const listAllocations = () =>
+      host.allocations.filter((a) => !host.collected.includes(a.id)).map((a) => host.allocation(a));
+    const disk = (d) => ({
+      device: d.device,
+      mountpoint: d.mountpoint,
+      size: BigInt(d.size),
+      used: BigInt(d.used),
+      available: BigInt(d.available),
+      usedPercent: d.used_percent,
+      inodesUsedPercent: d.inodes_used_percent,
+    });
+    return {
+      'caravan:client/log': {
+        write: (level, message) => host.logs.push([level, message]),
+      },
+      'caravan:client/node': {
+        nodeId: () => fixture.node_id,
+        staticMeta: () => Object.entries(fixture.static_meta ?? {}).map(([name, value]) => ({ name, value })),
+        dynamicMeta: () => host.metaEntries(),
+        applyMeta: (changes) => {
+          if (faults.apply_meta !== undefined) throw new HostError(faults.apply_meta);
+          for (const { key, op } of changes) {
+            if (op.tag === 'set') host.dynamicMeta.set(key, op.val);
+            else if (op.tag === 'tombstone') host.dynamicMeta.set(key, null);
+            else host.dynamicMeta.delete(key);
+          }
+          return host.metaEntries();
+        },
+      },
+      'caravan:client/allocations': {
+        get: (id) => listAllocations().find((a) => a.id === id),
+        list: listAllocations,
+        collect: (id) => {
+          if (faults.collect !== undefined) throw new HostError(faults.collect);
+          host.collected.push(id);
+        },
+      },
+      'caravan:client/filesystem': {
+        stat: (allocId, path) => {
+          const tree = host.tree(allocId);
+          return host.info(tree.get(host.resolve(tree, path, true)), baseName(path));
+        },
+        list: (allocId, path) => {
+          const tree = host.tree(allocId);
+          const real = host.resolve(tree, path, true);
+          if (tree.get(real).kind !== 'dir') throw fsError('not-a-directory');
+          // Reverse name order: the contract promises no order, so the core must sort.
+          return [...tree.keys()]
+            .filter((p) => p !== '' && parentOf(p) === real)
+            .sort()
+            .reverse()
+            .map((p) => host.info(tree.get(p), baseName(p)));
+        },
+        readAt: (allocId, path, offset, length) => {
+          const tree = host.tree(allocId);
+          const real = host.resolve(tree, path, true);
+          const entry = tree.get(real);
+          if (entry.kind === 'dir') throw fsError('is-a-directory');
+          if (entry.kind !== 'file') throw fsError('not-regular-file');
+          const [first, second] = real.split('/');
+          const isTask = host.allocations.some((a) => a.id === allocId && a.tasks.some((t) => t.name === first));
+          if (isTask && second === 'secrets') throw fsError('secret-file');
+          if (isTask && second === 'private') throw fsError('private-file');
+          if (entry.readError !== undefined) throw fsError('io', entry.readError);
+          const start = offset > BigInt(entry.data.length) ? entry.data.length : Number(offset);
+          return new Uint8Array(entry.data.subarray(start, start + length));
+        },
+      },
+      'caravan:client/follow': {
+        Subscription,
+        watch: (allocId, path) => {
+          host.resolve(host.tree(allocId), path, true);
+          host.watched.push(path);
+          host.liveSubscriptions += 1;
+          return new Subscription(host);
+        },
+      },
+      'caravan:client/acl': {
+        enabled: () => acl.enabled ?? false,
+        resolveToken: (secret) => {
+          const token = (acl.tokens ?? []).find((t) => t.secret === secret);
+          if (!token) throw new HostError('not-found');
+          if (token.expired) throw new HostError('expired');
+          return {
+            accessorId: token.accessor_id,
+            name: token.name ?? '',
+            tokenType: token.type,
+            policies: token.policies ?? [],
+            createTime: time(token.create_time),
+            expirationTime: optionalTime(token.expiration_time),
+          };
+        },
+        policies: (names) => names.flatMap((n) => host.compiled.filter((p) => p.name === n)),
+      },
+      // The fixture is a client agent on its own: it is the only node it knows.
+      'caravan:client/cluster': {
+        roles: () => ({ server: false, client: true }),
+        node: (id) => (id === fixture.node_id ? host.localNode() : undefined),
+        nodes: () => [host.localNode()],
+        findAllocation: (id) => {
+          const allocation = listAllocations().find((a) => a.id === id);
+          return allocation === undefined ? undefined : { nodeId: fixture.node_id, allocation };
+        },
+        allAllocations: () => listAllocations().map((allocation) => ({ nodeId: fixture.node_id, allocation })),
+      },
+      'caravan:client/stats': {
+        host: () => {
+          const s = fixture.host_stats;
+          if (!s) return undefined;
+          return {
+            memory: {
+              total: BigInt(s.memory.total),
+              available: BigInt(s.memory.available),
+              used: BigInt(s.memory.used),
+              free: BigInt(s.memory.free),
+            },
+            cpu: s.cpu.map((c) => ({
+              name: c.name,
+              user: c.user,
+              system: c.system,
+              idle: c.idle,
+              totalPercent: c.total_percent,
+              totalTicks: c.total_ticks,
+            })),
+            disks: s.disks.map(disk),
+            allocDir: disk(s.alloc_dir),
+            uptime: BigInt(s.uptime),
+            cpuTicksConsumed: s.cpu_ticks_consumed,
+            takenAt: time(s.taken_at),
+          };
+        },
+        allocation: (allocId) =>
+          ((fixture.task_usage ?? {})[allocId] ?? []).map((t) => ({
+            task: t.task,
+            processes: t.processes.map((p) => ({
+              pid: p.pid,
+              rss: BigInt(p.rss),
+              swap: BigInt(p.swap),
+              cpuPercent: p.cpu_percent,
+              userMode: p.user_mode,
+              systemMode: p.system_mode,
+              totalTicks: p.total_ticks,
+            })),
+            takenAt: time(t.taken_at),
+          })),
+      },
+    };
+  }
+}
