@@ -44,8 +44,12 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Linear memory one instance may grow to.
 const MAX_MEMORY: usize = 64 << 20;
-/// Instances alive at once (one per in-flight request).
-const MAX_INSTANCES: u32 = 1_000;
+/// Instances of the core alive at once: one per request in flight and per open stream, so
+/// above the default `-max-streams` (1,024) with room for ordinary requests.
+const MAX_INSTANCES: u32 = 1_536;
+/// A component instance of our core is several core-wasm instances (the module and
+/// wit-component's adapter shims), each counted by the pool.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 4;
 /// The largest component accepted as a core, whichever way it arrives.
 pub const MAX_CORE_SIZE: usize = 64 << 20;
 
@@ -612,9 +616,9 @@ fn engine_config() -> Config {
     let mut pooling = PoolingAllocationConfig::default();
     pooling
         .total_component_instances(MAX_INSTANCES)
-        .total_core_instances(MAX_INSTANCES)
+        .total_core_instances(MAX_INSTANCES * CORE_INSTANCES_PER_COMPONENT)
         .total_memories(MAX_INSTANCES)
-        .total_tables(MAX_INSTANCES)
+        .total_tables(MAX_INSTANCES * CORE_INSTANCES_PER_COMPONENT)
         .max_memory_size(MAX_MEMORY);
     let mut config = Config::new();
     config
