@@ -292,6 +292,18 @@ fn ten_swaps_under_load_fail_no_request_and_each_shows_within_a_second() {
         })
         .collect();
 
+    // And 20 following streams, which must outlive every swap on the core they began with.
+    let log = format!(
+        "/v1/client/fs/stream/{}?path=alloc/logs/demo.stdout.0",
+        agent.demo_alloc
+    );
+    crate::support::wait_until(|| agent.get(&log.replace("stream", "stat")).status == 200);
+    let mut followers: Vec<_> = (0..20).map(|_| agent.open_stream(&log, &[])).collect();
+    for follower in &mut followers {
+        assert_eq!(follower.status, 200);
+        assert!(!follower.read_for(Duration::from_secs(5)).is_empty());
+    }
+
     let stop = Arc::new(AtomicBool::new(false));
     let completed = Arc::new(AtomicU64::new(0));
     // Each client keeps (sent, answered, serving core) of every request.
@@ -381,6 +393,13 @@ fn ten_swaps_under_load_fail_no_request_and_each_shows_within_a_second() {
     let elapsed = began.elapsed();
     let requests = completed.load(Ordering::SeqCst) - count_before;
     let ended = Instant::now();
+    for (i, follower) in followers.iter_mut().enumerate() {
+        let more = follower.read_for(Duration::from_secs(3));
+        assert!(
+            !more.is_empty() && !follower.ended,
+            "follow stream {i} broke across the swaps"
+        );
+    }
     stop.store(true, Ordering::SeqCst);
     slow.store(false, Ordering::SeqCst);
     let (mut failures, mut served) = (Vec::new(), Vec::new());
