@@ -6,11 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper::header::{CONTENT_TYPE, HOST};
-use hyper_util::rt::TokioIo;
 
 use crate::alloc_fs::AllocFs;
 use crate::allocs::Registry;
@@ -19,9 +14,6 @@ use crate::config::default_static_meta;
 use crate::runtime::{MAX_CORE_SIZE, RuntimeOptions, Sandbox};
 use crate::state::StateStore;
 use crate::stats::HostStats;
-
-/// Where client commands find the agent unless `NOMAD_ADDR` says otherwise (Nomad's default).
-const DEFAULT_ADDR: &str = "http://127.0.0.1:4646";
 
 /// Run every check a swap runs, against a throwaway agent state; `Ok(false)` on rejection.
 pub fn check(path: &Path) -> Result<bool> {
@@ -54,22 +46,19 @@ pub fn check(path: &Path) -> Result<bool> {
 }
 
 /// Send the component to the agent at `NOMAD_ADDR` and print what it says.
-pub async fn swap(path: &Path) -> Result<()> {
+pub fn swap(path: &Path) -> Result<()> {
     let bytes = read_core_file(path)?;
-    let addr = std::env::var("NOMAD_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.into());
-    let token = std::env::var("NOMAD_TOKEN").ok();
-    let (status, body) = put(&addr, "/v1/agent/core", token.as_deref(), bytes).await?;
+    let (status, body) = crate::api_client::call("PUT", "/v1/agent/core", &bytes)?;
     let text = String::from_utf8_lossy(&body);
-    if !status.is_success() {
-        bail!(
-            "the agent at {addr} refused the core ({status}): {}",
-            text.trim()
-        );
+    if status != 200 {
+        let reason =
+            hyper::StatusCode::from_u16(status).map_or(status.to_string(), |s| s.to_string());
+        bail!("the agent refused the core ({reason}): {}", text.trim());
     }
     let reply: serde_json::Value = serde_json::from_slice(&body)
         .with_context(|| format!("the agent answered something other than JSON: {text}"))?;
     println!(
-        "{addr}: serving core {} (sha256 {}); swaps since start: {}",
+        "serving core {} (sha256 {}); swaps since start: {}",
         reply["Version"].as_str().unwrap_or("?"),
         reply["SHA256"].as_str().unwrap_or("?"),
         reply["Swaps"]
@@ -89,40 +78,6 @@ fn read_core_file(path: &Path) -> Result<Vec<u8>> {
         );
     }
     Ok(bytes)
-}
-
-/// One `PUT` over HTTP/1.1 (`NOMAD_ADDR` is a plain `http://host:port`: caravan has no TLS).
-async fn put(
-    addr: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Vec<u8>,
-) -> Result<(hyper::StatusCode, Bytes)> {
-    let Some(authority) = addr.strip_prefix("http://") else {
-        bail!("NOMAD_ADDR must be an http:// address, got {addr:?}");
-    };
-    let authority = authority.trim_end_matches('/');
-    let stream = tokio::net::TcpStream::connect(authority)
-        .await
-        .with_context(|| format!("failed to connect to {addr}"))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .with_context(|| format!("failed to talk HTTP to {addr}"))?;
-    tokio::spawn(connection);
-    let mut request = Request::put(path)
-        .header(HOST, authority)
-        .header(CONTENT_TYPE, "application/wasm");
-    if let Some(token) = token {
-        request = request.header("X-Nomad-Token", token);
-    }
-    let request = request.body(Full::new(Bytes::from(body)))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .with_context(|| format!("no answer from {addr}"))?;
-    let status = response.status();
-    let body = response.into_body().collect().await?.to_bytes();
-    Ok((status, body))
 }
 
 /// A host context over an empty data dir, so the self-check's requests (which only read)

@@ -30,12 +30,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }),
-        Command::CoreSwap(path) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(caravan::core_cmd::swap(&path)))
-            .map(|()| ExitCode::SUCCESS),
+        Command::CoreSwap(path) => caravan::core_cmd::swap(&path).map(|()| ExitCode::SUCCESS),
     });
     result.unwrap_or_else(|err| {
         eprintln!("Error: {err:#}");
