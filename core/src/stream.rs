@@ -287,27 +287,26 @@ mod tests {
     use crate::fake::{ALLOC, Fake};
     use crate::http::{Action, Request};
 
-    fn start(host: &Fake, op: &str, query: &str) -> Stream<()> {
+    /// What the core decides for `GET /v1/client/fs/<op>/<alloc>?<query>`.
+    fn call(host: &Fake, op: &str, query: &str) -> Action<()> {
         let req = Request {
             method: "GET".into(),
             path: format!("/v1/client/fs/{op}/{ALLOC}"),
             query: query.into(),
             ..Request::default()
         };
-        match crate::handle(host, &req) {
+        crate::handle(host, &req)
+    }
+
+    fn start(host: &Fake, op: &str, query: &str) -> Stream<()> {
+        match call(host, op, query) {
             Action::Stream(start) => start.body,
             other => panic!("expected a stream, got {other:?}"),
         }
     }
 
     fn error(host: &Fake, op: &str, query: &str) -> (u16, String) {
-        let req = Request {
-            method: "GET".into(),
-            path: format!("/v1/client/fs/{op}/{ALLOC}"),
-            query: query.into(),
-            ..Request::default()
-        };
-        match crate::handle(host, &req) {
+        match call(host, op, query) {
             Action::Respond(r) => (r.status, String::from_utf8(r.body).unwrap()),
             other => panic!("expected an error, got {other:?}"),
         }
