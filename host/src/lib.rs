@@ -1,36 +1,33 @@
 //! caravan's native host: the daemon around the wasm core.
 //!
-//! The core decides; this crate moves bytes. Each capability the core imports is a plain
-//! module (`alloc_fs`, `allocs`, `state`, `stats`) with `capabilities` implementing the
-//! generated WIT traits over them; `runtime` owns wasmtime (and the checks a core passes
-//! before a hot swap), `swap` and `core_cache` serve swaps, and `server` owns hyper.
+//! The core decides; this crate moves bytes. Rooms, from the top down (arrows only point
+//! down):
+//!
+//! - `cli`: the `caravan` command line (flags, `core check|swap`, `acl bootstrap`);
+//! - `agent`: configuration and wiring of one running agent;
+//! - `http`: hyper — the server, carrying out what the core decided, the outgoing client;
+//! - `runtime`: wasmtime — the engine, the checks a core passes, hot swap, the compiled
+//!   cache, and the natively linked baseline core;
+//! - `capabilities`: the WIT interfaces the core imports, one module each;
+//! - `allocs`: allocations and their tasks (processes, logs, usage, GC);
+//! - `store`: the client's persistent state (redb);
+//! - `util`: small helpers (durations, times, atomic writes, logging).
 
 #[macro_use]
-pub mod logging;
+pub mod util;
 
-pub mod acl_store;
 pub mod agent;
-pub mod alloc_fs;
 pub mod allocs;
-pub mod api_client;
-pub mod bindings;
 pub mod capabilities;
 pub mod cli;
-pub mod cluster;
-pub mod config;
-pub mod core_cache;
-pub mod core_cmd;
-pub mod dirwatch;
-pub mod duration;
-pub mod follow;
-pub mod fsutil;
 pub mod gc;
+pub mod http;
 pub mod logmon;
-pub mod native_core;
 pub mod procstats;
 pub mod runtime;
-pub mod server;
-pub mod state;
-pub mod stats;
-pub mod swap;
+pub mod store;
 pub mod tasks;
+
+// Old paths still used by the allocation modules until they move into `allocs/`.
+use store as state;
+use util::duration;

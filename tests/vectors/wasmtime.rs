@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use base64::Engine as _;
-use caravan::bindings::{
+use caravan::capabilities::bindings::{
     Core, CorePre, acl, allocations, cluster, filesystem, follow, handler, log, node, policy,
     stats, types,
 };
-use caravan::follow::Subscription;
+use caravan::capabilities::follow::Subscription;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
@@ -1162,7 +1162,7 @@ fn run_wasm(fixture: &Fixture, vector: &Vector) -> Result<(), String> {
 }
 
 fn run_native(fixture: &Fixture, vector: &Vector) -> Result<(), String> {
-    use caravan::native_core::{self, NativeHost};
+    use caravan::runtime::native::{self, NativeHost};
     let host = NativeHost::new(MemHost::new(fixture));
     for (name, text) in &fixture.acl.policies {
         let compiled = caravan_core::acl::compile(name, text)
@@ -1174,18 +1174,18 @@ fn run_native(fixture: &Fixture, vector: &Vector) -> Result<(), String> {
         check_policy(result, &vector.expect)?;
         return check_state(&host.state(), &vector.expect);
     }
-    let action = caravan_core::handle(&host, &native_core::core_request(&request(vector)?));
+    let action = caravan_core::handle(&host, &native::core_request(&request(vector)?));
     match action {
         caravan_core::http::Action::Forward(node) => {
             return Err(format!("forwarded to node {node}"));
         }
         caravan_core::http::Action::Respond(r) => {
-            check_outcome(Outcome::Respond(native_core::response(r)), vector, |_| {
+            check_outcome(Outcome::Respond(native::response(r)), vector, |_| {
                 Err("not a stream".into())
             })?;
         }
         caravan_core::http::Action::SendFile(s) => {
-            check_outcome(Outcome::SendFile(native_core::send_file(s)), vector, |_| {
+            check_outcome(Outcome::SendFile(native::send_file(s)), vector, |_| {
                 Err("not a stream".into())
             })?;
         }
@@ -1200,7 +1200,7 @@ fn run_native(fixture: &Fixture, vector: &Vector) -> Result<(), String> {
                     .collect(),
             };
             check_outcome(outcome, vector, |pull| match pull {
-                Pull::At(now) => Ok(native_core::step(body.next(&host, now))),
+                Pull::At(now) => Ok(native::step(body.next(&host, now))),
                 Pull::Change(step) => host.state().change(step).map(|()| handler::Step::End),
             })?;
         }

@@ -1,6 +1,5 @@
 //! `caravan agent`: assemble the daemon from its configuration and serve until a signal.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,14 +7,22 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::alloc_fs::AllocFs;
+pub mod config;
+mod dev;
+mod heartbeat;
+
+use self::config::FileConfig;
+use self::dev::{print_dev_help, write_demo_files, write_demo_spec};
 use crate::allocs::Registry;
 use crate::capabilities::HostContext;
-use crate::config::{FileConfig, default_static_meta};
-use crate::runtime::{DEFAULT_CALL_TIMEOUT, Runtime, RuntimeOptions, Sandbox};
-use crate::state::StateStore;
-use crate::stats::HostStats;
-use crate::swap::{self, CoreSource};
+use crate::capabilities::cluster::ClusterState;
+use crate::capabilities::filesystem::AllocFs;
+use crate::capabilities::node::{NodeState, default_static_meta};
+use crate::capabilities::stats::HostStats;
+use crate::runtime::native::NativeCore;
+use crate::runtime::triggers::{self, CoreSource};
+use crate::runtime::{Core, DEFAULT_CALL_TIMEOUT, Runtime, RuntimeOptions, Sandbox};
+use crate::store::StateStore;
 
 /// How often host stats are sampled (Nomad's `collection_interval` default).
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
@@ -116,36 +123,40 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     if options.acl_enabled {
         config.acl.enabled = true;
     }
-    let acl = crate::acl_store::AclStore::open(&data_dir.join("acl"), config.acl.enabled)?;
+    let acl = crate::capabilities::acl::AclStore::open(&data_dir.join("acl"), config.acl.enabled)?;
     config.server.enabled |= options.server || options.dev;
     config
         .client
         .servers
         .extend(options.servers.iter().cloned());
-    let roles = crate::bindings::cluster::AgentRoles {
+    let roles = crate::capabilities::bindings::cluster::AgentRoles {
         server: config.server.enabled,
         client: options.client
             || options.dev
             || config.client.enabled.unwrap_or(!config.server.enabled),
     };
     let ctx = Arc::new(HostContext {
-        node_id: node_id.clone(),
-        static_meta,
-        state,
-        registry: registry.clone(),
-        fs: AllocFs::new(&alloc_root).context("failed to open the alloc dir")?,
+        node: NodeState {
+            id: node_id.clone(),
+            name: options
+                .node_name
+                .clone()
+                .or(config.name.clone())
+                .unwrap_or_else(host_name),
+            datacenter: config.datacenter.clone().unwrap_or_else(|| "dc1".into()),
+            static_meta,
+            store: state,
+            http_addr: std::sync::OnceLock::new(),
+        },
+        allocations: registry.clone(),
+        filesystem: AllocFs::new(&alloc_root).context("failed to open the alloc dir")?,
         stats: HostStats::start(alloc_root.clone(), STATS_INTERVAL),
-        follower: crate::follow::Follower::new()?,
+        follow: crate::capabilities::follow::Follower::new()?,
         acl,
-        roles,
-        cluster: crate::cluster::Cluster::default(),
-        node_name: options
-            .node_name
-            .clone()
-            .or(config.name.clone())
-            .unwrap_or_else(host_name),
-        datacenter: config.datacenter.clone().unwrap_or_else(|| "dc1".into()),
-        http_addr: std::sync::OnceLock::new(),
+        cluster: ClusterState {
+            roles,
+            nodes: crate::capabilities::cluster::Cluster::default(),
+        },
     });
     // `-core native` answers requests with the natively linked core (a benchmark baseline);
     // the built-in component is still loaded, for ACL policy compilation and checks.
@@ -175,14 +186,14 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         }
     );
     let _core_watcher = match &core_source {
-        CoreSource::File(path) => Some(swap::watch_file(runtime.clone(), path)?),
+        CoreSource::File(path) => Some(triggers::watch_file(runtime.clone(), path)?),
         CoreSource::Builtin => None,
     };
-    swap::reload_on_sighup(runtime.clone(), core_source)?;
+    triggers::reload_on_sighup(runtime.clone(), core_source)?;
     if native_core {
         crate::info!(
             "answering with the native core {}",
-            *crate::native_core::VERSION
+            *crate::runtime::native::VERSION
         );
     }
     let _acl_watcher = watch_acl(runtime.clone())?;
@@ -206,10 +217,10 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         _ if addr.ip().is_unspecified() => format!("127.0.0.1:{}", addr.port()),
         _ => addr.to_string(),
     };
-    let _ = ctx.http_addr.set(advertised);
-    if ctx.roles.client && !config.client.servers.is_empty() {
+    let _ = ctx.node.http_addr.set(advertised);
+    if ctx.cluster.roles.client && !config.client.servers.is_empty() {
         let ctx = ctx.clone();
-        crate::cluster::start_heartbeat(config.client.servers.clone(), move || ctx.registration());
+        heartbeat::start(config.client.servers.clone(), move || ctx.registration());
     }
     let mut out = std::io::stdout().lock();
     writeln!(
@@ -224,13 +235,18 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     out.flush()?;
     drop(out);
 
-    let server_options = crate::server::ServerOptions {
+    let server_options = crate::http::server::ServerOptions {
         max_streams: options
             .max_streams
-            .unwrap_or(crate::server::ServerOptions::default().max_streams),
-        native_core,
+            .unwrap_or(crate::http::server::ServerOptions::default().max_streams),
     };
-    let served = crate::server::serve(listener, runtime, server_options, shutdown).await;
+    let core: Arc<dyn Core> = if native_core {
+        Arc::new(NativeCore::new(runtime.context()))
+    } else {
+        runtime.clone()
+    };
+    let served =
+        crate::http::server::serve(listener, core, runtime, server_options, shutdown).await;
     // Tasks are stopped whether or not serving ended cleanly; the next agent restarts them.
     tokio::task::spawn_blocking(move || registry.shutdown())
         .await
@@ -252,7 +268,7 @@ fn host_name() -> String {
 /// each file: a watch on a file dies with the first atomic rename.
 fn watch_specs(registry: Arc<Registry>) -> Result<notify::RecommendedWatcher> {
     let dir = registry.specs_dir().to_path_buf();
-    crate::dirwatch::watch_dir(&dir, false, SPECS_DEBOUNCE, "specs-watcher", move || {
+    crate::util::dirwatch::watch_dir(&dir, false, SPECS_DEBOUNCE, "specs-watcher", move || {
         registry.reconcile()
     })
 }
@@ -266,7 +282,7 @@ fn watch_acl(runtime: Arc<Runtime>) -> Result<notify::RecommendedWatcher> {
             .reload(|name, text| runtime.compile_policy(name, text));
     };
     reload();
-    crate::dirwatch::watch_dir(&dir, true, ACL_DEBOUNCE, "acl-watcher", reload)
+    crate::util::dirwatch::watch_dir(&dir, true, ACL_DEBOUNCE, "acl-watcher", reload)
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed by this call, not when the
@@ -282,70 +298,4 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
             _ = int.recv() => {}
         }
     })
-}
-
-/// The dev agent's demo allocation: kept if the specs dir already has one.
-fn write_demo_spec(specs_dir: &Path) -> Result<String> {
-    std::fs::create_dir_all(specs_dir)?;
-    let path = specs_dir.join("demo.json");
-    if let Ok(existing) = std::fs::read(&path)
-        && let Ok(spec) = serde_json::from_slice::<crate::allocs::AllocSpec>(&existing)
-    {
-        return Ok(spec.id);
-    }
-    let id = uuid::Uuid::new_v4().to_string();
-    let spec = serde_json::json!({
-        "ID": id,
-        "Namespace": "default",
-        "JobID": "demo",
-        "TaskGroup": "demo",
-        "Tasks": [{
-            "Name": "demo",
-            "Command": "/bin/sh",
-            "Args": ["-c", "while :; do date; echo tick >&2; sleep 1; done"],
-            "Env": {},
-            "LogConfig": {"MaxFiles": 10, "MaxFileSizeMB": 10, "Disabled": false}
-        }]
-    });
-    crate::fsutil::write_atomic(&path, serde_json::to_vec_pretty(&spec)?.as_slice())?;
-    Ok(id)
-}
-
-/// Files beside the demo task's own output, for trying `fs/stat` and `fs/cat` on content
-/// that does not change, and a secret to see refused.
-fn write_demo_files(alloc_dir: &Path) -> Result<()> {
-    let files: BTreeMap<&str, &str> = BTreeMap::from([
-        (
-            "alloc/data/config.json",
-            "{\"greeting\": \"hello from caravan\"}\n",
-        ),
-        (
-            "demo/local/index.html",
-            "<html><body><h1>caravan demo</h1></body></html>\n",
-        ),
-        ("demo/secrets/token", "s3cr3t\n"),
-    ]);
-    for (path, content) in files {
-        let path = alloc_dir.join(path);
-        if !path.exists() {
-            crate::fsutil::write_atomic(&path, content.as_bytes())?;
-        }
-    }
-    Ok(())
-}
-
-fn print_dev_help(out: &mut impl Write, addr: std::net::SocketAddr, alloc: &str) -> Result<()> {
-    writeln!(out, "==> dev mode: demo allocation {alloc}")?;
-    writeln!(out, "    Try:")?;
-    for example in [
-        format!("/v1/client/fs/ls/{alloc}?path=alloc/logs"),
-        format!("/v1/client/fs/cat/{alloc}?path=alloc/logs/demo.stdout.0"),
-        format!("/v1/client/fs/stat/{alloc}?path=alloc/data/config.json"),
-        format!("/v1/client/allocation/{alloc}/stats?pretty"),
-        "/v1/client/metadata".to_string(),
-        "/v1/client/stats?pretty".to_string(),
-    ] {
-        writeln!(out, "      curl 'http://{addr}{example}'")?;
-    }
-    Ok(())
 }

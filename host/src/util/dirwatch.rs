@@ -20,7 +20,7 @@ pub fn watch_dir(
     let (tx, rx) = std::sync::mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         // Our own reads of the directory's files are events too; only changes count.
-        if event.is_ok_and(|e| crate::follow::changes_something(&e.kind)) {
+        if event.is_ok_and(|e| crate::capabilities::follow::changes_something(&e.kind)) {
             let _ = tx.send(());
         }
     })?;

@@ -1,19 +1,13 @@
-//! `caravan core check FILE` and `caravan core swap FILE`: validating a core offline, and
-//! asking a running agent to swap to one.
+//! The commands that talk to a core or an agent: `caravan core check FILE` (validating a
+//! core offline), `caravan core swap FILE` and `caravan acl bootstrap`.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::alloc_fs::AllocFs;
-use crate::allocs::Registry;
 use crate::capabilities::HostContext;
-use crate::config::default_static_meta;
 use crate::runtime::{MAX_CORE_SIZE, RuntimeOptions, Sandbox};
-use crate::state::StateStore;
-use crate::stats::HostStats;
 
 /// Run every check a swap runs, against a throwaway agent state; `Ok(false)` on rejection.
 pub fn check(path: &Path) -> Result<bool> {
@@ -21,7 +15,10 @@ pub fn check(path: &Path) -> Result<bool> {
     let scratch = tempfile::Builder::new()
         .prefix("caravan-core-check-")
         .tempdir()?;
-    let sandbox = Sandbox::new(scratch_context(scratch.path())?, &RuntimeOptions::default())?;
+    let sandbox = Sandbox::new(
+        HostContext::scratch(scratch.path())?,
+        &RuntimeOptions::default(),
+    )?;
     let started = Instant::now();
     match sandbox.prepare(&bytes) {
         Ok(core) => {
@@ -48,7 +45,7 @@ pub fn check(path: &Path) -> Result<bool> {
 /// Send the component to the agent at `NOMAD_ADDR` and print what it says.
 pub fn swap(path: &Path) -> Result<()> {
     let bytes = read_core_file(path)?;
-    let (status, body) = crate::api_client::call("PUT", "/v1/agent/core", &bytes)?;
+    let (status, body) = crate::http::client::call("PUT", "/v1/agent/core", &bytes)?;
     let text = String::from_utf8_lossy(&body);
     if status != 200 {
         let reason =
@@ -80,36 +77,23 @@ fn read_core_file(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// A host context over an empty data dir, so the self-check's requests (which only read)
-/// have something to read without touching a real agent's state.
-pub(crate) fn scratch_context(dir: &Path) -> Result<Arc<HostContext>> {
-    let alloc_root = dir.join("alloc");
-    std::fs::create_dir_all(&alloc_root)?;
-    let state = Arc::new(StateStore::open(&dir.join("client"))?);
-    // Nothing reads stats during a check; sample rarely.
-    let rarely = Duration::from_secs(3600);
-    let registry = Arc::new(Registry::open(
-        &alloc_root,
-        &dir.join("specs"),
-        state.clone(),
-        rarely,
-    )?);
-    Ok(Arc::new(HostContext {
-        node_id: state.node_id()?,
-        static_meta: default_static_meta(),
-        state,
-        registry,
-        fs: AllocFs::new(&alloc_root).context("failed to open the alloc dir")?,
-        stats: HostStats::start(alloc_root, rarely),
-        follower: crate::follow::Follower::new()?,
-        acl: crate::acl_store::AclStore::open(&dir.join("acl"), false)?,
-        roles: crate::bindings::cluster::AgentRoles {
-            server: false,
-            client: true,
-        },
-        cluster: crate::cluster::Cluster::default(),
-        node_name: "check".into(),
-        datacenter: "dc1".into(),
-        http_addr: std::sync::OnceLock::new(),
-    }))
+/// Print the bootstrap token once, in Nomad's CLI layout.
+pub fn acl_bootstrap() -> anyhow::Result<()> {
+    let (status, body) = crate::http::client::call("POST", "/v1/acl/bootstrap", b"")?;
+    if status != 200 {
+        anyhow::bail!(
+            "bootstrap refused ({status}): {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let token: serde_json::Value = serde_json::from_slice(&body)?;
+    for (label, key) in [
+        ("Accessor ID", "AccessorID"),
+        ("Secret ID", "SecretID"),
+        ("Name", "Name"),
+        ("Type", "Type"),
+    ] {
+        println!("{label:<12} = {}", token[key].as_str().unwrap_or(""));
+    }
+    Ok(())
 }

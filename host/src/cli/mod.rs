@@ -1,7 +1,10 @@
 //! Command-line parsing in Nomad's style: single-dash long flags, `-flag value` or
 //! `-flag=value`.
 
+pub mod commands;
+
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
@@ -52,6 +55,40 @@ Agent options:
   -core-call-timeout=<duration>
                        Deadline of each call into the core (default 30s)
 ";
+
+/// Run the command line `args` (without the program name); errors are printed.
+pub fn run(args: &[String]) -> ExitCode {
+    let result = parse(args).and_then(|command| match command {
+        Command::Help => {
+            print!("{}", USAGE);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Version => {
+            println!("caravan {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::AclBootstrap => commands::acl_bootstrap().map(|()| ExitCode::SUCCESS),
+        Command::Agent(options) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(crate::agent::run(*options)))
+            .map(|()| ExitCode::SUCCESS),
+        // The verdict is printed either way; a rejection is told by the exit status.
+        Command::CoreCheck(path) => commands::check(&path).map(|accepted| {
+            if accepted {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }),
+        Command::CoreSwap(path) => commands::swap(&path).map(|()| ExitCode::SUCCESS),
+    });
+    result.unwrap_or_else(|err| {
+        eprintln!("Error: {err:#}");
+        ExitCode::FAILURE
+    })
+}
 
 /// Parse `args` (without the program name).
 pub fn parse(args: &[String]) -> Result<Command> {
@@ -139,7 +176,7 @@ fn parse_agent(args: &[String]) -> Result<AgentOptions> {
             "core-call-timeout" => {
                 let v = value()?;
                 options.core_call_timeout = Some(
-                    crate::config::call_timeout(&v)
+                    crate::agent::config::call_timeout(&v)
                         .with_context(|| format!("invalid -core-call-timeout {v:?}"))?,
                 );
             }

@@ -128,34 +128,3 @@ impl Cluster {
             .collect()
     }
 }
-
-/// Register with each server every [`HEARTBEAT`], on a thread of its own, for as long as
-/// the process runs. A server that cannot be reached is retried on the next beat.
-pub fn start_heartbeat(servers: Vec<String>, describe: impl Fn() -> Registration + Send + 'static) {
-    let spawned = std::thread::Builder::new()
-        .name("heartbeat".into())
-        .spawn(move || {
-            let mut unreachable: HashMap<String, bool> = HashMap::new();
-            loop {
-                let body = serde_json::to_vec(&describe()).unwrap_or_default();
-                for server in &servers {
-                    let ok = matches!(
-                        crate::api_client::call_at(server, "POST", REGISTER_PATH, &body),
-                        Ok((200, _))
-                    );
-                    let was_down = unreachable.insert(server.clone(), !ok).unwrap_or(false);
-                    if !ok && !was_down {
-                        crate::warn!(
-                            "cannot register with server {server}; retrying every {HEARTBEAT:?}"
-                        );
-                    } else if ok && was_down {
-                        crate::info!("registered with server {server} again");
-                    }
-                }
-                std::thread::sleep(HEARTBEAT);
-            }
-        });
-    if let Err(err) = spawned {
-        crate::error!("failed to start the heartbeat: {err}");
-    }
-}

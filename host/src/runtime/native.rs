@@ -17,43 +17,52 @@ use tokio::sync::Notify;
 use wasmtime::StoreLimits;
 use wasmtime::component::Resource;
 
-use crate::bindings::{
+use crate::capabilities::bindings::{
     acl, allocations, cluster, filesystem, follow, handler, log, node, policy, stats, types,
 };
+use crate::capabilities::follow::Subscription;
 use crate::capabilities::{CoreState, HostContext};
-use crate::follow::Subscription;
+use crate::runtime::{Core, Decided, Decision, Pull};
 
 /// The `x-caravan-core` header of natively answered requests.
 pub static VERSION: LazyLock<String> =
     LazyLock::new(|| format!("{} (native)", caravan_core::VERSION));
 
-/// What the core decided, in the server's terms.
-pub enum Answer {
-    Respond(types::Response),
-    SendFile(handler::SendFile),
-    Stream {
-        status: u16,
-        headers: Vec<types::Pair>,
-        body: Box<NativeBody>,
-    },
-    Forward(String),
+/// The natively linked core, answering over the same capabilities as the component.
+pub struct NativeCore {
+    ctx: Arc<HostContext>,
 }
 
-/// Answer one request with the natively linked core. Blocking, like the wasm path.
-pub fn handle(ctx: Arc<HostContext>, request: &types::Request) -> Answer {
-    let host = NativeHost::new(CoreState::new(ctx, StoreLimits::default()));
-    match caravan_core::handle(&host, &core_request(request)) {
-        Action::Respond(r) => Answer::Respond(response(r)),
-        Action::SendFile(s) => Answer::SendFile(send_file(s)),
-        Action::Stream(s) => Answer::Stream {
-            status: s.status,
-            headers: pairs(s.headers),
-            body: Box::new(NativeBody {
-                host,
-                stream: s.body,
-            }),
-        },
-        Action::Forward(node) => Answer::Forward(node),
+impl NativeCore {
+    pub fn new(ctx: Arc<HostContext>) -> Self {
+        Self { ctx }
+    }
+}
+
+impl Core for NativeCore {
+    fn decide(&self, request: &types::Request) -> anyhow::Result<Decided> {
+        let host = NativeHost::new(CoreState::new(self.ctx.clone(), StoreLimits::default()));
+        let decision = match caravan_core::handle(&host, &core_request(request)) {
+            Action::Respond(r) => Decision::Respond(response(r)),
+            Action::SendFile(s) => Decision::SendFile(send_file(s)),
+            Action::Stream(s) => Decision::Stream {
+                status: s.status,
+                headers: pairs(s.headers),
+                body: Box::new(NativeBody {
+                    host,
+                    stream: s.body,
+                }),
+            },
+            Action::Forward(node) => Decision::Forward(node),
+        };
+        Ok(Decided {
+            decision,
+            version: self.version(),
+        })
+    }
+
+    fn version(&self) -> String {
+        VERSION.clone()
     }
 }
 
@@ -63,14 +72,12 @@ pub struct NativeBody {
     stream: caravan_core::stream::Stream<Resource<Subscription>>,
 }
 
-impl NativeBody {
-    /// The next part of the body.
-    pub fn next(&mut self, now_ms: u64) -> handler::Step {
-        step(self.stream.next(&self.host, now_ms))
+impl Pull for NativeBody {
+    fn next(&mut self, now_ms: u64) -> anyhow::Result<handler::Step> {
+        Ok(step(self.stream.next(&self.host, now_ms)))
     }
 
-    /// Woken when a path the stream follows changes.
-    pub fn waker(&self) -> Arc<Notify> {
+    fn waker(&self) -> Arc<Notify> {
         self.host.state().waker.clone()
     }
 }

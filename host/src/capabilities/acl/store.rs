@@ -8,14 +8,15 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::acl::{ResolveError, Token, TokenType};
-use crate::bindings::policy::CompiledPolicy;
-use crate::bindings::types::Timestamp;
+use crate::capabilities::bindings::acl::{ResolveError, Token, TokenType};
+use crate::capabilities::bindings::policy::CompiledPolicy;
+use crate::capabilities::timestamp;
+use crate::util::time::parse_rfc3339;
 
 /// A token file, in Nomad's `ACLToken` field names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,14 +194,14 @@ impl AclStore {
             name: "Bootstrap Token".into(),
             token_type: "management".into(),
             policies: Vec::new(),
-            create_time: Some(crate::logging::rfc3339(SystemTime::now())),
+            create_time: Some(crate::util::time::rfc3339(SystemTime::now())),
             expiration_time: None,
         };
         let path = self
             .dir
             .join("tokens")
             .join(format!("{}.json", token.accessor_id));
-        crate::fsutil::write_atomic_private(&path, &serde_json::to_vec_pretty(&token)?)?;
+        crate::util::fs::write_atomic_private(&path, &serde_json::to_vec_pretty(&token)?)?;
         self.loaded
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -236,93 +237,9 @@ fn files(dir: &Path, extensions: &[&str]) -> Vec<(PathBuf, String)> {
     found
 }
 
-fn timestamp(time: SystemTime) -> Timestamp {
-    let d = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    Timestamp {
-        seconds: d.as_secs() as i64,
-        nanoseconds: d.subsec_nanos(),
-    }
-}
-
-/// RFC 3339 (`2026-01-02T03:04:05.5Z`, or with a `±hh:mm` offset) to a `SystemTime`.
-pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
-    let b = text.as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> { text.get(from..from + len)?.parse().ok() };
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    let mut rest = &text[19..];
-    let mut nanos = 0u32;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        let padded = format!("{:0<9}", &frac[..digits.min(9)]);
-        nanos = padded.parse().ok()?;
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 => {
-            let sign = match rest.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            sign * (rest.get(1..3)?.parse::<i64>().ok()? * 3600
-                + rest.get(4..6)?.parse::<i64>().ok()? * 60)
-        }
-        _ => return None,
-    };
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    let secs = u64::try_from(secs).ok()?;
-    Some(UNIX_EPOCH + Duration::new(secs, nanos))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339() {
-        let at = |s: &str| parse_rfc3339(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap());
-        assert_eq!(at("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
-        assert_eq!(
-            at("2000-02-29T12:00:00.5Z"),
-            Some(Duration::new(951_825_600, 500_000_000))
-        );
-        assert_eq!(
-            at("2000-02-29T14:00:00+02:00"),
-            Some(Duration::new(951_825_600, 0))
-        );
-        assert_eq!(at("yesterday"), None);
-    }
 
     fn policy(name: &str) -> CompiledPolicy {
         CompiledPolicy {

@@ -80,7 +80,7 @@ impl ClientConfig {
     pub fn gc(&self) -> Result<GcConfig> {
         let mut gc = GcConfig::default();
         if let Some(interval) = &self.gc_interval {
-            gc.interval = crate::duration::parse(interval)
+            gc.interval = crate::util::duration::parse(interval)
                 .map_err(|e| anyhow::anyhow!("client.gc_interval: {e}"))?;
             if gc.interval.is_zero() {
                 bail!("client.gc_interval must be positive");
@@ -226,31 +226,15 @@ impl FileConfig {
 /// A core call deadline, from a flag or the config file: at least one epoch tick, the
 /// granularity at which deadlines are enforced.
 pub fn call_timeout(text: &str) -> Result<Duration> {
-    let timeout = crate::duration::parse(text).map_err(anyhow::Error::msg)?;
+    let timeout = crate::util::duration::parse(text).map_err(anyhow::Error::msg)?;
     let tick = crate::runtime::EPOCH_TICK;
     if timeout < tick {
         bail!(
             "must be at least {} (deadlines are checked every {0})",
-            crate::duration::format(tick)
+            crate::util::duration::format(tick)
         );
     }
     Ok(timeout)
-}
-
-/// Nomad's built-in static node metadata, added unless configured.
-pub fn default_static_meta() -> BTreeMap<String, String> {
-    let envoy = "docker.io/envoyproxy/envoy:v${NOMAD_envoy_version}";
-    [
-        ("connect.sidecar_image", envoy),
-        ("connect.gateway_image", envoy),
-        ("connect.log_level", "info"),
-        ("connect.proxy_concurrency", "1"),
-        ("connect.transparent_proxy.default_uid", "101"),
-        ("connect.transparent_proxy.default_outbound_port", "15001"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
 }
 
 #[cfg(test)]
@@ -291,7 +275,7 @@ mod tests {
 
     #[test]
     fn the_readme_example_parses() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         let start = readme.find("```hcl\n").unwrap() + 7;
         let end = start + readme[start..].find("```").unwrap();
         let config: FileConfig = hcl::from_str(&readme[start..end]).unwrap();

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::runtime::hex;
+use crate::util::hex;
 
 /// The secret the entries' tags are made with, created once per data dir.
 const KEY_FILE: &str = "key";

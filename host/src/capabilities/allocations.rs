@@ -1,0 +1,63 @@
+//! `allocations`: the allocations this client runs, from `crate::allocs`.
+
+use wasmtime::component::{HasSelf, Linker};
+
+use super::bindings::allocations;
+use super::{CoreState, timestamp};
+use crate::allocs::{self, AllocRecord};
+
+impl allocations::Host for CoreState {
+    fn get(&mut self, id: String) -> Option<allocations::Allocation> {
+        self.ctx.allocations.get(&id).map(allocation)
+    }
+
+    fn list(&mut self) -> Vec<allocations::Allocation> {
+        self.ctx
+            .allocations
+            .list()
+            .into_iter()
+            .map(allocation)
+            .collect()
+    }
+
+    fn collect(&mut self, id: String) -> Result<(), String> {
+        self.ctx.allocations.collect(&id)
+    }
+}
+
+/// An allocation record in the contract's terms.
+pub fn allocation(record: AllocRecord) -> allocations::Allocation {
+    use allocations::{ClientStatus as C, TaskStatus as T};
+    allocations::Allocation {
+        id: record.spec.id,
+        namespace: record.spec.namespace,
+        job_id: record.spec.job_id,
+        task_group: record.spec.task_group,
+        client_status: match record.client_status {
+            allocs::ClientStatus::Pending => C::Pending,
+            allocs::ClientStatus::Running => C::Running,
+            allocs::ClientStatus::Complete => C::Complete,
+            allocs::ClientStatus::Failed => C::Failed,
+            allocs::ClientStatus::Lost => C::Lost,
+        },
+        tasks: record
+            .tasks
+            .into_iter()
+            .map(|t| allocations::TaskState {
+                name: t.name,
+                state: match t.state {
+                    allocs::TaskStatus::Pending => T::Pending,
+                    allocs::TaskStatus::Running => T::Running,
+                    allocs::TaskStatus::Dead => T::Dead,
+                },
+                failed: t.failed,
+                started_at: t.started_at.map(timestamp),
+                finished_at: t.finished_at.map(timestamp),
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn add_to_linker(linker: &mut Linker<CoreState>) -> wasmtime::Result<()> {
+    allocations::add_to_linker::<CoreState, HasSelf<CoreState>>(linker, |s| s)
+}

@@ -1,0 +1,135 @@
+//! `cluster`: this agent's roles and, on a server, the nodes and allocations clients have
+//! registered (`registry`). A client agent answers for itself too.
+
+mod registry;
+
+use std::time::SystemTime;
+
+pub use registry::{
+    Cluster, FORWARDED_HEADER, HEARTBEAT, KnownNode, NodeRecord, REGISTER_PATH, Registration, TTL,
+};
+use wasmtime::component::{HasSelf, Linker};
+
+use super::allocations::allocation;
+use super::bindings::{cluster, types};
+use super::node::entries;
+use super::{CoreState, timestamp};
+
+/// What this agent is, and whom it knows.
+pub struct ClusterState {
+    /// Server and/or client.
+    pub roles: cluster::AgentRoles,
+    /// Other nodes, when this agent is a server.
+    pub nodes: Cluster,
+}
+
+impl cluster::Host for CoreState {
+    fn roles(&mut self) -> cluster::AgentRoles {
+        self.ctx.cluster.roles
+    }
+
+    fn node(&mut self, id: String) -> Option<cluster::NodeInfo> {
+        if self.ctx.cluster.roles.client && id == self.ctx.node.id {
+            return Some(self.local_node_info());
+        }
+        self.ctx.cluster.nodes.node(&id).map(node_info)
+    }
+
+    fn nodes(&mut self) -> Vec<cluster::NodeInfo> {
+        let mut nodes: Vec<cluster::NodeInfo> = self
+            .ctx
+            .cluster
+            .nodes
+            .nodes()
+            .into_iter()
+            .filter(|n| n.record.id != self.ctx.node.id)
+            .map(node_info)
+            .collect();
+        if self.ctx.cluster.roles.client {
+            nodes.push(self.local_node_info());
+        }
+        nodes
+    }
+
+    fn find_allocation(&mut self, id: String) -> Option<cluster::PlacedAllocation> {
+        if self.ctx.cluster.roles.client
+            && let Some(record) = self.ctx.allocations.get(&id)
+        {
+            return Some(cluster::PlacedAllocation {
+                node_id: self.ctx.node.id.clone(),
+                allocation: allocation(record),
+            });
+        }
+        self.ctx
+            .cluster
+            .nodes
+            .allocations()
+            .into_iter()
+            .find(|(_, a)| a.spec.id == id)
+            .map(|(node_id, record)| cluster::PlacedAllocation {
+                node_id,
+                allocation: allocation(record),
+            })
+    }
+
+    fn all_allocations(&mut self) -> Vec<cluster::PlacedAllocation> {
+        let local = &self.ctx.node.id;
+        let mut placed: Vec<cluster::PlacedAllocation> = self
+            .ctx
+            .cluster
+            .nodes
+            .allocations()
+            .into_iter()
+            .filter(|(node_id, _)| node_id != local)
+            .map(|(node_id, record)| cluster::PlacedAllocation {
+                node_id,
+                allocation: allocation(record),
+            })
+            .collect();
+        if self.ctx.cluster.roles.client {
+            placed.extend(self.ctx.allocations.list().into_iter().map(|record| {
+                cluster::PlacedAllocation {
+                    node_id: local.clone(),
+                    allocation: allocation(record),
+                }
+            }));
+        }
+        placed
+    }
+}
+
+impl CoreState {
+    fn local_node_info(&self) -> cluster::NodeInfo {
+        node_info(KnownNode {
+            record: self.ctx.node.record(),
+            ready: true,
+            last_seen: SystemTime::now(),
+        })
+    }
+}
+
+fn node_info(node: KnownNode) -> cluster::NodeInfo {
+    cluster::NodeInfo {
+        id: node.record.id,
+        name: node.record.name,
+        datacenter: node.record.datacenter,
+        http_addr: node.record.http_addr,
+        status: if node.ready {
+            cluster::NodeStatus::Ready
+        } else {
+            cluster::NodeStatus::Down
+        },
+        static_meta: node
+            .record
+            .static_meta
+            .into_iter()
+            .map(|(name, value)| types::Pair { name, value })
+            .collect(),
+        dynamic_meta: entries(node.record.dynamic_meta),
+        last_seen: timestamp(node.last_seen),
+    }
+}
+
+pub(super) fn add_to_linker(linker: &mut Linker<CoreState>) -> wasmtime::Result<()> {
+    cluster::add_to_linker::<CoreState, HasSelf<CoreState>>(linker, |s| s)
+}

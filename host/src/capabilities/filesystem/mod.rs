@@ -1,0 +1,90 @@
+//! `filesystem`: allocation-relative reads, with containment enforced by the kernel
+//! (`alloc_fs`).
+
+mod alloc_fs;
+
+pub use alloc_fs::{AllocFs, FileInfo, FsError};
+use wasmtime::component::{HasSelf, Linker};
+
+use super::bindings::{filesystem, types};
+use super::{CoreState, HostContext};
+
+impl filesystem::Host for CoreState {
+    fn stat(
+        &mut self,
+        alloc_id: String,
+        path: String,
+    ) -> Result<filesystem::FileInfo, filesystem::FsError> {
+        self.ctx
+            .filesystem
+            .stat(&alloc_id, &path)
+            .map(file_info)
+            .map_err(fs_error)
+    }
+
+    fn list(
+        &mut self,
+        alloc_id: String,
+        path: String,
+    ) -> Result<Vec<filesystem::FileInfo>, filesystem::FsError> {
+        self.ctx
+            .filesystem
+            .list(&alloc_id, &path)
+            .map(|infos| infos.into_iter().map(file_info).collect())
+            .map_err(fs_error)
+    }
+
+    fn read_at(
+        &mut self,
+        alloc_id: String,
+        path: String,
+        offset: u64,
+        length: u32,
+    ) -> Result<Vec<u8>, filesystem::FsError> {
+        let tasks = task_names(&self.ctx, &alloc_id);
+        self.ctx
+            .filesystem
+            .read_at(&alloc_id, &path, offset, length, &tasks)
+            .map_err(fs_error)
+    }
+}
+
+/// The task names of an allocation, whose `secrets` and `private` dirs stay unread.
+pub fn task_names(ctx: &HostContext, alloc_id: &str) -> Vec<String> {
+    ctx.allocations
+        .get(alloc_id)
+        .map(|r| r.spec.tasks.into_iter().map(|t| t.name).collect())
+        .unwrap_or_default()
+}
+
+fn file_info(info: FileInfo) -> filesystem::FileInfo {
+    filesystem::FileInfo {
+        name: info.name,
+        size: info.size,
+        mode: info.mode,
+        modified: types::Timestamp {
+            seconds: info.modified.0,
+            nanoseconds: info.modified.1,
+        },
+        inode: info.inode,
+    }
+}
+
+/// A filesystem error in the contract's terms.
+pub fn fs_error(err: FsError) -> filesystem::FsError {
+    use filesystem::FsError as E;
+    match err {
+        FsError::NotFound => E::NotFound,
+        FsError::NotADirectory => E::NotADirectory,
+        FsError::IsADirectory => E::IsADirectory,
+        FsError::EscapesAllocDir => E::EscapesAllocDir,
+        FsError::SecretFile => E::SecretFile,
+        FsError::PrivateFile => E::PrivateFile,
+        FsError::NotRegularFile => E::NotRegularFile,
+        FsError::Io(message) => E::Io(message),
+    }
+}
+
+pub(super) fn add_to_linker(linker: &mut Linker<CoreState>) -> wasmtime::Result<()> {
+    filesystem::add_to_linker::<CoreState, HasSelf<CoreState>>(linker, |s| s)
+}

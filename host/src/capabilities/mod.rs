@@ -1,0 +1,130 @@
+//! The host's half of the WIT contract: one folder or file per imported interface, each
+//! owning its state, its `Host` implementation and its `add_to_linker`. Only conversions
+//! and calls live in the `Host` implementations; the logic is in the modules beside them
+//! (`filesystem::alloc_fs`, `follow::watcher`, `stats::sampler`, `acl::store`,
+//! `cluster::registry`) and in `crate::allocs` and `crate::store`.
+
+pub mod acl;
+pub mod allocations;
+pub mod bindings;
+pub mod cluster;
+pub mod filesystem;
+pub mod follow;
+pub mod log;
+pub mod node;
+pub mod stats;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use tokio::sync::Notify;
+use wasmtime::StoreLimits;
+use wasmtime::component::{Linker, ResourceTable};
+
+use crate::allocs::Registry;
+use crate::store::StateStore;
+
+/// Every capability's state, shared by all requests: what a store's imports reach.
+pub struct HostContext {
+    pub node: node::NodeState,
+    pub allocations: Arc<Registry>,
+    pub filesystem: filesystem::AllocFs,
+    pub stats: stats::HostStats,
+    pub follow: Arc<follow::Follower>,
+    pub acl: acl::AclStore,
+    pub cluster: cluster::ClusterState,
+}
+
+impl HostContext {
+    /// One heartbeat's worth of this client.
+    pub fn registration(&self) -> cluster::Registration {
+        cluster::Registration {
+            node: self.node.record(),
+            allocations: self.allocations.list(),
+        }
+    }
+
+    /// A host context over an empty data dir, so the self-check's requests (which only read)
+    /// have something to read without touching a real agent's state.
+    pub fn scratch(dir: &Path) -> anyhow::Result<Arc<Self>> {
+        let alloc_root = dir.join("alloc");
+        std::fs::create_dir_all(&alloc_root)?;
+        let state = Arc::new(StateStore::open(&dir.join("client"))?);
+        // Nothing reads stats during a check; sample rarely.
+        let rarely = Duration::from_secs(3600);
+        let registry = Arc::new(Registry::open(
+            &alloc_root,
+            &dir.join("specs"),
+            state.clone(),
+            rarely,
+        )?);
+        Ok(Arc::new(Self {
+            node: node::NodeState {
+                id: state.node_id()?,
+                name: "check".into(),
+                datacenter: "dc1".into(),
+                static_meta: node::default_static_meta(),
+                store: state,
+                http_addr: std::sync::OnceLock::new(),
+            },
+            allocations: registry,
+            filesystem: filesystem::AllocFs::new(&alloc_root)
+                .context("failed to open the alloc dir")?,
+            stats: stats::HostStats::start(alloc_root, rarely),
+            follow: follow::Follower::new()?,
+            acl: acl::AclStore::open(&dir.join("acl"), false)?,
+            cluster: cluster::ClusterState {
+                roles: bindings::cluster::AgentRoles {
+                    server: false,
+                    client: true,
+                },
+                nodes: cluster::Cluster::default(),
+            },
+        }))
+    }
+}
+
+/// The data of one store: one request's (or one stream's) instance of the core.
+pub struct CoreState {
+    pub ctx: Arc<HostContext>,
+    pub limits: StoreLimits,
+    /// Resources the core holds (its follow subscriptions).
+    pub table: ResourceTable,
+    /// Woken when a path this store's stream follows changes.
+    pub waker: Arc<Notify>,
+}
+
+impl CoreState {
+    pub fn new(ctx: Arc<HostContext>, limits: StoreLimits) -> Self {
+        Self {
+            ctx,
+            limits,
+            table: ResourceTable::new(),
+            waker: Arc::new(Notify::new()),
+        }
+    }
+}
+
+/// Link every interface the core imports.
+pub fn add_to_linker(linker: &mut Linker<CoreState>) -> wasmtime::Result<()> {
+    log::add_to_linker(linker)
+        .and_then(|()| node::add_to_linker(linker))
+        .and_then(|()| allocations::add_to_linker(linker))
+        .and_then(|()| filesystem::add_to_linker(linker))
+        .and_then(|()| follow::add_to_linker(linker))
+        .and_then(|()| stats::add_to_linker(linker))
+        .and_then(|()| acl::add_to_linker(linker))
+        .and_then(|()| cluster::add_to_linker(linker))
+        .map_err(|err| err.context("failed to link the host interfaces"))
+}
+
+/// A time in the contract's terms.
+pub fn timestamp(time: SystemTime) -> bindings::types::Timestamp {
+    let (seconds, nanoseconds) = crate::util::time::unix(time);
+    bindings::types::Timestamp {
+        seconds,
+        nanoseconds,
+    }
+}

@@ -1,0 +1,109 @@
+//! `/v1/agent/core`: the host's own endpoint, about the host rather than the API, and the
+//! only route the host answers by itself (by design: it must work whatever the core does).
+//! `GET` reports the active core and the swap history; `PUT` (or `POST`) swaps to the
+//! component in the body, for management tokens only.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{HeaderMap, Method, Request, Response, StatusCode};
+
+use super::{Body, add_core_header, full, plain};
+use crate::capabilities::bindings::acl::{ResolveError, TokenType};
+use crate::runtime::{MAX_CORE_SIZE, Runtime, Trigger};
+
+/// The host's own route for the core.
+pub(super) const AGENT_CORE_PATH: &str = "/v1/agent/core";
+
+/// The host's own endpoint, about the host rather than the API: `GET` reports the active
+/// core and the swap history, `PUT` (or `POST`) swaps to the component in the body.
+pub(super) async fn agent_core(
+    runtime: &Arc<Runtime>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
+    let mut response = match *req.method() {
+        Method::GET => core_status(runtime),
+        // Replacing the API's behaviour is for management tokens only, checked before the
+        // body is read.
+        Method::PUT | Method::POST => match management_token(runtime, req.headers()) {
+            Ok(()) => swap_core(runtime, req.into_body(), peer).await,
+            Err(refusal) => plain(StatusCode::FORBIDDEN, refusal),
+        },
+        _ => plain(StatusCode::METHOD_NOT_ALLOWED, "Invalid method"),
+    };
+    add_core_header(&mut response, &runtime.active().version);
+    response
+}
+
+/// Swap to the component in `body`: the status after a swap, or 400 with the reason the
+/// candidate was rejected.
+async fn swap_core(runtime: &Arc<Runtime>, body: Incoming, peer: SocketAddr) -> Response<Body> {
+    let Ok(collected) = Limited::new(body, MAX_CORE_SIZE).collect().await else {
+        return plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "core component larger than {} MiB or unreadable",
+                MAX_CORE_SIZE >> 20
+            ),
+        );
+    };
+    let bytes = collected.to_bytes();
+    let swapped = {
+        let runtime = runtime.clone();
+        tokio::task::spawn_blocking(move || runtime.swap(&bytes, Trigger::Admin(peer))).await
+    };
+    match swapped {
+        Ok(Ok(_)) => core_status(runtime),
+        Ok(Err(rejection)) => plain(
+            StatusCode::BAD_REQUEST,
+            &format!("core rejected: {rejection}"),
+        ),
+        Err(join) => {
+            crate::error!("core swap from {peer} failed: {join}");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+fn core_status(runtime: &Runtime) -> Response<Body> {
+    match serde_json::to_vec(&runtime.status()) {
+        Ok(json) => {
+            let mut response = Response::new(full(json));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        }
+        Err(err) => plain(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
+    }
+}
+
+/// With ACLs on, only a management token may act on the agent itself. The token is read
+/// as Nomad reads it (`X-Nomad-Token`, else `Authorization: Bearer`).
+fn management_token(runtime: &Arc<Runtime>, headers: &HeaderMap) -> Result<(), &'static str> {
+    let acl = &runtime.context().acl;
+    if !acl.enabled() {
+        return Ok(());
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let secret = header("x-nomad-token")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .or_else(|| {
+            let (scheme, rest) = header("authorization")?.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| rest.split_whitespace().next())
+                .flatten()
+        });
+    match secret.map(|s| acl.resolve(s)) {
+        Some(Ok(token)) if token.token_type == TokenType::Management => Ok(()),
+        Some(Err(ResolveError::NotFound)) => Err("ACL token not found"),
+        Some(Err(ResolveError::Expired)) => Err("ACL token expired"),
+        _ => Err("Permission denied"),
+    }
+}

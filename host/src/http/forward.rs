@@ -1,0 +1,85 @@
+//! Server mode: relay a request to the client node that holds what it names.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::VARY;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+
+use super::{Body, plain};
+use crate::capabilities::HostContext;
+use crate::capabilities::bindings::types;
+use crate::capabilities::cluster::FORWARDED_HEADER;
+
+/// Relay a request to the client node that holds what it names, streaming the answer back
+/// (frames included) with the connection's own backpressure. Dropping either side drops the
+/// other. The node sees the caller's token and checks it again.
+pub(super) async fn forward(
+    ctx: &HostContext,
+    request: &types::Request,
+    node_id: &str,
+) -> Response<Body> {
+    let Some(node) = ctx.cluster.nodes.node(node_id) else {
+        return plain(StatusCode::NOT_FOUND, "No path to node");
+    };
+    let addr = node.record.http_addr;
+    let no_path = |why: &dyn std::fmt::Display| {
+        crate::warn!("forwarding to node {node_id} at {addr}: {why}");
+        plain(StatusCode::NOT_FOUND, "No path to node")
+    };
+    let stream = match tokio::net::TcpStream::connect(&addr).await {
+        Ok(stream) => stream,
+        Err(err) => return no_path(&err),
+    };
+    let (mut sender, connection) =
+        match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
+            Ok(pair) => pair,
+            Err(err) => return no_path(&err),
+        };
+    tokio::spawn(connection);
+    let target = if request.query.is_empty() {
+        request.path.clone()
+    } else {
+        format!("{}?{}", request.path, request.query)
+    };
+    let mut outgoing = Request::builder()
+        .method(request.method.as_str())
+        .uri(target);
+    for pair in &request.headers {
+        // Hop-by-hop headers stay here; compression is this agent's business with its client.
+        if !matches!(
+            pair.name.as_str(),
+            "host"
+                | "connection"
+                | "content-length"
+                | "transfer-encoding"
+                | "accept-encoding"
+                | "keep-alive"
+                | "upgrade"
+        ) {
+            outgoing = outgoing.header(pair.name.as_str(), pair.value.as_str());
+        }
+    }
+    let outgoing = outgoing
+        .header("host", addr.as_str())
+        .header(FORWARDED_HEADER, "1")
+        .body(Full::new(Bytes::from(request.body.clone())));
+    let outgoing = match outgoing {
+        Ok(req) => req,
+        Err(err) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                &format!("cannot forward this request: {err}"),
+            );
+        }
+    };
+    match sender.send_request(outgoing).await {
+        Ok(answer) => {
+            let (mut parts, body) = answer.into_parts();
+            parts.headers.remove(VARY);
+            parts.headers.remove("x-caravan-core");
+            Response::from_parts(parts, body.map_err(std::io::Error::other).boxed())
+        }
+        Err(err) => no_path(&err),
+    }
+}

@@ -1,0 +1,23 @@
+//! Small helpers every room may use; nothing here knows about the API or the core.
+
+pub mod dirwatch;
+pub mod duration;
+pub mod fs;
+#[macro_use]
+pub mod logging;
+pub mod time;
+
+use std::sync::{Mutex, MutexGuard};
+
+/// Lock a mutex whose data stays whole even if a holder panicked (every critical section
+/// here leaves its data consistent), so a panic elsewhere never takes the daemon down.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Lower-case hex, as sha256sum prints digests.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
