@@ -7,29 +7,9 @@ use serde_json::Value;
 
 use crate::http::Request;
 
-/// A coarse permission level (`node`, `agent`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Disposition {
-    Deny,
-    Read,
-    Write,
-}
-
-/// The capabilities granted in namespaces matching `pattern`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamespaceRule {
-    pub pattern: String,
-    pub capabilities: Vec<String>,
-}
-
-/// A policy document after parsing and expansion.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompiledPolicy {
-    pub name: String,
-    pub namespaces: Vec<NamespaceRule>,
-    pub node: Option<Disposition>,
-    pub agent: Option<Disposition>,
-}
+/// The policy records live with the other host types (the [`crate::host::Host`] trait
+/// returns them); re-exported here, where the compiler that makes them is.
+pub use crate::host::{CompiledPolicy, Disposition, NamespaceRule};
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
