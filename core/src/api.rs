@@ -7,10 +7,11 @@ use crate::host::{Host, LogLevel};
 use crate::http::{Action, ApiError, ApiResult, Request, Response, StreamStart};
 use crate::params::Query;
 use crate::router::{FsOp, Route, route};
+use crate::stream::Stream;
 use crate::{fs, meta, stats};
 
 /// Decide how to answer `req`.
-pub fn handle<H: Host>(host: &H, req: &Request) -> Action<H::Watch> {
+pub fn handle<H: Host>(host: &H, req: &Request) -> Action<Stream<H::Watch>> {
     let query = Query::parse(&req.query);
     let routed = route(&req.path);
     // Nomad's mux wraps every client route in CORS except GC-all; its fallthrough (the
@@ -50,7 +51,7 @@ fn dispatch<H: Host>(
     req: &Request,
     query: &Query,
     route: Route,
-) -> ApiResult<Action<H::Watch>> {
+) -> ApiResult<Action<Stream<H::Watch>>> {
     let access = Access {
         request: req,
         requirement: access::requirement(&route, &req.method),
@@ -129,7 +130,7 @@ fn fs_dispatch<H: Host>(
     op: FsOp,
     alloc_id: &str,
     query: &Query,
-) -> ApiResult<Action<H::Watch>> {
+) -> ApiResult<Action<Stream<H::Watch>>> {
     match op {
         FsOp::Ls => fs::ls(host, access, alloc_id, query).map(Action::Respond),
         FsOp::Stat => fs::stat(host, access, alloc_id, query).map(Action::Respond),

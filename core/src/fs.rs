@@ -79,7 +79,7 @@ pub fn cat<H: Host>(
     access: &Access,
     alloc_id: &str,
     query: &Query,
-) -> ApiResult<Action<H::Watch>> {
+) -> ApiResult<Action<Stream<H::Watch>>> {
     let given = required_path(query)?;
     access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
@@ -92,7 +92,7 @@ pub fn readat<H: Host>(
     access: &Access,
     alloc_id: &str,
     query: &Query,
-) -> ApiResult<Action<H::Watch>> {
+) -> ApiResult<Action<Stream<H::Watch>>> {
     let given = required_path(query)?;
     // Nomad parses readat's offset without an empty check: it is required.
     let offset = int_param(query.get("offset").unwrap_or(""), "offset")?;
@@ -116,7 +116,7 @@ pub fn stream<H: Host>(
     access: &Access,
     alloc_id: &str,
     query: &Query,
-) -> ApiResult<Action<H::Watch>> {
+) -> ApiResult<Action<Stream<H::Watch>>> {
     let given = required_path(query)?;
     let follow = crate::logs::flag(query, "follow", true)?;
     let offset = offset(query)?;
@@ -158,14 +158,14 @@ pub fn stream<H: Host>(
 }
 
 /// Validate and sniff through the host, then let the host copy the bytes itself.
-fn send_file<W>(
-    host: &impl Host<Watch = W>,
+fn send_file<B>(
+    host: &impl Host,
     alloc_id: &str,
     path: String,
     given: &str,
     offset: u64,
     limit: Option<u64>,
-) -> ApiResult<Action<W>> {
+) -> ApiResult<Action<B>> {
     let sniff_len = limit.map_or(SNIFF_LEN, |l| l.min(u64::from(SNIFF_LEN)) as u32);
     let head = host
         .read_at(alloc_id, &path, offset, sniff_len)

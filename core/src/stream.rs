@@ -288,7 +288,7 @@ mod tests {
     use crate::http::{Action, Request};
 
     /// What the core decides for `GET /v1/client/fs/<op>/<alloc>?<query>`.
-    fn call(host: &Fake, op: &str, query: &str) -> Action<()> {
+    fn call(host: &Fake, op: &str, query: &str) -> Action<Stream<()>> {
         let req = Request {
             method: "GET".into(),
             path: format!("/v1/client/fs/{op}/{ALLOC}"),
