@@ -9,9 +9,10 @@ use serde_json::{Value, json};
 
 use crate::access::Access;
 use crate::filemode::{go_file_mode, is_dir};
+use crate::fs_params;
 use crate::host::{FileInfo, FsError, Host};
 use crate::http::{Action, ApiError, ApiResult, Response, SendFile, StreamStart};
-use crate::params::{Query, go_quote, parse_int};
+use crate::params::{Query, go_quote};
 use crate::sniff::detect_content_type;
 use crate::stream::{Source, Stream};
 use crate::timefmt::rfc3339_nano;
@@ -95,10 +96,10 @@ pub fn readat<H: Host>(
 ) -> ApiResult<Action<Stream<H::Watch>>> {
     let given = required_path(query)?;
     // Nomad parses readat's offset without an empty check: it is required.
-    let offset = int_param(query.get("offset").unwrap_or(""), "offset")?;
+    let offset = fs_params::int_param(query.get("offset").unwrap_or(""), "offset")?;
     let limit = match query.get("limit").filter(|l| !l.is_empty()) {
         None => 0,
-        Some(limit) => int_param(limit, "limit")?,
+        Some(limit) => fs_params::int_param(limit, "limit")?,
     };
     access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
@@ -118,9 +119,9 @@ pub fn stream<H: Host>(
     query: &Query,
 ) -> ApiResult<Action<Stream<H::Watch>>> {
     let given = required_path(query)?;
-    let follow = crate::logs::flag(query, "follow", true)?;
-    let offset = offset(query)?;
-    let origin_end = origin_is_end(query)?;
+    let follow = fs_params::flag(query, "follow", true)?;
+    let offset = fs_params::offset(query)?;
+    let origin_end = fs_params::origin_is_end(query)?;
     access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
     let info = host
@@ -206,28 +207,6 @@ fn untrusted_content_headers(sniffed: &str) -> Vec<(String, String)> {
         ("X-Content-Type-Options".into(), "nosniff".into()),
         ("X-XSS-Protection".into(), "1; mode=block".into()),
     ]
-}
-
-/// A Go integer parameter, with Nomad's `error parsing <name>: <strconv error>`.
-pub fn int_param(value: &str, name: &str) -> ApiResult<i64> {
-    parse_int(value).map_err(|e| ApiError::bad_request(format!("error parsing {name}: {e}")))
-}
-
-/// `offset`: optional (0), a Go integer.
-pub fn offset(query: &Query) -> ApiResult<i64> {
-    match query.get("offset").filter(|o| !o.is_empty()) {
-        None => Ok(0),
-        Some(o) => int_param(o, "offset"),
-    }
-}
-
-/// `origin`: `start` (the default) or `end`.
-pub fn origin_is_end(query: &Query) -> ApiResult<bool> {
-    match query.get("origin").filter(|o| !o.is_empty()) {
-        None | Some("start") => Ok(false),
-        Some("end") => Ok(true),
-        Some(_) => Err(ApiError::bad_request("origin must be start or end")),
-    }
 }
 
 fn required_path(query: &Query) -> ApiResult<&str> {

@@ -8,7 +8,7 @@
 use base64::Engine as _;
 
 use crate::host::{FsError, Host};
-use crate::logs::LogFiles;
+use crate::log_files::{LOG_DIR, LogFiles};
 
 /// Most data bytes in one frame (Nomad's frame size).
 pub const FRAME_SIZE: u32 = 64 * 1024;
@@ -212,7 +212,7 @@ impl<W> Stream<W> {
     fn watched_path(&self) -> String {
         match &self.source {
             Source::File { path, .. } => path.clone(),
-            Source::Logs { .. } => crate::logs::LOG_DIR.to_string(),
+            Source::Logs { .. } => LOG_DIR.to_string(),
         }
     }
 
