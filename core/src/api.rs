@@ -158,9 +158,9 @@ fn token_self(host: &impl Host, req: &Request, query: &Query) -> ApiResult<Respo
     if !host.acl_enabled() {
         return Err(ApiError::bad_request("ACL support disabled"));
     }
-    let secret =
-        crate::acl::token_secret(req).ok_or_else(|| ApiError::forbidden("ACL token not found"))?;
-    let token = access::resolve(host, &secret)?;
+    let secret = crate::acl::request_token(|name| req.header(name))
+        .ok_or_else(|| ApiError::forbidden("ACL token not found"))?;
+    let token = access::resolve(host, secret)?;
     let time = |t: crate::host::Timestamp| crate::timefmt::rfc3339_nano(t.seconds, t.nanoseconds);
     let body = json!({
         "AccessorID": token.accessor_id,
