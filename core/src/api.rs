@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::access::{self, Access};
-use crate::host::{Host, LogLevel};
+use crate::host::{Host, LogLevel, Timestamp};
 use crate::http::{Action, ApiError, ApiResult, Request, Response, StreamStart};
 use crate::params::Query;
 use crate::router::{FsOp, Route, route};
@@ -161,13 +161,12 @@ fn token_self(host: &impl Host, req: &Request, query: &Query) -> ApiResult<Respo
     let secret = crate::acl::request_token(|name| req.header(name))
         .ok_or_else(|| ApiError::forbidden("ACL token not found"))?;
     let token = access::resolve(host, secret)?;
-    let time = |t: crate::host::Timestamp| crate::timefmt::rfc3339_nano(t.seconds, t.nanoseconds);
     let body = json!({
         "AccessorID": token.accessor_id,
         "CreateIndex": 0,
-        "CreateTime": time(token.create_time),
+        "CreateTime": token.create_time.rfc3339_nano(),
         "ExpirationTTL": 0,
-        "ExpirationTime": token.expiration_time.map(time),
+        "ExpirationTime": token.expiration_time.map(Timestamp::rfc3339_nano),
         "Global": false,
         "ModifyIndex": 0,
         "Name": token.name,

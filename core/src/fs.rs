@@ -15,7 +15,6 @@ use crate::http::{Action, ApiError, ApiResult, Response, SendFile, StreamStart};
 use crate::params::{Query, go_quote};
 use crate::sniff::detect_content_type;
 use crate::stream::{Source, Stream};
-use crate::timefmt::rfc3339_nano;
 
 /// How many bytes Go's sniffer looks at.
 const SNIFF_LEN: u32 = 512;
@@ -282,7 +281,7 @@ fn file_info(info: &FileInfo, content_type: Option<&str>) -> Value {
     let mut value = json!({
         "FileMode": go_file_mode(info.mode),
         "IsDir": is_dir(info.mode),
-        "ModTime": rfc3339_nano(info.modified.seconds, info.modified.nanoseconds),
+        "ModTime": info.modified.rfc3339_nano(),
         "Name": info.name,
         "Size": info.size,
     });

@@ -18,6 +18,11 @@ impl Timestamp {
     pub fn unix_nanos(self) -> i64 {
         crate::timefmt::unix_nanos(self.seconds, self.nanoseconds)
     }
+
+    /// Go's RFC 3339 text with nanoseconds, as Nomad's JSON writes a `time.Time`.
+    pub fn rfc3339_nano(self) -> String {
+        crate::timefmt::rfc3339_nano(self.seconds, self.nanoseconds)
+    }
 }
 
 /// How severe a log message is.
