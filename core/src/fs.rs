@@ -102,9 +102,7 @@ pub fn readat<H: Host>(
     };
     access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
-    let offset = u64::try_from(offset).map_err(|_| {
-        ApiError::bad_request(format!("can't seek to offset {offset}: invalid argument"))
-    })?;
+    let offset = seek_offset(offset)?;
     let limit = u64::try_from(limit).ok().filter(|l| *l > 0);
     send_file(host, alloc_id, path, given, offset, limit)
 }
@@ -141,9 +139,7 @@ pub fn stream<H: Host>(
     } else {
         offset
     };
-    let start = u64::try_from(start).map_err(|_| {
-        ApiError::bad_request(format!("can't seek to offset {start}: invalid argument"))
-    })?;
+    let start = seek_offset(start)?;
     let source = Source::File {
         path,
         shown: given.to_string(),
@@ -206,6 +202,13 @@ fn untrusted_content_headers(sniffed: &str) -> Vec<(String, String)> {
         ("X-Content-Type-Options".into(), "nosniff".into()),
         ("X-XSS-Protection".into(), "1; mode=block".into()),
     ]
+}
+
+/// A starting offset, refused when negative as Go's `Seek` refuses it.
+fn seek_offset(offset: i64) -> ApiResult<u64> {
+    u64::try_from(offset).map_err(|_| {
+        ApiError::bad_request(format!("can't seek to offset {offset}: invalid argument"))
+    })
 }
 
 fn required_path(query: &Query) -> ApiResult<&str> {
