@@ -75,12 +75,12 @@ impl Access<'_> {
 /// The caller's effective permissions: anonymous callers get the policy named `anonymous`
 /// (nothing when there is none).
 fn caller_acl(host: &impl Host, request: &Request) -> ApiResult<Acl> {
-    let Some(secret) = crate::acl::token_secret(request) else {
+    let Some(secret) = crate::acl::request_token(|name| request.header(name)) else {
         return Ok(Acl::from_policies(
             &host.policies(&["anonymous".to_string()]),
         ));
     };
-    let token = resolve(host, &secret)?;
+    let token = resolve(host, secret)?;
     if token.management {
         return Ok(Acl::management());
     }

@@ -5,31 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::http::Request;
-
-/// A coarse permission level (`node`, `agent`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Disposition {
-    Deny,
-    Read,
-    Write,
-}
-
-/// The capabilities granted in namespaces matching `pattern`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamespaceRule {
-    pub pattern: String,
-    pub capabilities: Vec<String>,
-}
-
-/// A policy document after parsing and expansion.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompiledPolicy {
-    pub name: String,
-    pub namespaces: Vec<NamespaceRule>,
-    pub node: Option<Disposition>,
-    pub agent: Option<Disposition>,
-}
+/// The policy records live with the other host types (the [`crate::host::Host`] trait
+/// returns them); re-exported here, where the compiler that makes them is.
+pub use crate::host::{CompiledPolicy, Disposition, NamespaceRule};
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,23 +105,22 @@ const SCALE: &[&str] = &[
 
 /// Nomad's `parseToken`: `X-Nomad-Token` (trimmed) wins; else `Authorization: Bearer <t>`
 /// (scheme case-insensitive, first word of the value); anything else is anonymous.
-pub fn token_secret(req: &Request) -> Option<String> {
-    if let Some(token) = req
-        .header("x-nomad-token")
+///
+/// `header` looks up the first value of a header by its lower-case name, so the core
+/// ([`Request::header`](crate::http::Request::header)) and the host (its own header map)
+/// share this one parser.
+pub fn request_token<'a>(header: impl Fn(&str) -> Option<&'a str>) -> Option<&'a str> {
+    if let Some(token) = header("x-nomad-token")
         .map(str::trim)
         .filter(|t| !t.is_empty())
     {
-        return Some(token.to_string());
+        return Some(token);
     }
-    let auth = req.header("authorization")?;
-    let mut parts = auth.split(' ');
-    let scheme = parts.next()?;
-    let rest: Vec<&str> = parts.collect();
-    if rest.is_empty() || !scheme.eq_ignore_ascii_case("bearer") {
+    let (scheme, value) = header("authorization")?.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
-    let value = rest.join(" ");
-    value.split_whitespace().next().map(str::to_string)
+    value.split_whitespace().next()
 }
 
 /// Parse a policy (HCL, or JSON when it starts with `{`) and expand `policy = ...` into
@@ -371,40 +348,44 @@ fn glob_match(pattern: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::Request;
 
-    fn request(headers: &[(&str, &str)]) -> Request {
-        Request {
+    /// The token of a request carrying these headers.
+    fn token_secret(headers: &[(&str, &str)]) -> Option<String> {
+        let request = Request {
             headers: headers
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
             ..Request::default()
-        }
+        };
+        request_token(|name| request.header(name)).map(str::to_string)
     }
 
     #[test]
     fn token_transport_matches_nomad() {
         assert_eq!(
-            token_secret(&request(&[("x-nomad-token", "  abc ")])),
+            token_secret(&[("x-nomad-token", "  abc ")]),
             Some("abc".into())
         );
         assert_eq!(
-            token_secret(&request(&[
-                ("x-nomad-token", "a"),
-                ("authorization", "Bearer b")
-            ])),
+            token_secret(&[("x-nomad-token", "a"), ("authorization", "Bearer b")]),
             Some("a".into())
         );
         assert_eq!(
-            token_secret(&request(&[("authorization", "bEaReR  foo bar")])),
+            token_secret(&[("authorization", "bEaReR  foo bar")]),
             Some("foo".into())
         );
+        assert_eq!(token_secret(&[("authorization", "Basic xyz")]), None);
+        assert_eq!(token_secret(&[("authorization", "foobar")]), None);
+        assert_eq!(token_secret(&[("authorization", "Bearer")]), None);
+        assert_eq!(token_secret(&[("authorization", "Bearer ")]), None);
+        assert_eq!(token_secret(&[("authorization", "Bearer\tx")]), None);
         assert_eq!(
-            token_secret(&request(&[("authorization", "Basic xyz")])),
-            None
+            token_secret(&[("x-nomad-token", "  "), ("authorization", "Bearer b")]),
+            Some("b".into())
         );
-        assert_eq!(token_secret(&request(&[("authorization", "foobar")])), None);
-        assert_eq!(token_secret(&request(&[])), None);
+        assert_eq!(token_secret(&[]), None);
     }
 
     #[test]

@@ -3,14 +3,15 @@
 use serde_json::json;
 
 use crate::access::{self, Access};
-use crate::host::{Host, LogLevel};
+use crate::host::{Host, LogLevel, Timestamp};
 use crate::http::{Action, ApiError, ApiResult, Request, Response, StreamStart};
 use crate::params::Query;
 use crate::router::{FsOp, Route, route};
+use crate::stream::Stream;
 use crate::{fs, meta, stats};
 
 /// Decide how to answer `req`.
-pub fn handle<H: Host>(host: &H, req: &Request) -> Action<H::Watch> {
+pub fn handle<H: Host>(host: &H, req: &Request) -> Action<Stream<H::Watch>> {
     let query = Query::parse(&req.query);
     let routed = route(&req.path);
     // Nomad's mux wraps every client route in CORS except GC-all; its fallthrough (the
@@ -50,7 +51,7 @@ fn dispatch<H: Host>(
     req: &Request,
     query: &Query,
     route: Route,
-) -> ApiResult<Action<H::Watch>> {
+) -> ApiResult<Action<Stream<H::Watch>>> {
     let access = Access {
         request: req,
         requirement: access::requirement(&route, &req.method),
@@ -129,7 +130,7 @@ fn fs_dispatch<H: Host>(
     op: FsOp,
     alloc_id: &str,
     query: &Query,
-) -> ApiResult<Action<H::Watch>> {
+) -> ApiResult<Action<Stream<H::Watch>>> {
     match op {
         FsOp::Ls => fs::ls(host, access, alloc_id, query).map(Action::Respond),
         FsOp::Stat => fs::stat(host, access, alloc_id, query).map(Action::Respond),
@@ -157,16 +158,15 @@ fn token_self(host: &impl Host, req: &Request, query: &Query) -> ApiResult<Respo
     if !host.acl_enabled() {
         return Err(ApiError::bad_request("ACL support disabled"));
     }
-    let secret =
-        crate::acl::token_secret(req).ok_or_else(|| ApiError::forbidden("ACL token not found"))?;
-    let token = access::resolve(host, &secret)?;
-    let time = |t: crate::host::Timestamp| crate::timefmt::rfc3339_nano(t.seconds, t.nanoseconds);
+    let secret = crate::acl::request_token(|name| req.header(name))
+        .ok_or_else(|| ApiError::forbidden("ACL token not found"))?;
+    let token = access::resolve(host, secret)?;
     let body = json!({
         "AccessorID": token.accessor_id,
         "CreateIndex": 0,
-        "CreateTime": time(token.create_time),
+        "CreateTime": token.create_time.rfc3339_nano(),
         "ExpirationTTL": 0,
-        "ExpirationTime": token.expiration_time.map(time),
+        "ExpirationTime": token.expiration_time.map(Timestamp::rfc3339_nano),
         "Global": false,
         "ModifyIndex": 0,
         "Name": token.name,

@@ -78,19 +78,19 @@ impl handler::Guest for Component {
     }
 }
 
-fn disposition_out(d: crate::acl::Disposition) -> policy::Disposition {
+fn disposition_out(d: core_host::Disposition) -> policy::Disposition {
     match d {
-        crate::acl::Disposition::Deny => policy::Disposition::Deny,
-        crate::acl::Disposition::Read => policy::Disposition::Read,
-        crate::acl::Disposition::Write => policy::Disposition::Write,
+        core_host::Disposition::Deny => policy::Disposition::Deny,
+        core_host::Disposition::Read => policy::Disposition::Read,
+        core_host::Disposition::Write => policy::Disposition::Write,
     }
 }
 
-fn disposition_in(d: policy::Disposition) -> crate::acl::Disposition {
+fn disposition_in(d: policy::Disposition) -> core_host::Disposition {
     match d {
-        policy::Disposition::Deny => crate::acl::Disposition::Deny,
-        policy::Disposition::Read => crate::acl::Disposition::Read,
-        policy::Disposition::Write => crate::acl::Disposition::Write,
+        policy::Disposition::Deny => core_host::Disposition::Deny,
+        policy::Disposition::Read => core_host::Disposition::Read,
+        policy::Disposition::Write => core_host::Disposition::Write,
     }
 }
 
@@ -268,15 +268,15 @@ impl Host for Imports {
         }
     }
 
-    fn policies(&self, names: &[String]) -> Vec<crate::acl::CompiledPolicy> {
+    fn policies(&self, names: &[String]) -> Vec<core_host::CompiledPolicy> {
         acl::policies(names)
             .into_iter()
-            .map(|p| crate::acl::CompiledPolicy {
+            .map(|p| core_host::CompiledPolicy {
                 name: p.name,
                 namespaces: p
                     .namespaces
                     .into_iter()
-                    .map(|r| crate::acl::NamespaceRule {
+                    .map(|r| core_host::NamespaceRule {
                         pattern: r.pattern,
                         capabilities: r.capabilities,
                     })

@@ -8,10 +8,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::access::Access;
-use crate::host::{Allocation, Host, NodeInfo, PlacedAllocation, TaskStatus};
+use crate::host::{Allocation, Host, NodeInfo, PlacedAllocation, TaskStatus, Timestamp};
 use crate::http::{ApiError, ApiResult, Request};
 use crate::params::go_quote;
-use crate::timefmt::rfc3339_nano;
 
 /// Marks a request a server already forwarded.
 pub const FORWARDED_HEADER: &str = "x-caravan-forwarded";
@@ -174,8 +173,6 @@ fn node_names(host: &impl Host) -> Map<String, Value> {
 
 fn allocation_json(placed: &PlacedAllocation, node_names: &Map<String, Value>) -> Value {
     let a: &Allocation = &placed.allocation;
-    let time =
-        |t: Option<crate::host::Timestamp>| t.map(|t| rfc3339_nano(t.seconds, t.nanoseconds));
     let tasks: Map<String, Value> = a
         .tasks
         .iter()
@@ -188,9 +185,9 @@ fn allocation_json(placed: &PlacedAllocation, node_names: &Map<String, Value>) -
             let value = json!({
                 "Events": [],
                 "Failed": t.failed,
-                "FinishedAt": time(t.finished_at),
+                "FinishedAt": t.finished_at.map(Timestamp::rfc3339_nano),
                 "Restarts": 0,
-                "StartedAt": time(t.started_at),
+                "StartedAt": t.started_at.map(Timestamp::rfc3339_nano),
                 "State": state,
             });
             (t.name.clone(), value)

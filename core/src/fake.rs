@@ -258,7 +258,7 @@ impl Host for Fake {
         Err(ResolveError::NotFound)
     }
 
-    fn policies(&self, _names: &[String]) -> Vec<crate::acl::CompiledPolicy> {
+    fn policies(&self, _names: &[String]) -> Vec<CompiledPolicy> {
         Vec::new()
     }
 

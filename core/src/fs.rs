@@ -9,12 +9,12 @@ use serde_json::{Value, json};
 
 use crate::access::Access;
 use crate::filemode::{go_file_mode, is_dir};
+use crate::fs_params;
 use crate::host::{FileInfo, FsError, Host};
 use crate::http::{Action, ApiError, ApiResult, Response, SendFile, StreamStart};
-use crate::params::{Query, go_quote, parse_int};
+use crate::params::{Query, go_quote};
 use crate::sniff::detect_content_type;
 use crate::stream::{Source, Stream};
-use crate::timefmt::rfc3339_nano;
 
 /// How many bytes Go's sniffer looks at.
 const SNIFF_LEN: u32 = 512;
@@ -79,7 +79,7 @@ pub fn cat<H: Host>(
     access: &Access,
     alloc_id: &str,
     query: &Query,
-) -> ApiResult<Action<H::Watch>> {
+) -> ApiResult<Action<Stream<H::Watch>>> {
     let given = required_path(query)?;
     access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
@@ -92,19 +92,17 @@ pub fn readat<H: Host>(
     access: &Access,
     alloc_id: &str,
     query: &Query,
-) -> ApiResult<Action<H::Watch>> {
+) -> ApiResult<Action<Stream<H::Watch>>> {
     let given = required_path(query)?;
     // Nomad parses readat's offset without an empty check: it is required.
-    let offset = int_param(query.get("offset").unwrap_or(""), "offset")?;
+    let offset = fs_params::int_param(query.get("offset").unwrap_or(""), "offset")?;
     let limit = match query.get("limit").filter(|l| !l.is_empty()) {
         None => 0,
-        Some(limit) => int_param(limit, "limit")?,
+        Some(limit) => fs_params::int_param(limit, "limit")?,
     };
     access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
-    let offset = u64::try_from(offset).map_err(|_| {
-        ApiError::bad_request(format!("can't seek to offset {offset}: invalid argument"))
-    })?;
+    let offset = seek_offset(offset)?;
     let limit = u64::try_from(limit).ok().filter(|l| *l > 0);
     send_file(host, alloc_id, path, given, offset, limit)
 }
@@ -116,11 +114,11 @@ pub fn stream<H: Host>(
     access: &Access,
     alloc_id: &str,
     query: &Query,
-) -> ApiResult<Action<H::Watch>> {
+) -> ApiResult<Action<Stream<H::Watch>>> {
     let given = required_path(query)?;
-    let follow = crate::logs::flag(query, "follow", true)?;
-    let offset = offset(query)?;
-    let origin_end = origin_is_end(query)?;
+    let follow = fs_params::flag(query, "follow", true)?;
+    let offset = fs_params::offset(query)?;
+    let origin_end = fs_params::origin_is_end(query)?;
     access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
     let info = host
@@ -141,9 +139,7 @@ pub fn stream<H: Host>(
     } else {
         offset
     };
-    let start = u64::try_from(start).map_err(|_| {
-        ApiError::bad_request(format!("can't seek to offset {start}: invalid argument"))
-    })?;
+    let start = seek_offset(start)?;
     let source = Source::File {
         path,
         shown: given.to_string(),
@@ -158,14 +154,14 @@ pub fn stream<H: Host>(
 }
 
 /// Validate and sniff through the host, then let the host copy the bytes itself.
-fn send_file<W>(
-    host: &impl Host<Watch = W>,
+fn send_file<B>(
+    host: &impl Host,
     alloc_id: &str,
     path: String,
     given: &str,
     offset: u64,
     limit: Option<u64>,
-) -> ApiResult<Action<W>> {
+) -> ApiResult<Action<B>> {
     let sniff_len = limit.map_or(SNIFF_LEN, |l| l.min(u64::from(SNIFF_LEN)) as u32);
     let head = host
         .read_at(alloc_id, &path, offset, sniff_len)
@@ -208,26 +204,11 @@ fn untrusted_content_headers(sniffed: &str) -> Vec<(String, String)> {
     ]
 }
 
-/// A Go integer parameter, with Nomad's `error parsing <name>: <strconv error>`.
-pub fn int_param(value: &str, name: &str) -> ApiResult<i64> {
-    parse_int(value).map_err(|e| ApiError::bad_request(format!("error parsing {name}: {e}")))
-}
-
-/// `offset`: optional (0), a Go integer.
-pub fn offset(query: &Query) -> ApiResult<i64> {
-    match query.get("offset").filter(|o| !o.is_empty()) {
-        None => Ok(0),
-        Some(o) => int_param(o, "offset"),
-    }
-}
-
-/// `origin`: `start` (the default) or `end`.
-pub fn origin_is_end(query: &Query) -> ApiResult<bool> {
-    match query.get("origin").filter(|o| !o.is_empty()) {
-        None | Some("start") => Ok(false),
-        Some("end") => Ok(true),
-        Some(_) => Err(ApiError::bad_request("origin must be start or end")),
-    }
+/// A starting offset, refused when negative as Go's `Seek` refuses it.
+fn seek_offset(offset: i64) -> ApiResult<u64> {
+    u64::try_from(offset).map_err(|_| {
+        ApiError::bad_request(format!("can't seek to offset {offset}: invalid argument"))
+    })
 }
 
 fn required_path(query: &Query) -> ApiResult<&str> {
@@ -303,7 +284,7 @@ fn file_info(info: &FileInfo, content_type: Option<&str>) -> Value {
     let mut value = json!({
         "FileMode": go_file_mode(info.mode),
         "IsDir": is_dir(info.mode),
-        "ModTime": rfc3339_nano(info.modified.seconds, info.modified.nanoseconds),
+        "ModTime": info.modified.rfc3339_nano(),
         "Name": info.name,
         "Size": info.size,
     });

@@ -18,6 +18,11 @@ impl Timestamp {
     pub fn unix_nanos(self) -> i64 {
         crate::timefmt::unix_nanos(self.seconds, self.nanoseconds)
     }
+
+    /// Go's RFC 3339 text with nanoseconds, as Nomad's JSON writes a `time.Time`.
+    pub fn rfc3339_nano(self) -> String {
+        crate::timefmt::rfc3339_nano(self.seconds, self.nanoseconds)
+    }
 }
 
 /// How severe a log message is.
@@ -186,6 +191,30 @@ pub struct Token {
     pub expiration_time: Option<Timestamp>,
 }
 
+/// A coarse permission level (`node`, `agent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Disposition {
+    Deny,
+    Read,
+    Write,
+}
+
+/// The capabilities granted in namespaces matching `pattern`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceRule {
+    pub pattern: String,
+    pub capabilities: Vec<String>,
+}
+
+/// A policy document after parsing and expansion (`acl::compile` makes them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompiledPolicy {
+    pub name: String,
+    pub namespaces: Vec<NamespaceRule>,
+    pub node: Option<Disposition>,
+    pub agent: Option<Disposition>,
+}
+
 /// Why a secret does not resolve to a usable token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResolveError {
@@ -261,6 +290,6 @@ pub trait Host {
     fn acl_enabled(&self) -> bool;
     fn resolve_token(&self, secret_id: &str) -> Result<Token, ResolveError>;
     /// The compiled policies with these names (missing or invalid ones left out).
-    fn policies(&self, names: &[String]) -> Vec<crate::acl::CompiledPolicy>;
+    fn policies(&self, names: &[String]) -> Vec<CompiledPolicy>;
     fn allocation_usage(&self, alloc_id: &str) -> Vec<TaskUsage>;
 }

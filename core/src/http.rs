@@ -77,22 +77,25 @@ pub struct SendFile {
 }
 
 /// A streamed response: status and headers now, the body pulled from `body`.
-pub struct StreamStart<W> {
+///
+/// The body's type is the route layer's choice (`stream::Stream`): this vocabulary only
+/// says that a streamed answer has one, so it needs nothing from the modules above it.
+pub struct StreamStart<B> {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body: crate::stream::Stream<W>,
+    pub body: B,
 }
 
-/// How the host answers a request.
-pub enum Action<W> {
+/// How the host answers a request; `B` is the body of a streamed answer.
+pub enum Action<B> {
     Respond(Response),
     SendFile(SendFile),
-    Stream(StreamStart<W>),
+    Stream(StreamStart<B>),
     /// Relay the request to the client node with this id.
     Forward(String),
 }
 
-impl<W> std::fmt::Debug for Action<W> {
+impl<B> std::fmt::Debug for Action<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Action::Respond(r) => f.debug_tuple("Respond").field(r).finish(),

@@ -1,81 +1,13 @@
-//! `fs/logs`: parameters, the rotated log files of a task (`alloc/logs/<task>.<type>.<N>`),
-//! Nomad's `findClosest` for where to start, and the opt-in `lines=N` tail.
+//! `fs/logs`: parameters, Nomad's `findClosest` for where to start among a task's rotated
+//! log files, and the opt-in `lines=N` tail.
 
 use crate::access::Access;
+use crate::fs_params;
 use crate::host::{Allocation, Host};
 use crate::http::{ApiError, ApiResult};
-use crate::params::{Query, go_quote, parse_bool, parse_int};
+use crate::log_files::{LogFile, LogFiles};
+use crate::params::{Query, go_quote};
 use crate::stream::{FRAME_SIZE, Source, Stream};
-
-/// Where logmon writes, relative to the allocation directory.
-pub const LOG_DIR: &str = "alloc/logs";
-
-/// One task's stdout or stderr files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogFiles {
-    task: String,
-    kind: String,
-}
-
-/// One rotated file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LogFile {
-    pub index: u64,
-    pub size: u64,
-}
-
-impl LogFiles {
-    fn prefix(&self) -> String {
-        format!("{}.{}.", self.task, self.kind)
-    }
-
-    /// The path of file `index`.
-    pub fn path(&self, index: u64) -> String {
-        format!("{LOG_DIR}/{}{index}", self.prefix())
-    }
-
-    /// The files that exist now, by index. A matching name whose suffix is not a number is
-    /// an error, as in Nomad; directories are skipped.
-    pub fn list(&self, host: &impl Host, alloc_id: &str) -> ApiResult<Vec<LogFile>> {
-        let entries = host
-            .list(alloc_id, LOG_DIR)
-            .map_err(|e| ApiError::internal(format!("failed to list entries: {e:?}")))?;
-        let prefix = self.prefix();
-        let mut files = Vec::new();
-        for entry in entries.iter().filter(|e| !crate::filemode::is_dir(e.mode)) {
-            let Some(suffix) = entry.name.strip_prefix(&prefix) else {
-                continue;
-            };
-            let index = atoi(suffix).map_err(ApiError::internal)?;
-            files.push(LogFile {
-                index,
-                size: entry.size,
-            });
-        }
-        files.sort_by_key(|f| f.index);
-        Ok(files)
-    }
-}
-
-/// Go's `strconv.Atoi` as Nomad reports its failure for a log index.
-fn atoi(suffix: &str) -> Result<u64, String> {
-    let error = |why: &str| {
-        format!(
-            "failed to convert {} to a log index: strconv.Atoi: parsing {}: {why}",
-            go_quote(suffix),
-            go_quote(suffix)
-        )
-    };
-    let value = parse_int(suffix).map_err(|e| {
-        error(if e.ends_with("out of range") {
-            "value out of range"
-        } else {
-            "invalid syntax"
-        })
-    })?;
-    // Negative indexes cannot come from logmon; treat them like any other junk name.
-    u64::try_from(value).map_err(|_| error("invalid syntax"))
-}
 
 /// Nomad's `findClosest`: from the first file at or after `desired` (else the last), walk
 /// `offset` bytes forward (positive) or backward (negative) across files.
@@ -173,8 +105,8 @@ pub fn start<W>(
         .get("task")
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::bad_request("must provide task name"))?;
-    let follow = flag(query, "follow", false)?;
-    let plain = flag(query, "plain", false)?;
+    let follow = fs_params::flag(query, "follow", false)?;
+    let plain = fs_params::flag(query, "plain", false)?;
     let kind = match query.get("type") {
         Some(kind @ ("stdout" | "stderr")) => kind,
         _ => {
@@ -183,21 +115,18 @@ pub fn start<W>(
             ));
         }
     };
-    let offset = crate::fs::offset(query)?;
-    let origin_end = crate::fs::origin_is_end(query)?;
+    let offset = fs_params::offset(query)?;
+    let origin_end = fs_params::origin_is_end(query)?;
     let lines = match query.get("lines").filter(|l| !l.is_empty()) {
         None => None,
         Some(l) => Some(
-            u64::try_from(crate::fs::int_param(l, "lines")?)
+            u64::try_from(fs_params::int_param(l, "lines")?)
                 .map_err(|_| ApiError::bad_request("lines must not be negative"))?,
         ),
     };
     let allocation = access.allocation(host, alloc_id)?;
     check_task(&allocation, task)?;
-    let logs = LogFiles {
-        task: task.to_string(),
-        kind: kind.to_string(),
-    };
+    let logs = LogFiles::new(task, kind);
     let files = logs.list(host, alloc_id)?;
     if files.is_empty() {
         return Err(ApiError::not_found(format!(
@@ -234,17 +163,6 @@ fn check_task(allocation: &Allocation, task: &str) -> ApiResult<()> {
         )));
     }
     Ok(())
-}
-
-/// A boolean parameter with Nomad's error text (Nomad answers 500 for `fs/stream`'s
-/// `follow`; it is bad input, so 400 everywhere).
-pub fn flag(query: &Query, name: &str, default: bool) -> ApiResult<bool> {
-    match query.get(name).filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(value) => parse_bool(value).map_err(|e| {
-            ApiError::bad_request(format!("failed to parse {name} field to boolean: {e}"))
-        }),
-    }
 }
 
 #[cfg(test)]
@@ -288,14 +206,5 @@ mod tests {
         ];
         assert_eq!(find_closest(&gappy, 3, 0), Some((13, 0)));
         assert_eq!(find_closest(&[], 0, 0), None);
-    }
-
-    #[test]
-    fn atoi_errors_match_go() {
-        assert_eq!(
-            atoi("x").unwrap_err(),
-            r#"failed to convert "x" to a log index: strconv.Atoi: parsing "x": invalid syntax"#
-        );
-        assert_eq!(atoi("12"), Ok(12));
     }
 }

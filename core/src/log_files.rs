@@ -1,0 +1,98 @@
+//! The rotated log files of a task, `alloc/logs/<task>.<type>.<N>`: their names and
+//! which exist. Shared by `fs/logs` (where to start) and the stream (where to go next).
+
+use crate::host::Host;
+use crate::http::{ApiError, ApiResult};
+use crate::params::{go_quote, parse_int};
+
+/// Where logmon writes, relative to the allocation directory.
+pub const LOG_DIR: &str = "alloc/logs";
+
+/// One task's stdout or stderr files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFiles {
+    task: String,
+    kind: String,
+}
+
+/// One rotated file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogFile {
+    pub index: u64,
+    pub size: u64,
+}
+
+impl LogFiles {
+    /// The files of `task`'s `kind` (`stdout` or `stderr`).
+    pub fn new(task: &str, kind: &str) -> Self {
+        Self {
+            task: task.to_string(),
+            kind: kind.to_string(),
+        }
+    }
+
+    fn prefix(&self) -> String {
+        format!("{}.{}.", self.task, self.kind)
+    }
+
+    /// The path of file `index`.
+    pub fn path(&self, index: u64) -> String {
+        format!("{LOG_DIR}/{}{index}", self.prefix())
+    }
+
+    /// The files that exist now, by index. A matching name whose suffix is not a number is
+    /// an error, as in Nomad; directories are skipped.
+    pub fn list(&self, host: &impl Host, alloc_id: &str) -> ApiResult<Vec<LogFile>> {
+        let entries = host
+            .list(alloc_id, LOG_DIR)
+            .map_err(|e| ApiError::internal(format!("failed to list entries: {e:?}")))?;
+        let prefix = self.prefix();
+        let mut files = Vec::new();
+        for entry in entries.iter().filter(|e| !crate::filemode::is_dir(e.mode)) {
+            let Some(suffix) = entry.name.strip_prefix(&prefix) else {
+                continue;
+            };
+            let index = atoi(suffix).map_err(ApiError::internal)?;
+            files.push(LogFile {
+                index,
+                size: entry.size,
+            });
+        }
+        files.sort_by_key(|f| f.index);
+        Ok(files)
+    }
+}
+
+/// Go's `strconv.Atoi` as Nomad reports its failure for a log index.
+fn atoi(suffix: &str) -> Result<u64, String> {
+    let error = |why: &str| {
+        format!(
+            "failed to convert {} to a log index: strconv.Atoi: parsing {}: {why}",
+            go_quote(suffix),
+            go_quote(suffix)
+        )
+    };
+    let value = parse_int(suffix).map_err(|e| {
+        error(if e.ends_with("out of range") {
+            "value out of range"
+        } else {
+            "invalid syntax"
+        })
+    })?;
+    // Negative indexes cannot come from logmon; treat them like any other junk name.
+    u64::try_from(value).map_err(|_| error("invalid syntax"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atoi_errors_match_go() {
+        assert_eq!(
+            atoi("x").unwrap_err(),
+            r#"failed to convert "x" to a log index: strconv.Atoi: parsing "x": invalid syntax"#
+        );
+        assert_eq!(atoi("12"), Ok(12));
+    }
+}
