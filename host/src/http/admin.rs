@@ -83,23 +83,14 @@ fn core_status(runtime: &Runtime) -> Response<Body> {
 }
 
 /// With ACLs on, only a management token may act on the agent itself. The token is read
-/// as Nomad reads it (`X-Nomad-Token`, else `Authorization: Bearer`).
+/// by the core's own parser, so both agree on Nomad's rules.
 fn management_token(runtime: &Arc<Runtime>, headers: &HeaderMap) -> Result<(), &'static str> {
     let acl = &runtime.context().acl;
     if !acl.enabled() {
         return Ok(());
     }
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let secret = header("x-nomad-token")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .or_else(|| {
-            let (scheme, rest) = header("authorization")?.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| rest.split_whitespace().next())
-                .flatten()
-        });
+    let secret =
+        caravan_core::acl::request_token(|name| headers.get(name).and_then(|v| v.to_str().ok()));
     match secret.map(|s| acl.resolve(s)) {
         Some(Ok(token)) if token.token_type == TokenType::Management => Ok(()),
         Some(Err(ResolveError::NotFound)) => Err("ACL token not found"),
