@@ -4,7 +4,7 @@ wasmtime::component::bindgen!({
     world: "core",
     path: "../wit",
     with: {
-        "caravan:client/follow.subscription": crate::capabilities::follow::Subscription,
+        "caravan:client/follow.subscription": crate::capabilities::follow::watcher::Subscription,
     },
 });
 

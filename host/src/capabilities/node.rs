@@ -7,7 +7,6 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::CoreState;
 use super::bindings::{node, types};
-use super::cluster::NodeRecord;
 use crate::store::{MetaOp, StateStore};
 
 /// Who this node is.
@@ -20,20 +19,6 @@ pub struct NodeState {
     pub store: Arc<StateStore>,
     /// The address clients and servers reach this agent's HTTP API at (known once bound).
     pub http_addr: OnceLock<String>,
-}
-
-impl NodeState {
-    /// This node as it registers with servers.
-    pub fn record(&self) -> NodeRecord {
-        NodeRecord {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            datacenter: self.datacenter.clone(),
-            http_addr: self.http_addr.get().cloned().unwrap_or_default(),
-            static_meta: self.static_meta.clone(),
-            dynamic_meta: self.store.dynamic_meta().unwrap_or_default(),
-        }
-    }
 }
 
 /// Nomad's built-in static node metadata, added unless configured.

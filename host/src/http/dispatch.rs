@@ -14,7 +14,7 @@ use super::forward::forward;
 use super::gzip::{compress, wants_gzip};
 use super::pump::stream;
 use super::send_file::send_file;
-use super::server::Shared;
+use super::shared::Shared;
 use super::{Body, add_core_header, full, full_response, plain, respond};
 use crate::capabilities::HostContext;
 use crate::capabilities::bindings::types;

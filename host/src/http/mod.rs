@@ -9,6 +9,7 @@ mod gzip;
 mod pump;
 mod send_file;
 pub mod server;
+mod shared;
 
 use std::convert::Infallible;
 

@@ -13,7 +13,7 @@ use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::server::Shared;
+use super::shared::Shared;
 use super::{Body, add_headers, plain, status};
 use crate::capabilities::bindings::{handler, types};
 use crate::runtime::Pull;

@@ -14,37 +14,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::handle;
+pub use super::shared::ServerOptions;
+use super::shared::Shared;
 use crate::runtime::{Core, Runtime};
 
 /// A client has this long to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// After a shutdown signal, requests in flight get this long to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
-/// Transport limits.
-#[derive(Debug, Clone)]
-pub struct ServerOptions {
-    /// Streamed responses (`fs/stream`, `fs/logs`) open at once; more are refused with 503.
-    pub max_streams: usize,
-}
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        Self { max_streams: 1024 }
-    }
-}
-
-/// What every connection shares.
-pub(super) struct Shared {
-    /// Decides every API request.
-    pub core: Arc<dyn Core>,
-    /// The wasm runtime, for `/v1/agent/core` and the host context.
-    pub runtime: Arc<Runtime>,
-    pub options: ServerOptions,
-    pub open_streams: AtomicUsize,
-    /// Cancelled at shutdown: following streams never end by themselves.
-    pub closing: CancellationToken,
-}
 
 /// Serve on `listener` until `shutdown` resolves, then let requests in flight finish.
 pub async fn serve(

@@ -1,42 +1,39 @@
 //! The checks a candidate core passes before it may serve: a readable header, and a
 //! self-check of read-only requests whose answers every caravan core must give.
 
-use super::LoadedCore;
 use super::MAX_CORE_SIZE;
-use super::sandbox::Sandbox;
 use crate::capabilities::bindings::{handler, types};
 
-impl Sandbox {
-    /// Requests with known answers, each in a fresh store under the call deadline. They
-    /// read state but never change it, so checking a candidate cannot disturb the agent.
-    pub(super) fn self_check(&self, core: &LoadedCore) -> Result<(), String> {
-        for probe in SELF_CHECK {
-            let request = types::Request {
-                method: "GET".into(),
-                path: probe.path.into(),
-                query: String::new(),
-                headers: Vec::new(),
-                body: Vec::new(),
-            };
-            let failed = |why: String| format!("failed the self-check: GET {}: {why}", probe.path);
-            let (action, _) = self
-                .handle(core, &request)
-                .map_err(|err| failed(format!("{err:#}")))?;
-            let handler::Action::Respond(response) = action else {
-                return Err(failed(
-                    "answered with something other than a response".into(),
-                ));
-            };
-            (probe.expect)(&response).map_err(|expected| {
-                failed(format!(
-                    "expected {expected}, got {} {:?}",
-                    response.status,
-                    abbreviate(&response.body)
-                ))
-            })?;
-        }
-        Ok(())
+/// Requests with known answers, each answered by `handle` (the sandbox runs each in a
+/// fresh store under the call deadline). They read state but never change it, so checking
+/// a candidate cannot disturb the agent.
+pub(super) fn self_check(
+    handle: impl Fn(&types::Request) -> anyhow::Result<handler::Action>,
+) -> Result<(), String> {
+    for probe in SELF_CHECK {
+        let request = types::Request {
+            method: "GET".into(),
+            path: probe.path.into(),
+            query: String::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let failed = |why: String| format!("failed the self-check: GET {}: {why}", probe.path);
+        let action = handle(&request).map_err(|err| failed(format!("{err:#}")))?;
+        let handler::Action::Respond(response) = action else {
+            return Err(failed(
+                "answered with something other than a response".into(),
+            ));
+        };
+        (probe.expect)(&response).map_err(|expected| {
+            failed(format!(
+                "expected {expected}, got {} {:?}",
+                response.status,
+                abbreviate(&response.body)
+            ))
+        })?;
     }
+    Ok(())
 }
 
 /// One request of the self-check and what a correct core answers (Nomad's behaviour, which

@@ -15,7 +15,7 @@ use wasmtime::{
 };
 
 use super::cache::CoreCache;
-use super::checks::check_header;
+use super::checks::{self, check_header};
 use super::{EPOCH_TICK, LoadedCore, Rejection, RuntimeOptions};
 use crate::capabilities::bindings::policy::CompiledPolicy;
 use crate::capabilities::bindings::{Core, CorePre, handler, types};
@@ -82,6 +82,11 @@ impl Sandbox {
             reason,
         })?;
         Ok(core)
+    }
+
+    /// The self-check (see [`checks::self_check`]) on `core`.
+    pub(super) fn self_check(&self, core: &LoadedCore) -> Result<(), String> {
+        checks::self_check(|request| self.handle(core, request).map(|(action, _)| action))
     }
 
     /// Compile (or fetch from the cache), link and start a core.

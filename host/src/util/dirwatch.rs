@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecursiveMode, Watcher};
 
 /// Watch `dir` (and, if `recursive`, everything below it); after each burst of events
@@ -20,7 +21,7 @@ pub fn watch_dir(
     let (tx, rx) = std::sync::mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         // Our own reads of the directory's files are events too; only changes count.
-        if event.is_ok_and(|e| crate::capabilities::follow::changes_something(&e.kind)) {
+        if event.is_ok_and(|e| changes_something(&e.kind)) {
             let _ = tx.send(());
         }
     })?;
@@ -41,4 +42,16 @@ pub fn watch_dir(
             }
         })?;
     Ok(watcher)
+}
+
+/// notify reports opens and reads too (inotify `IN_OPEN`); a watcher that reads what it watches
+/// (a stream its file, the agent its spec and ACL files) would then wake itself again, and again:
+/// a loop that burns a core per stream. Only a close after writing counts among the accesses (the
+/// write itself is also a modification).
+pub fn changes_something(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
 }

@@ -12,7 +12,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::allocations::allocation;
 use super::bindings::{cluster, types};
-use super::node::entries;
+use super::node::{NodeState, entries};
 use super::{CoreState, timestamp};
 
 /// What this agent is, and whom it knows.
@@ -21,6 +21,20 @@ pub struct ClusterState {
     pub roles: cluster::AgentRoles,
     /// Other nodes, when this agent is a server.
     pub nodes: Cluster,
+}
+
+impl NodeState {
+    /// This node as it registers with servers.
+    pub fn record(&self) -> NodeRecord {
+        NodeRecord {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            datacenter: self.datacenter.clone(),
+            http_addr: self.http_addr.get().cloned().unwrap_or_default(),
+            static_meta: self.static_meta.clone(),
+            dynamic_meta: self.store.dynamic_meta().unwrap_or_default(),
+        }
+    }
 }
 
 impl cluster::Host for CoreState {

@@ -1,9 +1,9 @@
 //! `follow`: wake a stream when the file or directory it follows changes (`watcher`).
 
-mod watcher;
+pub(crate) mod watcher;
 
 use wasmtime::component::{HasSelf, Linker, Resource};
-pub use watcher::{Follower, Subscription, changes_something};
+pub use watcher::{Follower, Subscription};
 
 use super::CoreState;
 use super::bindings::{filesystem, follow};

@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
 use anyhow::{Context, Result};
-use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::Notify;
+
+use crate::util::dirwatch::changes_something;
 
 /// The daemon's one watcher and who listens to what.
 pub struct Follower {
@@ -130,18 +131,6 @@ impl Drop for Subscription {
         if let Some(follower) = self.follower.upgrade() {
             follower.unsubscribe(self.id);
         }
-    }
-}
-
-/// notify reports opens and reads too (inotify `IN_OPEN`); a watcher that reads what it watches
-/// (a stream its file, the agent its spec and ACL files) would then wake itself again, and again:
-/// a loop that burns a core per stream. Only a close after writing counts among the accesses (the
-/// write itself is also a modification).
-pub fn changes_something(kind: &EventKind) -> bool {
-    match kind {
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-        EventKind::Access(_) => false,
-        _ => true,
     }
 }
 

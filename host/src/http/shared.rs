@@ -1,0 +1,33 @@
+//! What every connection of one server shares.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::runtime::{Core, Runtime};
+
+/// Transport limits.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Streamed responses (`fs/stream`, `fs/logs`) open at once; more are refused with 503.
+    pub max_streams: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self { max_streams: 1024 }
+    }
+}
+
+/// What every connection shares.
+pub(super) struct Shared {
+    /// Decides every API request.
+    pub core: Arc<dyn Core>,
+    /// The wasm runtime, for `/v1/agent/core` and the host context.
+    pub runtime: Arc<Runtime>,
+    pub options: ServerOptions,
+    pub open_streams: AtomicUsize,
+    /// Cancelled at shutdown: following streams never end by themselves.
+    pub closing: CancellationToken,
+}
