@@ -24,13 +24,12 @@ pub mod dirwatch;
 pub mod duration;
 pub mod follow;
 pub mod fsutil;
-pub mod gc;
-pub mod logmon;
 pub mod native_core;
-pub mod procstats;
 pub mod runtime;
 pub mod server;
 pub mod state;
 pub mod stats;
 pub mod swap;
-pub mod tasks;
+
+// Compatibility: these moved under `allocs`; the old paths stay until their users switch.
+pub use allocs::{gc, logmon, procstats, tasks};

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::allocs::Registry;
+use super::Registry;
 
 /// `client { gc_* }` settings, with Nomad's defaults.
 #[derive(Debug, Clone, PartialEq)]

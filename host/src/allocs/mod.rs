@@ -17,9 +17,14 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::procstats::{TaskSample, TaskStats};
 use crate::state::StateStore;
-use crate::tasks::{self, Launch, LogTarget, Outcome, TaskControl};
+use procstats::{TaskSample, TaskStats};
+use tasks::{Launch, LogTarget, Outcome, TaskControl};
+
+pub mod gc;
+pub mod logmon;
+pub mod procstats;
+pub mod tasks;
 
 /// Nomad's default `kill_timeout`.
 const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -1286,7 +1291,7 @@ mod tests {
         });
         let first_pid = registry.get(ID).unwrap().tasks[0].pid.unwrap();
         registry.shutdown();
-        assert!(crate::procstats::read_stat(first_pid).is_none_or(|p| p.zombie));
+        assert!(procstats::read_stat(first_pid).is_none_or(|p| p.zombie));
         assert_eq!(
             status(&registry),
             ClientStatus::Running,
