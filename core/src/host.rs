@@ -105,6 +105,22 @@ pub enum FsError {
     Io(String),
 }
 
+/// What a client may read about a failed file access: plain words, never a host path.
+impl core::fmt::Display for FsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            FsError::NotFound => "no such file or directory",
+            FsError::NotADirectory => "not a directory",
+            FsError::IsADirectory => "is a directory",
+            FsError::EscapesAllocDir => "path escapes the alloc directory",
+            FsError::SecretFile => "reading secret file prohibited",
+            FsError::PrivateFile => "reading private file prohibited",
+            FsError::NotRegularFile => "not a regular file",
+            FsError::Io(message) => message,
+        })
+    }
+}
+
 /// What one key of a metadata apply does to the dynamic metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetaOp {

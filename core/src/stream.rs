@@ -189,7 +189,7 @@ impl<W> Stream<W> {
             FsError::PrivateFile => {
                 format!("Reading private file prohibited: {}", self.shown_path())
             }
-            other => format!("failed to stream {:?}: {other:?}", self.shown_path()),
+            other => format!("failed to stream {:?}: {other}", self.shown_path()),
         };
         out.extend_from_slice(message.as_bytes());
         Step::Data(out)

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use caravan::logmon::{self, Rotator};
-use caravan::tasks::{self, Launch, LogTarget, TaskControl};
+use caravan::allocs::logmon::{self, Rotator};
+use caravan::allocs::tasks::{self, Launch, LogTarget, TaskControl};
 
 const TOTAL: usize = 256 << 20;
 const FILE_SIZE: u64 = 10 << 20;

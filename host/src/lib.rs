@@ -20,14 +20,6 @@ pub mod agent;
 pub mod allocs;
 pub mod capabilities;
 pub mod cli;
-pub mod gc;
 pub mod http;
-pub mod logmon;
-pub mod procstats;
 pub mod runtime;
 pub mod store;
-pub mod tasks;
-
-// Old paths still used by the allocation modules until they move into `allocs/`.
-use store as state;
-use util::duration;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::gc::GcConfig;
+use crate::allocs::gc::GcConfig;
 
 /// Nomad's default HTTP port.
 pub const DEFAULT_HTTP_PORT: u16 = 4646;

@@ -116,7 +116,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         write_demo_files(&alloc_root.join(id))?;
     }
     let _watcher = watch_specs(registry.clone())?;
-    crate::gc::start(registry.clone(), alloc_root.clone(), gc_config);
+    crate::allocs::gc::start(registry.clone(), alloc_root.clone(), gc_config);
 
     let mut static_meta = default_static_meta();
     static_meta.extend(config.client.meta.clone());

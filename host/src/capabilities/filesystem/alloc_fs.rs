@@ -45,6 +45,8 @@ const OPENAT2_ATTEMPTS: usize = 16;
 /// Upper bound on a single read (and on up-front allocation) in `read_at`, so
 /// a huge `len` against a small file never allocates the whole `len`.
 const READ_CHUNK: usize = 1 << 20;
+/// How often a file replaced while being opened is opened again before giving up.
+const REPLACED_ATTEMPTS: usize = 16;
 
 /// Serves `<root>/<alloc_id>/...` read-only, with containment enforced by the kernel.
 #[derive(Debug, Clone)]
@@ -238,35 +240,57 @@ impl AllocFs {
     ) -> Result<(OwnedFd, Stat), FsError> {
         let rel = relative(path)?;
         let alloc = self.open_alloc(alloc_id)?;
-
-        // O_PATH first: it neither blocks on a FIFO nor has device side
-        // effects, so the file type can be checked before any real open.
-        let probe = open_beneath(alloc.as_fd(), rel, OFlags::PATH).map_err(map_errno)?;
-        let first = rustix::fs::fstat(&probe).map_err(map_errno)?;
-        require_regular(&first)?;
-
         let guard = ProtectedDirs::new(alloc.as_fd(), tasks)?;
-        guard.check(probe.as_fd())?;
-
-        // NONBLOCK so that if the path was swapped for a FIFO in between, the
-        // open still returns at once (and then fails the inode comparison).
-        let file = open_beneath(
-            alloc.as_fd(),
-            rel,
-            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
-        )
-        .map_err(map_errno)?;
-        let second = rustix::fs::fstat(&file).map_err(map_errno)?;
-        verify_same(&first, &second)?;
-        // The returned fd is what the caller reads, so judge it as well.
-        guard.check(file.as_fd())?;
-
-        // Regular-file reads ignore O_NONBLOCK, but callers may hand the fd
-        // to code that checks it; give back a plain blocking fd.
-        let flags = rustix::fs::fcntl_getfl(&file).map_err(map_errno)?;
-        rustix::fs::fcntl_setfl(&file, flags - OFlags::NONBLOCK).map_err(map_errno)?;
-        Ok((file, second))
+        // A file replaced by rename between the probe and the open (what every atomic
+        // writer does) is simply opened again: the name always pointed at some file.
+        for _ in 0..REPLACED_ATTEMPTS {
+            match open_checked(alloc.as_fd(), rel, &guard)? {
+                Some(opened) => return Ok(opened),
+                None => continue,
+            }
+        }
+        Err(FsError::Io("file keeps changing while opening".into()))
     }
+}
+
+/// One probe-then-open of `rel`: `None` when the name was pointed at another inode in
+/// between (the caller tries again).
+fn open_checked(
+    alloc: BorrowedFd<'_>,
+    rel: &str,
+    guard: &ProtectedDirs,
+) -> Result<Option<(OwnedFd, Stat)>, FsError> {
+    // O_PATH first: it neither blocks on a FIFO nor has device side
+    // effects, so the file type can be checked before any real open.
+    let probe = open_beneath(alloc, rel, OFlags::PATH).map_err(map_errno)?;
+    let first = rustix::fs::fstat(&probe).map_err(map_errno)?;
+    require_regular(&first)?;
+    guard.check(probe.as_fd())?;
+
+    // NONBLOCK so that if the path was swapped for a FIFO in between, the
+    // open still returns at once (and then fails the inode comparison).
+    let file = match open_beneath(
+        alloc,
+        rel,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
+    ) {
+        Ok(file) => file,
+        // Swapped for a directory or removed and replaced in between: look again.
+        Err(Errno::ISDIR | Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(map_errno(e)),
+    };
+    let second = rustix::fs::fstat(&file).map_err(map_errno)?;
+    if !same_inode(&first, &second) {
+        return Ok(None);
+    }
+    // The returned fd is what the caller reads, so judge it as well.
+    guard.check(file.as_fd())?;
+
+    // Regular-file reads ignore O_NONBLOCK, but callers may hand the fd
+    // to code that checks it; give back a plain blocking fd.
+    let flags = rustix::fs::fcntl_getfl(&file).map_err(map_errno)?;
+    rustix::fs::fcntl_setfl(&file, flags - OFlags::NONBLOCK).map_err(map_errno)?;
+    Ok(Some((file, second)))
 }
 
 /// Directories whose files must not be served, as real paths from the kernel.
@@ -431,20 +455,17 @@ fn require_regular(st: &Stat) -> Result<(), FsError> {
     }
 }
 
-/// The re-opened fd must be the inode that was type-checked through `O_PATH`.
-fn verify_same(first: &Stat, second: &Stat) -> Result<(), FsError> {
+/// Whether the re-opened fd is the regular file that was type-checked through `O_PATH`.
+fn same_inode(first: &Stat, second: &Stat) -> bool {
     let regular = FileType::from_raw_mode(second.st_mode) == FileType::RegularFile;
-    if first.st_dev != second.st_dev || first.st_ino != second.st_ino || !regular {
-        return Err(FsError::Io("file changed while opening".into()));
-    }
-    Ok(())
+    first.st_dev == second.st_dev && first.st_ino == second.st_ino && regular
 }
 
 fn read_range(fd: BorrowedFd<'_>, st: &Stat, offset: u64, len: u32) -> Result<Vec<u8>, FsError> {
-    // No file extends past i64::MAX, and the kernel rejects such offsets with
-    // EINVAL; that is simply "past EOF".
+    // No file extends past i64::MAX, and the kernel rejects a read whose end
+    // would (EINVAL); such offsets are simply past the end of the file.
     let max_offset = u64::try_from(i64::MAX).unwrap_or(u64::MAX);
-    if offset > max_offset {
+    if offset >= max_offset {
         return Ok(Vec::new());
     }
     let want = usize::try_from(len).unwrap_or(usize::MAX);
@@ -456,7 +477,11 @@ fn read_range(fd: BorrowedFd<'_>, st: &Stat, offset: u64, len: u32) -> Result<Ve
     let mut pos = offset;
     while out.len() < want {
         let start = out.len();
-        let chunk = (want - start).min(READ_CHUNK);
+        let room = usize::try_from(max_offset - pos).unwrap_or(usize::MAX);
+        let chunk = (want - start).min(READ_CHUNK).min(room);
+        if chunk == 0 {
+            break;
+        }
         out.resize(start + chunk, 0);
         let result = rustix::io::pread(fd, &mut out[start..], pos);
         match result {
@@ -467,9 +492,6 @@ fn read_range(fd: BorrowedFd<'_>, st: &Stat, offset: u64, len: u32) -> Result<Ve
             Ok(n) => {
                 out.truncate(start + n);
                 pos = pos.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
-                if pos > max_offset {
-                    break;
-                }
             }
             Err(Errno::INTR) => out.truncate(start),
             Err(e) => return Err(map_errno(e)),

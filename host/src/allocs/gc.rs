@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::allocs::Registry;
+use super::Registry;
 
 /// `client { gc_* }` settings, with Nomad's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +120,7 @@ pub fn filesystem_usage(path: &std::path::Path) -> Usage {
 mod tests {
     use super::*;
     use crate::allocs::ClientStatus;
-    use crate::state::StateStore;
+    use crate::store::StateStore;
     use std::time::Instant;
 
     fn registry(tmp: &std::path::Path, commands: &[&str]) -> (Registry, Vec<String>) {

@@ -156,7 +156,7 @@ struct State {
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, State> {
-    shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    crate::util::lock(&shared.state)
 }
 
 impl TaskStats {

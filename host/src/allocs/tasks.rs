@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
 
-use crate::logmon::{self, Rotator};
-use crate::procstats;
+use super::logmon::{self, Rotator};
+use super::procstats;
 
 /// How long a finished task's log pumps get to drain its pipes before it is reported dead.
 /// They finish in microseconds unless a process that escaped the group still holds a pipe.
@@ -63,7 +63,7 @@ impl TaskControl {
     }
 
     fn lock(&self) -> MutexGuard<'_, Slot> {
-        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+        crate::util::lock(&self.slot)
     }
 
     /// Ask the task to stop: SIGTERM to its process group if it runs.

@@ -1,0 +1,179 @@
+//! Static allocations: a directory of allocation specs (JSON, Nomad field names), the
+//! kubelet's static-pod pattern. A spec file places an allocation and runs its tasks;
+//! removing it stops the allocation, which then stays terminal (and collectable) until
+//! garbage-collected. A changed spec stops the old allocation and places the new one.
+//!
+//! Every state change is written to the state store before anyone can observe it through
+//! the API, so an agent that is killed and restarted finds each allocation as it was: terminal
+//! ones stay terminal and readable, and tasks that were running are started again (their
+//! leftovers, if the old agent's death did not take them, are stopped first).
+//!
+//! [`Registry`] is the face the rest of the daemon sees. Below it, each file has one job and
+//! imports only from the files under it:
+//!
+//! - `sync`: the specs directory against the placed allocations, collection and tombstones;
+//! - `supervisor`: one placed allocation and the threads that run, stop and record its tasks;
+//! - [`tasks`] (one task as a process group), [`logmon`] (its rotating log files) and
+//!   [`procstats`] (its resource usage, sampled from `/proc`);
+//! - `env` (the `NOMAD_*` environment), `layout` (the alloc-dir layout) and `persist`
+//!   (what the state store holds per allocation);
+//! - `record` (records and client status) and `spec` (the spec schema), at the bottom.
+//!
+//! [`gc`] sits above the registry: it decides when terminal allocations are collected.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::store::StateStore;
+use procstats::{TaskSample, TaskStats};
+use supervisor::{Alloc, Shared};
+use sync::{Allocs, SpecFiles};
+use tasks::TaskControl;
+
+pub mod gc;
+pub mod logmon;
+pub mod procstats;
+pub mod tasks;
+
+mod env;
+mod layout;
+mod persist;
+mod record;
+mod spec;
+mod supervisor;
+mod sync;
+#[cfg(test)]
+mod tests;
+
+pub use record::{AllocRecord, ClientStatus, TaskRecord, TaskStatus};
+pub use spec::{AllocSpec, LogConfig, TaskSpec};
+
+/// How long a collection waits for the processes it has just SIGKILLed.
+const COLLECT_WAIT: Duration = Duration::from_secs(5);
+
+/// The allocations of this node, their directories, processes and persisted records.
+pub struct Registry {
+    specs_dir: PathBuf,
+    shared: Arc<Shared>,
+    allocs: Mutex<Allocs>,
+}
+
+impl Registry {
+    /// Load the persisted records, reconcile them with the specs directory, then run what
+    /// should run. `stats_interval` is how often running tasks' usage is sampled.
+    pub fn open(
+        alloc_root: &Path,
+        specs_dir: &Path,
+        state: Arc<StateStore>,
+        stats_interval: Duration,
+    ) -> Result<Self> {
+        std::fs::create_dir_all(alloc_root).context("failed to create the alloc dir")?;
+        std::fs::create_dir_all(specs_dir).context("failed to create the specs dir")?;
+        // Tasks get absolute paths in their environment, whatever the agent's working dir.
+        let alloc_root =
+            std::fs::canonicalize(alloc_root).context("failed to resolve the alloc dir")?;
+        let loaded = persist::load(&state)?;
+        let restored: Vec<Arc<Alloc>> = loaded
+            .records
+            .into_iter()
+            .map(|record| Arc::new(Alloc::restore(record)))
+            .collect();
+        let registry = Self {
+            specs_dir: specs_dir.to_path_buf(),
+            shared: Arc::new(Shared {
+                alloc_root,
+                state,
+                usage: TaskStats::start(stats_interval),
+                shutting_down: AtomicBool::new(false),
+                base_env: env::base_env(),
+            }),
+            allocs: Mutex::new(Allocs {
+                placed: restored
+                    .iter()
+                    .map(|a| (a.spec.id.clone(), a.clone()))
+                    .collect(),
+                collected: loaded.collected,
+                files: Default::default(),
+            }),
+        };
+        for alloc in &restored {
+            // Over before the agent stopped, but with tasks it did not see end: only their
+            // leftovers need stopping.
+            if alloc.live().record.client_status.is_terminal() {
+                alloc.stop(&registry.shared);
+            }
+        }
+        registry.reconcile();
+        for alloc in restored {
+            alloc.start(&registry.shared, None);
+        }
+        Ok(registry)
+    }
+
+    /// The specs directory this registry watches.
+    pub fn specs_dir(&self) -> &Path {
+        &self.specs_dir
+    }
+
+    fn allocs(&self) -> MutexGuard<'_, Allocs> {
+        crate::util::lock(&self.allocs)
+    }
+
+    /// Bring the allocations in line with the spec files: place new ones, replace
+    /// changed ones, stop those whose file is gone. Bad files are logged and skipped.
+    pub fn reconcile(&self) {
+        if self.shared.is_shutting_down() {
+            return;
+        }
+        match SpecFiles::read(&self.specs_dir) {
+            Ok(found) => self.allocs().reconcile(&self.shared, found),
+            // Not "every spec is gone": nothing is stopped on a failed listing.
+            Err(err) => crate::error!("failed to read the specs dir: {err}"),
+        }
+    }
+
+    /// One allocation's record.
+    pub fn get(&self, id: &str) -> Option<AllocRecord> {
+        let alloc = self.allocs().placed.get(id)?.clone();
+        Some(alloc.live().record.clone())
+    }
+
+    /// Every allocation's record.
+    pub fn list(&self) -> Vec<AllocRecord> {
+        let allocs: Vec<Arc<Alloc>> = self.allocs().placed.values().cloned().collect();
+        allocs.iter().map(|a| a.live().record.clone()).collect()
+    }
+
+    /// The latest usage samples of an allocation's running tasks.
+    pub fn usage(&self, id: &str) -> Vec<TaskSample> {
+        self.shared.usage.allocation(id)
+    }
+
+    /// Destroy a terminal allocation: kill what is left of its tasks (siblings of a failed
+    /// task may still be stopping), remove its directory and its state. A live one is
+    /// refused, so a core that skipped its own check still cannot destroy a workload.
+    pub fn collect(&self, id: &str) -> Result<(), String> {
+        let alloc = self.allocs().collectable(id)?;
+        for task in &alloc.tasks {
+            task.kill();
+        }
+        if !alloc.tasks.iter().all(|t| t.wait_done(COLLECT_WAIT)) {
+            return Err(format!("the tasks of allocation {id} did not exit"));
+        }
+        self.allocs().forget(&self.shared, id, &alloc)
+    }
+
+    /// Stop every task for the agent's exit (SIGTERM, SIGKILL after each kill timeout),
+    /// leaving the persisted states as they are so that the next agent resumes them.
+    pub fn shutdown(&self) {
+        self.shared.shutting_down.store(true, Ordering::SeqCst);
+        let allocs: Vec<Arc<Alloc>> = self.allocs().placed.values().cloned().collect();
+        let stoppable: Vec<(&TaskControl, Duration)> =
+            allocs.iter().flat_map(|a| a.stoppable()).collect();
+        tasks::stop_all(&stoppable);
+    }
+}

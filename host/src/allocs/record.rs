@@ -1,0 +1,133 @@
+//! What the client knows about an allocation and its tasks, and the client status Nomad
+//! derives from the tasks' states.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::spec::AllocSpec;
+
+/// An allocation's client status, as Nomad names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientStatus {
+    Pending,
+    Running,
+    Complete,
+    Failed,
+    Lost,
+}
+
+impl ClientStatus {
+    /// Whether the allocation is over (and so collectable).
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Complete | Self::Failed | Self::Lost)
+    }
+
+    /// Nomad's name for the status, as logged.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Complete => "complete",
+            Self::Failed => "failed",
+            Self::Lost => "lost",
+        }
+    }
+}
+
+/// A task's lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    Pending,
+    Running,
+    Dead,
+}
+
+/// What the client knows about one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub name: String,
+    pub state: TaskStatus,
+    pub failed: bool,
+    pub started_at: Option<SystemTime>,
+    pub finished_at: Option<SystemTime>,
+    /// The last run's exit code, if it exited rather than being killed by a signal.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// The signal that ended the last run, if one did.
+    #[serde(default)]
+    pub signal: Option<i32>,
+    /// The last run's leader pid and start time: after a crash of the agent, they find what
+    /// is left of the run.
+    #[serde(default)]
+    pub pid: Option<u32>,
+    #[serde(default)]
+    pub start_ticks: Option<u64>,
+}
+
+impl TaskRecord {
+    /// A task that has not started yet.
+    pub(super) fn pending(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            state: TaskStatus::Pending,
+            failed: false,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            signal: None,
+            pid: None,
+            start_ticks: None,
+        }
+    }
+}
+
+/// What the client knows about one allocation (persisted in the state store).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AllocRecord {
+    pub spec: AllocSpec,
+    pub client_status: ClientStatus,
+    pub tasks: Vec<TaskRecord>,
+}
+
+impl AllocRecord {
+    /// A freshly placed allocation: pending, every task pending.
+    pub(super) fn pending(spec: &AllocSpec) -> Self {
+        Self {
+            spec: spec.clone(),
+            client_status: ClientStatus::Pending,
+            tasks: spec
+                .tasks
+                .iter()
+                .map(|t| TaskRecord::pending(&t.name))
+                .collect(),
+        }
+    }
+
+    /// When the allocation became terminal: its last task's finish (the epoch if unknown).
+    pub fn finished_at(&self) -> SystemTime {
+        self.tasks
+            .iter()
+            .filter_map(|t| t.finished_at)
+            .max()
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+}
+
+/// Nomad's client status of an allocation from its tasks' states (`getClientStatus`): one
+/// failed task fails it; otherwise any running task makes it running, any pending task
+/// pending, and only dead tasks complete.
+pub(super) fn client_status(tasks: &[TaskRecord], stopping: bool) -> ClientStatus {
+    let any = |f: fn(&TaskRecord) -> bool| tasks.iter().any(f);
+    if any(|t| t.state == TaskStatus::Dead && t.failed) {
+        ClientStatus::Failed
+    } else if any(|t| t.state == TaskStatus::Running) {
+        ClientStatus::Running
+    } else if any(|t| t.state == TaskStatus::Pending) || (tasks.is_empty() && !stopping) {
+        ClientStatus::Pending
+    } else {
+        ClientStatus::Complete
+    }
+}

@@ -1,0 +1,300 @@
+//! One placed allocation and its threads: a supervisor per task runs it (after stopping
+//! the leftovers of a run the previous agent did not see end), records each change of state
+//! before anyone can observe it, and stops the siblings of a failed task, as Nomad does.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+
+use super::procstats::TaskStats;
+use super::record::{AllocRecord, TaskStatus, client_status};
+use super::spec::AllocSpec;
+use super::tasks::{self, Launch, LogTarget, Outcome, TaskControl};
+use super::{env, layout, persist};
+use crate::store::StateStore;
+
+/// What every allocation's threads need.
+pub(super) struct Shared {
+    pub alloc_root: PathBuf,
+    pub state: Arc<StateStore>,
+    pub usage: TaskStats,
+    /// Set when the agent shuts down: tasks are stopped then, but their state is left as
+    /// it was, so the next agent starts them again.
+    pub shutting_down: AtomicBool,
+    /// The agent's environment without the denylist: raw_exec tasks inherit the host's.
+    pub base_env: BTreeMap<String, String>,
+}
+
+impl Shared {
+    pub(super) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+/// One placed allocation: its spec, its live record and one control per task.
+pub(super) struct Alloc {
+    pub spec: AllocSpec,
+    live: Mutex<Live>,
+    pub tasks: Vec<Arc<TaskControl>>,
+}
+
+pub(super) struct Live {
+    pub record: AllocRecord,
+    /// Its spec is gone or replaced, or a task failed: no task starts any more.
+    pub stopping: bool,
+    /// A newer placement of the same id, or a collection, owns the persisted state now.
+    pub detached: bool,
+    /// Its spec file was there at the last reconciliation.
+    pub in_specs: bool,
+}
+
+impl Alloc {
+    /// Create Nomad's alloc-dir layout for a spec and persist a fresh record for it.
+    pub(super) fn place(shared: &Shared, spec: &AllocSpec) -> Result<Arc<Self>> {
+        layout::create(&layout::alloc_dir(&shared.alloc_root, &spec.id), spec)?;
+        let record = AllocRecord::pending(spec);
+        persist::persist(&shared.state, &record);
+        Ok(Arc::new(Self {
+            spec: spec.clone(),
+            tasks: spec
+                .tasks
+                .iter()
+                .map(|_| Arc::new(TaskControl::new()))
+                .collect(),
+            live: Mutex::new(Live {
+                record,
+                stopping: false,
+                detached: false,
+                in_specs: true,
+            }),
+        }))
+    }
+
+    /// An allocation as the state store remembers it: tasks that were not dead will run
+    /// again (unless it is stopped before [`Alloc::start`]).
+    pub(super) fn restore(record: AllocRecord) -> Self {
+        let tasks = record
+            .tasks
+            .iter()
+            .map(|t| {
+                Arc::new(if t.state == TaskStatus::Dead {
+                    TaskControl::finished()
+                } else {
+                    TaskControl::new()
+                })
+            })
+            .collect();
+        Self {
+            spec: record.spec.clone(),
+            tasks,
+            live: Mutex::new(Live {
+                record,
+                stopping: false,
+                detached: false,
+                // Until the first reconciliation says otherwise.
+                in_specs: true,
+            }),
+        }
+    }
+
+    pub(super) fn live(&self) -> MutexGuard<'_, Live> {
+        crate::util::lock(&self.live)
+    }
+
+    /// Start a supervisor thread for each task not over yet. With `previous` (the
+    /// allocation this one replaces), tasks start only once all of its tasks are over.
+    pub(super) fn start(self: &Arc<Self>, shared: &Arc<Shared>, previous: Option<Arc<Alloc>>) {
+        for (index, control) in self.tasks.iter().enumerate() {
+            if control.is_done() {
+                continue;
+            }
+            let (alloc, for_thread, previous) = (self.clone(), shared.clone(), previous.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("task-{}", self.spec.tasks[index].name))
+                .spawn(move || alloc.supervise(&for_thread, index, previous.as_deref()));
+            if let Err(err) = spawned {
+                self.finish_task(
+                    shared,
+                    index,
+                    &Outcome::StartFailed(format!("no thread: {err}")),
+                );
+            }
+        }
+    }
+
+    /// Stop the allocation: no task starts any more, running ones get SIGTERM now and
+    /// SIGKILL after their kill timeout (on a thread, so the caller does not wait).
+    pub(super) fn stop(self: &Arc<Self>, shared: &Arc<Shared>) {
+        {
+            let mut live = self.live();
+            if live.stopping {
+                return;
+            }
+            live.stopping = true;
+            if self.tasks.is_empty() {
+                self.update(shared, &mut live, |_| {});
+            }
+        }
+        if self.tasks.iter().all(|t| t.is_done()) {
+            return;
+        }
+        let alloc = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("alloc-stop".into())
+            .spawn(move || tasks::stop_all(&alloc.stoppable()));
+        if let Err(err) = spawned {
+            crate::error!(
+                "allocation {}: no thread to stop it, killing: {err}",
+                self.spec.id
+            );
+            for task in &self.tasks {
+                task.kill();
+            }
+        }
+    }
+
+    /// Apply a change to the record, derive the client status, and persist the result.
+    fn update(&self, shared: &Shared, live: &mut Live, change: impl FnOnce(&mut AllocRecord)) {
+        if shared.is_shutting_down() {
+            return;
+        }
+        change(&mut live.record);
+        let status = client_status(&live.record.tasks, live.stopping);
+        if status != live.record.client_status {
+            crate::info!("allocation {} is {}", self.spec.id, status.name());
+            live.record.client_status = status;
+        }
+        if !live.detached {
+            persist::persist(&shared.state, &live.record);
+        }
+    }
+
+    /// One task's whole life, on its own thread.
+    fn supervise(self: &Arc<Self>, shared: &Arc<Shared>, index: usize, previous: Option<&Alloc>) {
+        if let Some(previous) = previous {
+            for task in &previous.tasks {
+                while !task.wait_done(Duration::from_secs(60)) {}
+            }
+        }
+        let spec = &self.spec.tasks[index];
+        let id = &self.spec.id;
+        let recorded = {
+            let live = self.live();
+            let task = &live.record.tasks[index];
+            task.pid.zip(task.start_ticks)
+        };
+        if let Some((pid, start_ticks)) = recorded {
+            let markers = env::run_markers(&self.spec, index);
+            let found = tasks::stop_leftovers(pid, start_ticks, &markers, spec.kill_timeout());
+            if found > 0 {
+                crate::info!(
+                    "allocation {id}: stopped {found} leftover process(es) of task {}",
+                    spec.name
+                );
+            }
+        }
+        let launch = self.launch(shared, index);
+        let outcome = tasks::run(&self.tasks[index], &launch, |started| {
+            crate::info!("{}: started (pid {})", launch.label, started.pid);
+            shared.usage.track(id, &spec.name, started.pid);
+            let mut live = self.live();
+            self.update(shared, &mut live, |record| {
+                let task = &mut record.tasks[index];
+                task.state = TaskStatus::Running;
+                task.started_at = Some(SystemTime::now());
+                task.finished_at = None;
+                task.pid = Some(started.pid);
+                task.start_ticks = Some(started.start_ticks);
+            });
+        });
+        shared.usage.untrack(id, &spec.name);
+        self.finish_task(shared, index, &outcome);
+    }
+
+    /// Record how a task ended, stop its siblings if it failed (as Nomad does), and mark
+    /// it over.
+    fn finish_task(self: &Arc<Self>, shared: &Arc<Shared>, index: usize, outcome: &Outcome) {
+        let label = task_label(&self.spec, index);
+        let failed = match outcome {
+            Outcome::NotStarted => false,
+            Outcome::StartFailed(message) => {
+                crate::error!("{label}: {message}");
+                true
+            }
+            Outcome::Exited {
+                code,
+                signal,
+                stopped,
+            } => {
+                match (code, signal) {
+                    (Some(code), _) => crate::info!("{label}: exited with code {code}"),
+                    (_, Some(signal)) => crate::info!("{label}: killed by signal {signal}"),
+                    _ => crate::info!("{label}: exited"),
+                }
+                !stopped && *code != Some(0)
+            }
+        };
+        {
+            let mut live = self.live();
+            self.update(shared, &mut live, |record| {
+                let task = &mut record.tasks[index];
+                task.state = TaskStatus::Dead;
+                task.failed |= failed;
+                task.finished_at = Some(SystemTime::now());
+                if let Outcome::Exited { code, signal, .. } = outcome {
+                    task.exit_code = *code;
+                    task.signal = *signal;
+                }
+            });
+        }
+        self.tasks[index].finish();
+        if failed && self.tasks.iter().any(|t| !t.is_done()) {
+            crate::info!(
+                "allocation {}: a task failed, stopping the others",
+                self.spec.id
+            );
+        }
+        if failed {
+            self.stop(shared);
+        }
+    }
+
+    /// Each task's control with its kill timeout, as [`tasks::stop_all`] takes them.
+    pub(super) fn stoppable(&self) -> Vec<(&TaskControl, Duration)> {
+        self.tasks
+            .iter()
+            .zip(&self.spec.tasks)
+            .map(|(control, spec)| (&**control, spec.kill_timeout()))
+            .collect()
+    }
+
+    /// The process to start for task `index`: Nomad's task environment, the task dir as
+    /// working directory, logs per its `LogConfig`.
+    fn launch(&self, shared: &Shared, index: usize) -> Launch {
+        let spec = &self.spec;
+        let task = &spec.tasks[index];
+        let alloc_dir = layout::alloc_dir(&shared.alloc_root, &spec.id);
+        let logs = (!task.log_config.disabled).then(|| LogTarget {
+            dir: layout::logs_dir(&alloc_dir),
+            task: task.name.clone(),
+            max_files: task.log_config.max_files,
+            max_file_size: u64::from(task.log_config.max_file_size_mb) * 1024 * 1024,
+        });
+        Launch {
+            label: task_label(spec, index),
+            command: task.command.clone(),
+            args: task.args.clone(),
+            env: env::task_env(&shared.base_env, &alloc_dir, spec, index),
+            dir: layout::task_dir(&alloc_dir, &task.name),
+            logs,
+        }
+    }
+}
+
+fn task_label(spec: &AllocSpec, index: usize) -> String {
+    format!("allocation {} task {}", spec.id, spec.tasks[index].name)
+}
