@@ -18,15 +18,45 @@ fn offsets_near_two_to_the_63_are_past_the_end() {
         let reply = agent.get(&format!(
             "/v1/client/fs/readat/{alloc}?path={path}&offset={offset}&limit=512"
         ));
-        assert_eq!(reply.status, 200, "readat offset {offset}: {}", reply.text());
+        assert_eq!(
+            reply.status,
+            200,
+            "readat offset {offset}: {}",
+            reply.text()
+        );
         assert!(reply.body.is_empty(), "readat offset {offset}");
 
         let reply = agent.get(&format!(
             "/v1/client/fs/stream/{alloc}?path={path}&offset={offset}&follow=false"
         ));
-        assert_eq!(reply.status, 200, "stream offset {offset}: {}", reply.text());
+        assert_eq!(
+            reply.status,
+            200,
+            "stream offset {offset}: {}",
+            reply.text()
+        );
         let text = reply.text();
         assert!(!text.contains("Io("), "no debug formatting: {text}");
         assert!(!text.contains("invalid argument"), "{text}");
     }
+}
+
+/// A chunked body that breaks the chunked encoding is a bad request, not a too-large one.
+#[test]
+fn a_malformed_chunked_body_is_a_bad_request() {
+    use std::io::{Read, Write};
+    let agent = Agent::start();
+    let mut stream = std::net::TcpStream::connect(&agent.addr).unwrap();
+    write!(
+        stream,
+        "POST /v1/client/metadata HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 400"),
+        "a malformed chunk size is a 400: {answer}"
+    );
 }

@@ -2,9 +2,9 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue, VARY};
 use hyper::{Request, Response, StatusCode};
@@ -23,6 +23,9 @@ use crate::runtime::{Decided, Decision};
 
 /// Largest request body read (metadata applies are tiny); core swaps have their own limit.
 const MAX_BODY: usize = 1 << 20;
+/// A client has this long to send a request's body once its headers are in: a body that
+/// never arrives must not hold a connection (and its file descriptor) forever.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One request: read it, let the core decide, carry the decision out.
 pub(super) async fn handle(
@@ -121,12 +124,23 @@ fn finish(
 
 async fn read_request(req: Request<Incoming>) -> Result<types::Request, Response<Body>> {
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => {
+    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY).collect())
+        .await
+    {
+        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => {
             return Err(plain(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "request body too large or unreadable",
+                "request body too large",
+            ));
+        }
+        Ok(Err(_)) => {
+            return Err(plain(StatusCode::BAD_REQUEST, "malformed request body"));
+        }
+        Err(_) => {
+            return Err(plain(
+                StatusCode::REQUEST_TIMEOUT,
+                "request body not received in time",
             ));
         }
     };
