@@ -15,7 +15,7 @@ pub const DEFAULT_HTTP_PORT: u16 = 4646;
 
 /// The parts of Nomad's agent configuration caravan understands.
 #[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub bind_addr: Option<String>,
@@ -33,28 +33,28 @@ pub struct FileConfig {
 
 /// `server { enabled = bool }`.
 #[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     pub enabled: bool,
 }
 
 /// `advertise { http = "host:port" }`: where others reach this agent.
 #[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Advertise {
     pub http: Option<String>,
 }
 
 /// `ports { http = N }`.
 #[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Ports {
     pub http: Option<u16>,
 }
 
 /// `client { ... }`.
 #[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ClientConfig {
     pub meta: BTreeMap<String, String>,
     /// Where allocation specs are read from (default `<data_dir>/specs`).
@@ -114,7 +114,7 @@ impl ClientConfig {
 
 /// `core { call_timeout = "30s" }`: how the wasm core is run.
 #[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CoreConfig {
     /// Deadline of each call into the core, in Go's duration syntax.
     pub call_timeout: Option<String>,
@@ -122,7 +122,7 @@ pub struct CoreConfig {
 
 /// `acl { enabled = bool }`.
 #[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AclConfig {
     pub enabled: bool,
 }
@@ -340,5 +340,21 @@ mod tests {
         let tiny: FileConfig = hcl::from_str("core {\n call_timeout = \"1ms\"\n}").unwrap();
         assert!(tiny.check().is_err());
         assert_eq!(FileConfig::default().call_timeout().unwrap(), None);
+    }
+
+    #[test]
+    fn a_key_caravan_does_not_know_is_an_error_that_names_it() {
+        for (text, key) in [
+            ("acl {\n enabeld = true\n}", "enabeld"),
+            ("client {\n servrs = [\"a:1\"]\n}", "servrs"),
+            ("data_dri = \"/tmp\"", "data_dri"),
+            ("ports {\n htp = 1\n}", "htp"),
+            ("tls {\n http = true\n}", "tls"),
+        ] {
+            let err = hcl::from_str::<FileConfig>(text).unwrap_err().to_string();
+            assert!(err.contains(key), "{text:?}: {err}");
+        }
+        let json = serde_json::from_str::<FileConfig>(r#"{"acl": {"enabeld": true}}"#);
+        assert!(json.unwrap_err().to_string().contains("enabeld"));
     }
 }
