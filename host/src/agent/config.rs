@@ -29,6 +29,23 @@ pub struct FileConfig {
     /// The node's datacenter (default `dc1`).
     pub datacenter: Option<String>,
     pub advertise: Advertise,
+    pub limits: Limits,
+}
+
+/// `limits { http_max_conns_per_client = 100 }`, Nomad's name and default.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Connections one client address may hold open to the HTTP API; 0 means no limit.
+    pub http_max_conns_per_client: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            http_max_conns_per_client: 100,
+        }
+    }
 }
 
 /// `server { enabled = bool }`.
@@ -181,6 +198,9 @@ impl FileConfig {
         }
         if other.datacenter.is_some() {
             self.datacenter = other.datacenter;
+        }
+        if other.limits != Limits::default() {
+            self.limits = other.limits;
         }
         if other.advertise.http.is_some() {
             self.advertise.http = other.advertise.http;

@@ -239,6 +239,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         max_streams: options
             .max_streams
             .unwrap_or(crate::http::server::ServerOptions::default().max_streams),
+        max_conns_per_client: config.limits.http_max_conns_per_client,
     };
     let core: Arc<dyn Core> = if native_core {
         Arc::new(NativeCore::new(runtime.context()))

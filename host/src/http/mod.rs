@@ -6,6 +6,7 @@ pub mod client;
 mod dispatch;
 mod forward;
 mod gzip;
+mod limits;
 mod pump;
 mod send_file;
 pub mod server;

@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::handle;
+use super::limits::{Acceptor, PerClient, too_many_conns};
 pub use super::shared::ServerOptions;
 use super::shared::Shared;
 use crate::runtime::{Core, Runtime};
@@ -38,18 +39,19 @@ pub async fn serve(
         open_streams: AtomicUsize::new(0),
         closing: CancellationToken::new(),
     });
+    let per_client = PerClient::new(shared.options.max_conns_per_client);
+    let mut acceptor = Acceptor::new(listener);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(conn) => conn,
-                    Err(err) => {
-                        crate::warn!("accept failed: {err}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
+            (mut stream, peer) = acceptor.accept() => {
+                let Some(slot) = per_client.admit(peer.ip()) else {
+                    tokio::spawn(async move {
+                        use tokio::io::AsyncWriteExt;
+                        let _ = stream.write_all(&too_many_conns()).await;
+                    });
+                    continue;
                 };
                 let shared = shared.clone();
                 let service = service_fn(move |req| {
@@ -62,6 +64,7 @@ pub async fn serve(
                     .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
+                    let _slot = slot;
                     if let Err(err) = conn.await {
                         crate::util::logging::log(
                             crate::util::logging::Level::Debug, &format!("connection from {peer}: {err}"));

@@ -12,11 +12,17 @@ use crate::runtime::{Core, Runtime};
 pub struct ServerOptions {
     /// Streamed responses (`fs/stream`, `fs/logs`) open at once; more are refused with 503.
     pub max_streams: usize,
+    /// Connections one client address may hold open; 0 means no limit.
+    pub max_conns_per_client: usize,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        Self { max_streams: 1024 }
+        Self {
+            max_streams: 1024,
+            // Nomad's default for `limits { http_max_conns_per_client }`.
+            max_conns_per_client: 100,
+        }
     }
 }
 
