@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::support::{Agent, wait_until};
+use crate::support::{Agent, wait_log, wait_until};
 
 const NAMESPACED_POLICIES: &[(&str, &str)] = &[
     ("other-ns", r#"namespace "other" { policy = "write" }"#),
@@ -242,7 +242,9 @@ fn every_route_against_every_caller() {
     )
     .unwrap();
     let ls = format!("/v1/client/fs/ls/{alloc}?path=/");
-    wait_until(|| agent.get(&ls).status == 200);
+    wait_until("the allocation to be listable", || {
+        agent.get(&ls).status == 200
+    });
     // The column "anonymous policy with read-fs": every fs route opens, nothing else does.
     for ((label, method, path, body), open_status) in table.iter().zip(&baseline) {
         let reply = agent.request(method, path, &[], body);
@@ -265,7 +267,7 @@ fn every_route_against_every_caller() {
     );
     // A broken edit is reported and the previous version stays in force.
     std::fs::write(data.join("acl/policies/anonymous.hcl"), "namespace {").unwrap();
-    wait_until(|| agent.log().contains("ACL policy \"anonymous\""));
+    wait_log(&agent, "ACL policy \"anonymous\"");
     assert_eq!(agent.get(&ls).status, 200);
     // The allocation's namespace counts, not a `namespace` parameter.
     let other = agent.request(

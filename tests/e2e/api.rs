@@ -5,7 +5,7 @@ use crate::support::{Agent, place, request, wait_until};
 /// Wait until the demo task has written a line to stdout and to stderr.
 fn wait_for_demo_output(agent: &Agent) {
     let logs = agent.alloc_dir().join("alloc/logs");
-    wait_until(|| {
+    wait_until("the demo task's first output", || {
         ["demo.stdout.0", "demo.stderr.0"]
             .iter()
             .all(|f| std::fs::metadata(logs.join(f)).is_ok_and(|m| m.len() > 0))
@@ -47,7 +47,7 @@ fn every_endpoint_answers_with_nomad_shaped_json() {
 
     // The demo task is sampled in the background: wait for its first sample.
     let mut usage = agent.get(&format!("/v1/client/allocation/{a}/stats"));
-    wait_until(|| {
+    wait_until("the demo task's first sample", || {
         usage = agent.get(&format!("/v1/client/allocation/{a}/stats"));
         usage.json()["Tasks"].get("demo").is_some()
     });
@@ -404,7 +404,7 @@ fn gc_answers_an_empty_200_and_removes_terminal_allocations() {
     let stopped = place(&agent, &["web"]);
     let running = place(&agent, &["web"]);
     std::fs::remove_file(agent.data_dir.join(format!("specs/{stopped}.json"))).unwrap();
-    wait_until(|| {
+    wait_until("the stopped allocation to be collectable", || {
         let reply = agent.get(&format!("/v1/client/allocation/{stopped}/gc"));
         assert!(reply.status == 200 || reply.status == 400, "{reply:?}");
         if reply.status == 200 {

@@ -2,7 +2,6 @@
 //! task's `secrets`, and no request that hangs, whatever the path.
 
 use std::os::unix::fs::symlink;
-use std::time::{Duration, Instant};
 
 use crate::support::Agent;
 
@@ -77,13 +76,9 @@ fn no_path_escapes_or_hangs() {
                 "/v1/client/fs/{op}/{}?path={path}&offset=0",
                 agent.demo_alloc
             );
-            let started = Instant::now();
+            // A request that hangs (a FIFO opened, a loop) fails in `get`, which gives up
+            // after `support::PATIENCE`; how long an answer took is not asserted.
             let reply = agent.get(&target);
-            let elapsed = started.elapsed();
-            assert!(
-                elapsed < Duration::from_secs(5),
-                "{op} {shown} took {elapsed:?}"
-            );
             let text = reply.text();
             assert!(
                 !text.contains(SECRET),

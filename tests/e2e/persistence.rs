@@ -1,7 +1,7 @@
 //! State that must survive: node identity and dynamic metadata across restarts, and
 //! concurrent metadata applies that lose nothing.
 
-use crate::support::Agent;
+use crate::support::{Agent, wait_log_after};
 
 #[test]
 fn dynamic_metadata_and_node_id_survive_a_restart() {
@@ -70,8 +70,11 @@ fn sigterm_lets_a_request_in_flight_finish() {
     .unwrap();
     let mut first = [0u8; 4096];
     stream.read_exact(&mut first).unwrap();
+    let logged = agent.log().len();
     agent.send_sigterm();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The rest is read only once the agent is shutting down, so the request is in flight
+    // through the shutdown.
+    wait_log_after(&agent, logged, "shutting down: ");
     let mut rest = Vec::new();
     stream.read_to_end(&mut rest).unwrap();
     let mut raw = first.to_vec();

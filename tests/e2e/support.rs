@@ -131,16 +131,10 @@ impl Agent {
             .unwrap();
     }
 
-    /// Wait up to 10 s for the agent to exit.
+    /// Wait for the agent to exit.
     pub fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "agent ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let child = &mut self.child;
+        wait_for("the agent to exit", || child.try_wait().unwrap())
     }
 }
 
@@ -189,9 +183,7 @@ pub fn request(
     body: &[u8],
 ) -> Reply {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -203,7 +195,9 @@ pub fn request(
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
+    stream
+        .read_to_end(&mut raw)
+        .unwrap_or_else(|e| panic!("{method} {target}: no complete answer: {e}"));
     parse(&raw)
 }
 
@@ -270,17 +264,65 @@ pub fn place(agent: &Agent, tasks: &[&str]) -> String {
     let tmp = specs.join(format!(".{id}.tmp"));
     std::fs::write(&tmp, serde_json::to_vec(&spec).unwrap()).unwrap();
     std::fs::rename(&tmp, specs.join(format!("{id}.json"))).unwrap();
-    wait_until(|| agent.get(&format!("/v1/client/fs/ls/{id}")).status == 200);
+    wait_until(&format!("allocation {id} to be placed"), || {
+        agent.get(&format!("/v1/client/fs/ls/{id}")).status == 200
+    });
     id
 }
 
-/// Poll `check` for up to 10 s.
-pub fn wait_until(mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(Instant::now() < deadline, "condition not met within 10 s");
+/// How long any test waits for a state before giving up. It is a guard against a stuck
+/// agent, not a performance bound: a loaded machine may take long to get there, and a test
+/// must never fail only because it did. No test asserts how long something took.
+pub const PATIENCE: Duration = Duration::from_secs(120);
+
+/// Poll `check` until it yields a value, for up to [`PATIENCE`]; panic naming `what` if it
+/// never does.
+pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up after {PATIENCE:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Poll `check` until it holds, for up to [`PATIENCE`].
+pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    wait_for(what, || check().then_some(()))
+}
+
+/// Wait until the agent's log contains `needle`.
+pub fn wait_log(agent: &Agent, needle: &str) {
+    wait_until(needle, || agent.log().contains(needle));
+}
+
+/// Wait until the agent's log, after its first `from` bytes (a length of [`Agent::log`]
+/// taken earlier), contains `needle`.
+pub fn wait_log_after(agent: &Agent, from: usize, needle: &str) {
+    wait_until(needle, || agent.log()[from..].contains(needle));
+}
+
+/// `GET /v1/allocation/:id`'s state of `task`, once the allocation is known.
+pub fn task_state(agent: &Agent, alloc: &str, task: &str) -> Option<serde_json::Value> {
+    let reply = agent.get(&format!("/v1/allocation/{alloc}"));
+    if reply.status != 200 {
+        return None;
+    }
+    let state = reply.json()["TaskStates"][task].clone();
+    (!state.is_null()).then_some(state)
+}
+
+/// Wait until the API reports `task` of `alloc` as started (what `fs/logs` requires).
+pub fn wait_task_running(agent: &Agent, alloc: &str, task: &str) {
+    wait_until(&format!("task {task} of {alloc} to be running"), || {
+        task_state(agent, alloc, task)
+            .is_some_and(|s| s["State"] == "running" && !s["StartedAt"].is_null())
+    });
 }
 
 impl Agent {
@@ -311,6 +353,7 @@ impl BodyReader {
         }
         head.push_str("\r\n");
         stream.write_all(head.as_bytes()).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
         let mut raw = Vec::new();
         let mut buf = [0u8; 8192];
         let split = loop {
@@ -358,6 +401,38 @@ impl BodyReader {
             self.fill(left);
         }
         std::mem::take(&mut self.body)
+    }
+
+    /// Wait (up to [`PATIENCE`]) for more body bytes and return them; panics if the body
+    /// ends or nothing comes.
+    pub fn read_some(&mut self) -> Vec<u8> {
+        let more = self.read_for(PATIENCE);
+        assert!(!more.is_empty(), "the stream ended or stalled");
+        more
+    }
+
+    /// Read until `done` holds for everything read by this call, and return all of it;
+    /// panics naming `what` if the body ends first or [`PATIENCE`] passes.
+    pub fn read_until(&mut self, what: &str, mut done: impl FnMut(&[u8]) -> bool) -> Vec<u8> {
+        let deadline = Instant::now() + PATIENCE;
+        let mut all = Vec::new();
+        while !done(&all) {
+            assert!(
+                !self.ended && Instant::now() < deadline,
+                "the stream {} before {what}: {}",
+                if self.ended { "ended" } else { "stalled" },
+                String::from_utf8_lossy(&all)
+            );
+            all.extend(self.read_for(Duration::from_millis(200)));
+        }
+        all
+    }
+
+    /// Read until the body ends, for up to [`PATIENCE`]; panics if it does not end.
+    pub fn read_to_end_patiently(&mut self) -> Vec<u8> {
+        let all = self.read_to_end(PATIENCE);
+        assert!(self.ended, "the stream did not end");
+        all
     }
 
     /// Read until the body ends (or `timeout` passes).

@@ -6,6 +6,8 @@ import time
 import pytest
 from nomad.api import exceptions
 
+from conftest import PATIENCE
+
 
 def test_list_files(agent, client):
     entries = client.client.ls.list_files(agent.demo_alloc, "alloc/logs")
@@ -99,7 +101,7 @@ def test_gc_allocation(agent, client):
     alloc = agent.place()
     agent.stop(alloc)
     # The allocation turns terminal once the agent notices the spec is gone.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + PATIENCE
     while True:
         try:
             client.client.gc_allocation.garbage_collect(alloc)
@@ -114,7 +116,7 @@ def test_gc_allocation(agent, client):
 def test_gc_all_allocations(agent, client):
     stopped, running = agent.place(), agent.place()
     agent.stop(stopped)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + PATIENCE
     while True:
         client.client.gc_all_allocations.garbage_collect()
         try:
