@@ -24,10 +24,17 @@ fn main() {
         .unwrap_or(1_000);
     let binary = std::env::var("CARAVAN_BIN").unwrap_or_else(|_| "target/release/caravan".into());
     let data_dir = tempfile::tempdir().unwrap();
+    // Every stream comes from this one address: lift Nomad's 100 connections per client.
+    let config = data_dir.path().join("limits.hcl");
+    std::fs::write(&config, "limits {\n  http_max_conns_per_client = 0\n}\n").unwrap();
     let mut command = Command::new(binary);
     command
         .args(["agent", "-dev", "-http-port=0"])
-        .arg(format!("-data-dir={}", data_dir.path().display()))
+        .arg(format!(
+            "-data-dir={}",
+            data_dir.path().join("data").display()
+        ))
+        .arg(format!("-config={}", config.display()))
         .arg(format!("-max-streams={}", streams + 16));
     if let Ok(core) = std::env::var("CARAVAN_CORE") {
         command.arg(format!("-core={core}"));

@@ -60,3 +60,66 @@ fn a_malformed_chunked_body_is_a_bad_request() {
         "a malformed chunk size is a 400: {answer}"
     );
 }
+
+/// Clients that announce a body and never send it cannot starve the others: past
+/// `http_max_conns_per_client` (Nomad's 100) the staller is answered 429 at once, and
+/// everyone else is still served.
+#[test]
+fn stalled_bodies_from_one_client_do_not_starve_the_others() {
+    use std::io::{Read, Write};
+    let agent = Agent::start();
+    let stalled: Vec<std::net::TcpStream> = (0..100)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(&agent.addr).unwrap();
+            write!(
+                stream,
+                "POST /v1/client/metadata HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{"
+            )
+            .unwrap();
+            stream
+        })
+        .collect();
+    // Make sure the agent holds all of them before the 101st arrives.
+    crate::support::wait_until("the stalled connections to be accepted", || {
+        std::fs::read_dir(format!("/proc/{}/fd", agent.pid()))
+            .map(|dir| dir.count())
+            .unwrap_or(0)
+            > 100
+    });
+    let mut over = std::net::TcpStream::connect(&agent.addr).unwrap();
+    write!(over, "GET /v1/client/metadata HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = over.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(
+        answer.contains("too many concurrent connections"),
+        "{answer}"
+    );
+    // Another client address (loopback has a whole /8) is served as usual.
+    let mut other = connect_from([127, 0, 0, 2], &agent.addr);
+    write!(
+        other,
+        "GET /v1/client/metadata HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    other.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    drop(stalled);
+}
+
+/// A connection to `addr` from the local address `ip`.
+fn connect_from(ip: [u8; 4], addr: &str) -> std::net::TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((ip, 0).into()).unwrap();
+        socket.connect(addr.parse().unwrap()).await.unwrap()
+    });
+    let stream = stream.into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
+}

@@ -303,7 +303,14 @@ fn open_fds(pid: u32) -> usize {
 
 #[test]
 fn vanished_clients_release_their_streams() {
-    let agent = Agent::start();
+    // 200 streams from one address: past Nomad's default of 100 connections per client.
+    let temp = tempfile::tempdir().unwrap();
+    let config = temp.path().join("limits.hcl");
+    std::fs::write(&config, "limits {\n  http_max_conns_per_client = 0\n}\n").unwrap();
+    let agent = Agent::start_in(
+        &temp.path().join("data"),
+        &[&format!("-config={}", config.display())],
+    );
     append(&agent, b"x");
     // Let the agent settle (the first requests open long-lived descriptors).
     agent.get("/v1/client/stats");
