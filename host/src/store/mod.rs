@@ -185,24 +185,29 @@ impl StateStore {
     pub fn put_allocation(&self, id: &str, doc: &serde_json::Value) -> anyhow::Result<()> {
         let text = serde_json::to_string(doc)
             .with_context(|| format!("failed to encode allocation {id}"))?;
-        let txn = self
-            .db
-            .begin_write()
-            .context("failed to begin a write transaction for an allocation")?;
-        {
-            let mut table = txn
-                .open_table(ALLOCATIONS)
-                .context("failed to open the allocations table")?;
+        self.write_allocations(|table| {
             table
                 .insert(id, text.as_str())
-                .with_context(|| format!("failed to store allocation {id}"))?;
-        }
-        txn.commit()
-            .with_context(|| format!("failed to commit allocation {id}"))
+                .with_context(|| format!("failed to store allocation {id}"))
+                .map(drop)
+        })
     }
 
     /// Forgets the record of allocation `id`; absent ids are not an error.
     pub fn remove_allocation(&self, id: &str) -> anyhow::Result<()> {
+        self.write_allocations(|table| {
+            table
+                .remove(id)
+                .with_context(|| format!("failed to remove allocation {id}"))
+                .map(drop)
+        })
+    }
+
+    /// One committed write transaction on the allocations table.
+    fn write_allocations(
+        &self,
+        change: impl FnOnce(&mut redb::Table<'_, &'static str, &'static str>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
         let txn = self
             .db
             .begin_write()
@@ -211,12 +216,10 @@ impl StateStore {
             let mut table = txn
                 .open_table(ALLOCATIONS)
                 .context("failed to open the allocations table")?;
-            table
-                .remove(id)
-                .with_context(|| format!("failed to remove allocation {id}"))?;
+            change(&mut table)?;
         }
         txn.commit()
-            .with_context(|| format!("failed to commit the removal of allocation {id}"))
+            .context("failed to commit an allocation change")
     }
 
     /// Lists every allocation record, ordered by allocation id.
