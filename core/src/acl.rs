@@ -16,6 +16,8 @@ pub enum Requirement {
     Namespace(&'static [&'static str]),
     NodeRead,
     NodeWrite,
+    /// Nomad's `agent:read` (the `/v1/agent/*` endpoints).
+    AgentRead,
 }
 
 const DENY: &str = "deny";
@@ -254,6 +256,7 @@ pub struct Acl {
     management: bool,
     namespaces: BTreeMap<String, BTreeSet<String>>,
     node: Option<Disposition>,
+    agent: Option<Disposition>,
 }
 
 impl Acl {
@@ -285,8 +288,16 @@ impl Acl {
             if let Some(node) = policy.node {
                 acl.node = Some(max_privilege(acl.node, node));
             }
+            if let Some(agent) = policy.agent {
+                acl.agent = Some(max_privilege(acl.agent, agent));
+            }
         }
         acl
+    }
+
+    /// Whether this is a management token's (or ACLs are off).
+    pub fn is_management(&self) -> bool {
+        self.management
     }
 
     /// Whether the requirement is met (namespace requirements against `namespace`).
@@ -302,6 +313,9 @@ impl Acl {
                 matches!(self.node, Some(Disposition::Read | Disposition::Write))
             }
             Requirement::NodeWrite => self.node == Some(Disposition::Write),
+            Requirement::AgentRead => {
+                matches!(self.agent, Some(Disposition::Read | Disposition::Write))
+            }
         }
     }
 

@@ -92,7 +92,8 @@ fn dispatch<H: Host>(
             host.collect(&alloc_id).map_err(ApiError::internal)?;
             Response::empty()
         }
-        Route::AllocUnsupported(action) => {
+        Route::AllocUnsupported(alloc_id, action) => {
+            access.allocation(host, &alloc_id)?;
             return Err(ApiError::not_implemented(format!(
                 "caravan does not implement the allocation {action} endpoint"
             )));

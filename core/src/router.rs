@@ -25,7 +25,8 @@ pub enum Route {
     AllocStats(String),
     AllocGc(String),
     /// Allocation actions of Nomad's API that caravan does not run (restart, signal, ...).
-    AllocUnsupported(String),
+    /// An allocation endpoint caravan does not implement yet: (alloc id, action).
+    AllocUnsupported(String, String),
     /// `/v1/acl/token/self`: the caller's own token.
     AclTokenSelf,
     /// `/v1/nodes`: the client nodes this agent knows.
@@ -74,7 +75,7 @@ impl Route {
             Route::Fs(FsOp::Logs, _) => "fs/logs",
             Route::AllocStats(_) => "allocation/stats",
             Route::AllocGc(_) => "allocation/gc",
-            Route::AllocUnsupported(_) => "allocation/unsupported",
+            Route::AllocUnsupported(..) => "allocation/unsupported",
             Route::AclTokenSelf => "acl/token/self",
             Route::Nodes => "nodes",
             Route::Node(_) => "node",
@@ -167,7 +168,7 @@ fn alloc_route(rest: &str) -> ApiResult<Route> {
         "stats" => Ok(Route::AllocStats(alloc_id)),
         "gc" => Ok(Route::AllocGc(alloc_id)),
         "checks" | "exec" | "snapshot" | "restart" | "signal" | "pause" => {
-            Ok(Route::AllocUnsupported(action.to_string()))
+            Ok(Route::AllocUnsupported(alloc_id, action.to_string()))
         }
         _ => Err(ApiError::not_found("resource not found")),
     }
@@ -296,7 +297,7 @@ mod tests {
         );
         assert_eq!(
             route("/v1/client/allocation/a/restart"),
-            Ok(Route::AllocUnsupported("restart".into()))
+            Ok(Route::AllocUnsupported("a".into(), "restart".into()))
         );
     }
 

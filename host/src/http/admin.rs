@@ -9,10 +9,10 @@ use std::sync::Arc;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::{HeaderMap, Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode};
 
-use super::{Body, add_core_header, full, plain};
-use crate::capabilities::bindings::acl::{ResolveError, TokenType};
+use super::{Body, add_core_header, full, plain, respond};
+use crate::runtime::native::authorize_agent_core;
 use crate::runtime::{MAX_CORE_SIZE, Runtime, Trigger};
 
 /// The host's own route for the core.
@@ -25,15 +25,29 @@ pub(super) async fn agent_core(
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Body> {
-    let mut response = match *req.method() {
-        Method::GET => core_status(runtime),
-        // Replacing the API's behaviour is for management tokens only, checked before the
-        // body is read.
-        Method::PUT | Method::POST => match management_token(runtime, req.headers()) {
-            Ok(()) => swap_core(runtime, req.into_body(), peer).await,
-            Err(refusal) => plain(StatusCode::FORBIDDEN, refusal),
-        },
-        _ => plain(StatusCode::METHOD_NOT_ALLOWED, "Invalid method"),
+    let replace = match *req.method() {
+        Method::GET => false,
+        Method::PUT | Method::POST => true,
+        _ => {
+            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "Invalid method");
+            add_core_header(&mut response, &runtime.active().version);
+            return response;
+        }
+    };
+    // Reading needs `agent:read`; replacing the API's behaviour a management token, checked
+    // before the body is read.
+    let headers = req
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
+        })
+        .collect();
+    let ctx = runtime.context();
+    let mut response = match authorize_agent_core(ctx, headers, replace) {
+        Err(refusal) => respond(refusal),
+        Ok(()) if replace => swap_core(runtime, req.into_body(), peer).await,
+        Ok(()) => core_status(runtime),
     };
     add_core_header(&mut response, &runtime.active().version);
     response
@@ -79,22 +93,5 @@ fn core_status(runtime: &Runtime) -> Response<Body> {
             response
         }
         Err(err) => plain(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
-    }
-}
-
-/// With ACLs on, only a management token may act on the agent itself. The token is read
-/// by the core's own parser, so both agree on Nomad's rules.
-fn management_token(runtime: &Arc<Runtime>, headers: &HeaderMap) -> Result<(), &'static str> {
-    let acl = &runtime.context().acl;
-    if !acl.enabled() {
-        return Ok(());
-    }
-    let secret =
-        caravan_core::acl::request_token(|name| headers.get(name).and_then(|v| v.to_str().ok()));
-    match secret.map(|s| acl.resolve(s)) {
-        Some(Ok(token)) if token.token_type == TokenType::Management => Ok(()),
-        Some(Err(ResolveError::NotFound)) => Err("ACL token not found"),
-        Some(Err(ResolveError::Expired)) => Err("ACL token expired"),
-        _ => Err("Permission denied"),
     }
 }

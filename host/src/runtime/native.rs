@@ -66,6 +66,27 @@ impl Core for NativeCore {
     }
 }
 
+/// Who may use `/v1/agent/core`, a route the host answers itself: decided by the natively
+/// linked core's ACL rules (`caravan_core::access::agent_core`), so they are the same rules
+/// whichever core component is loaded, and the host keeps no ACL logic of its own. `Err`
+/// holds the core's refusal.
+pub fn authorize_agent_core(
+    ctx: Arc<HostContext>,
+    headers: Vec<(String, String)>,
+    replace: bool,
+) -> Result<(), types::Response> {
+    let host = NativeHost::new(CoreState::new(ctx, StoreLimits::default()));
+    let request = caravan_core::http::Request {
+        method: String::new(),
+        path: String::new(),
+        query: String::new(),
+        headers,
+        body: Vec::new(),
+    };
+    caravan_core::access::agent_core(&host, &request, replace)
+        .map_err(|refusal| response(refusal.into_response()))
+}
+
 /// A streamed body and the host state (its subscriptions) it holds until it ends.
 pub struct NativeBody {
     host: NativeHost<CoreState>,
