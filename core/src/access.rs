@@ -20,8 +20,10 @@ pub fn requirement(route: &Route, method: &str) -> Option<Requirement> {
         Route::AllocStats(_) => Requirement::Namespace(&["read-job"]),
         Route::AllocGc(_) => Requirement::Namespace(&["submit-job", "gc-allocation"]),
         Route::Nodes | Route::Node(_) => Requirement::NodeRead,
+        // Nomad's `Node.Register` is for clients only; over HTTP caravan asks node write.
+        Route::NodeRegister => Requirement::NodeWrite,
         Route::Allocation(_) | Route::Allocations => Requirement::Namespace(&["read-job"]),
-        Route::AllocUnsupported(_) | Route::AclTokenSelf => return None,
+        Route::AllocUnsupported(_) | Route::AclTokenSelf | Route::AclBootstrap => return None,
     })
 }
 

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::access::{self, Access};
-use crate::host::{Host, LogLevel, Timestamp};
+use crate::host::{CollectError, Host, LogLevel};
 use crate::http::{Action, ApiError, ApiResult, Request, Response, StreamStart};
 use crate::params::Query;
 use crate::router::{FsOp, Route, route};
@@ -33,15 +33,17 @@ pub fn handle<H: Host>(host: &H, req: &Request) -> Action<Stream<H::Watch>> {
         }
         Action::Respond(err.into_response())
     });
-    let headers = match &mut action {
-        Action::Respond(response) => Some(&mut response.headers),
-        Action::SendFile(send) => Some(&mut send.headers),
-        Action::Stream(stream) => Some(&mut stream.headers),
-        // The node that answers adds its own.
-        Action::Forward(_) => None,
-    };
-    if let (true, Some(headers)) = (cors, headers) {
-        add_cors_headers(req, headers);
+    if cors {
+        // Every answer the host may send carries them; a relayed answer has the node's own.
+        match &mut action {
+            Action::Respond(response) => add_cors_headers(req, &mut response.headers),
+            Action::SendFile(send) => {
+                add_cors_headers(req, &mut send.headers);
+                add_cors_headers(req, &mut send.vanished.headers);
+            }
+            Action::Stream(stream) => add_cors_headers(req, &mut stream.headers),
+            Action::Forward(to) => add_cors_headers(req, &mut to.unreachable.headers),
+        }
     }
     action
 }
@@ -57,7 +59,7 @@ fn dispatch<H: Host>(
         requirement: access::requirement(&route, &req.method),
     };
     if let Some(node) = forward_target(host, req, query, &route, &access)? {
-        return Ok(Action::Forward(node));
+        return Ok(Action::Forward(crate::cluster::forward_to(node)));
     }
     let response = match route {
         Route::Metadata => match req.method.as_str() {
@@ -85,11 +87,9 @@ fn dispatch<H: Host>(
             let allocation = access.allocation(host, &alloc_id)?;
             if !allocation.client_status.is_terminal() {
                 // Nomad says 500; nothing failed, the allocation is just still running.
-                return Err(ApiError::bad_request(
-                    "No such allocation on client, or allocation not eligible for GC",
-                ));
+                return Err(ApiError::bad_request(NOT_ELIGIBLE));
             }
-            host.collect(&alloc_id).map_err(ApiError::internal)?;
+            host.collect(&alloc_id).map_err(collect_error)?;
             Response::empty()
         }
         Route::AllocUnsupported(action) => {
@@ -97,7 +97,9 @@ fn dispatch<H: Host>(
                 "caravan does not implement the allocation {action} endpoint"
             )));
         }
-        Route::AclTokenSelf => token_self(host, req, query)?,
+        Route::AclTokenSelf => crate::tokens::token_self(host, req, query)?,
+        Route::AclBootstrap => crate::tokens::bootstrap(host, req, query)?,
+        Route::NodeRegister => crate::register::register(host, &access, req)?,
         Route::Nodes => {
             access.node(host)?;
             Response::json(&crate::cluster::nodes_body(host), query)
@@ -151,31 +153,6 @@ fn fs_dispatch<H: Host>(
             }))
         }
     }
-}
-
-/// `GET /v1/acl/token/self`: the caller's token in Nomad's `ACLToken` shape.
-fn token_self(host: &impl Host, req: &Request, query: &Query) -> ApiResult<Response> {
-    if !host.acl_enabled() {
-        return Err(ApiError::bad_request("ACL support disabled"));
-    }
-    let secret = crate::acl::request_token(|name| req.header(name))
-        .ok_or_else(|| ApiError::forbidden("ACL token not found"))?;
-    let token = access::resolve(host, secret)?;
-    let body = json!({
-        "AccessorID": token.accessor_id,
-        "CreateIndex": 0,
-        "CreateTime": token.create_time.rfc3339_nano(),
-        "ExpirationTTL": 0,
-        "ExpirationTime": token.expiration_time.map(Timestamp::rfc3339_nano),
-        "Global": false,
-        "ModifyIndex": 0,
-        "Name": token.name,
-        "Policies": token.policies,
-        "Roles": null,
-        "SecretID": secret,
-        "Type": if token.management { "management" } else { "client" },
-    });
-    Ok(Response::json(&body, query))
 }
 
 /// Where a request goes: another node when this server knows the allocation or node_id is
@@ -243,17 +220,30 @@ fn meta_response(
     Response::json(&body, query)
 }
 
+/// Nomad's one text for an allocation GC cannot take: gone, or not terminal (a race with
+/// the check above; Nomad says 500, caravan 400 as nothing failed). Only a host fault is 500.
+fn collect_error(err: CollectError) -> ApiError {
+    match err {
+        CollectError::NotFound | CollectError::NotTerminal => ApiError::bad_request(NOT_ELIGIBLE),
+        CollectError::Io(message) => ApiError::internal(message),
+    }
+}
+
+const NOT_ELIGIBLE: &str = "No such allocation on client, or allocation not eligible for GC";
+
 /// Collect every terminal allocation; a failure is logged and the rest go on, as Nomad's
-/// asynchronous collector would.
+/// asynchronous collector would. One collected or restarted meanwhile is skipped quietly.
 fn gc_all(host: &impl Host) {
     for allocation in host.allocations() {
-        if allocation.client_status.is_terminal()
-            && let Err(err) = host.collect(&allocation.id)
-        {
-            host.log(
+        if !allocation.client_status.is_terminal() {
+            continue;
+        }
+        match host.collect(&allocation.id) {
+            Ok(()) | Err(CollectError::NotFound | CollectError::NotTerminal) => {}
+            Err(CollectError::Io(err)) => host.log(
                 LogLevel::Error,
                 &format!("failed to collect allocation {}: {err}", allocation.id),
-            );
+            ),
         }
     }
 }
@@ -474,6 +464,10 @@ mod tests {
         match handle(&host, &req(&cat, "path=alloc/data/page.html")) {
             Action::SendFile(send) => {
                 assert_eq!(send.path, "alloc/data/page.html");
+                assert_eq!(
+                    (send.vanished.status, text(&send.vanished)),
+                    (404, "open alloc/data/page.html: no such file or directory")
+                );
                 assert_eq!(send.headers[0].1, "text/plain");
                 assert!(
                     send.headers
@@ -539,6 +533,38 @@ mod tests {
         assert_eq!(host.collected.borrow().as_slice(), [ALLOC.to_string()]);
         let r = call(&host, "GET", &gc, "", "");
         assert_eq!(r.status, 404);
+    }
+
+    #[test]
+    fn gc_errors_from_the_host_are_typed() {
+        use crate::host::CollectError;
+        let host = Fake::default();
+        *host.status.borrow_mut() = ClientStatus::Failed;
+        let gc = format!("/v1/client/allocation/{ALLOC}/gc");
+        for (err, expected) in [
+            (
+                CollectError::NotTerminal,
+                (
+                    400,
+                    "No such allocation on client, or allocation not eligible for GC",
+                ),
+            ),
+            (
+                CollectError::NotFound,
+                (
+                    400,
+                    "No such allocation on client, or allocation not eligible for GC",
+                ),
+            ),
+            (CollectError::Io("device busy".into()), (500, "device busy")),
+        ] {
+            *host.collect_error.borrow_mut() = Some(err);
+            let r = call(&host, "GET", &gc, "", "");
+            assert_eq!((r.status, text(&r)), expected);
+            // GC of every allocation answers 200 whatever happens to each one.
+            let r = call(&host, "GET", "/v1/client/gc", "", "");
+            assert_eq!(r.status, 200);
+        }
     }
 
     #[test]
