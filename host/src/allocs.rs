@@ -214,6 +214,27 @@ impl TaskRecord {
     }
 }
 
+/// Why [`Registry::collect`] did not collect an allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CollectError {
+    /// No allocation has this id on this client (collected meanwhile, say).
+    NotFound,
+    /// It is still pending or running.
+    NotTerminal,
+    /// Collecting it failed; the text names no host path beyond the allocation's own.
+    Failed(String),
+}
+
+impl std::fmt::Display for CollectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotFound => f.write_str("the allocation is not on this client"),
+            Self::NotTerminal => f.write_str("the allocation is not terminal"),
+            Self::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
 /// What the client knows about one allocation (persisted in the state store).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AllocRecord {
@@ -560,11 +581,11 @@ impl Registry {
     /// Destroy a terminal allocation: kill what is left of its tasks (siblings of a failed
     /// task may still be stopping), remove its directory and its state. A live one is
     /// refused, so a core that skipped its own check still cannot destroy a workload.
-    pub fn collect(&self, id: &str) -> Result<(), String> {
+    pub fn collect(&self, id: &str) -> Result<(), CollectError> {
         let alloc = match self.allocs().placed.get(id) {
-            None => return Err(format!("allocation {id} is not on this client")),
+            None => return Err(CollectError::NotFound),
             Some(alloc) if !alloc.live().record.client_status.is_terminal() => {
-                return Err(format!("allocation {id} is not terminal"));
+                return Err(CollectError::NotTerminal);
             }
             Some(alloc) => alloc.clone(),
         };
@@ -572,14 +593,18 @@ impl Registry {
             task.kill();
         }
         if !alloc.tasks.iter().all(|t| t.wait_done(COLLECT_WAIT)) {
-            return Err(format!("the tasks of allocation {id} did not exit"));
+            return Err(CollectError::Failed(format!(
+                "the tasks of allocation {id} did not exit"
+            )));
         }
         let mut allocs = self.allocs();
         match allocs.placed.get(id) {
             // Collected meanwhile by another request.
             None => return Ok(()),
             Some(current) if !Arc::ptr_eq(current, &alloc) => {
-                return Err(format!("allocation {id} was replaced meanwhile"));
+                return Err(CollectError::Failed(format!(
+                    "allocation {id} was replaced meanwhile"
+                )));
             }
             Some(_) => {}
         }
@@ -592,7 +617,9 @@ impl Registry {
         if let Err(err) = std::fs::remove_dir_all(&dir)
             && err.kind() != std::io::ErrorKind::NotFound
         {
-            return Err(format!("failed to remove the allocation directory: {err}"));
+            return Err(CollectError::Failed(format!(
+                "failed to remove the allocation directory: {err}"
+            )));
         }
         let forgotten = if in_specs {
             let tombstone = Stored::Collected {
@@ -604,7 +631,9 @@ impl Registry {
         } else {
             self.shared.state.remove_allocation(id)
         };
-        forgotten.map_err(|e| format!("failed to remove the allocation state: {e:#}"))?;
+        forgotten.map_err(|e| {
+            CollectError::Failed(format!("failed to remove the allocation state: {e:#}"))
+        })?;
         allocs.placed.remove(id);
         if in_specs {
             allocs.collected.insert(id.to_owned(), alloc.spec.clone());
