@@ -20,6 +20,8 @@ pub fn requirement(route: &Route, method: &str) -> Option<Requirement> {
         Route::AllocStats(_) => Requirement::Namespace(&["read-job"]),
         Route::AllocGc(_) => Requirement::Namespace(&["submit-job", "gc-allocation"]),
         Route::Nodes | Route::Node(_) => Requirement::NodeRead,
+        // Nomad's `Node.Register` is for clients only; over HTTP caravan asks node write.
+        Route::NodeRegister => Requirement::NodeWrite,
         Route::Allocation(_) | Route::Allocations => Requirement::Namespace(&["read-job"]),
         // Checked before answering that caravan does not implement them yet, with the
         // capability Nomad requires, so nobody learns more than they may.
@@ -28,7 +30,7 @@ pub fn requirement(route: &Route, method: &str) -> Option<Requirement> {
             "checks" | "snapshot" => &["read-job"],
             _ => &["alloc-lifecycle"],
         }),
-        Route::AclTokenSelf => return None,
+        Route::AclTokenSelf | Route::AclBootstrap => return None,
     })
 }
 

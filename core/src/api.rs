@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::access::{self, Access};
-use crate::host::{Host, LogLevel, Timestamp};
+use crate::host::{CollectError, Host, LogLevel};
 use crate::http::{Action, ApiError, ApiResult, Request, Response, StreamStart};
 use crate::params::Query;
 use crate::router::{FsOp, Route, route};
@@ -33,15 +33,17 @@ pub fn handle<H: Host>(host: &H, req: &Request) -> Action<Stream<H::Watch>> {
         }
         Action::Respond(err.into_response())
     });
-    let headers = match &mut action {
-        Action::Respond(response) => Some(&mut response.headers),
-        Action::SendFile(send) => Some(&mut send.headers),
-        Action::Stream(stream) => Some(&mut stream.headers),
-        // The node that answers adds its own.
-        Action::Forward(_) => None,
-    };
-    if let (true, Some(headers)) = (cors, headers) {
-        add_cors_headers(req, headers);
+    if cors {
+        // Every answer the host may send carries them; a relayed answer has the node's own.
+        match &mut action {
+            Action::Respond(response) => add_cors_headers(req, &mut response.headers),
+            Action::SendFile(send) => {
+                add_cors_headers(req, &mut send.headers);
+                add_cors_headers(req, &mut send.vanished.headers);
+            }
+            Action::Stream(stream) => add_cors_headers(req, &mut stream.headers),
+            Action::Forward(to) => add_cors_headers(req, &mut to.unreachable.headers),
+        }
     }
     action
 }
@@ -57,7 +59,7 @@ fn dispatch<H: Host>(
         requirement: access::requirement(&route, &req.method),
     };
     if let Some(node) = forward_target(host, req, query, &route, &access)? {
-        return Ok(Action::Forward(node));
+        return Ok(Action::Forward(crate::cluster::forward_to(node)));
     }
     let response = match route {
         Route::Metadata => match req.method.as_str() {
@@ -85,11 +87,9 @@ fn dispatch<H: Host>(
             let allocation = access.allocation(host, &alloc_id)?;
             if !allocation.client_status.is_terminal() {
                 // Nomad says 500; nothing failed, the allocation is just still running.
-                return Err(ApiError::bad_request(
-                    "No such allocation on client, or allocation not eligible for GC",
-                ));
+                return Err(ApiError::bad_request(NOT_ELIGIBLE));
             }
-            host.collect(&alloc_id).map_err(ApiError::internal)?;
+            host.collect(&alloc_id).map_err(collect_error)?;
             Response::empty()
         }
         Route::AllocUnsupported(alloc_id, action) => {
@@ -98,7 +98,9 @@ fn dispatch<H: Host>(
                 "caravan does not implement the allocation {action} endpoint"
             )));
         }
-        Route::AclTokenSelf => token_self(host, req, query)?,
+        Route::AclTokenSelf => crate::tokens::token_self(host, req, query)?,
+        Route::AclBootstrap => crate::tokens::bootstrap(host, req, query)?,
+        Route::NodeRegister => crate::register::register(host, &access, req)?,
         Route::Nodes => {
             access.node(host)?;
             Response::json(&crate::cluster::nodes_body(host), query)
@@ -152,31 +154,6 @@ fn fs_dispatch<H: Host>(
             }))
         }
     }
-}
-
-/// `GET /v1/acl/token/self`: the caller's token in Nomad's `ACLToken` shape.
-fn token_self(host: &impl Host, req: &Request, query: &Query) -> ApiResult<Response> {
-    if !host.acl_enabled() {
-        return Err(ApiError::bad_request("ACL support disabled"));
-    }
-    let secret = crate::acl::request_token(|name| req.header(name))
-        .ok_or_else(|| ApiError::forbidden("ACL token not found"))?;
-    let token = access::resolve(host, secret)?;
-    let body = json!({
-        "AccessorID": token.accessor_id,
-        "CreateIndex": 0,
-        "CreateTime": token.create_time.rfc3339_nano(),
-        "ExpirationTTL": 0,
-        "ExpirationTime": token.expiration_time.map(Timestamp::rfc3339_nano),
-        "Global": false,
-        "ModifyIndex": 0,
-        "Name": token.name,
-        "Policies": token.policies,
-        "Roles": null,
-        "SecretID": secret,
-        "Type": if token.management { "management" } else { "client" },
-    });
-    Ok(Response::json(&body, query))
 }
 
 /// Where a request goes: another node when this server knows the allocation or node_id is
@@ -244,17 +221,30 @@ fn meta_response(
     Response::json(&body, query)
 }
 
+/// Nomad's one text for an allocation GC cannot take: gone, or not terminal (a race with
+/// the check above; Nomad says 500, caravan 400 as nothing failed). Only a host fault is 500.
+fn collect_error(err: CollectError) -> ApiError {
+    match err {
+        CollectError::NotFound | CollectError::NotTerminal => ApiError::bad_request(NOT_ELIGIBLE),
+        CollectError::Io(message) => ApiError::internal(message),
+    }
+}
+
+const NOT_ELIGIBLE: &str = "No such allocation on client, or allocation not eligible for GC";
+
 /// Collect every terminal allocation; a failure is logged and the rest go on, as Nomad's
-/// asynchronous collector would.
+/// asynchronous collector would. One collected or restarted meanwhile is skipped quietly.
 fn gc_all(host: &impl Host) {
     for allocation in host.allocations() {
-        if allocation.client_status.is_terminal()
-            && let Err(err) = host.collect(&allocation.id)
-        {
-            host.log(
+        if !allocation.client_status.is_terminal() {
+            continue;
+        }
+        match host.collect(&allocation.id) {
+            Ok(()) | Err(CollectError::NotFound | CollectError::NotTerminal) => {}
+            Err(CollectError::Io(err)) => host.log(
                 LogLevel::Error,
                 &format!("failed to collect allocation {}: {err}", allocation.id),
-            );
+            ),
         }
     }
 }
@@ -305,267 +295,5 @@ fn add_cors_headers(req: &Request, headers: &mut Vec<(String, String)>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fake::{ALLOC, Fake, NODE};
-    use crate::host::ClientStatus;
-
-    fn call(host: &Fake, method: &str, path: &str, query: &str, body: &str) -> Response {
-        let req = Request {
-            method: method.into(),
-            path: path.into(),
-            query: query.into(),
-            headers: vec![("origin".into(), "http://ui.example".into())],
-            body: body.as_bytes().to_vec(),
-        };
-        match handle(host, &req) {
-            Action::Respond(response) => response,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    fn text(response: &Response) -> &str {
-        std::str::from_utf8(&response.body).unwrap()
-    }
-
-    #[test]
-    fn metadata_read_apply_and_tombstones() {
-        let host = Fake::default();
-        let r = call(&host, "GET", "/v1/client/metadata", "", "");
-        assert_eq!(
-            text(&r),
-            r#"{"Dynamic":{},"Meta":{"rack":"r1"},"Static":{"rack":"r1"}}"#
-        );
-        let r = call(
-            &host,
-            "POST",
-            "/v1/client/metadata",
-            "",
-            r#"{"Meta":{"rack":null,"a":"1","b":null}}"#,
-        );
-        assert_eq!(r.status, 200);
-        assert_eq!(
-            text(&r),
-            r#"{"Dynamic":{"a":"1","rack":null},"Meta":{"a":"1"},"Static":{"rack":"r1"}}"#
-        );
-        let r = call(&host, "PUT", "/v1/client/metadata", "", "");
-        assert_eq!((r.status, text(&r)), (405, "Invalid method"));
-        let r = call(
-            &host,
-            "POST",
-            "/v1/client/metadata",
-            "",
-            r#"{"NodeID":"other","Meta":{"a":"1"}}"#,
-        );
-        assert_eq!((r.status, text(&r)), (404, r#"Unknown node "other""#));
-        let r = call(
-            &host,
-            "POST",
-            "/v1/client/metadata",
-            &format!("node_id={NODE}"),
-            r#"{"NodeID":"other","Meta":{"a":"2"}}"#,
-        );
-        assert_eq!(r.status, 200);
-    }
-
-    #[test]
-    fn pretty_output_is_indented_with_a_newline() {
-        let host = Fake::default();
-        let r = call(&host, "GET", "/v1/client/metadata", "pretty=false", "");
-        assert!(
-            text(&r).starts_with("{\n    \"Dynamic\": {},\n"),
-            "{}",
-            text(&r)
-        );
-        assert!(text(&r).ends_with("}\n"));
-    }
-
-    #[test]
-    fn cors_reflects_origin_except_on_gc_all() {
-        let host = Fake::default();
-        let r = call(&host, "GET", "/v1/client/stats", "", "");
-        assert_eq!(
-            r.header("Access-Control-Allow-Origin"),
-            Some("http://ui.example")
-        );
-        assert_eq!(r.header("Access-Control-Allow-Credentials"), Some("true"));
-        assert_eq!(text(&r), "null");
-        let r = call(&host, "GET", "/v1/client/gc", "", "");
-        assert_eq!(r.header("Access-Control-Allow-Origin"), None);
-        assert_eq!((r.status, r.headers.len(), r.body.len()), (200, 0, 0));
-    }
-
-    #[test]
-    fn fs_listing_and_stat_bodies() {
-        let host = Fake::default();
-        let path = format!("/v1/client/fs/ls/{ALLOC}");
-        let r = call(&host, "GET", &path, "path=alloc", "");
-        assert_eq!(
-            text(&r),
-            r#"[{"FileMode":"drwxr-xr-x","IsDir":true,"ModTime":"2023-11-14T22:13:20.5Z","Name":"data","Size":4096},{"FileMode":"drwxr-xr-x","IsDir":true,"ModTime":"2023-11-14T22:13:20.5Z","Name":"logs","Size":4096}]"#
-        );
-        let stat = format!("/v1/client/fs/stat/{ALLOC}");
-        let r = call(&host, "GET", &stat, "path=/", "");
-        assert!(
-            text(&r).contains(&format!(r#""Name":"{ALLOC}""#)),
-            "{}",
-            text(&r)
-        );
-        assert!(text(&r).contains(r#""ContentType":"application/octet-stream""#));
-        let r = call(&host, "GET", &stat, "path=alloc/data/conf.json", "");
-        assert!(text(&r).contains(r#""ContentType":"application/json""#));
-        let r = call(&host, "GET", &stat, "path=alloc/data/page.html", "");
-        assert!(text(&r).contains(r#""ContentType":"text/html; charset=utf-8""#));
-        let r = call(&host, "GET", &stat, "", "");
-        assert_eq!((r.status, text(&r)), (400, "must provide a file name"));
-        let r = call(&host, "GET", &stat, "path=nope", "");
-        assert_eq!(
-            (r.status, text(&r)),
-            (404, "stat nope: no such file or directory")
-        );
-        let r = call(&host, "GET", &path, "path=../x", "");
-        assert_eq!(
-            (r.status, text(&r)),
-            (400, "Path escapes the alloc directory")
-        );
-        let r = call(&host, "GET", &path, "path=alloc/logs/web.stdout.0", "");
-        assert_eq!(
-            (r.status, text(&r)),
-            (400, "open alloc/logs/web.stdout.0: not a directory")
-        );
-    }
-
-    #[test]
-    fn unknown_and_malformed_allocations() {
-        let host = Fake::default();
-        let r = call(
-            &host,
-            "GET",
-            "/v1/client/fs/ls/5fc98185-17ff-26bc-a802-0c74fa471c98",
-            "",
-            "",
-        );
-        assert_eq!(
-            (r.status, text(&r)),
-            (
-                404,
-                r#"Unknown allocation "5fc98185-17ff-26bc-a802-0c74fa471c98""#
-            )
-        );
-        let r = call(&host, "GET", "/v1/client/allocation/foo/stats", "", "");
-        assert_eq!(
-            (r.status, text(&r)),
-            (
-                400,
-                "alloc lookup failed: index error: UUID must be 36 characters"
-            )
-        );
-    }
-
-    #[test]
-    fn cat_and_readat() {
-        let host = Fake::default();
-        let cat = format!("/v1/client/fs/cat/{ALLOC}");
-        let req = |path: &str, query: &str| Request {
-            method: "GET".into(),
-            path: path.into(),
-            query: query.into(),
-            ..Request::default()
-        };
-        match handle(&host, &req(&cat, "path=alloc/data/page.html")) {
-            Action::SendFile(send) => {
-                assert_eq!(send.path, "alloc/data/page.html");
-                assert_eq!(send.headers[0].1, "text/plain");
-                assert!(
-                    send.headers
-                        .iter()
-                        .any(|(n, v)| n == "X-Content-Type-Options" && v == "nosniff")
-                );
-            }
-            other => panic!("{other:?}"),
-        }
-        let r = call(&host, "GET", &cat, "path=alloc/data/empty", "");
-        assert_eq!(
-            (r.status, r.header("Content-Type")),
-            (200, Some("text/plain; charset=utf-8"))
-        );
-        let r = call(&host, "GET", &cat, "path=alloc", "");
-        assert_eq!(
-            (r.status, text(&r)),
-            (400, r#"file "alloc" is a directory"#)
-        );
-        let r = call(&host, "GET", &cat, "path=web/secrets/token", "");
-        assert_eq!(
-            (r.status, text(&r)),
-            (403, "Reading secret file prohibited: web/secrets/token")
-        );
-        let readat = format!("/v1/client/fs/readat/{ALLOC}");
-        let r = call(&host, "GET", &readat, "path=alloc/logs/web.stdout.0", "");
-        assert_eq!(
-            (r.status, text(&r)),
-            (
-                400,
-                r#"error parsing offset: strconv.ParseInt: parsing "": invalid syntax"#
-            )
-        );
-        let r = call(
-            &host,
-            "GET",
-            &readat,
-            "path=alloc/logs/web.stdout.0&offset=-1",
-            "",
-        );
-        assert_eq!(
-            (r.status, text(&r)),
-            (400, "can't seek to offset -1: invalid argument")
-        );
-        match handle(
-            &host,
-            &req(&readat, "path=alloc/logs/web.stdout.0&offset=2&limit=-1"),
-        ) {
-            Action::SendFile(send) => assert_eq!((send.offset, send.limit), (2, None)),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn gc_only_collects_terminal_allocations() {
-        let host = Fake::default();
-        let gc = format!("/v1/client/allocation/{ALLOC}/gc");
-        let r = call(&host, "GET", &gc, "", "");
-        assert_eq!(r.status, 400);
-        *host.status.borrow_mut() = ClientStatus::Complete;
-        let r = call(&host, "GET", &gc, "", "");
-        assert_eq!((r.status, r.body.len()), (200, 0));
-        assert_eq!(host.collected.borrow().as_slice(), [ALLOC.to_string()]);
-        let r = call(&host, "GET", &gc, "", "");
-        assert_eq!(r.status, 404);
-    }
-
-    #[test]
-    fn preflight_is_answered_without_the_handler() {
-        let host = Fake::default();
-        let req = Request {
-            method: "OPTIONS".into(),
-            path: "/v1/client/metadata".into(),
-            headers: vec![
-                ("origin".into(), "http://ui".into()),
-                ("access-control-request-method".into(), "GET".into()),
-                (
-                    "access-control-request-headers".into(),
-                    "x-nomad-token".into(),
-                ),
-            ],
-            ..Request::default()
-        };
-        let Action::Respond(r) = handle(&host, &req) else {
-            panic!()
-        };
-        assert_eq!(r.status, 204);
-        assert_eq!(r.header("Access-Control-Allow-Origin"), Some("http://ui"));
-        assert_eq!(
-            r.header("Access-Control-Allow-Headers"),
-            Some("x-nomad-token")
-        );
-    }
-}
+#[path = "api_tests.rs"]
+mod tests;

@@ -34,24 +34,24 @@ impl handler::Guest for Component {
             body: req.body,
         };
         match crate::handle(&Imports, &req) {
-            http::Action::Respond(r) => handler::Action::Respond(handler::Response {
-                status: r.status,
-                headers: pairs(r.headers),
-                body: r.body,
-            }),
+            http::Action::Respond(r) => handler::Action::Respond(response(r)),
             http::Action::SendFile(s) => handler::Action::SendFile(handler::SendFile {
                 alloc_id: s.alloc_id,
                 path: s.path,
                 offset: s.offset,
                 limit: s.limit,
                 headers: pairs(s.headers),
+                vanished: response(s.vanished),
             }),
             http::Action::Stream(s) => handler::Action::Stream(handler::StreamStart {
                 status: s.status,
                 headers: pairs(s.headers),
                 body: handler::BodyStream::new(BodyStream(RefCell::new(s.body))),
             }),
-            http::Action::Forward(node) => handler::Action::Forward(node),
+            http::Action::Forward(to) => handler::Action::Forward(handler::ForwardTo {
+                node_id: to.node_id,
+                unreachable: response(to.unreachable),
+            }),
         }
     }
 
@@ -115,6 +115,14 @@ fn install_panic_hook() {
             log::write(log::Level::Error, &format!("core panicked: {info}"));
         }));
     });
+}
+
+fn response(r: http::Response) -> handler::Response {
+    handler::Response {
+        status: r.status,
+        headers: pairs(r.headers),
+        body: r.body,
+    }
 }
 
 fn pairs(list: Vec<(String, String)>) -> Vec<Pair> {
@@ -187,8 +195,12 @@ impl Host for Imports {
         allocations::list().into_iter().map(allocation).collect()
     }
 
-    fn collect(&self, id: &str) -> Result<(), String> {
-        allocations::collect(id)
+    fn collect(&self, id: &str) -> Result<(), core_host::CollectError> {
+        allocations::collect(id).map_err(|e| match e {
+            allocations::CollectError::NotFound => core_host::CollectError::NotFound,
+            allocations::CollectError::NotTerminal => core_host::CollectError::NotTerminal,
+            allocations::CollectError::Io(message) => core_host::CollectError::Io(message),
+        })
     }
 
     fn stat(&self, alloc_id: &str, path: &str) -> Result<core_host::FileInfo, core_host::FsError> {
@@ -249,22 +261,53 @@ impl Host for Imports {
         cluster::all_allocations().into_iter().map(placed).collect()
     }
 
+    fn register(&self, registration: core_host::Registration) -> Result<(), String> {
+        let node = registration.node;
+        cluster::register(&cluster::Registration {
+            node: cluster::NodeRegistration {
+                id: node.id,
+                name: node.name,
+                datacenter: node.datacenter,
+                http_addr: node.http_addr,
+                static_meta: node
+                    .static_meta
+                    .into_iter()
+                    .map(|(name, value)| Pair { name, value })
+                    .collect(),
+                dynamic_meta: node
+                    .dynamic_meta
+                    .into_iter()
+                    .map(|(key, value)| node::MetaEntry { key, value })
+                    .collect(),
+            },
+            allocations: registration
+                .allocations
+                .into_iter()
+                .map(allocation_out)
+                .collect(),
+        })
+    }
+
     fn acl_enabled(&self) -> bool {
         acl::enabled()
     }
 
     fn resolve_token(&self, secret_id: &str) -> Result<core_host::Token, core_host::ResolveError> {
         match acl::resolve_token(secret_id) {
-            Ok(t) => Ok(core_host::Token {
-                accessor_id: t.accessor_id,
-                name: t.name,
-                management: t.token_type == acl::TokenType::Management,
-                policies: t.policies,
-                create_time: time(t.create_time),
-                expiration_time: t.expiration_time.map(time),
-            }),
+            Ok(t) => Ok(token(t)),
             Err(acl::ResolveError::NotFound) => Err(core_host::ResolveError::NotFound),
             Err(acl::ResolveError::Expired) => Err(core_host::ResolveError::Expired),
+        }
+    }
+
+    fn bootstrap(&self) -> Result<core_host::MintedToken, core_host::BootstrapError> {
+        match acl::bootstrap() {
+            Ok(minted) => Ok(core_host::MintedToken {
+                token: token(minted.token),
+                secret_id: minted.secret_id,
+            }),
+            Err(acl::BootstrapError::AlreadyDone) => Err(core_host::BootstrapError::AlreadyDone),
+            Err(acl::BootstrapError::Failed(why)) => Err(core_host::BootstrapError::Failed(why)),
         }
     }
 
@@ -336,6 +379,58 @@ impl Host for Imports {
                 taken_at: time(t.taken_at),
             })
             .collect()
+    }
+}
+
+fn token(t: acl::Token) -> core_host::Token {
+    core_host::Token {
+        accessor_id: t.accessor_id,
+        name: t.name,
+        management: t.token_type == acl::TokenType::Management,
+        policies: t.policies,
+        create_time: time(t.create_time),
+        expiration_time: t.expiration_time.map(time),
+    }
+}
+
+fn time_out(t: core_host::Timestamp) -> Timestamp {
+    Timestamp {
+        seconds: t.seconds,
+        nanoseconds: t.nanoseconds,
+    }
+}
+
+/// An allocation a client registered, in the contract's terms.
+fn allocation_out(a: core_host::Allocation) -> allocations::Allocation {
+    use allocations::{ClientStatus as C, TaskStatus as T};
+    use core_host::{ClientStatus, TaskStatus};
+    allocations::Allocation {
+        id: a.id,
+        namespace: a.namespace,
+        job_id: a.job_id,
+        task_group: a.task_group,
+        client_status: match a.client_status {
+            ClientStatus::Pending => C::Pending,
+            ClientStatus::Running => C::Running,
+            ClientStatus::Complete => C::Complete,
+            ClientStatus::Failed => C::Failed,
+            ClientStatus::Lost => C::Lost,
+        },
+        tasks: a
+            .tasks
+            .into_iter()
+            .map(|t| allocations::TaskState {
+                name: t.name,
+                state: match t.state {
+                    TaskStatus::Pending => T::Pending,
+                    TaskStatus::Running => T::Running,
+                    TaskStatus::Dead => T::Dead,
+                },
+                failed: t.failed,
+                started_at: t.started_at.map(time_out),
+                finished_at: t.finished_at.map(time_out),
+            })
+            .collect(),
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::access::Access;
 use crate::host::{Allocation, Host, NodeInfo, PlacedAllocation, TaskStatus, Timestamp};
-use crate::http::{ApiError, ApiResult, Request};
+use crate::http::{ApiError, ApiResult, ForwardTo, Request};
 use crate::params::go_quote;
 
 /// Marks a request a server already forwarded.
@@ -66,8 +66,22 @@ pub fn locate_node(host: &impl Host, access: &Access, node_id: &str) -> ApiResul
 fn reachable(host: &impl Host, node_id: &str) -> ApiResult<()> {
     match host.node(node_id) {
         None => Err(unknown_node(node_id)),
-        Some(node) if !node.ready => Err(ApiError::not_found("No path to node")),
+        Some(node) if !node.ready => Err(no_path()),
         Some(_) => Ok(()),
+    }
+}
+
+/// Nomad's answer when a server cannot reach the node that holds what a request names.
+fn no_path() -> ApiError {
+    ApiError::not_found("No path to node")
+}
+
+/// Relay to `node_id`; if the host cannot reach it after all (it went away, the connection
+/// failed), Nomad's `No path to node`.
+pub fn forward_to(node_id: String) -> ForwardTo {
+    ForwardTo {
+        node_id,
+        unreachable: no_path().into_response(),
     }
 }
 

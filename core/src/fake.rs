@@ -17,6 +17,14 @@ pub struct Fake {
     pub status: RefCell<ClientStatus>,
     pub collected: RefCell<Vec<String>>,
     pub task_started: RefCell<bool>,
+    /// What `collect` answers instead of collecting.
+    pub collect_error: RefCell<Option<CollectError>>,
+    pub roles: RefCell<Roles>,
+    pub acl_enabled: RefCell<bool>,
+    /// Tokens by secret.
+    pub tokens: RefCell<BTreeMap<String, Token>>,
+    pub policies: RefCell<Vec<CompiledPolicy>>,
+    pub registered: RefCell<Vec<Registration>>,
 }
 
 impl Default for Fake {
@@ -38,6 +46,15 @@ impl Default for Fake {
             status: RefCell::new(ClientStatus::Running),
             collected: RefCell::default(),
             task_started: RefCell::default(),
+            collect_error: RefCell::default(),
+            roles: RefCell::new(Roles {
+                server: false,
+                client: true,
+            }),
+            acl_enabled: RefCell::default(),
+            tokens: RefCell::default(),
+            policies: RefCell::default(),
+            registered: RefCell::default(),
         }
     }
 }
@@ -161,7 +178,10 @@ impl Host for Fake {
         self.allocation(ALLOC).into_iter().collect()
     }
 
-    fn collect(&self, id: &str) -> Result<(), String> {
+    fn collect(&self, id: &str) -> Result<(), CollectError> {
+        if let Some(err) = self.collect_error.borrow().clone() {
+            return Err(err);
+        }
         self.collected.borrow_mut().push(id.to_string());
         Ok(())
     }
@@ -228,10 +248,7 @@ impl Host for Fake {
     }
 
     fn roles(&self) -> Roles {
-        Roles {
-            server: false,
-            client: true,
-        }
+        *self.roles.borrow()
     }
 
     fn node(&self, _id: &str) -> Option<NodeInfo> {
@@ -250,16 +267,54 @@ impl Host for Fake {
         Vec::new()
     }
 
+    fn register(&self, registration: Registration) -> Result<(), String> {
+        self.registered.borrow_mut().push(registration);
+        Ok(())
+    }
+
     fn acl_enabled(&self) -> bool {
-        false
+        *self.acl_enabled.borrow()
     }
 
-    fn resolve_token(&self, _secret_id: &str) -> Result<Token, ResolveError> {
-        Err(ResolveError::NotFound)
+    fn resolve_token(&self, secret_id: &str) -> Result<Token, ResolveError> {
+        self.tokens
+            .borrow()
+            .get(secret_id)
+            .cloned()
+            .ok_or(ResolveError::NotFound)
     }
 
-    fn policies(&self, _names: &[String]) -> Vec<CompiledPolicy> {
-        Vec::new()
+    fn policies(&self, names: &[String]) -> Vec<CompiledPolicy> {
+        self.policies
+            .borrow()
+            .iter()
+            .filter(|p| names.contains(&p.name))
+            .cloned()
+            .collect()
+    }
+
+    fn bootstrap(&self) -> Result<MintedToken, BootstrapError> {
+        if self.tokens.borrow().values().any(|t| t.management) {
+            return Err(BootstrapError::AlreadyDone);
+        }
+        let token = Token {
+            accessor_id: "accessor-1".into(),
+            name: "Bootstrap Token".into(),
+            management: true,
+            policies: Vec::new(),
+            create_time: Timestamp {
+                seconds: 1_700_000_000,
+                nanoseconds: 0,
+            },
+            expiration_time: None,
+        };
+        self.tokens
+            .borrow_mut()
+            .insert("secret-1".into(), token.clone());
+        Ok(MintedToken {
+            token,
+            secret_id: "secret-1".into(),
+        })
     }
 
     fn allocation_usage(&self, _alloc_id: &str) -> Vec<TaskUsage> {

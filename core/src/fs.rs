@@ -176,6 +176,8 @@ fn send_file<B>(
     }
     Ok(Action::SendFile(SendFile {
         alloc_id: alloc_id.to_string(),
+        // Removed or replaced between this check and the host's open.
+        vanished: fs_error(FsError::NotFound, "open", &path, given).into_response(),
         path,
         offset,
         limit,

@@ -80,6 +80,17 @@ pub struct Allocation {
     pub tasks: Vec<TaskState>,
 }
 
+/// Why the host did not collect an allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CollectError {
+    /// No allocation has this id (any more).
+    NotFound,
+    /// It is still pending or running.
+    NotTerminal,
+    /// A host fault.
+    Io(String),
+}
+
 /// What `stat`/`lstat` report about one path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileInfo {
@@ -207,6 +218,22 @@ pub struct Token {
     pub expiration_time: Option<Timestamp>,
 }
 
+/// A management token `bootstrap` just minted, with its secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MintedToken {
+    pub token: Token,
+    pub secret_id: String,
+}
+
+/// Why `bootstrap` minted nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BootstrapError {
+    /// A management token exists already.
+    AlreadyDone,
+    /// A host fault (the token could not be stored).
+    Failed(String),
+}
+
 /// A coarse permission level (`node`, `agent`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Disposition {
@@ -258,6 +285,24 @@ pub struct NodeInfo {
     pub last_seen: Timestamp,
 }
 
+/// A client node as it describes itself when it registers.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NodeRegistration {
+    pub id: String,
+    pub name: String,
+    pub datacenter: String,
+    pub http_addr: String,
+    pub static_meta: BTreeMap<String, String>,
+    pub dynamic_meta: DynamicMeta,
+}
+
+/// One heartbeat: a node and every allocation it runs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Registration {
+    pub node: NodeRegistration,
+    pub allocations: Vec<Allocation>,
+}
+
 /// An allocation and the node it runs on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlacedAllocation {
@@ -279,7 +324,7 @@ pub trait Host {
 
     fn allocation(&self, id: &str) -> Option<Allocation>;
     fn allocations(&self) -> Vec<Allocation>;
-    fn collect(&self, id: &str) -> Result<(), String>;
+    fn collect(&self, id: &str) -> Result<(), CollectError>;
 
     fn stat(&self, alloc_id: &str, path: &str) -> Result<FileInfo, FsError>;
     fn list(&self, alloc_id: &str, path: &str) -> Result<Vec<FileInfo>, FsError>;
@@ -301,11 +346,15 @@ pub trait Host {
     fn nodes(&self) -> Vec<NodeInfo>;
     fn find_allocation(&self, id: &str) -> Option<PlacedAllocation>;
     fn all_allocations(&self) -> Vec<PlacedAllocation>;
+    /// Record a client's heartbeat (servers only); the error is a host fault.
+    fn register(&self, registration: Registration) -> Result<(), String>;
 
     /// Whether ACLs are enforced.
     fn acl_enabled(&self) -> bool;
     fn resolve_token(&self, secret_id: &str) -> Result<Token, ResolveError>;
     /// The compiled policies with these names (missing or invalid ones left out).
     fn policies(&self, names: &[String]) -> Vec<CompiledPolicy>;
+    /// Mint and store the first management token.
+    fn bootstrap(&self) -> Result<MintedToken, BootstrapError>;
     fn allocation_usage(&self, alloc_id: &str) -> Vec<TaskUsage>;
 }

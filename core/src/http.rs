@@ -74,6 +74,15 @@ pub struct SendFile {
     pub offset: u64,
     pub limit: Option<u64>,
     pub headers: Vec<(String, String)>,
+    /// The answer when the file is gone by the time the host opens it.
+    pub vanished: Response,
+}
+
+/// Relay the request to a client node, or answer `unreachable` when it cannot be reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardTo {
+    pub node_id: String,
+    pub unreachable: Response,
 }
 
 /// A streamed response: status and headers now, the body pulled from `body`.
@@ -91,8 +100,8 @@ pub enum Action<B> {
     Respond(Response),
     SendFile(SendFile),
     Stream(StreamStart<B>),
-    /// Relay the request to the client node with this id.
-    Forward(String),
+    /// Relay the request to a client node.
+    Forward(ForwardTo),
 }
 
 impl<B> std::fmt::Debug for Action<B> {
@@ -104,7 +113,7 @@ impl<B> std::fmt::Debug for Action<B> {
                 .debug_struct("Stream")
                 .field("headers", &s.headers)
                 .finish(),
-            Action::Forward(node) => f.debug_tuple("Forward").field(node).finish(),
+            Action::Forward(to) => f.debug_tuple("Forward").field(&to.node_id).finish(),
         }
     }
 }

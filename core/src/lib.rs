@@ -19,11 +19,13 @@ pub mod log_files;
 pub mod logs;
 pub mod meta;
 pub mod params;
+pub mod register;
 pub mod router;
 pub mod sniff;
 pub mod stats;
 pub mod stream;
 pub mod timefmt;
+pub mod tokens;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;

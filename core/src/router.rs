@@ -29,6 +29,10 @@ pub enum Route {
     AllocUnsupported(String, String),
     /// `/v1/acl/token/self`: the caller's own token.
     AclTokenSelf,
+    /// `/v1/acl/bootstrap`: the first management token.
+    AclBootstrap,
+    /// `/v1/internal/node/register`: a client's heartbeat to a server (caravan's own).
+    NodeRegister,
     /// `/v1/nodes`: the client nodes this agent knows.
     Nodes,
     /// `/v1/node/:id`.
@@ -54,6 +58,8 @@ pub const NAMES: &[&str] = &[
     "allocation/gc",
     "allocation/unsupported",
     "acl/token/self",
+    "acl/bootstrap",
+    "node/register",
     "nodes",
     "node",
     "allocations",
@@ -77,6 +83,8 @@ impl Route {
             Route::AllocGc(_) => "allocation/gc",
             Route::AllocUnsupported(..) => "allocation/unsupported",
             Route::AclTokenSelf => "acl/token/self",
+            Route::AclBootstrap => "acl/bootstrap",
+            Route::NodeRegister => "node/register",
             Route::Nodes => "nodes",
             Route::Node(_) => "node",
             Route::Allocations => "allocations",
@@ -90,6 +98,8 @@ impl Route {
             self,
             Route::GcAll
                 | Route::AclTokenSelf
+                | Route::AclBootstrap
+                | Route::NodeRegister
                 | Route::Nodes
                 | Route::Node(_)
                 | Route::Allocations
@@ -97,6 +107,9 @@ impl Route {
         )
     }
 }
+
+/// Where a client registers with a server (its heartbeat); the host's heartbeat uses it.
+pub const REGISTER_PATH: &str = "/v1/internal/node/register";
 
 const FS_PREFIX: &str = "/v1/client/fs/";
 const ALLOC_PREFIX: &str = "/v1/client/allocation/";
@@ -111,6 +124,8 @@ pub fn route(raw_path: &str) -> ApiResult<Route> {
         "/v1/client/stats" => return Ok(Route::HostStats),
         "/v1/client/gc" => return Ok(Route::GcAll),
         "/v1/acl/token/self" => return Ok(Route::AclTokenSelf),
+        "/v1/acl/bootstrap" => return Ok(Route::AclBootstrap),
+        REGISTER_PATH => return Ok(Route::NodeRegister),
         "/v1/nodes" => return Ok(Route::Nodes),
         "/v1/allocations" => return Ok(Route::Allocations),
         _ => {}
@@ -317,6 +332,8 @@ mod tests {
             "/v1/client/allocation/a/gc",
             "/v1/client/allocation/a/signal",
             "/v1/acl/token/self",
+            "/v1/acl/bootstrap",
+            "/v1/internal/node/register",
             "/v1/nodes",
             "/v1/node/n",
             "/v1/allocations",

@@ -219,3 +219,65 @@ fn two_servers_one_killed() {
     });
     wait_for_nodes(&b, 1);
 }
+
+#[test]
+fn registration_with_acls_needs_node_write() {
+    use crate::acl::{REGISTRATION, write_acl_files};
+    let temp = tempfile::tempdir().unwrap();
+    write_acl_files(temp.path());
+    let srv = Agent::spawn(temp.path(), &["-server", "-node=server", "-acl-enabled"]);
+    let register = |token: Option<&str>| {
+        let headers: Vec<(&str, &str)> = token
+            .map(|t| vec![("X-Nomad-Token", t)])
+            .unwrap_or_default();
+        srv.request(
+            "POST",
+            caravan_core::router::REGISTER_PATH,
+            &headers,
+            REGISTRATION,
+        )
+    };
+    for token in [None, Some("secret-node-read"), Some("secret-write")] {
+        let reply = register(token);
+        assert_eq!(
+            (reply.status, reply.text().as_str()),
+            (403, "Permission denied"),
+            "{token:?}"
+        );
+    }
+    let unknown = register(Some("not-a-token"));
+    assert_eq!(
+        (unknown.status, unknown.text().as_str()),
+        (403, "ACL token not found")
+    );
+    let nodes = || {
+        srv.request(
+            "GET",
+            "/v1/nodes",
+            &[("X-Nomad-Token", "secret-node-read")],
+            b"",
+        )
+        .json()
+    };
+    assert_eq!(
+        nodes().as_array().unwrap().len(),
+        0,
+        "nothing refused was recorded"
+    );
+    let reply = register(Some("secret-node-write"));
+    assert_eq!((reply.status, reply.text().as_str()), (200, ""));
+    let listed = nodes();
+    assert_eq!(listed[0]["Name"], "outsider");
+    assert_eq!(listed[0]["HTTPAddr"], "127.0.0.1:9");
+    // The core validates what it records.
+    let invalid = srv.request(
+        "POST",
+        caravan_core::router::REGISTER_PATH,
+        &[("X-Nomad-Token", "secret-node-write")],
+        br#"{"Node":{"ID":"x","Name":"","Datacenter":"dc1","HTTPAddr":"127.0.0.1:9"}}"#,
+    );
+    assert_eq!(
+        (invalid.status, invalid.text().as_str()),
+        (400, "missing node name for client registration")
+    );
+}

@@ -53,6 +53,8 @@ export class MemHost {
     }));
     this.trees = new Map(this.allocations.map((a) => [a.id, this.buildTree(a)]));
     this.collected = [];
+    this.registered = [];
+    this.bootstrapped = false;
     this.compiled = [];
     this.logs = [];
     this.watched = [];
@@ -246,7 +248,9 @@ export class MemHost {
         get: (id) => listAllocations().find((a) => a.id === id),
         list: listAllocations,
         collect: (id) => {
-          if (faults.collect !== undefined) throw new HostError(faults.collect);
+          const fault = faults.collect;
+          if (typeof fault === 'string') throw new HostError({ tag: fault });
+          if (fault !== undefined) throw new HostError({ tag: 'io', val: fault.io });
           host.collected.push(id);
         },
       },
@@ -306,10 +310,41 @@ export class MemHost {
           };
         },
         policies: (names) => names.flatMap((n) => host.compiled.filter((p) => p.name === n)),
+        bootstrap: () => {
+          if (faults.bootstrap !== undefined) throw new HostError({ tag: 'failed', val: faults.bootstrap });
+          if (host.bootstrapped || (acl.tokens ?? []).some((t) => t.type === 'management')) {
+            throw new HostError({ tag: 'already-done' });
+          }
+          const minted = acl.bootstrap;
+          if (!minted) throw new HostError({ tag: 'failed', val: 'no acl.bootstrap in the fixture' });
+          host.bootstrapped = true;
+          return {
+            token: {
+              accessorId: minted.accessor_id,
+              name: 'Bootstrap Token',
+              tokenType: 'management',
+              policies: [],
+              createTime: time(minted.create_time),
+              expirationTime: undefined,
+            },
+            secretId: minted.secret,
+          };
+        },
       },
-      // The fixture is a client agent on its own: it is the only node it knows.
+      // The fixture's agent knows no other node: it is the only one (when it is a client).
       'caravan:client/cluster': {
-        roles: () => ({ server: false, client: true }),
+        roles: () => fixture.roles ?? { server: false, client: true },
+        register: (r) => {
+          host.registered.push({
+            id: r.node.id,
+            name: r.node.name,
+            datacenter: r.node.datacenter,
+            http_addr: r.node.httpAddr,
+            static_meta: Object.fromEntries(r.node.staticMeta.map((p) => [p.name, p.value])),
+            dynamic_meta: Object.fromEntries(r.node.dynamicMeta.map((e) => [e.key, e.value ?? null])),
+            allocations: r.allocations.map((a) => [a.id, a.namespace, a.clientStatus, a.tasks.length]),
+          });
+        },
         node: (id) => (id === fixture.node_id ? host.localNode() : undefined),
         nodes: () => [host.localNode()],
         findAllocation: (id) => {

@@ -79,6 +79,11 @@ async function checkAction(core, host, action, vector) {
     assert.equal(s.offset, BigInt(want.offset), 'offset');
     assert.equal(s.limit, want.limit === null ? undefined : BigInt(want.limit), 'limit');
     sameHeaders(want.headers, s.headers);
+    if (want.vanished !== undefined) {
+      assert.equal(s.vanished.status, want.vanished.status, 'vanished status');
+      sameHeaders(want.vanished.headers, s.vanished.headers);
+      assert.deepEqual(Buffer.from(s.vanished.body), bytesOf(want.vanished, 'body'), 'vanished body');
+    }
   } else {
     const start = action.val;
     const want = expect.stream;
@@ -132,6 +137,8 @@ function checkState(host, expect) {
     assert.deepEqual(sorted(host.dynamicMeta.entries()), sorted(Object.entries(state.dynamic_meta)), 'dynamic_meta');
   }
   if (state.collected !== undefined) assert.deepEqual(host.collected, state.collected, 'collected');
+  if (state.registered !== undefined) assert.deepEqual(host.registered, state.registered, 'registered');
+  if (state.bootstrapped !== undefined) assert.equal(host.bootstrapped, state.bootstrapped, 'bootstrapped');
   if (expect.logs !== undefined) assert.deepEqual(host.logs, expect.logs, 'logs');
 }
 

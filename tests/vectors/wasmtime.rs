@@ -62,6 +62,8 @@ struct Fixture {
     acl: AclFixture,
     #[serde(default)]
     faults: Faults,
+    #[serde(default)]
+    roles: Option<RolesFixture>,
     #[serde(default = "default_modified")]
     modified: Time,
 }
@@ -87,6 +89,13 @@ impl From<Time> for types::Timestamp {
             nanoseconds: t.nanoseconds,
         }
     }
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct RolesFixture {
+    server: bool,
+    client: bool,
 }
 
 #[derive(Deserialize, Clone)]
@@ -227,6 +236,17 @@ struct AclFixture {
     /// Policy documents by name, compiled by the core under test before each vector runs.
     #[serde(default)]
     policies: BTreeMap<String, String>,
+    /// The token `bootstrap` mints.
+    #[serde(default)]
+    bootstrap: Option<BootstrapFixture>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct BootstrapFixture {
+    accessor_id: String,
+    secret: String,
+    create_time: Time,
 }
 
 #[derive(Deserialize, Clone)]
@@ -253,7 +273,18 @@ struct Faults {
     #[serde(default)]
     apply_meta: Option<String>,
     #[serde(default)]
-    collect: Option<String>,
+    collect: Option<CollectFault>,
+    #[serde(default)]
+    bootstrap: Option<String>,
+}
+
+/// How `collect` fails: `"not-found"`, `"not-terminal"` or `{"io": "message"}`.
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+enum CollectFault {
+    NotFound,
+    NotTerminal,
+    Io(String),
 }
 
 #[derive(Deserialize)]
@@ -362,6 +393,8 @@ struct ExpectSendFile {
     offset: u64,
     limit: Option<u64>,
     headers: Vec<(String, String)>,
+    #[serde(default)]
+    vanished: Option<ExpectResponse>,
 }
 
 #[derive(Deserialize)]
@@ -396,6 +429,10 @@ struct ExpectState {
     dynamic_meta: Option<BTreeMap<String, Option<String>>>,
     #[serde(default)]
     collected: Option<Vec<String>>,
+    #[serde(default)]
+    registered: Option<Vec<Value>>,
+    #[serde(default)]
+    bootstrapped: Option<bool>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -444,6 +481,9 @@ struct MemHost {
     dynamic_meta: BTreeMap<String, Option<String>>,
     trees: BTreeMap<String, Tree>,
     collected: Vec<String>,
+    /// Each registration, summarised as `docs/vectors.md` says.
+    registered: Vec<Value>,
+    bootstrapped: bool,
     compiled: Vec<policy::CompiledPolicy>,
     logs: Vec<(String, String)>,
     watched: Vec<String>,
@@ -463,6 +503,8 @@ impl MemHost {
             dynamic_meta: fixture.dynamic_meta.clone(),
             trees,
             collected: Vec::new(),
+            registered: Vec::new(),
+            bootstrapped: false,
             compiled: Vec::new(),
             logs: Vec::new(),
             watched: Vec::new(),
@@ -733,9 +775,13 @@ impl allocations::Host for MemHost {
             .collect()
     }
 
-    fn collect(&mut self, id: String) -> Result<(), String> {
-        if let Some(fault) = &self.fixture.faults.collect {
-            return Err(fault.clone());
+    fn collect(&mut self, id: String) -> Result<(), allocations::CollectError> {
+        use allocations::CollectError as E;
+        match &self.fixture.faults.collect {
+            None => {}
+            Some(CollectFault::NotFound) => return Err(E::NotFound),
+            Some(CollectFault::NotTerminal) => return Err(E::NotTerminal),
+            Some(CollectFault::Io(message)) => return Err(E::Io(message.clone())),
         }
         self.collected.push(id);
         Ok(())
@@ -745,10 +791,41 @@ impl allocations::Host for MemHost {
 /// The fixture is a client agent on its own: it is the only node it knows.
 impl cluster::Host for MemHost {
     fn roles(&mut self) -> cluster::AgentRoles {
-        cluster::AgentRoles {
+        let roles = self.fixture.roles.unwrap_or(RolesFixture {
             server: false,
             client: true,
+        });
+        cluster::AgentRoles {
+            server: roles.server,
+            client: roles.client,
         }
+    }
+
+    fn register(&mut self, r: cluster::Registration) -> Result<(), String> {
+        let pairs = |list: Vec<types::Pair>| -> serde_json::Map<String, Value> {
+            list.into_iter().map(|p| (p.name, p.value.into())).collect()
+        };
+        let status = |s: allocations::ClientStatus| match s {
+            allocations::ClientStatus::Pending => "pending",
+            allocations::ClientStatus::Running => "running",
+            allocations::ClientStatus::Complete => "complete",
+            allocations::ClientStatus::Failed => "failed",
+            allocations::ClientStatus::Lost => "lost",
+        };
+        self.registered.push(serde_json::json!({
+            "id": r.node.id,
+            "name": r.node.name,
+            "datacenter": r.node.datacenter,
+            "http_addr": r.node.http_addr,
+            "static_meta": pairs(r.node.static_meta),
+            "dynamic_meta": r.node.dynamic_meta.into_iter()
+                .map(|e| (e.key, e.value.map_or(Value::Null, Value::from)))
+                .collect::<serde_json::Map<_, _>>(),
+            "allocations": r.allocations.into_iter()
+                .map(|a| serde_json::json!([a.id, a.namespace, status(a.client_status), a.tasks.len()]))
+                .collect::<Vec<_>>(),
+        }));
+        Ok(())
     }
 
     fn node(&mut self, id: String) -> Option<cluster::NodeInfo> {
@@ -953,6 +1030,32 @@ impl acl::Host for MemHost {
         })
     }
 
+    fn bootstrap(&mut self) -> Result<acl::MintedToken, acl::BootstrapError> {
+        if let Some(fault) = &self.fixture.faults.bootstrap {
+            return Err(acl::BootstrapError::Failed(fault.clone()));
+        }
+        let acl = &self.fixture.acl;
+        if self.bootstrapped || acl.tokens.iter().any(|t| t.token_type == "management") {
+            return Err(acl::BootstrapError::AlreadyDone);
+        }
+        let minted = acl
+            .bootstrap
+            .clone()
+            .ok_or_else(|| acl::BootstrapError::Failed("no acl.bootstrap in the fixture".into()))?;
+        self.bootstrapped = true;
+        Ok(acl::MintedToken {
+            token: acl::Token {
+                accessor_id: minted.accessor_id,
+                name: "Bootstrap Token".into(),
+                token_type: acl::TokenType::Management,
+                policies: Vec::new(),
+                create_time: minted.create_time.into(),
+                expiration_time: None,
+            },
+            secret_id: minted.secret,
+        })
+    }
+
     fn policies(&mut self, names: Vec<String>) -> Vec<policy::CompiledPolicy> {
         names
             .iter()
@@ -1139,8 +1242,10 @@ fn run_wasm(fixture: &Fixture, vector: &Vector) -> Result<(), String> {
             },
             Some(start.body),
         ),
-        // The fixture is a lone client: nothing is ever elsewhere.
-        handler::Action::Forward(node) => return Err(format!("forwarded to node {node}")),
+        // The fixture knows no other node: nothing is ever elsewhere.
+        handler::Action::Forward(to) => {
+            return Err(format!("forwarded to node {}", to.node_id));
+        }
     };
     let Some(body) = body else {
         check_outcome(outcome, vector, |_| Err("not a stream".into()))?;
@@ -1176,8 +1281,8 @@ fn run_native(fixture: &Fixture, vector: &Vector) -> Result<(), String> {
     }
     let action = caravan_core::handle(&host, &native::core_request(&request(vector)?));
     match action {
-        caravan_core::http::Action::Forward(node) => {
-            return Err(format!("forwarded to node {node}"));
+        caravan_core::http::Action::Forward(to) => {
+            return Err(format!("forwarded to node {}", to.node_id));
         }
         caravan_core::http::Action::Respond(r) => {
             check_outcome(Outcome::Respond(native::response(r)), vector, |_| {
@@ -1291,14 +1396,7 @@ fn check_outcome(
                 .respond
                 .as_ref()
                 .ok_or_else(|| format!("unexpected response: {}", describe(&r)))?;
-            same("status", want.status, r.status)?;
-            same_headers(&want.headers, &r.headers)?;
-            let body = match (&want.body, &want.body_base64) {
-                (Some(text), None) => text.clone().into_bytes(),
-                (None, Some(b64)) => decode(b64)?,
-                _ => return Err("expect.respond needs exactly one of body, body_base64".into()),
-            };
-            same_bytes("body", &body, &r.body)
+            check_response(want, &r)
         }
         Outcome::SendFile(s) => {
             let want = expect
@@ -1309,7 +1407,13 @@ fn check_outcome(
             same("path", want.path.as_str(), s.path.as_str())?;
             same("offset", want.offset, s.offset)?;
             same("limit", want.limit, s.limit)?;
-            same_headers(&want.headers, &s.headers)
+            same_headers(&want.headers, &s.headers)?;
+            match &want.vanished {
+                Some(vanished) => {
+                    check_response(vanished, &s.vanished).map_err(|e| format!("vanished: {e}"))
+                }
+                None => Ok(()),
+            }
         }
         Outcome::Stream { status, headers } => {
             let want = expect
@@ -1330,6 +1434,17 @@ fn check_outcome(
             Ok(())
         }
     }
+}
+
+fn check_response(want: &ExpectResponse, r: &types::Response) -> Result<(), String> {
+    same("status", want.status, r.status)?;
+    same_headers(&want.headers, &r.headers)?;
+    let body = match (&want.body, &want.body_base64) {
+        (Some(text), None) => text.clone().into_bytes(),
+        (None, Some(b64)) => decode(b64)?,
+        _ => return Err("expect.respond needs exactly one of body, body_base64".into()),
+    };
+    same_bytes("body", &body, &r.body)
 }
 
 fn check_step(want: &Value, got: &handler::Step) -> Result<(), String> {
@@ -1407,6 +1522,12 @@ fn check_state(host: &MemHost, expect: &Expect) -> Result<(), String> {
         }
         if let Some(collected) = &state.collected {
             same("collected", collected, &host.collected)?;
+        }
+        if let Some(registered) = &state.registered {
+            same("registered", registered, &host.registered)?;
+        }
+        if let Some(bootstrapped) = state.bootstrapped {
+            same("bootstrapped", bootstrapped, host.bootstrapped)?;
         }
     }
     if let Some(logs) = &expect.logs {

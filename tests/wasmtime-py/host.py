@@ -60,6 +60,8 @@ class MemHost:
         ]
         self.trees = {a["id"]: self.build_tree(a) for a in self.allocations}
         self.collected = []
+        self.registered = []
+        self.bootstrapped = False
         self.compiled = []
         self.logs = []
         self.watched = []
@@ -207,13 +209,26 @@ class MemHost:
                    dynamic_meta=self.meta_entries(), last_seen=rec(seconds=0, nanoseconds=0))
 
     def cluster_funcs(self):
-        # The fixture is a client agent on its own: it is the only node it knows.
+        # The fixture's agent knows no other node: it is the only one (when it is a client).
+        def register(_s, r):
+            node = r.node
+            self.registered.append({
+                "id": node.id, "name": node.name, "datacenter": node.datacenter,
+                "http_addr": getattr(node, "http-addr"),
+                "static_meta": {p.name: p.value for p in getattr(node, "static-meta")},
+                "dynamic_meta": {e.key: e.value for e in getattr(node, "dynamic-meta")},
+                "allocations": [[a.id, a.namespace, getattr(a, "client-status"), len(a.tasks)]
+                                for a in r.allocations],
+            })
+            return None
+
         def placed():
             return [rec(node_id=self.fixture["node_id"], allocation=self.allocation(a))
                     for a in self.allocations if a["id"] not in self.collected]
 
         return {
-            "roles": lambda _s: rec(server=False, client=True),
+            "roles": lambda _s: rec(**self.fixture.get("roles", {"server": False, "client": True})),
+            "register": register,
             "node": lambda _s, node_id: self.local_node() if node_id == self.fixture["node_id"] else None,
             "nodes": lambda _s: [self.local_node()],
             "find-allocation": lambda _s, alloc_id: next(
@@ -228,8 +243,11 @@ class MemHost:
             return [self.allocation(a) for a in self.allocations if a["id"] not in self.collected]
 
         def collect(_s, alloc_id):
-            if "collect" in faults:
-                return faults["collect"]
+            fault = faults.get("collect")
+            if isinstance(fault, str):
+                return Variant(fault, None)
+            if fault is not None:
+                return Variant("io", fault["io"])
             self.collected.append(alloc_id)
             return None
 
@@ -314,7 +332,25 @@ class MemHost:
                        create_time=time(token["create_time"]),
                        expiration_time=optional_time(token.get("expiration_time")))
 
+        # `bootstrap-error` has one unit case and one string case, so wasmtime-py takes it
+        # untagged: `None` is `already-done` and a string is `failed(string)`.
+        def bootstrap(_s):
+            faults = self.fixture.get("faults", {})
+            if "bootstrap" in faults:
+                return faults["bootstrap"]
+            if self.bootstrapped or any(t["type"] == "management" for t in acl.get("tokens", [])):
+                return None
+            minted = acl.get("bootstrap")
+            if minted is None:
+                return "no acl.bootstrap in the fixture"
+            self.bootstrapped = True
+            token = rec(accessor_id=minted["accessor_id"], name="Bootstrap Token",
+                        token_type="management", policies=[],
+                        create_time=time(minted["create_time"]), expiration_time=None)
+            return rec(token=token, secret_id=minted["secret"])
+
         return {
+            "bootstrap": bootstrap,
             "enabled": lambda _s: acl.get("enabled", False),
             "resolve-token": resolve_token,
             "policies": lambda _s, names: [p for n in names for p in self.compiled if p.name == n],

@@ -42,9 +42,9 @@ def build_linker():
         "allocations": ["get", "list", "collect"],
         "filesystem": ["stat", "list", "read-at"],
         "follow": ["watch"],
-        "acl": ["enabled", "resolve-token", "policies"],
+        "acl": ["enabled", "resolve-token", "policies", "bootstrap"],
         "stats": ["host", "allocation"],
-        "cluster": ["roles", "node", "nodes", "find-allocation", "all-allocations"],
+        "cluster": ["roles", "node", "nodes", "find-allocation", "all-allocations", "register"],
     }
     with linker.root() as root:
         for interface, names in interfaces.items():
@@ -135,6 +135,11 @@ def check_action(core, host, action, vector):
         assert val.offset == want["offset"], "offset"
         assert val.limit == want["limit"], "limit"
         same_headers(want["headers"], val.headers)
+        if "vanished" in want:
+            vanished = val.vanished
+            assert vanished.status == want["vanished"]["status"], "vanished status"
+            same_headers(want["vanished"]["headers"], vanished.headers)
+            assert bytes(vanished.body) == expected_bytes(want["vanished"], "body"), "vanished body"
     else:
         want = expect.get("stream")
         assert want, f"unexpected stream with status {val.status}"
@@ -176,6 +181,10 @@ def check_state(host, expect):
         assert host.dynamic_meta == state["dynamic_meta"], "dynamic_meta"
     if "collected" in state:
         assert host.collected == state["collected"], "collected"
+    if "registered" in state:
+        assert host.registered == state["registered"], "registered"
+    if "bootstrapped" in state:
+        assert host.bootstrapped == state["bootstrapped"], "bootstrapped"
     if "logs" in expect:
         assert host.logs == expect["logs"], "logs"
 

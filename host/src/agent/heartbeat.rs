@@ -1,5 +1,9 @@
 //! A client's heartbeat: register with every server every [`HEARTBEAT`], logging only
 //! when a server goes away or comes back.
+//!
+//! The server's core decides whether to record it; with ACLs on it asks for a token with
+//! `node:write`, which the heartbeat sends from the agent's `NOMAD_TOKEN` environment variable
+//! (the HTTP client's rule). A dedicated agent token is left to the agent-token work.
 
 use std::collections::HashMap;
 
@@ -15,10 +19,16 @@ pub fn start(servers: Vec<String>, describe: impl Fn() -> Registration + Send + 
             loop {
                 let body = serde_json::to_vec(&describe()).unwrap_or_default();
                 for server in &servers {
-                    let ok = matches!(
-                        crate::http::client::call_at(server, "POST", REGISTER_PATH, &body),
-                        Ok((200, _))
-                    );
+                    let answer = crate::http::client::call_at(server, "POST", REGISTER_PATH, &body);
+                    let ok = matches!(answer, Ok((200, _)));
+                    if let Ok((403, _)) = answer
+                        && !unreachable.get(server).copied().unwrap_or(false)
+                    {
+                        crate::warn!(
+                            "server {server} refused the registration (403): with ACLs on, \
+                             NOMAD_TOKEN must hold a token with node write"
+                        );
+                    }
                     let was_down = unreachable.insert(server.clone(), !ok).unwrap_or(false);
                     if !ok && !was_down {
                         crate::warn!(

@@ -49,7 +49,7 @@ mod sync;
 #[cfg(test)]
 mod tests;
 
-pub use record::{AllocRecord, ClientStatus, TaskRecord, TaskStatus};
+pub use record::{AllocRecord, ClientStatus, CollectError, TaskRecord, TaskStatus};
 pub use spec::{AllocSpec, LogConfig, TaskSpec};
 
 /// How long a collection waits for the processes it has just SIGKILLed.
@@ -156,13 +156,15 @@ impl Registry {
     /// Destroy a terminal allocation: kill what is left of its tasks (siblings of a failed
     /// task may still be stopping), remove its directory and its state. A live one is
     /// refused, so a core that skipped its own check still cannot destroy a workload.
-    pub fn collect(&self, id: &str) -> Result<(), String> {
+    pub fn collect(&self, id: &str) -> Result<(), CollectError> {
         let alloc = self.allocs().collectable(id)?;
         for task in &alloc.tasks {
             task.kill();
         }
         if !alloc.tasks.iter().all(|t| t.wait_done(COLLECT_WAIT)) {
-            return Err(format!("the tasks of allocation {id} did not exit"));
+            return Err(CollectError::Failed(format!(
+                "the tasks of allocation {id} did not exit"
+            )));
         }
         self.allocs().forget(&self.shared, id, &alloc)
     }

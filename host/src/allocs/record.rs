@@ -131,3 +131,24 @@ pub(super) fn client_status(tasks: &[TaskRecord], stopping: bool) -> ClientStatu
         ClientStatus::Complete
     }
 }
+
+/// Why [`super::Registry::collect`] did not collect an allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CollectError {
+    /// No allocation has this id on this client (collected meanwhile, say).
+    NotFound,
+    /// It is still pending or running.
+    NotTerminal,
+    /// Collecting it failed; the text names no host path beyond the allocation's own.
+    Failed(String),
+}
+
+impl std::fmt::Display for CollectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotFound => f.write_str("the allocation is not on this client"),
+            Self::NotTerminal => f.write_str("the allocation is not terminal"),
+            Self::Failed(why) => f.write_str(why),
+        }
+    }
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::layout;
 use super::persist;
+use super::record::CollectError;
 use super::spec::{AllocSpec, read_spec};
 use super::supervisor::{Alloc, Shared};
 
@@ -133,11 +134,11 @@ impl Allocs {
     }
 
     /// The allocation `id` if it may be collected: placed here and terminal.
-    pub(super) fn collectable(&self, id: &str) -> Result<Arc<Alloc>, String> {
+    pub(super) fn collectable(&self, id: &str) -> Result<Arc<Alloc>, CollectError> {
         match self.placed.get(id) {
-            None => Err(format!("allocation {id} is not on this client")),
+            None => Err(CollectError::NotFound),
             Some(alloc) if !alloc.live().record.client_status.is_terminal() => {
-                Err(format!("allocation {id} is not terminal"))
+                Err(CollectError::NotTerminal)
             }
             Some(alloc) => Ok(alloc.clone()),
         }
@@ -150,12 +151,14 @@ impl Allocs {
         shared: &Shared,
         id: &str,
         alloc: &Arc<Alloc>,
-    ) -> Result<(), String> {
+    ) -> Result<(), CollectError> {
         match self.placed.get(id) {
             // Collected meanwhile by another request.
             None => return Ok(()),
             Some(current) if !Arc::ptr_eq(current, alloc) => {
-                return Err(format!("allocation {id} was replaced meanwhile"));
+                return Err(CollectError::Failed(format!(
+                    "allocation {id} was replaced meanwhile"
+                )));
             }
             Some(_) => {}
         }
@@ -168,14 +171,18 @@ impl Allocs {
         if let Err(err) = std::fs::remove_dir_all(&dir)
             && err.kind() != std::io::ErrorKind::NotFound
         {
-            return Err(format!("failed to remove the allocation directory: {err}"));
+            return Err(CollectError::Failed(format!(
+                "failed to remove the allocation directory: {err}"
+            )));
         }
         let forgotten = if in_specs {
             persist::tombstone(&shared.state, &alloc.spec)
         } else {
             shared.state.remove_allocation(id)
         };
-        forgotten.map_err(|e| format!("failed to remove the allocation state: {e:#}"))?;
+        forgotten.map_err(|e| {
+            CollectError::Failed(format!("failed to remove the allocation state: {e:#}"))
+        })?;
         self.placed.remove(id);
         if in_specs {
             self.collected.insert(id.to_owned(), alloc.spec.clone());

@@ -20,8 +20,13 @@ impl allocations::Host for CoreState {
             .collect()
     }
 
-    fn collect(&mut self, id: String) -> Result<(), String> {
-        self.ctx.allocations.collect(&id)
+    fn collect(&mut self, id: String) -> Result<(), allocations::CollectError> {
+        use allocations::CollectError as E;
+        self.ctx.allocations.collect(&id).map_err(|e| match e {
+            allocs::CollectError::NotFound => E::NotFound,
+            allocs::CollectError::NotTerminal => E::NotTerminal,
+            allocs::CollectError::Failed(why) => E::Io(why),
+        })
     }
 }
 

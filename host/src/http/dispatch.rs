@@ -1,4 +1,6 @@
-//! One request: read it, let the core decide, carry the decision out.
+//! One request: read it, let the core decide, carry the decision out. The host answers
+//! nothing itself but `/v1/agent/core` (host-level by design: it must work whatever core is
+//! loaded) and transport faults (a body over the limit, a core that trapped).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -6,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue, VARY};
+use hyper::header::{HeaderValue, VARY};
 use hyper::{Request, Response, StatusCode};
 
 use super::admin::{AGENT_CORE_PATH, agent_core};
@@ -15,10 +17,8 @@ use super::gzip::{compress, wants_gzip};
 use super::pump::stream;
 use super::send_file::send_file;
 use super::shared::Shared;
-use super::{Body, add_core_header, full, full_response, plain, respond};
-use crate::capabilities::HostContext;
+use super::{Body, add_core_header, plain, respond};
 use crate::capabilities::bindings::types;
-use crate::capabilities::cluster::{REGISTER_PATH, Registration};
 use crate::runtime::{Decided, Decision};
 
 /// Largest request body read (metadata applies are tiny); core swaps have their own limit.
@@ -43,12 +43,6 @@ pub(super) async fn handle(
         Err(response) => return response,
     };
     let ctx = runtime.context();
-    if request.path == "/v1/acl/bootstrap" {
-        return acl_bootstrap(&ctx, &request.method);
-    }
-    if request.path == REGISTER_PATH {
-        return register_node(&ctx, &request);
-    }
     let started = Instant::now();
     let decided = {
         let core = shared.core.clone();
@@ -65,7 +59,7 @@ pub(super) async fn handle(
                     headers,
                     body,
                 } => stream(shared, status, &headers, body),
-                Decision::Forward(node) => forward(&ctx, &request, &node).await,
+                Decision::Forward(to) => forward(&ctx, &request, &to).await,
             };
             (response, version)
         }
@@ -162,60 +156,4 @@ async fn read_request(req: Request<Incoming>) -> Result<types::Request, Response
         headers,
         body,
     })
-}
-
-/// A client's heartbeat (servers only).
-fn register_node(ctx: &HostContext, request: &types::Request) -> Response<Body> {
-    if !ctx.cluster.roles.server {
-        return plain(StatusCode::NOT_FOUND, "");
-    }
-    match serde_json::from_slice::<Registration>(&request.body) {
-        Ok(registration) => {
-            ctx.cluster.nodes.register(registration);
-            full_response(StatusCode::OK)
-        }
-        Err(err) => plain(
-            StatusCode::BAD_REQUEST,
-            &format!("invalid registration: {err}"),
-        ),
-    }
-}
-
-/// `PUT`/`POST /v1/acl/bootstrap`: the first management token, in Nomad's `ACLToken` shape.
-/// The host answers it because it mints a secret and writes it to disk.
-fn acl_bootstrap(ctx: &HostContext, method: &str) -> Response<Body> {
-    if method != "PUT" && method != "POST" {
-        return plain(StatusCode::METHOD_NOT_ALLOWED, "Invalid method");
-    }
-    let acl = &ctx.acl;
-    if !acl.enabled() {
-        return plain(StatusCode::BAD_REQUEST, "ACL support disabled");
-    }
-    match acl.bootstrap() {
-        Ok(Some(token)) => {
-            let body = serde_json::json!({
-                "AccessorID": token.accessor_id,
-                "CreateIndex": 0,
-                "CreateTime": token.create_time,
-                "ExpirationTime": null,
-                "Global": true,
-                "ModifyIndex": 0,
-                "Name": token.name,
-                "Policies": null,
-                "Roles": null,
-                "SecretID": token.secret_id,
-                "Type": token.token_type,
-            });
-            let mut response = Response::new(full(body.to_string().into_bytes()));
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            response
-        }
-        Ok(None) => plain(StatusCode::BAD_REQUEST, "ACL bootstrap already done"),
-        Err(err) => {
-            crate::error!("ACL bootstrap failed: {err:#}");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "ACL bootstrap failed")
-        }
-    }
 }

@@ -3,29 +3,31 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::VARY;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
-use super::{Body, plain};
+use super::{Body, respond};
 use crate::capabilities::HostContext;
-use crate::capabilities::bindings::types;
+use crate::capabilities::bindings::{handler, types};
 use crate::capabilities::cluster::FORWARDED_HEADER;
 
 /// Relay a request to the client node that holds what it names, streaming the answer back
 /// (frames included) with the connection's own backpressure. Dropping either side drops the
-/// other. The node sees the caller's token and checks it again.
+/// other. The node sees the caller's token and checks it again. When the node cannot be
+/// reached, the answer is the one the core gave with the decision (`to.unreachable`).
 pub(super) async fn forward(
     ctx: &HostContext,
     request: &types::Request,
-    node_id: &str,
+    to: &handler::ForwardTo,
 ) -> Response<Body> {
+    let node_id = &to.node_id;
     let Some(node) = ctx.cluster.nodes.node(node_id) else {
-        return plain(StatusCode::NOT_FOUND, "No path to node");
+        return respond(to.unreachable.clone());
     };
     let addr = node.record.http_addr;
     let no_path = |why: &dyn std::fmt::Display| {
         crate::warn!("forwarding to node {node_id} at {addr}: {why}");
-        plain(StatusCode::NOT_FOUND, "No path to node")
+        respond(to.unreachable.clone())
     };
     let stream = match tokio::net::TcpStream::connect(&addr).await {
         Ok(stream) => stream,
@@ -66,12 +68,7 @@ pub(super) async fn forward(
         .body(Full::new(Bytes::from(request.body.clone())));
     let outgoing = match outgoing {
         Ok(req) => req,
-        Err(err) => {
-            return plain(
-                StatusCode::BAD_REQUEST,
-                &format!("cannot forward this request: {err}"),
-            );
-        }
+        Err(err) => return no_path(&format!("cannot build the request: {err}")),
     };
     match sender.send_request(outgoing).await {
         Ok(answer) => {

@@ -57,7 +57,8 @@ fn add_core_header(response: &mut Response<Body>, version: &str) {
     }
 }
 
-/// A plain-text answer made by the host itself (transport faults only).
+/// A plain-text answer made by the host itself: transport faults only (a body over the limit,
+/// a core that trapped). Every API answer, error texts included, comes from the core.
 fn plain(status: StatusCode, message: &str) -> Response<Body> {
     let mut response = Response::new(full(message.as_bytes().to_vec()));
     *response.status_mut() = status;
@@ -65,12 +66,6 @@ fn plain(status: StatusCode, message: &str) -> Response<Body> {
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    response
-}
-
-fn full_response(status: StatusCode) -> Response<Body> {
-    let mut response = Response::new(full(Vec::new()));
-    *response.status_mut() = status;
     response
 }
 

@@ -11,7 +11,7 @@ use hyper::{Response, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use super::{Body, add_headers, plain};
+use super::{Body, add_headers, plain, respond};
 use crate::capabilities::HostContext;
 use crate::capabilities::bindings::handler;
 use crate::capabilities::filesystem::task_names;
@@ -20,7 +20,8 @@ use crate::capabilities::filesystem::task_names;
 const COPY_CHUNK: usize = 64 << 10;
 
 /// Copy a file range without passing it through the core. The file is opened again here
-/// with the same containment and secrets checks the core's probe went through.
+/// with the same containment and secrets checks the core's probe went through; if it is
+/// gone by now, the answer is the core's (`send.vanished`).
 pub(super) async fn send_file(ctx: &Arc<HostContext>, send: handler::SendFile) -> Response<Body> {
     let tasks = task_names(ctx, &send.alloc_id);
     let opened = {
@@ -33,7 +34,11 @@ pub(super) async fn send_file(ctx: &Arc<HostContext>, send: handler::SendFile) -
         Ok(Ok(file)) => file,
         Ok(Err(err)) => {
             // The file changed between the core's checks and now (removed, replaced).
-            return plain(StatusCode::NOT_FOUND, &format!("{}: {err}", send.path));
+            crate::util::logging::log(
+                crate::util::logging::Level::Debug,
+                &format!("send-file {}: {err}", send.path),
+            );
+            return respond(send.vanished);
         }
         Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     };

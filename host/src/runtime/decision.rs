@@ -36,8 +36,9 @@ pub enum Decision {
         headers: Vec<types::Pair>,
         body: Box<dyn Pull>,
     },
-    /// Relay the request to this client node (server mode).
-    Forward(String),
+    /// Relay the request to a client node (server mode), or answer as the core said when
+    /// the node cannot be reached.
+    Forward(handler::ForwardTo),
 }
 
 /// A streamed body: each pull answers data, a wait, or the end.

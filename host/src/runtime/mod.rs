@@ -6,6 +6,7 @@
 
 mod cache;
 mod checks;
+mod convert;
 mod decision;
 pub mod native;
 mod sandbox;

@@ -10,15 +10,16 @@ use std::cell::{RefCell, RefMut};
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
-use caravan_core::acl::{CompiledPolicy, Disposition, NamespaceRule};
+use caravan_core::acl::CompiledPolicy;
 use caravan_core::host as core;
 use caravan_core::http::Action;
 use tokio::sync::Notify;
 use wasmtime::StoreLimits;
 use wasmtime::component::Resource;
 
+use super::convert::*;
 use crate::capabilities::bindings::{
-    acl, allocations, cluster, filesystem, follow, handler, log, node, policy, stats, types,
+    acl, allocations, cluster, filesystem, follow, handler, log, node, stats, types,
 };
 use crate::capabilities::follow::Subscription;
 use crate::capabilities::{CoreState, HostContext};
@@ -53,7 +54,7 @@ impl Core for NativeCore {
                     stream: s.body,
                 }),
             },
-            Action::Forward(node) => Decision::Forward(node),
+            Action::Forward(to) => Decision::Forward(forward_to(to)),
         };
         Ok(Decided {
             decision,
@@ -135,6 +136,15 @@ pub fn send_file(s: caravan_core::http::SendFile) -> handler::SendFile {
         offset: s.offset,
         limit: s.limit,
         headers: pairs(s.headers),
+        vanished: response(s.vanished),
+    }
+}
+
+/// The core's forward in the server's terms.
+pub fn forward_to(f: caravan_core::http::ForwardTo) -> handler::ForwardTo {
+    handler::ForwardTo {
+        node_id: f.node_id,
+        unreachable: response(f.unreachable),
     }
 }
 
@@ -191,13 +201,6 @@ impl<S> NativeHost<S> {
     /// The capabilities' state (for tests that change it between pulls, and read it after).
     pub fn state(&self) -> RefMut<'_, S> {
         self.0.borrow_mut()
-    }
-}
-
-fn time(t: types::Timestamp) -> core::Timestamp {
-    core::Timestamp {
-        seconds: t.seconds,
-        nanoseconds: t.nanoseconds,
     }
 }
 
@@ -258,8 +261,12 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
             .collect()
     }
 
-    fn collect(&self, id: &str) -> Result<(), String> {
-        allocations::Host::collect(&mut *self.0.borrow_mut(), id.to_string())
+    fn collect(&self, id: &str) -> Result<(), core::CollectError> {
+        allocations::Host::collect(&mut *self.0.borrow_mut(), id.to_string()).map_err(|e| match e {
+            allocations::CollectError::NotFound => core::CollectError::NotFound,
+            allocations::CollectError::NotTerminal => core::CollectError::NotTerminal,
+            allocations::CollectError::Io(message) => core::CollectError::Io(message),
+        })
     }
 
     fn stat(&self, alloc_id: &str, path: &str) -> Result<core::FileInfo, core::FsError> {
@@ -367,20 +374,17 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
             .collect()
     }
 
+    fn register(&self, registration: core::Registration) -> Result<(), String> {
+        cluster::Host::register(&mut *self.0.borrow_mut(), registration_out(registration))
+    }
+
     fn acl_enabled(&self) -> bool {
         acl::Host::enabled(&mut *self.0.borrow_mut())
     }
 
     fn resolve_token(&self, secret_id: &str) -> Result<core::Token, core::ResolveError> {
         match acl::Host::resolve_token(&mut *self.0.borrow_mut(), secret_id.to_string()) {
-            Ok(t) => Ok(core::Token {
-                accessor_id: t.accessor_id,
-                name: t.name,
-                management: t.token_type == acl::TokenType::Management,
-                policies: t.policies,
-                create_time: time(t.create_time),
-                expiration_time: t.expiration_time.map(time),
-            }),
+            Ok(t) => Ok(token(t)),
             Err(acl::ResolveError::NotFound) => Err(core::ResolveError::NotFound),
             Err(acl::ResolveError::Expired) => Err(core::ResolveError::Expired),
         }
@@ -389,20 +393,19 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
     fn policies(&self, names: &[String]) -> Vec<CompiledPolicy> {
         acl::Host::policies(&mut *self.0.borrow_mut(), names.to_vec())
             .into_iter()
-            .map(|p| CompiledPolicy {
-                name: p.name,
-                namespaces: p
-                    .namespaces
-                    .into_iter()
-                    .map(|r| NamespaceRule {
-                        pattern: r.pattern,
-                        capabilities: r.capabilities,
-                    })
-                    .collect(),
-                node: p.node.map(disposition),
-                agent: p.agent.map(disposition),
-            })
+            .map(policy)
             .collect()
+    }
+
+    fn bootstrap(&self) -> Result<core::MintedToken, core::BootstrapError> {
+        match acl::Host::bootstrap(&mut *self.0.borrow_mut()) {
+            Ok(minted) => Ok(core::MintedToken {
+                token: token(minted.token),
+                secret_id: minted.secret_id,
+            }),
+            Err(acl::BootstrapError::AlreadyDone) => Err(core::BootstrapError::AlreadyDone),
+            Err(acl::BootstrapError::Failed(why)) => Err(core::BootstrapError::Failed(why)),
+        }
     }
 
     fn allocation_usage(&self, alloc_id: &str) -> Vec<core::TaskUsage> {
@@ -426,109 +429,5 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
                 taken_at: time(t.taken_at),
             })
             .collect()
-    }
-}
-
-fn meta(entries: Vec<node::MetaEntry>) -> core::DynamicMeta {
-    entries.into_iter().map(|e| (e.key, e.value)).collect()
-}
-
-fn node_info(n: cluster::NodeInfo) -> core::NodeInfo {
-    core::NodeInfo {
-        id: n.id,
-        name: n.name,
-        datacenter: n.datacenter,
-        http_addr: n.http_addr,
-        ready: n.status == cluster::NodeStatus::Ready,
-        static_meta: n
-            .static_meta
-            .into_iter()
-            .map(|p| (p.name, p.value))
-            .collect(),
-        dynamic_meta: meta(n.dynamic_meta),
-        last_seen: time(n.last_seen),
-    }
-}
-
-fn placed(p: cluster::PlacedAllocation) -> core::PlacedAllocation {
-    core::PlacedAllocation {
-        node_id: p.node_id,
-        allocation: allocation(p.allocation),
-    }
-}
-
-fn allocation(a: allocations::Allocation) -> core::Allocation {
-    use allocations::{ClientStatus as C, TaskStatus as T};
-    core::Allocation {
-        id: a.id,
-        namespace: a.namespace,
-        job_id: a.job_id,
-        task_group: a.task_group,
-        client_status: match a.client_status {
-            C::Pending => core::ClientStatus::Pending,
-            C::Running => core::ClientStatus::Running,
-            C::Complete => core::ClientStatus::Complete,
-            C::Failed => core::ClientStatus::Failed,
-            C::Lost => core::ClientStatus::Lost,
-        },
-        tasks: a
-            .tasks
-            .into_iter()
-            .map(|t| core::TaskState {
-                name: t.name,
-                state: match t.state {
-                    T::Pending => core::TaskStatus::Pending,
-                    T::Running => core::TaskStatus::Running,
-                    T::Dead => core::TaskStatus::Dead,
-                },
-                failed: t.failed,
-                started_at: t.started_at.map(time),
-                finished_at: t.finished_at.map(time),
-            })
-            .collect(),
-    }
-}
-
-fn file_info(f: filesystem::FileInfo) -> core::FileInfo {
-    core::FileInfo {
-        name: f.name,
-        size: f.size,
-        mode: f.mode,
-        modified: time(f.modified),
-        inode: f.inode,
-    }
-}
-
-fn fs_error(e: filesystem::FsError) -> core::FsError {
-    use filesystem::FsError as E;
-    match e {
-        E::NotFound => core::FsError::NotFound,
-        E::NotADirectory => core::FsError::NotADirectory,
-        E::IsADirectory => core::FsError::IsADirectory,
-        E::EscapesAllocDir => core::FsError::EscapesAllocDir,
-        E::SecretFile => core::FsError::SecretFile,
-        E::PrivateFile => core::FsError::PrivateFile,
-        E::NotRegularFile => core::FsError::NotRegularFile,
-        E::Io(message) => core::FsError::Io(message),
-    }
-}
-
-fn disk(d: stats::DiskStats) -> core::DiskStats {
-    core::DiskStats {
-        device: d.device,
-        mountpoint: d.mountpoint,
-        size: d.size,
-        used: d.used,
-        available: d.available,
-        used_percent: d.used_percent,
-        inodes_used_percent: d.inodes_used_percent,
-    }
-}
-
-fn disposition(d: policy::Disposition) -> Disposition {
-    match d {
-        policy::Disposition::Deny => Disposition::Deny,
-        policy::Disposition::Read => Disposition::Read,
-        policy::Disposition::Write => Disposition::Write,
     }
 }

@@ -21,6 +21,17 @@ impl acl::Host for CoreState {
     fn policies(&mut self, names: Vec<String>) -> Vec<policy::CompiledPolicy> {
         self.ctx.acl.policies(&names)
     }
+
+    fn bootstrap(&mut self) -> Result<acl::MintedToken, acl::BootstrapError> {
+        match self.ctx.acl.bootstrap() {
+            Ok(Some(stored)) => Ok(acl::MintedToken {
+                token: stored.token(),
+                secret_id: stored.secret_id,
+            }),
+            Ok(None) => Err(acl::BootstrapError::AlreadyDone),
+            Err(err) => Err(acl::BootstrapError::Failed(format!("{err:#}"))),
+        }
+    }
 }
 
 impl policy::Host for CoreState {}

@@ -48,6 +48,25 @@ pub struct StoredToken {
     pub expiration_time: Option<String>,
 }
 
+impl StoredToken {
+    /// The token in the contract's terms, without its secret.
+    pub fn token(&self) -> Token {
+        let time = |text: &Option<String>| text.as_deref().and_then(parse_rfc3339);
+        Token {
+            accessor_id: self.accessor_id.clone(),
+            name: self.name.clone(),
+            token_type: if self.token_type == "management" {
+                TokenType::Management
+            } else {
+                TokenType::Client
+            },
+            policies: self.policies.clone(),
+            create_time: timestamp(time(&self.create_time).unwrap_or(UNIX_EPOCH)),
+            expiration_time: time(&self.expiration_time).map(timestamp),
+        }
+    }
+}
+
 fn client_type() -> String {
     "client".into()
 }
@@ -147,24 +166,7 @@ impl AclStore {
                 return Err(ResolveError::Expired);
             }
         }
-        Ok(Token {
-            accessor_id: stored.accessor_id.clone(),
-            name: stored.name.clone(),
-            token_type: if stored.token_type == "management" {
-                TokenType::Management
-            } else {
-                TokenType::Client
-            },
-            policies: stored.policies.clone(),
-            create_time: timestamp(
-                stored
-                    .create_time
-                    .as_deref()
-                    .and_then(parse_rfc3339)
-                    .unwrap_or(UNIX_EPOCH),
-            ),
-            expiration_time: expiration.flatten().map(timestamp),
-        })
+        Ok(stored.token())
     }
 
     /// The compiled policies with these names.
@@ -176,7 +178,8 @@ impl AclStore {
             .collect()
     }
 
-    /// Create the first management token; refused once any management token exists.
+    /// Create the first management token; refused (`None`) once any management token exists.
+    /// The core decides what the caller sees (`acl.bootstrap`).
     pub fn bootstrap(&self) -> Result<Option<StoredToken>> {
         if self
             .loaded

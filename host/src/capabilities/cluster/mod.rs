@@ -79,10 +79,10 @@ impl cluster::Host for CoreState {
             .nodes
             .allocations()
             .into_iter()
-            .find(|(_, a)| a.spec.id == id)
-            .map(|(node_id, record)| cluster::PlacedAllocation {
+            .find(|(_, a)| a.id == id)
+            .map(|(node_id, allocation)| cluster::PlacedAllocation {
                 node_id,
-                allocation: allocation(record),
+                allocation,
             })
     }
 
@@ -95,9 +95,9 @@ impl cluster::Host for CoreState {
             .allocations()
             .into_iter()
             .filter(|(node_id, _)| node_id != local)
-            .map(|(node_id, record)| cluster::PlacedAllocation {
+            .map(|(node_id, allocation)| cluster::PlacedAllocation {
                 node_id,
-                allocation: allocation(record),
+                allocation,
             })
             .collect();
         if self.ctx.cluster.roles.client {
@@ -109,6 +109,34 @@ impl cluster::Host for CoreState {
             }));
         }
         placed
+    }
+
+    fn register(&mut self, registration: cluster::Registration) -> Result<(), String> {
+        if !self.ctx.cluster.roles.server {
+            return Err("this agent is not a server".into());
+        }
+        let node = registration.node;
+        let record = NodeRecord {
+            id: node.id,
+            name: node.name,
+            datacenter: node.datacenter,
+            http_addr: node.http_addr,
+            static_meta: node
+                .static_meta
+                .into_iter()
+                .map(|p| (p.name, p.value))
+                .collect(),
+            dynamic_meta: node
+                .dynamic_meta
+                .into_iter()
+                .map(|e| (e.key, e.value))
+                .collect(),
+        };
+        self.ctx
+            .cluster
+            .nodes
+            .register(record, registration.allocations);
+        Ok(())
     }
 }
 

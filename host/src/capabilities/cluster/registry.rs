@@ -4,6 +4,10 @@
 //! Registration is soft state: a client sends its node (id, HTTP address, metadata) and its
 //! allocations every [`HEARTBEAT`]; a node silent for [`TTL`] reads as down. Any number of
 //! servers can run side by side, and a restarted server refills itself within a heartbeat.
+//!
+//! The client's side ([`Registration`]) is serialised here; the server's side is decoded,
+//! validated and authorised by the core (`core/src/register.rs`), which hands the result to
+//! `cluster.register`: this registry only records it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
@@ -12,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::allocs::AllocRecord;
+use crate::capabilities::bindings::allocations::Allocation;
 
 /// How often a client registers.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -19,9 +24,9 @@ pub const HEARTBEAT: Duration = Duration::from_secs(1);
 pub const TTL: Duration = Duration::from_secs(5);
 /// Marks a request a server forwarded, so it is never forwarded again (the contract in
 /// `wit/handler.wit`, `action.forward`).
-pub const FORWARDED_HEADER: &str = "x-caravan-forwarded";
-/// The internal endpoint clients register at.
-pub const REGISTER_PATH: &str = "/v1/internal/node/register";
+pub const FORWARDED_HEADER: &str = caravan_core::cluster::FORWARDED_HEADER;
+/// The internal endpoint clients register at (routed by the core).
+pub const REGISTER_PATH: &str = caravan_core::router::REGISTER_PATH;
 
 /// A client node as it describes itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +45,8 @@ pub struct NodeRecord {
     pub dynamic_meta: BTreeMap<String, Option<String>>,
 }
 
-/// One heartbeat: the node and everything it runs.
+/// One heartbeat as a client sends it: the node and everything it runs. The core decodes
+/// this shape (`core/src/register.rs`); change both together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Registration {
     #[serde(rename = "Node")]
@@ -50,7 +56,8 @@ pub struct Registration {
 }
 
 struct Registered {
-    registration: Registration,
+    node: NodeRecord,
+    allocations: Vec<Allocation>,
     seen: Instant,
     seen_at: SystemTime,
 }
@@ -70,17 +77,18 @@ pub struct KnownNode {
 }
 
 impl Cluster {
-    /// Record a heartbeat.
-    pub fn register(&self, registration: Registration) {
-        let id = registration.node.id.clone();
+    /// Record a heartbeat the core accepted.
+    pub fn register(&self, node: NodeRecord, allocations: Vec<Allocation>) {
+        let id = node.id.clone();
         let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
         if !nodes.contains_key(&id) {
-            crate::info!("node {id} registered from {}", registration.node.http_addr);
+            crate::info!("node {id} registered from {}", node.http_addr);
         }
         nodes.insert(
             id,
             Registered {
-                registration,
+                node,
+                allocations,
                 seen: Instant::now(),
                 seen_at: SystemTime::now(),
             },
@@ -89,7 +97,7 @@ impl Cluster {
 
     fn known(r: &Registered) -> KnownNode {
         KnownNode {
-            record: r.registration.node.clone(),
+            record: r.node.clone(),
             ready: r.seen.elapsed() < TTL,
             last_seen: r.seen_at,
         }
@@ -115,16 +123,11 @@ impl Cluster {
     }
 
     /// Every allocation of every registered node, with the node's id.
-    pub fn allocations(&self) -> Vec<(String, AllocRecord)> {
+    pub fn allocations(&self) -> Vec<(String, Allocation)> {
         let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
         nodes
             .iter()
-            .flat_map(|(id, r)| {
-                r.registration
-                    .allocations
-                    .iter()
-                    .map(move |a| (id.clone(), a.clone()))
-            })
+            .flat_map(|(id, r)| r.allocations.iter().map(move |a| (id.clone(), a.clone())))
             .collect()
     }
 }

@@ -1,0 +1,302 @@
+//! `/v1/internal/node/register`: a client's heartbeat to a server, decoded, validated and
+//! authorised here; the host only records the result (`cluster.register`).
+//!
+//! The body is what `caravan agent -servers=...` sends every second: `{"Node": {...},
+//! "Allocations": [...]}` with the node in Nomad's field names and each allocation as the
+//! client keeps its record (`spec`, `client_status`, `tasks`, times as
+//! `{"secs_since_epoch", "nanos_since_epoch"}`). Nomad registers nodes over RPC and checks
+//! the node's identity; caravan's HTTP registration asks for `node:write` when ACLs are on.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::access::Access;
+use crate::host::{
+    Allocation, ClientStatus, DynamicMeta, Host, NodeRegistration, Registration, TaskState,
+    TaskStatus, Timestamp,
+};
+use crate::http::{ApiError, ApiResult, Request, Response};
+
+/// Decode, validate, authorise, then let the host record the heartbeat.
+pub fn register(host: &impl Host, access: &Access, req: &Request) -> ApiResult<Response> {
+    if !host.roles().server {
+        // Only servers keep a registry: elsewhere the path does not exist.
+        return Err(ApiError::not_found(""));
+    }
+    if req.method != "PUT" && req.method != "POST" {
+        return Err(ApiError::invalid_method());
+    }
+    let registration = decode(&req.body)
+        .map_err(|why| ApiError::bad_request(format!("invalid registration: {why}")))?;
+    validate(&registration)?;
+    access.node(host)?;
+    host.register(registration)
+        .map_err(|e| ApiError::internal(format!("failed to register the node: {e}")))?;
+    Ok(Response::empty())
+}
+
+/// Nomad's `Node.Register` argument checks, plus the address caravan forwards to.
+fn validate(registration: &Registration) -> ApiResult<()> {
+    let node = &registration.node;
+    for (value, what) in [
+        (&node.id, "node ID"),
+        (&node.datacenter, "datacenter"),
+        (&node.name, "node name"),
+        (&node.http_addr, "HTTP address"),
+    ] {
+        if value.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "missing {what} for client registration"
+            )));
+        }
+    }
+    if registration.allocations.iter().any(|a| a.id.is_empty()) {
+        return Err(ApiError::bad_request(
+            "missing allocation ID for client registration",
+        ));
+    }
+    Ok(())
+}
+
+/// The registration in the body, or what is wrong with it.
+pub fn decode(body: &[u8]) -> Result<Registration, String> {
+    let doc: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let doc = object(&doc, "the body")?;
+    let node = object(field(doc, "Node")?, "Node")?;
+    let node = NodeRegistration {
+        id: string(node, "ID")?,
+        name: string(node, "Name")?,
+        datacenter: string(node, "Datacenter")?,
+        http_addr: string(node, "HTTPAddr")?,
+        static_meta: static_meta(node.get("StaticMeta"))?,
+        dynamic_meta: dynamic_meta(node.get("DynamicMeta"))?,
+    };
+    let allocations = match doc.get("Allocations") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list.iter().map(allocation).collect::<Result<_, _>>()?,
+        Some(_) => return Err("Allocations must be a list".into()),
+    };
+    Ok(Registration { node, allocations })
+}
+
+fn allocation(value: &Value) -> Result<Allocation, String> {
+    let record = object(value, "an allocation")?;
+    let spec = object(field(record, "spec")?, "spec")?;
+    let optional = |key: &str, default: &str| match spec.get(key) {
+        None | Some(Value::Null) => Ok(default.to_string()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(format!("{key} must be a string")),
+    };
+    let tasks = match record.get("tasks") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list.iter().map(task).collect::<Result<_, _>>()?,
+        Some(_) => return Err("tasks must be a list".into()),
+    };
+    Ok(Allocation {
+        id: string(spec, "ID")?,
+        namespace: optional("Namespace", "default")?,
+        job_id: optional("JobID", "")?,
+        task_group: optional("TaskGroup", "")?,
+        client_status: match string(record, "client_status")?.as_str() {
+            "pending" => ClientStatus::Pending,
+            "running" => ClientStatus::Running,
+            "complete" => ClientStatus::Complete,
+            "failed" => ClientStatus::Failed,
+            "lost" => ClientStatus::Lost,
+            other => return Err(format!("unknown client status {other:?}")),
+        },
+        tasks,
+    })
+}
+
+fn task(value: &Value) -> Result<TaskState, String> {
+    let task = object(value, "a task")?;
+    Ok(TaskState {
+        name: string(task, "name")?,
+        state: match string(task, "state")?.as_str() {
+            "pending" => TaskStatus::Pending,
+            "running" => TaskStatus::Running,
+            "dead" => TaskStatus::Dead,
+            other => return Err(format!("unknown task state {other:?}")),
+        },
+        failed: task.get("failed").and_then(Value::as_bool).unwrap_or(false),
+        started_at: time(task.get("started_at"))?,
+        finished_at: time(task.get("finished_at"))?,
+    })
+}
+
+/// A Rust `SystemTime` as serde writes it, or null.
+fn time(value: Option<&Value>) -> Result<Option<Timestamp>, String> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let time = object(value, "a time")?;
+    let seconds = time.get("secs_since_epoch").and_then(Value::as_i64);
+    let nanos = time.get("nanos_since_epoch").and_then(Value::as_u64);
+    match (seconds, nanos) {
+        (Some(seconds), Some(nanos)) if nanos < 1_000_000_000 => Ok(Some(Timestamp {
+            seconds,
+            nanoseconds: nanos as u32,
+        })),
+        _ => Err("a time must be {secs_since_epoch, nanos_since_epoch}".into()),
+    }
+}
+
+fn static_meta(value: Option<&Value>) -> Result<BTreeMap<String, String>, String> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(BTreeMap::new());
+    };
+    object(value, "StaticMeta")?
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k.clone(), s.clone())),
+            _ => Err(format!("StaticMeta[{k:?}] must be a string")),
+        })
+        .collect()
+}
+
+fn dynamic_meta(value: Option<&Value>) -> Result<DynamicMeta, String> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(DynamicMeta::new());
+    };
+    object(value, "DynamicMeta")?
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k.clone(), Some(s.clone()))),
+            Value::Null => Ok((k.clone(), None)),
+            _ => Err(format!("DynamicMeta[{k:?}] must be a string or null")),
+        })
+        .collect()
+}
+
+fn object<'a>(value: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
+    value
+        .as_object()
+        .ok_or_else(|| format!("{what} must be an object"))
+}
+
+fn field<'a>(map: &'a Map<String, Value>, key: &str) -> Result<&'a Value, String> {
+    map.get(key).ok_or_else(|| format!("missing {key}"))
+}
+
+fn string(map: &Map<String, Value>, key: &str) -> Result<String, String> {
+    match map.get(key) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(_) => Err(format!("{key} must be a string")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::Fake;
+    use crate::host::{CompiledPolicy, Disposition, Roles, Token};
+    use crate::http::Action;
+
+    const BODY: &str = r#"{"Node":{"ID":"n1","Name":"c1","Datacenter":"dc1","HTTPAddr":"127.0.0.1:1","StaticMeta":{"a":"1"},"DynamicMeta":{"b":null}},"Allocations":[{"spec":{"ID":"a1","Namespace":"ns","JobID":"j","TaskGroup":"g","Tasks":[]},"client_status":"running","tasks":[{"name":"web","state":"running","failed":false,"started_at":{"secs_since_epoch":5,"nanos_since_epoch":7},"finished_at":null,"exit_code":null}]}]}"#;
+
+    fn server() -> Fake {
+        let host = Fake::default();
+        *host.roles.borrow_mut() = Roles {
+            server: true,
+            client: false,
+        };
+        host
+    }
+
+    fn post(host: &Fake, method: &str, body: &str, token: Option<&str>) -> (u16, String) {
+        let mut req = Request {
+            method: method.into(),
+            path: "/v1/internal/node/register".into(),
+            body: body.as_bytes().to_vec(),
+            ..Request::default()
+        };
+        if let Some(token) = token {
+            req.headers.push(("x-nomad-token".into(), token.into()));
+        }
+        match crate::handle(host, &req) {
+            Action::Respond(r) => (r.status, String::from_utf8(r.body).unwrap()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_heartbeat_is_decoded_and_recorded() {
+        let host = server();
+        assert_eq!(post(&host, "POST", BODY, None), (200, String::new()));
+        let registered = host.registered.borrow();
+        let r = &registered[0];
+        assert_eq!(
+            (r.node.id.as_str(), r.node.http_addr.as_str()),
+            ("n1", "127.0.0.1:1")
+        );
+        assert_eq!(r.node.dynamic_meta.get("b"), Some(&None));
+        let alloc = &r.allocations[0];
+        assert_eq!((alloc.id.as_str(), alloc.namespace.as_str()), ("a1", "ns"));
+        assert_eq!(alloc.client_status, ClientStatus::Running);
+        assert_eq!(alloc.tasks[0].started_at.map(|t| t.nanoseconds), Some(7));
+    }
+
+    #[test]
+    fn refusals() {
+        let client = Fake::default();
+        assert_eq!(post(&client, "POST", BODY, None), (404, String::new()));
+        let host = server();
+        assert_eq!(
+            post(&host, "GET", BODY, None),
+            (405, "Invalid method".into())
+        );
+        let (status, text) = post(&host, "POST", "{", None);
+        assert_eq!(status, 400);
+        assert!(text.starts_with("invalid registration: "), "{text}");
+        let missing = BODY.replace(r#""Name":"c1""#, r#""Name":"""#);
+        assert_eq!(
+            post(&host, "PUT", &missing, None),
+            (400, "missing node name for client registration".into())
+        );
+        assert!(host.registered.borrow().is_empty());
+    }
+
+    #[test]
+    fn with_acls_only_node_write_registers() {
+        let host = server();
+        *host.acl_enabled.borrow_mut() = true;
+        for (name, node) in [
+            ("reader", Disposition::Read),
+            ("writer", Disposition::Write),
+        ] {
+            host.policies.borrow_mut().push(CompiledPolicy {
+                name: name.into(),
+                namespaces: Vec::new(),
+                node: Some(node),
+                agent: None,
+            });
+            host.tokens.borrow_mut().insert(
+                format!("secret-{name}"),
+                Token {
+                    accessor_id: name.into(),
+                    name: name.into(),
+                    management: false,
+                    policies: vec![name.into()],
+                    create_time: Timestamp::default(),
+                    expiration_time: None,
+                },
+            );
+        }
+        let denied = (403, "Permission denied".to_string());
+        assert_eq!(post(&host, "POST", BODY, None), denied);
+        assert_eq!(post(&host, "POST", BODY, Some("secret-reader")), denied);
+        assert_eq!(
+            post(&host, "POST", BODY, Some("nope")),
+            (403, "ACL token not found".into())
+        );
+        assert!(host.registered.borrow().is_empty());
+        assert_eq!(
+            post(&host, "POST", BODY, Some("secret-writer")),
+            (200, String::new())
+        );
+        assert_eq!(host.registered.borrow().len(), 1);
+    }
+}
