@@ -343,9 +343,9 @@ impl Registry {
                     collected.insert(id, spec);
                 }
                 Ok(_) => {
-                    crate::warn!("ignoring the state of allocation {id}: its id does not match")
+                    tracing::warn!("ignoring the state of allocation {id}: its id does not match")
                 }
-                Err(err) => crate::warn!("ignoring unreadable state of allocation {id}: {err}"),
+                Err(err) => tracing::warn!("ignoring unreadable state of allocation {id}: {err}"),
             }
         }
         let base_env = std::env::vars_os()
@@ -403,7 +403,7 @@ impl Registry {
             Ok(found) => found,
             Err(err) => {
                 // Not "every spec is gone": nothing is stopped on a failed listing.
-                crate::error!("failed to read the specs dir: {err}");
+                tracing::error!("failed to read the specs dir: {err}");
                 return;
             }
         };
@@ -413,7 +413,7 @@ impl Registry {
         let mut held = std::collections::BTreeSet::new();
         for path in found.unreadable {
             if let Some(id) = allocs.files.get(&path) {
-                crate::warn!("allocation {id}: kept as it is while its spec file is unreadable");
+                tracing::warn!("allocation {id}: kept as it is while its spec file is unreadable");
                 held.insert(id.clone());
                 files.insert(path, id.clone());
             }
@@ -428,7 +428,7 @@ impl Registry {
         for id in gone {
             allocs.collected.remove(&id);
             if let Err(err) = self.shared.state.remove_allocation(&id) {
-                crate::error!("failed to forget collected allocation {id}: {err:#}");
+                tracing::error!("failed to forget collected allocation {id}: {err:#}");
             }
         }
         for spec in specs.values() {
@@ -443,17 +443,17 @@ impl Registry {
                 continue;
             }
             if let Some(previous) = &previous {
-                crate::info!("allocation {}: spec changed, replacing it", spec.id);
+                tracing::info!("allocation {}: spec changed, replacing it", spec.id);
                 previous.live().detached = true;
                 previous.stop(&self.shared);
             }
             match self.place(spec) {
                 Ok(alloc) => {
-                    crate::info!("placed allocation {} (job {:?})", spec.id, spec.job_id);
+                    tracing::info!("placed allocation {} (job {:?})", spec.id, spec.job_id);
                     allocs.placed.insert(spec.id.clone(), alloc.clone());
                     alloc.start(&self.shared, previous);
                 }
-                Err(err) => crate::error!("failed to place allocation {}: {err:#}", spec.id),
+                Err(err) => tracing::error!("failed to place allocation {}: {err:#}", spec.id),
             }
         }
         for (id, alloc) in &allocs.placed {
@@ -462,7 +462,7 @@ impl Registry {
             }
             alloc.live().in_specs = false;
             if !alloc.live().stopping {
-                crate::info!("allocation {id}: spec removed, stopping it");
+                tracing::info!("allocation {id}: spec removed, stopping it");
                 alloc.stop(&self.shared);
             }
         }
@@ -482,7 +482,7 @@ impl Registry {
             match read_spec(&path) {
                 Ok(spec) => {
                     if let Some(other) = found.files.iter().find(|(_, id)| **id == spec.id) {
-                        crate::warn!(
+                        tracing::warn!(
                             "specs {} and {} both describe allocation {}; one is ignored",
                             other.0.display(),
                             path.display(),
@@ -493,7 +493,7 @@ impl Registry {
                     found.specs.insert(spec.id.clone(), spec);
                 }
                 Err(err) => {
-                    crate::warn!("skipping spec {}: {err:#}", path.display());
+                    tracing::warn!("skipping spec {}: {err:#}", path.display());
                     found.unreadable.push(path);
                 }
             }
@@ -609,7 +609,7 @@ impl Registry {
         if in_specs {
             allocs.collected.insert(id.to_owned(), alloc.spec.clone());
         }
-        crate::info!("garbage-collected allocation {id}");
+        tracing::info!("garbage-collected allocation {id}");
         Ok(())
     }
 
@@ -698,7 +698,7 @@ impl Alloc {
             .name("alloc-stop".into())
             .spawn(move || tasks::stop_all(&alloc.stoppable()));
         if let Err(err) = spawned {
-            crate::error!(
+            tracing::error!(
                 "allocation {}: no thread to stop it, killing: {err}",
                 self.spec.id
             );
@@ -716,7 +716,7 @@ impl Alloc {
         change(&mut live.record);
         let status = client_status(&live.record.tasks, live.stopping);
         if status != live.record.client_status {
-            crate::info!("allocation {} is {}", self.spec.id, status.name());
+            tracing::info!("allocation {} is {}", self.spec.id, status.name());
             live.record.client_status = status;
         }
         if !live.detached {
@@ -745,7 +745,7 @@ impl Alloc {
             ];
             let found = tasks::stop_leftovers(pid, start_ticks, &markers, spec.kill_timeout());
             if found > 0 {
-                crate::info!(
+                tracing::info!(
                     "allocation {id}: stopped {found} leftover process(es) of task {}",
                     spec.name
                 );
@@ -753,7 +753,7 @@ impl Alloc {
         }
         let launch = self.launch(shared, index);
         let outcome = tasks::run(&self.tasks[index], &launch, |started| {
-            crate::info!("{}: started (pid {})", launch.label, started.pid);
+            tracing::info!("{}: started (pid {})", launch.label, started.pid);
             shared.usage.track(id, &spec.name, started.pid);
             let mut live = self.live();
             self.update(shared, &mut live, |record| {
@@ -776,7 +776,7 @@ impl Alloc {
         let failed = match outcome {
             Outcome::NotStarted => false,
             Outcome::StartFailed(message) => {
-                crate::error!("{label}: {message}");
+                tracing::error!("{label}: {message}");
                 true
             }
             Outcome::Exited {
@@ -785,9 +785,9 @@ impl Alloc {
                 stopped,
             } => {
                 match (code, signal) {
-                    (Some(code), _) => crate::info!("{label}: exited with code {code}"),
-                    (_, Some(signal)) => crate::info!("{label}: killed by signal {signal}"),
-                    _ => crate::info!("{label}: exited"),
+                    (Some(code), _) => tracing::info!("{label}: exited with code {code}"),
+                    (_, Some(signal)) => tracing::info!("{label}: killed by signal {signal}"),
+                    _ => tracing::info!("{label}: exited"),
                 }
                 !stopped && *code != Some(0)
             }
@@ -807,7 +807,7 @@ impl Alloc {
         }
         self.tasks[index].finish();
         if failed && self.tasks.iter().any(|t| !t.is_done()) {
-            crate::info!(
+            tracing::info!(
                 "allocation {}: a task failed, stopping the others",
                 self.spec.id
             );
@@ -882,7 +882,7 @@ fn persist(shared: &Shared, record: &AllocRecord) {
         .map_err(anyhow::Error::from)
         .and_then(|doc| shared.state.put_allocation(&record.spec.id, &doc));
     if let Err(err) = stored {
-        crate::error!("failed to persist allocation {}: {err:#}", record.spec.id);
+        tracing::error!("failed to persist allocation {}: {err:#}", record.spec.id);
     }
 }
 

@@ -21,17 +21,17 @@ pub fn start(servers: Vec<String>, describe: impl Fn() -> Registration + Send + 
                     );
                     let was_down = unreachable.insert(server.clone(), !ok).unwrap_or(false);
                     if !ok && !was_down {
-                        crate::warn!(
+                        tracing::warn!(
                             "cannot register with server {server}; retrying every {HEARTBEAT:?}"
                         );
                     } else if ok && was_down {
-                        crate::info!("registered with server {server} again");
+                        tracing::info!("registered with server {server} again");
                     }
                 }
                 std::thread::sleep(HEARTBEAT);
             }
         });
     if let Err(err) = spawned {
-        crate::error!("failed to start the heartbeat: {err}");
+        tracing::error!("failed to start the heartbeat: {err}");
     }
 }

@@ -24,7 +24,7 @@ pub(super) async fn forward(
     };
     let addr = node.record.http_addr;
     let no_path = |why: &dyn std::fmt::Display| {
-        crate::warn!("forwarding to node {node_id} at {addr}: {why}");
+        tracing::warn!("forwarding to node {node_id} at {addr}: {why}");
         plain(StatusCode::NOT_FOUND, "No path to node")
     };
     let stream = match tokio::net::TcpStream::connect(&addr).await {

@@ -13,7 +13,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::dispatch::handle;
+use super::dispatch::traced;
 use crate::runtime::{Core, Runtime};
 
 /// A client has this long to send its request headers.
@@ -69,7 +69,7 @@ pub async fn serve(
                 let (stream, peer) = match accepted {
                     Ok(conn) => conn,
                     Err(err) => {
-                        crate::warn!("accept failed: {err}");
+                        tracing::warn!("accept failed: {err}");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
@@ -77,7 +77,7 @@ pub async fn serve(
                 let shared = shared.clone();
                 let service = service_fn(move |req| {
                     let shared = shared.clone();
-                    async move { Ok::<_, Infallible>(handle(&shared, req, peer).await) }
+                    async move { Ok::<_, Infallible>(traced(&shared, req, peer).await) }
                 });
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -86,21 +86,20 @@ pub async fn serve(
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(err) = conn.await {
-                        crate::util::logging::log(
-                            crate::util::logging::Level::Debug, &format!("connection from {peer}: {err}"));
+                        tracing::debug!("connection from {peer}: {err}");
                     }
                 });
             }
             () = &mut shutdown => break,
         }
     }
-    crate::info!("shutting down: ending streams, waiting for requests in flight");
+    tracing::info!("shutting down: ending streams, waiting for requests in flight");
     shared.closing.cancel();
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()
     {
-        crate::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; closing anyway");
+        tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; closing anyway");
     }
     Ok(())
 }

@@ -65,14 +65,14 @@ impl CoreCache {
             Ok(data) => data,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,
             Err(err) => {
-                crate::warn!("core cache: cannot read {}: {err}", path.display());
+                tracing::warn!("core cache: cannot read {}: {err}", path.display());
                 return None;
             }
         };
         let verified =
             data.len() > TAG_LEN && data[..TAG_LEN] == self.tag(&name, &data[TAG_LEN..])[..];
         if !verified {
-            crate::warn!(
+            tracing::warn!(
                 "core cache: {} was not written by this agent or is damaged (its tag does not verify); removing it",
                 path.display()
             );
@@ -96,7 +96,7 @@ impl CoreCache {
                 Some(component)
             }
             Err(err) => {
-                crate::warn!(
+                tracing::warn!(
                     "core cache: {} cannot be loaded by this build ({err}); removing it",
                     path.display()
                 );
@@ -178,7 +178,7 @@ fn load_or_create_key(path: &Path) -> Result<[u8; KEY_LEN]> {
             if let Ok(key) = <[u8; KEY_LEN]>::try_from(data.as_slice()) {
                 return Ok(key);
             }
-            crate::warn!(
+            tracing::warn!(
                 "core cache: {} is damaged; making a new key",
                 path.display()
             );

@@ -105,7 +105,7 @@ impl AclStore {
                     policies.insert(name, policy);
                 }
                 Err(reason) => {
-                    crate::error!(
+                    tracing::error!(
                         "ACL policy {name:?} ({}) is invalid: {reason}; keeping its previous version",
                         path.display()
                     );
@@ -124,11 +124,11 @@ impl AclStore {
                 Ok(token) => {
                     tokens.insert(token.secret_id.clone(), token);
                 }
-                Err(err) => crate::error!("ACL token file {} is invalid: {err}", path.display()),
+                Err(err) => tracing::error!("ACL token file {} is invalid: {err}", path.display()),
             }
         }
         drop(previous);
-        crate::info!(
+        tracing::info!(
             "ACLs loaded: {} policies, {} tokens",
             policies.len(),
             tokens.len()
@@ -207,7 +207,7 @@ impl AclStore {
             .unwrap_or_else(|e| e.into_inner())
             .tokens
             .insert(token.secret_id.clone(), token.clone());
-        crate::info!(
+        tracing::info!(
             "ACL bootstrap: created management token {}",
             token.accessor_id
         );

@@ -75,7 +75,7 @@ impl Cluster {
         let id = registration.node.id.clone();
         let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
         if !nodes.contains_key(&id) {
-            crate::info!("node {id} registered from {}", registration.node.http_addr);
+            tracing::info!("node {id} registered from {}", registration.node.http_addr);
         }
         nodes.insert(
             id,
