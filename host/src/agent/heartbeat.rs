@@ -4,34 +4,41 @@
 use std::collections::HashMap;
 
 use crate::capabilities::cluster::{HEARTBEAT, REGISTER_PATH, Registration};
+use crate::http::client::{self, TOKEN_HEADER};
 
-/// Register with each server every [`HEARTBEAT`], on a thread of its own, for as long as
-/// the process runs. A server that cannot be reached is retried on the next beat.
+/// Register with each server every [`HEARTBEAT`], in a task of its own on the agent's
+/// runtime, for as long as the process runs. A server that cannot be reached (or does not
+/// answer within a beat) is retried on the next beat. `NOMAD_TOKEN`, if set, is sent.
 pub fn start(servers: Vec<String>, describe: impl Fn() -> Registration + Send + 'static) {
-    let spawned = std::thread::Builder::new()
-        .name("heartbeat".into())
-        .spawn(move || {
-            let mut unreachable: HashMap<String, bool> = HashMap::new();
-            loop {
-                let body = serde_json::to_vec(&describe()).unwrap_or_default();
-                for server in &servers {
-                    let ok = matches!(
-                        crate::http::client::call_at(server, "POST", REGISTER_PATH, &body),
-                        Ok((200, _))
+    let token = client::env_token();
+    tokio::spawn(async move {
+        let mut unreachable: HashMap<String, bool> = HashMap::new();
+        loop {
+            let body = serde_json::to_vec(&describe()).unwrap_or_default();
+            for server in &servers {
+                let ok = register(server, token.as_deref(), body.clone()).await;
+                let was_down = unreachable.insert(server.clone(), !ok).unwrap_or(false);
+                if !ok && !was_down {
+                    tracing::warn!(
+                        "cannot register with server {server}; retrying every {HEARTBEAT:?}"
                     );
-                    let was_down = unreachable.insert(server.clone(), !ok).unwrap_or(false);
-                    if !ok && !was_down {
-                        tracing::warn!(
-                            "cannot register with server {server}; retrying every {HEARTBEAT:?}"
-                        );
-                    } else if ok && was_down {
-                        tracing::info!("registered with server {server} again");
-                    }
+                } else if ok && was_down {
+                    tracing::info!("registered with server {server} again");
                 }
-                std::thread::sleep(HEARTBEAT);
             }
-        });
-    if let Err(err) = spawned {
-        tracing::error!("failed to start the heartbeat: {err}");
-    }
+            tokio::time::sleep(HEARTBEAT).await;
+        }
+    });
+}
+
+/// One registration; `true` if the server took it.
+async fn register(server: &str, token: Option<&str>, body: Vec<u8>) -> bool {
+    let headers: Vec<(&str, &str)> = token.map(|t| (TOKEN_HEADER, t)).into_iter().collect();
+    let Ok(request) = client::request("POST", REGISTER_PATH, &headers, body) else {
+        return false;
+    };
+    matches!(
+        tokio::time::timeout(HEARTBEAT, client::fetch(server, request)).await,
+        Ok(Ok(reply)) if reply.status == 200
+    )
 }

@@ -4,8 +4,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::VARY;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 
+use super::client::Connection;
 use super::{Body, plain};
 use crate::capabilities::HostContext;
 use crate::capabilities::bindings::types;
@@ -27,16 +27,10 @@ pub(super) async fn forward(
         tracing::warn!("forwarding to node {node_id} at {addr}: {why}");
         plain(StatusCode::NOT_FOUND, "No path to node")
     };
-    let stream = match tokio::net::TcpStream::connect(&addr).await {
-        Ok(stream) => stream,
-        Err(err) => return no_path(&err),
+    let mut connection = match Connection::open(&addr).await {
+        Ok(connection) => connection,
+        Err(err) => return no_path(&format!("{err:#}")),
     };
-    let (mut sender, connection) =
-        match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
-            Ok(pair) => pair,
-            Err(err) => return no_path(&err),
-        };
-    tokio::spawn(connection);
     let target = if request.query.is_empty() {
         request.path.clone()
     } else {
@@ -73,13 +67,13 @@ pub(super) async fn forward(
             );
         }
     };
-    match sender.send_request(outgoing).await {
+    match connection.send(outgoing).await {
         Ok(answer) => {
             let (mut parts, body) = answer.into_parts();
             parts.headers.remove(VARY);
             parts.headers.remove("x-caravan-core");
             Response::from_parts(parts, body.map_err(std::io::Error::other).boxed())
         }
-        Err(err) => no_path(&err),
+        Err(err) => no_path(&format!("{err:#}")),
     }
 }
