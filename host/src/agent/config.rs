@@ -290,6 +290,7 @@ mod tests {
         assert_eq!(config.client.meta["zone.name"], "a");
         assert_eq!(config.client.servers, ["10.0.0.1:4646"]);
         assert!(config.acl.enabled);
+        assert_eq!(config.log_level.as_deref(), Some("INFO"));
     }
 
     #[test]
