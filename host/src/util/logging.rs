@@ -16,10 +16,10 @@ pub const DEFAULT_LEVEL: &str = "INFO";
 /// A `log_level` (`-log-level` or the config file's), checked; an error if it is not one of
 /// Nomad's [`LEVELS`].
 pub fn check_level(level: &str) -> Result<tracing::Level> {
-    if LEVELS.iter().any(|known| known.eq_ignore_ascii_case(level)) {
-        if let Ok(parsed) = level.parse() {
-            return Ok(parsed);
-        }
+    if LEVELS.iter().any(|known| known.eq_ignore_ascii_case(level))
+        && let Ok(parsed) = level.parse()
+    {
+        return Ok(parsed);
     }
     bail!(
         "invalid log level {level:?}: expected one of {}",
