@@ -4,10 +4,11 @@
 //! `fs/stream`, appends one line at a time and times its arrival. Run with
 //! `scripts/bench-follow`. Prints p50/p90/p99/max over the samples.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use caravan::http::client::{self, Next, Streaming};
 
 fn main() {
     let samples: usize = std::env::args()
@@ -42,19 +43,15 @@ fn main() {
         .join(&alloc)
         .join("alloc/data/bench.log");
     std::fs::write(&file, b"").unwrap();
-    let mut stream = TcpStream::connect(&addr).unwrap();
-    write!(
-        stream,
-        "GET /v1/client/fs/stream/{alloc}?path=alloc/data/bench.log HTTP/1.1\r\nHost: x\r\n\r\n"
-    )
-    .unwrap();
-    stream.set_nodelay(true).unwrap();
+    let target = format!("/v1/client/fs/stream/{alloc}?path=alloc/data/bench.log");
+    let request = client::request("GET", &target, &[], Vec::new()).unwrap();
+    let mut stream = Streaming::open(&addr, request).unwrap();
+    assert_eq!(stream.status, 200);
     let mut writer = std::fs::OpenOptions::new()
         .append(true)
         .open(&file)
         .unwrap();
     let mut frames = Frames::default();
-    let mut buf = [0u8; 65536];
     let mut latencies = Vec::with_capacity(samples);
     std::thread::sleep(Duration::from_millis(200));
     for i in 0..samples {
@@ -62,9 +59,10 @@ fn main() {
         let sent = Instant::now();
         writer.write_all(marker.as_bytes()).unwrap();
         loop {
-            let n = stream.read(&mut buf).unwrap();
-            assert!(n > 0, "stream ended");
-            frames.push(&buf[..n]);
+            let Next::Data(data) = stream.next(Duration::from_secs(30)) else {
+                panic!("the stream ended or stalled");
+            };
+            frames.push(&data);
             if find(&frames.data, marker.as_bytes()) {
                 latencies.push(sent.elapsed());
                 frames.data.clear();

@@ -1,15 +1,19 @@
 //! The cost of one hop: the same requests straight to a client agent and through a server.
 //!
 //! Starts a server and a client (the binary named by `CARAVAN_BIN`) on loopback, places an
-//! allocation with a large file, then measures keep-alive request throughput and latency for
+//! allocation with a large file, then measures keep-alive request throughput (with the daemon's own
+//! HTTP client) and latency for
 //! `fs/stat` and streamed `fs/stream?follow=false` throughput, direct and through the server.
 //! Run with `scripts/bench-hop`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use caravan::http::client::{self, Connection};
+use http_body_util::BodyExt;
+use tokio::runtime::Runtime;
 
 const THREADS: usize = 4;
 const REQUESTS_PER_THREAD: usize = 2_000;
@@ -58,77 +62,49 @@ fn start(dir: &Path, flags: &[String]) -> Agent {
     }
 }
 
-/// One keep-alive connection; reads `Content-Length` or chunked bodies.
-struct Conn(BufReader<TcpStream>);
+/// One keep-alive connection (the daemon's own client); the body is read and counted.
+struct Conn(Connection);
 
 impl Conn {
-    fn open(addr: &str) -> Self {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_nodelay(true).unwrap();
-        Self(BufReader::new(stream))
+    async fn open(addr: &str) -> Self {
+        Self(Connection::open(addr).await.unwrap())
     }
 
-    fn get(&mut self, target: &str) -> (u16, usize) {
-        write!(self.0.get_mut(), "GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-        let mut line = String::new();
-        self.0.read_line(&mut line).unwrap();
-        let status = line.split(' ').nth(1).unwrap().parse().unwrap();
-        let (mut length, mut chunked) = (0usize, false);
-        loop {
-            line.clear();
-            self.0.read_line(&mut line).unwrap();
-            let lower = line.to_ascii_lowercase();
-            if let Some(v) = lower.strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
-            if line == "\r\n" {
-                break;
-            }
-        }
-        if !chunked {
-            let mut body = vec![0; length];
-            self.0.read_exact(&mut body).unwrap();
-            return (status, length);
-        }
+    async fn get(&mut self, target: &str) -> (u16, usize) {
+        let request = client::request("GET", target, &[], Vec::new()).unwrap();
+        let response = self.0.send(request).await.unwrap();
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
         let mut total = 0;
-        let mut chunk = vec![0; 1 << 20];
-        loop {
-            line.clear();
-            self.0.read_line(&mut line).unwrap();
-            let size = usize::from_str_radix(line.trim(), 16).unwrap();
-            if chunk.len() < size + 2 {
-                chunk.resize(size + 2, 0);
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.unwrap().into_data() {
+                total += data.len();
             }
-            self.0.read_exact(&mut chunk[..size + 2]).unwrap();
-            if size == 0 {
-                return (status, total);
-            }
-            total += size;
         }
+        (status, total)
     }
 }
 
-fn load(addr: &str, target: &str) -> (f64, Duration, Duration) {
+fn load(rt: &Runtime, addr: &str, target: &str) -> (f64, Duration, Duration) {
     let started = Instant::now();
-    let handles: Vec<_> = (0..THREADS)
+    let tasks: Vec<_> = (0..THREADS)
         .map(|_| {
             let (addr, target) = (addr.to_string(), target.to_string());
-            std::thread::spawn(move || {
-                let mut conn = Conn::open(&addr);
-                (0..REQUESTS_PER_THREAD)
-                    .map(|_| {
-                        let t = Instant::now();
-                        assert_eq!(conn.get(&target).0, 200);
-                        t.elapsed()
-                    })
-                    .collect::<Vec<_>>()
+            rt.spawn(async move {
+                let mut conn = Conn::open(&addr).await;
+                let mut latencies = Vec::with_capacity(REQUESTS_PER_THREAD);
+                for _ in 0..REQUESTS_PER_THREAD {
+                    let t = Instant::now();
+                    assert_eq!(conn.get(&target).await.0, 200);
+                    latencies.push(t.elapsed());
+                }
+                latencies
             })
         })
         .collect();
-    let mut latencies: Vec<Duration> = handles
+    let mut latencies: Vec<Duration> = tasks
         .into_iter()
-        .flat_map(|h| h.join().unwrap())
+        .flat_map(|task| rt.block_on(task).unwrap())
         .collect();
     let elapsed = started.elapsed();
     latencies.sort();
@@ -140,15 +116,22 @@ fn load(addr: &str, target: &str) -> (f64, Duration, Duration) {
     )
 }
 
-fn throughput(addr: &str, target: &str) -> f64 {
-    let mut conn = Conn::open(addr);
-    let started = Instant::now();
-    let (status, bytes) = conn.get(target);
-    assert_eq!(status, 200);
-    bytes as f64 / started.elapsed().as_secs_f64() / (1 << 20) as f64
+fn throughput(rt: &Runtime, addr: &str, target: &str) -> f64 {
+    rt.block_on(async {
+        let mut conn = Conn::open(addr).await;
+        let started = Instant::now();
+        let (status, bytes) = conn.get(target).await;
+        assert_eq!(status, 200);
+        bytes as f64 / started.elapsed().as_secs_f64() / (1 << 20) as f64
+    })
 }
 
 fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(THREADS)
+        .enable_all()
+        .build()
+        .unwrap();
     let temp = tempfile::tempdir().unwrap();
     let server = start(&temp.path().join("server"), &["-server".into()]);
     let client = start(
@@ -166,11 +149,9 @@ fn main() {
         .join(alloc)
         .join("alloc/data");
     let deadline = Instant::now() + Duration::from_secs(20);
+    let stat_root = format!("/v1/client/fs/stat/{alloc}?path=/");
     while !data.exists()
-        || Conn::open(&server.addr)
-            .get(&format!("/v1/client/fs/stat/{alloc}?path=/"))
-            .0
-            != 200
+        || rt.block_on(async { Conn::open(&server.addr).await.get(&stat_root).await.0 }) != 200
     {
         assert!(
             Instant::now() < deadline,
@@ -186,8 +167,8 @@ fn main() {
     drop(file);
     println!("node {} behind server {}", client.node_id, server.addr);
     let stat = format!("/v1/client/fs/stat/{alloc}?path=alloc/data/big.bin");
-    let (d_rps, d_p50, d_p99) = load(&client.addr, &stat);
-    let (s_rps, s_p50, s_p99) = load(&server.addr, &stat);
+    let (d_rps, d_p50, d_p99) = load(&rt, &client.addr, &stat);
+    let (s_rps, s_p50, s_p99) = load(&rt, &server.addr, &stat);
     println!("fs/stat, {THREADS} keep-alive connections x {REQUESTS_PER_THREAD} requests:");
     println!("  direct        {d_rps:>8.0} req/s  p50 {d_p50:?}  p99 {d_p99:?}");
     println!("  via server    {s_rps:>8.0} req/s  p50 {s_p50:?}  p99 {s_p99:?}");
@@ -196,8 +177,8 @@ fn main() {
         d_rps / s_rps
     );
     let stream = format!("/v1/client/fs/stream/{alloc}?path=alloc/data/big.bin&follow=false");
-    let direct = throughput(&client.addr, &stream);
-    let relayed = throughput(&server.addr, &stream);
+    let direct = throughput(&rt, &client.addr, &stream);
+    let relayed = throughput(&rt, &server.addr, &stream);
     println!("fs/stream follow=false of {FILE_MB} MiB (framed):");
     println!("  direct        {direct:>8.0} MiB/s of frames");
     println!("  via server    {relayed:>8.0} MiB/s of frames");

@@ -9,10 +9,11 @@
 //! an instance of the core. Run with `scripts/bench idle-streams`. Usage: `bench_streams [streams]`
 //! (default 1,000).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use caravan::http::client::{self, Next, Streaming};
 
 /// Time for the streams' first pulls to finish and the allocator to settle before measuring.
 const SETTLE: Duration = Duration::from_secs(3);
@@ -57,9 +58,7 @@ fn main() {
             break;
         }
     }
-    let request = format!(
-        "GET /v1/client/fs/stream/{alloc}?path=alloc/logs/demo.stderr.0&origin=end HTTP/1.1\r\nHost: x\r\n\r\n"
-    );
+    let request = format!("/v1/client/fs/stream/{alloc}?path=alloc/logs/demo.stderr.0&origin=end");
     // One stream first, so the baseline includes everything a first stream initialises once.
     let warm = open(&addr, &request).expect("the first stream");
     std::thread::sleep(SETTLE);
@@ -85,10 +84,7 @@ fn main() {
     std::thread::sleep(SETTLE);
     let after = rss_kib(agent.0.id());
     let per_stream = (after.saturating_sub(before)) as f64 / added as f64;
-    let metadata = status_of(
-        &addr,
-        "GET /v1/client/metadata HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
+    let metadata = status_of(&addr, "/v1/client/metadata");
     println!(
         "idle follow streams: {} open, RSS {:.1} MiB -> {:.1} MiB, {per_stream:.1} KiB per stream; \
          meanwhile GET /v1/client/metadata answers {metadata}",
@@ -102,38 +98,24 @@ fn main() {
 
 /// Open one following stream and wait for its response headers; `Err` is a refusal's status and
 /// body.
-fn open(addr: &str, request: &str) -> Result<TcpStream, String> {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(stream.read(&mut byte).unwrap(), 1, "stream closed early");
-        head.push(byte[0]);
-    }
-    if head.starts_with(b"HTTP/1.1 200") {
+fn open(addr: &str, target: &str) -> Result<Streaming, String> {
+    let request = client::request("GET", target, &[], Vec::new()).unwrap();
+    let mut stream = Streaming::open(addr, request).expect("the agent did not answer");
+    if stream.status == 200 {
         return Ok(stream);
     }
-    let status = String::from_utf8_lossy(&head[9..])
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string();
-    let mut body = [0u8; 256];
-    let n = stream.read(&mut body).unwrap_or(0);
-    Err(format!(
-        "{status} {:?}",
-        String::from_utf8_lossy(&body[..n])
-    ))
+    let body = match stream.next(Duration::from_secs(5)) {
+        Next::Data(data) => String::from_utf8_lossy(&data).into_owned(),
+        Next::Idle | Next::End => String::new(),
+    };
+    Err(format!("{} {body:?}", stream.status))
 }
 
-/// The status line of a one-off request.
-fn status_of(addr: &str, request: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).unwrap();
-    line.trim_end().trim_start_matches("HTTP/1.1 ").to_string()
+/// The status of a one-off GET.
+fn status_of(addr: &str, target: &str) -> String {
+    let request = client::request("GET", target, &[], Vec::new()).unwrap();
+    let reply = client::block_on(client::fetch(addr, request)).expect("the agent did not answer");
+    reply.status.to_string()
 }
 
 fn rss_kib(pid: u32) -> u64 {

@@ -13,7 +13,6 @@
 //! - `store`: the client's persistent state (redb);
 //! - `util`: small helpers (durations, times, atomic writes, logging).
 
-#[macro_use]
 pub mod util;
 
 pub mod agent;

@@ -1,11 +1,12 @@
-//! Spawning agents and speaking plain HTTP/1.1 to them.
+//! Spawning agents and speaking HTTP to them with the daemon's own client.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use caravan::http::client::{self, Next, Streaming};
 
 /// A running agent; dropping it kills the process and, if the test failed, prints its log.
 pub struct Agent {
@@ -174,7 +175,7 @@ impl Reply {
     }
 }
 
-/// One request on a fresh connection (`Connection: close`, read to the end).
+/// One request on a connection of its own, read to the end (`caravan::http::client`).
 pub fn request(
     addr: &str,
     method: &str,
@@ -182,73 +183,30 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Reply {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if !body.is_empty() || method == "POST" {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .unwrap_or_else(|e| panic!("{method} {target}: no complete answer: {e}"));
-    parse(&raw)
-}
-
-fn parse(raw: &[u8]) -> Reply {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("no end of headers");
-    let head = String::from_utf8_lossy(&raw[..split]);
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
-    {
-        body = dechunk(&body);
-    }
+    let request = client::request(method, target, headers, body.to_vec()).unwrap();
+    let reply = client::block_on(async {
+        tokio::time::timeout(PATIENCE, client::fetch(addr, request)).await
+    })
+    .expect("no answer within PATIENCE")
+    .unwrap();
     Reply {
-        status,
-        headers,
-        body,
+        status: reply.status.as_u16(),
+        headers: header_pairs(&reply.headers),
+        body: reply.body.to_vec(),
     }
 }
 
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size_text = String::from_utf8_lossy(&data[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[..size]);
-        data = &data[size + 2..];
-    }
+/// Headers as (lower-case name, value) pairs, in order.
+fn header_pairs(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 /// Write a spec for a new allocation whose tasks run until stopped, and wait until the
@@ -332,55 +290,27 @@ impl Agent {
     }
 }
 
-/// Reads a chunked (or close-delimited) response body as it arrives.
+/// Reads a response body as it arrives.
 pub struct BodyReader {
-    stream: TcpStream,
+    stream: Streaming,
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    raw: Vec<u8>,
-    chunked: bool,
-    /// Decoded body bytes not yet taken.
+    /// Body bytes not yet taken.
     body: Vec<u8>,
     pub ended: bool,
 }
 
 impl BodyReader {
     fn open(addr: &str, target: &str, headers: &[(&str, &str)]) -> Self {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        let mut head = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).unwrap();
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 8192];
-        let split = loop {
-            if let Some(pos) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-                break pos;
-            }
-            let n = stream.read(&mut buf).unwrap();
-            assert!(n > 0, "connection closed before headers");
-            raw.extend_from_slice(&buf[..n]);
-        };
-        let reply = parse(&raw[..split + 4]);
-        let chunked = reply
-            .headers
-            .iter()
-            .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
-        let rest = raw[split + 4..].to_vec();
-        let mut reader = Self {
+        let request = client::request("GET", target, headers, Vec::new()).unwrap();
+        let stream = Streaming::open(addr, request).unwrap();
+        Self {
+            status: stream.status.as_u16(),
+            headers: header_pairs(&stream.headers),
             stream,
-            status: reply.status,
-            headers: reply.headers,
-            raw: rest,
-            chunked,
             body: Vec::new(),
             ended: false,
-        };
-        reader.decode();
-        reader
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -447,47 +377,10 @@ impl BodyReader {
     }
 
     fn fill(&mut self, timeout: Duration) {
-        self.stream
-            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))
-            .unwrap();
-        let mut buf = [0u8; 65536];
-        match self.stream.read(&mut buf) {
-            Ok(0) => self.ended = true,
-            Ok(n) => {
-                self.raw.extend_from_slice(&buf[..n]);
-                self.decode();
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => self.ended = true,
-        }
-    }
-
-    fn decode(&mut self) {
-        if !self.chunked {
-            self.body.append(&mut self.raw);
-            return;
-        }
-        loop {
-            let Some(line_end) = self.raw.windows(2).position(|w| w == b"\r\n") else {
-                return;
-            };
-            let size_text = String::from_utf8_lossy(&self.raw[..line_end]).to_string();
-            let size =
-                usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
-            if size == 0 {
-                self.ended = true;
-                return;
-            }
-            if self.raw.len() < line_end + 2 + size + 2 {
-                return;
-            }
-            self.body
-                .extend_from_slice(&self.raw[line_end + 2..line_end + 2 + size]);
-            self.raw.drain(..line_end + 2 + size + 2);
+        match self.stream.next(timeout.max(Duration::from_millis(1))) {
+            Next::Data(data) => self.body.extend_from_slice(&data),
+            Next::Idle => {}
+            Next::End => self.ended = true,
         }
     }
 }

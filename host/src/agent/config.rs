@@ -30,6 +30,8 @@ pub struct FileConfig {
     pub datacenter: Option<String>,
     pub advertise: Advertise,
     pub limits: Limits,
+    /// Nomad's `log_level`: TRACE, DEBUG, INFO (default), WARN or ERROR, in any case.
+    pub log_level: Option<String>,
 }
 
 /// `limits { http_max_conns_per_client = 100 }`, Nomad's name and default.
@@ -205,6 +207,9 @@ impl FileConfig {
         if other.advertise.http.is_some() {
             self.advertise.http = other.advertise.http;
         }
+        if other.log_level.is_some() {
+            self.log_level = other.log_level;
+        }
         if other.core.call_timeout.is_some() {
             self.core.call_timeout = other.core.call_timeout;
         }
@@ -239,6 +244,9 @@ impl FileConfig {
     pub fn check(&self) -> Result<()> {
         self.call_timeout()?;
         self.client.gc()?;
+        if let Some(level) = &self.log_level {
+            crate::util::logging::check_level(level).context("invalid log_level")?;
+        }
         Ok(())
     }
 }
@@ -302,6 +310,20 @@ mod tests {
         assert_eq!(config.client.meta["zone.name"], "a");
         assert_eq!(config.client.servers, ["10.0.0.1:4646"]);
         assert!(config.acl.enabled);
+        assert_eq!(config.log_level.as_deref(), Some("INFO"));
+    }
+
+    #[test]
+    fn log_level_as_nomad_spells_it() {
+        let config: FileConfig = hcl::from_str("log_level = \"debug\"").unwrap();
+        assert_eq!(config.log_level.as_deref(), Some("debug"));
+        config.check().unwrap();
+        let json: FileConfig = serde_json::from_str(r#"{"log_level": "WARN"}"#).unwrap();
+        let mut merged = config;
+        merged.merge(json);
+        assert_eq!(merged.log_level.as_deref(), Some("WARN"));
+        let bad: FileConfig = hcl::from_str("log_level = \"chatty\"").unwrap();
+        assert!(bad.check().is_err());
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct AgentOptions {
     pub node_name: Option<String>,
     pub advertise: Option<String>,
     pub core_call_timeout: Option<Duration>,
+    /// `-log-level`: Nomad's `log_level` (TRACE, DEBUG, INFO, WARN, ERROR).
+    pub log_level: Option<String>,
 }
 
 /// Run the agent until SIGINT or SIGTERM.
@@ -72,7 +74,16 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     if options.specs_dir.is_some() {
         config.client.allocations_dir = options.specs_dir.clone();
     }
+    if options.log_level.is_some() {
+        config.log_level = options.log_level.clone();
+    }
     config.check()?;
+    crate::util::logging::init(
+        config
+            .log_level
+            .as_deref()
+            .unwrap_or(crate::util::logging::DEFAULT_LEVEL),
+    )?;
 
     // A dev agent without a data dir gets a temporary one, removed when it exits.
     let temp_dir = match (&config.data_dir, options.dev) {
@@ -176,7 +187,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     let runtime =
         Arc::new(Runtime::start(sandbox, &core_source.read()?).context("failed to load the core")?);
     let core = runtime.active();
-    crate::info!(
+    tracing::info!(
         "core {} loaded (sha256 {}), {}",
         core.version,
         core.sha256,
@@ -191,7 +202,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     };
     triggers::reload_on_sighup(runtime.clone(), core_source)?;
     if native_core {
-        crate::info!(
+        tracing::info!(
             "answering with the native core {}",
             *crate::runtime::native::VERSION
         );

@@ -46,7 +46,7 @@ pub fn start(registry: Arc<Registry>, alloc_root: std::path::PathBuf, config: Gc
             }
         });
     if let Err(err) = spawned {
-        crate::error!("failed to start the allocation garbage collector: {err}");
+        tracing::error!("failed to start the allocation garbage collector: {err}");
     }
 }
 
@@ -68,10 +68,10 @@ pub fn collect_garbage(
     terminal.sort_by(|a, b| b.cmp(a));
     let mut collected = 0;
     let mut collect = |id: &str, reason: &str| {
-        crate::info!("garbage-collecting allocation {id}: {reason}");
+        tracing::info!("garbage-collecting allocation {id}: {reason}");
         match registry.collect(id) {
             Ok(()) => collected += 1,
-            Err(err) => crate::warn!("failed to collect allocation {id}: {err}"),
+            Err(err) => tracing::warn!("failed to collect allocation {id}: {err}"),
         }
     };
     while total > config.max_allocs {

@@ -123,7 +123,7 @@ impl Rotator {
         let mut found = match indices(&self.dir, &self.base) {
             Ok(found) => found,
             Err(err) => {
-                crate::warn!("failed to list {}: {err}", self.dir.display());
+                tracing::warn!("failed to list {}: {err}", self.dir.display());
                 return;
             }
         };
@@ -134,7 +134,7 @@ impl Rotator {
             if let Err(err) = std::fs::remove_file(&path)
                 && err.kind() != io::ErrorKind::NotFound
             {
-                crate::warn!("failed to remove old log file {}: {err}", path.display());
+                tracing::warn!("failed to remove old log file {}: {err}", path.display());
             }
         }
     }
@@ -209,7 +209,7 @@ pub fn pump(mut source: impl Read, rotator: &mut Rotator, what: &str) {
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => {
-                crate::error!("failed to read the output of {what}: {err}");
+                tracing::error!("failed to read the output of {what}: {err}");
                 return;
             }
         };
@@ -217,7 +217,7 @@ pub fn pump(mut source: impl Read, rotator: &mut Rotator, what: &str) {
             Ok(()) => failing = false,
             Err(err) if !failing => {
                 failing = true;
-                crate::error!("failed to write the log of {what}, dropping output: {err}");
+                tracing::error!("failed to write the log of {what}, dropping output: {err}");
             }
             Err(_) => {}
         }

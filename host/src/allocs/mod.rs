@@ -132,7 +132,7 @@ impl Registry {
         match SpecFiles::read(&self.specs_dir) {
             Ok(found) => self.allocs().reconcile(&self.shared, found),
             // Not "every spec is gone": nothing is stopped on a failed listing.
-            Err(err) => crate::error!("failed to read the specs dir: {err}"),
+            Err(err) => tracing::error!("failed to read the specs dir: {err}"),
         }
     }
 

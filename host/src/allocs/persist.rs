@@ -43,8 +43,8 @@ pub(super) fn load(state: &StateStore) -> Result<Loaded> {
             Ok(Stored::Collected { spec }) if spec.id == id => {
                 loaded.collected.insert(id, spec);
             }
-            Ok(_) => crate::warn!("ignoring the state of allocation {id}: its id does not match"),
-            Err(err) => crate::warn!("ignoring unreadable state of allocation {id}: {err}"),
+            Ok(_) => tracing::warn!("ignoring the state of allocation {id}: its id does not match"),
+            Err(err) => tracing::warn!("ignoring unreadable state of allocation {id}: {err}"),
         }
     }
     Ok(loaded)
@@ -56,7 +56,7 @@ pub(super) fn persist(state: &StateStore, record: &AllocRecord) {
         .map_err(anyhow::Error::from)
         .and_then(|doc| state.put_allocation(&record.spec.id, &doc));
     if let Err(err) = stored {
-        crate::error!("failed to persist allocation {}: {err:#}", record.spec.id);
+        tracing::error!("failed to persist allocation {}: {err:#}", record.spec.id);
     }
 }
 

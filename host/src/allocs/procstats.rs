@@ -170,7 +170,7 @@ impl TaskStats {
             .spawn(move || run(&thread_shared, interval));
         if let Err(err) = spawned {
             // The stats endpoint then reports no usage; tasks still run.
-            crate::error!("failed to start the task stats sampler: {err}");
+            tracing::error!("failed to start the task stats sampler: {err}");
         }
         Self { shared }
     }

@@ -147,7 +147,7 @@ impl Alloc {
             .name("alloc-stop".into())
             .spawn(move || tasks::stop_all(&alloc.stoppable()));
         if let Err(err) = spawned {
-            crate::error!(
+            tracing::error!(
                 "allocation {}: no thread to stop it, killing: {err}",
                 self.spec.id
             );
@@ -165,7 +165,7 @@ impl Alloc {
         change(&mut live.record);
         let status = client_status(&live.record.tasks, live.stopping);
         if status != live.record.client_status {
-            crate::info!("allocation {} is {}", self.spec.id, status.name());
+            tracing::info!("allocation {} is {}", self.spec.id, status.name());
             live.record.client_status = status;
         }
         if !live.detached {
@@ -191,7 +191,7 @@ impl Alloc {
             let markers = env::run_markers(&self.spec, index);
             let found = tasks::stop_leftovers(pid, start_ticks, &markers, spec.kill_timeout());
             if found > 0 {
-                crate::info!(
+                tracing::info!(
                     "allocation {id}: stopped {found} leftover process(es) of task {}",
                     spec.name
                 );
@@ -199,7 +199,7 @@ impl Alloc {
         }
         let launch = self.launch(shared, index);
         let outcome = tasks::run(&self.tasks[index], &launch, |started| {
-            crate::info!("{}: started (pid {})", launch.label, started.pid);
+            tracing::info!("{}: started (pid {})", launch.label, started.pid);
             shared.usage.track(id, &spec.name, started.pid);
             let mut live = self.live();
             self.update(shared, &mut live, |record| {
@@ -222,7 +222,7 @@ impl Alloc {
         let failed = match outcome {
             Outcome::NotStarted => false,
             Outcome::StartFailed(message) => {
-                crate::error!("{label}: {message}");
+                tracing::error!("{label}: {message}");
                 true
             }
             Outcome::Exited {
@@ -231,9 +231,9 @@ impl Alloc {
                 stopped,
             } => {
                 match (code, signal) {
-                    (Some(code), _) => crate::info!("{label}: exited with code {code}"),
-                    (_, Some(signal)) => crate::info!("{label}: killed by signal {signal}"),
-                    _ => crate::info!("{label}: exited"),
+                    (Some(code), _) => tracing::info!("{label}: exited with code {code}"),
+                    (_, Some(signal)) => tracing::info!("{label}: killed by signal {signal}"),
+                    _ => tracing::info!("{label}: exited"),
                 }
                 !stopped && *code != Some(0)
             }
@@ -253,7 +253,7 @@ impl Alloc {
         }
         self.tasks[index].finish();
         if failed && self.tasks.iter().any(|t| !t.is_done()) {
-            crate::info!(
+            tracing::info!(
                 "allocation {}: a task failed, stopping the others",
                 self.spec.id
             );

@@ -50,7 +50,7 @@ impl SpecFiles {
             match read_spec(&path) {
                 Ok(spec) => {
                     if let Some(other) = found.files.iter().find(|(_, id)| **id == spec.id) {
-                        crate::warn!(
+                        tracing::warn!(
                             "specs {} and {} both describe allocation {}; one is ignored",
                             other.0.display(),
                             path.display(),
@@ -61,7 +61,7 @@ impl SpecFiles {
                     found.specs.insert(spec.id.clone(), spec);
                 }
                 Err(err) => {
-                    crate::warn!("skipping spec {}: {err:#}", path.display());
+                    tracing::warn!("skipping spec {}: {err:#}", path.display());
                     found.unreadable.push(path);
                 }
             }
@@ -78,7 +78,7 @@ impl Allocs {
         let mut held = BTreeSet::new();
         for path in found.unreadable {
             if let Some(id) = self.files.get(&path) {
-                crate::warn!("allocation {id}: kept as it is while its spec file is unreadable");
+                tracing::warn!("allocation {id}: kept as it is while its spec file is unreadable");
                 held.insert(id.clone());
                 files.insert(path, id.clone());
             }
@@ -93,7 +93,7 @@ impl Allocs {
         for id in gone {
             self.collected.remove(&id);
             if let Err(err) = shared.state.remove_allocation(&id) {
-                crate::error!("failed to forget collected allocation {id}: {err:#}");
+                tracing::error!("failed to forget collected allocation {id}: {err:#}");
             }
         }
         for spec in specs.values() {
@@ -108,17 +108,17 @@ impl Allocs {
                 continue;
             }
             if let Some(previous) = &previous {
-                crate::info!("allocation {}: spec changed, replacing it", spec.id);
+                tracing::info!("allocation {}: spec changed, replacing it", spec.id);
                 previous.live().detached = true;
                 previous.stop(shared);
             }
             match Alloc::place(shared, spec) {
                 Ok(alloc) => {
-                    crate::info!("placed allocation {} (job {:?})", spec.id, spec.job_id);
+                    tracing::info!("placed allocation {} (job {:?})", spec.id, spec.job_id);
                     self.placed.insert(spec.id.clone(), alloc.clone());
                     alloc.start(shared, previous);
                 }
-                Err(err) => crate::error!("failed to place allocation {}: {err:#}", spec.id),
+                Err(err) => tracing::error!("failed to place allocation {}: {err:#}", spec.id),
             }
         }
         for (id, alloc) in &self.placed {
@@ -127,7 +127,7 @@ impl Allocs {
             }
             alloc.live().in_specs = false;
             if !alloc.live().stopping {
-                crate::info!("allocation {id}: spec removed, stopping it");
+                tracing::info!("allocation {id}: spec removed, stopping it");
                 alloc.stop(shared);
             }
         }
@@ -187,7 +187,7 @@ impl Allocs {
         if in_specs {
             self.collected.insert(id.to_owned(), alloc.spec.clone());
         }
-        crate::info!("garbage-collected allocation {id}");
+        tracing::info!("garbage-collected allocation {id}");
         Ok(())
     }
 }

@@ -118,7 +118,7 @@ fn signal_group(leader: Option<Pid>, signal: Signal) {
         && let Err(err) = rustix::process::kill_process_group(leader, signal)
         && err != rustix::io::Errno::SRCH
     {
-        crate::warn!("failed to signal process group {leader:?}: {err}");
+        tracing::warn!("failed to signal process group {leader:?}: {err}");
     }
 }
 
@@ -282,7 +282,7 @@ pub fn run(control: &TaskControl, launch: &Launch, on_start: impl FnOnce(Started
     for _ in 0..pumps {
         let left = grace.saturating_duration_since(Instant::now());
         if pumped_rx.recv_timeout(left).is_err() {
-            crate::warn!(
+            tracing::warn!(
                 "{}: output still open after exit (a process left its group)",
                 launch.label
             );
@@ -296,7 +296,7 @@ pub fn run(control: &TaskControl, launch: &Launch, on_start: impl FnOnce(Started
             stopped,
         },
         Err(err) => {
-            crate::error!("{}: failed to collect the exit status: {err}", launch.label);
+            tracing::error!("{}: failed to collect the exit status: {err}", launch.label);
             Outcome::Exited {
                 code: None,
                 signal: None,
@@ -317,7 +317,7 @@ fn wait_for_leader(pid: Pid) {
             Ok(_) => return,
             Err(rustix::io::Errno::INTR) => {}
             Err(err) => {
-                crate::error!("failed to wait for process {pid:?}: {err}");
+                tracing::error!("failed to wait for process {pid:?}: {err}");
                 return;
             }
         }
@@ -342,7 +342,7 @@ fn spawn_pump(
         Ok(_) => 1,
         Err(err) => {
             // The pipe closes with the closure: the task sees EPIPE rather than blocking.
-            crate::error!("failed to start a log pump: {err}");
+            tracing::error!("failed to start a log pump: {err}");
             0
         }
     }

@@ -4,19 +4,20 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::CoreState;
 use super::bindings::{log, types};
-use crate::util::logging::{self, Level};
+
+/// The target the core's messages are logged under (`RUST_LOG=caravan::core=debug`).
+pub const CORE_TARGET: &str = "caravan::core";
 
 impl types::Host for CoreState {}
 
 impl log::Host for CoreState {
     fn write(&mut self, level: log::Level, message: String) {
-        let level = match level {
-            log::Level::Debug => Level::Debug,
-            log::Level::Info => Level::Info,
-            log::Level::Warn => Level::Warn,
-            log::Level::Error => Level::Error,
-        };
-        logging::log(level, &format!("core: {message}"));
+        match level {
+            log::Level::Debug => tracing::debug!(target: CORE_TARGET, "{message}"),
+            log::Level::Info => tracing::info!(target: CORE_TARGET, "{message}"),
+            log::Level::Warn => tracing::warn!(target: CORE_TARGET, "{message}"),
+            log::Level::Error => tracing::error!(target: CORE_TARGET, "{message}"),
+        }
     }
 }
 

@@ -58,7 +58,7 @@ impl node::Host for CoreState {
         match self.ctx.node.store.dynamic_meta() {
             Ok(meta) => entries(meta),
             Err(err) => {
-                crate::error!("failed to read dynamic metadata: {err:#}");
+                tracing::error!("failed to read dynamic metadata: {err:#}");
                 Vec::new()
             }
         }

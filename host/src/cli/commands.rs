@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::capabilities::HostContext;
+use crate::http::client::Agent;
 use crate::runtime::{MAX_CORE_SIZE, RuntimeOptions, Sandbox};
 
 /// Run every check a swap runs, against a throwaway agent state; `Ok(false)` on rejection.
@@ -45,14 +46,16 @@ pub fn check(path: &Path) -> Result<bool> {
 /// Send the component to the agent at `NOMAD_ADDR` and print what it says.
 pub fn swap(path: &Path) -> Result<()> {
     let bytes = read_core_file(path)?;
-    let (status, body) = crate::http::client::call("PUT", "/v1/agent/core", &bytes)?;
-    let text = String::from_utf8_lossy(&body);
-    if status != 200 {
-        let reason =
-            hyper::StatusCode::from_u16(status).map_or(status.to_string(), |s| s.to_string());
-        bail!("the agent refused the core ({reason}): {}", text.trim());
+    let reply = Agent::from_env()?.call("PUT", "/v1/agent/core", bytes)?;
+    let text = String::from_utf8_lossy(&reply.body);
+    if reply.status != 200 {
+        bail!(
+            "the agent refused the core ({}): {}",
+            reply.status,
+            text.trim()
+        );
     }
-    let reply: serde_json::Value = serde_json::from_slice(&body)
+    let reply: serde_json::Value = serde_json::from_slice(&reply.body)
         .with_context(|| format!("the agent answered something other than JSON: {text}"))?;
     println!(
         "serving core {} (sha256 {}); swaps since start: {}",
@@ -79,14 +82,15 @@ fn read_core_file(path: &Path) -> Result<Vec<u8>> {
 
 /// Print the bootstrap token once, in Nomad's CLI layout.
 pub fn acl_bootstrap() -> anyhow::Result<()> {
-    let (status, body) = crate::http::client::call("POST", "/v1/acl/bootstrap", b"")?;
-    if status != 200 {
+    let reply = Agent::from_env()?.call("POST", "/v1/acl/bootstrap", "")?;
+    if reply.status != 200 {
         anyhow::bail!(
-            "bootstrap refused ({status}): {}",
-            String::from_utf8_lossy(&body)
+            "bootstrap refused ({}): {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
         );
     }
-    let token: serde_json::Value = serde_json::from_slice(&body)?;
+    let token: serde_json::Value = serde_json::from_slice(&reply.body)?;
     for (label, key) in [
         ("Accessor ID", "AccessorID"),
         ("Secret ID", "SecretID"),

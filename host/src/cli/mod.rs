@@ -1,13 +1,15 @@
 //! Command-line parsing in Nomad's style: single-dash long flags, `-flag value` or
-//! `-flag=value`.
+//! `-flag=value`, from one table ([`AGENT_FLAGS`]) that also prints the help.
 
 pub mod commands;
+pub mod flags;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
+use self::flags::{Flag, Kind};
 use crate::agent::AgentOptions;
 
 /// A parsed command line.
@@ -24,7 +26,7 @@ pub enum Command {
     Help,
 }
 
-pub const USAGE: &str = "\
+const COMMANDS: &str = "\
 Usage: caravan <command> [options]
 
 Commands:
@@ -35,32 +37,119 @@ Commands:
                     NOMAD_TOKEN, if set, is sent as X-Nomad-Token
   version           Print the version
 
-Agent options:
-  -dev                 Development mode: 127.0.0.1:4646, temporary data dir, demo allocation
-  -config=<path>       HCL or JSON agent configuration (repeatable; later files win)
-  -data-dir=<path>     Where state and allocation directories live
-  -bind=<addr>         Address to listen on (default 0.0.0.0, or 127.0.0.1 with -dev)
-  -http-port=<port>    HTTP port (default 4646; 0 picks a free one)
-  -specs-dir=<path>    Directory of allocation specs (default <data-dir>/specs)
-  -core=native         Answer with the core linked natively (the benchmarks' baseline)
-  -max-streams=<n>     Streamed responses open at once (default 1024; more get 503)
-  -acl-enabled         Enforce ACLs (as `acl { enabled = true }`)
-  -server              Run as a server: keep a registry of client nodes and forward to them
-  -client              Also run allocations when -server is given (the default without -server)
-  -servers=<a,b>       host:port of servers to register with (client { servers = [...] })
-  -node=<name>         This node's name (default: the host name)
-  -advertise=<addr>    host:port where others reach this agent (default: the bound address)
-  -core=<path>         Serve this core component instead of the built-in one, and swap
-                       to it again whenever the file changes (SIGHUP reloads it too)
-  -core-call-timeout=<duration>
-                       Deadline of each call into the core (default 30s)
+Agent options (-flag, -flag=value or -flag value; booleans take -flag=false, never the
+next argument):
 ";
+
+/// `caravan agent`'s flags: parsed by [`flags::parse`] and printed by [`usage`].
+pub const AGENT_FLAGS: &[Flag] = &[
+    Flag {
+        name: "dev",
+        kind: Kind::Bool,
+        help: "Development mode: 127.0.0.1:4646, temporary data dir, demo allocation",
+    },
+    Flag {
+        name: "config",
+        kind: Kind::Repeated("path"),
+        help: "HCL or JSON agent configuration (repeatable; later files win)",
+    },
+    Flag {
+        name: "data-dir",
+        kind: Kind::Value("path"),
+        help: "Where state and allocation directories live",
+    },
+    Flag {
+        name: "bind",
+        kind: Kind::Value("addr"),
+        help: "Address to listen on (default 0.0.0.0, or 127.0.0.1 with -dev)",
+    },
+    Flag {
+        name: "http-port",
+        kind: Kind::Value("port"),
+        help: "HTTP port (default 4646; 0 picks a free one)",
+    },
+    Flag {
+        name: "specs-dir",
+        kind: Kind::Value("path"),
+        help: "Directory of allocation specs (default <data-dir>/specs)",
+    },
+    Flag {
+        name: "log-level",
+        kind: Kind::Value("level"),
+        help: "TRACE, DEBUG, INFO (default), WARN or ERROR, as `log_level`;\nRUST_LOG, when set, filters instead (e.g. RUST_LOG=wasmtime=debug,info)",
+    },
+    Flag {
+        name: "max-streams",
+        kind: Kind::Value("n"),
+        help: "Streamed responses open at once (default 1024; more get 503)",
+    },
+    Flag {
+        name: "acl-enabled",
+        kind: Kind::Bool,
+        help: "Enforce ACLs (as `acl { enabled = true }`)",
+    },
+    Flag {
+        name: "server",
+        kind: Kind::Bool,
+        help: "Run as a server: keep a registry of client nodes and forward to them",
+    },
+    Flag {
+        name: "client",
+        kind: Kind::Bool,
+        help: "Also run allocations when -server is given (the default without -server)",
+    },
+    Flag {
+        name: "servers",
+        kind: Kind::Repeated("a,b"),
+        help: "host:port of servers to register with (client { servers = [...] })",
+    },
+    Flag {
+        name: "node",
+        kind: Kind::Value("name"),
+        help: "This node's name (default: the host name)",
+    },
+    Flag {
+        name: "advertise",
+        kind: Kind::Value("addr"),
+        help: "host:port where others reach this agent (default: the bound address)",
+    },
+    Flag {
+        name: "core",
+        kind: Kind::Value("path"),
+        help: "Serve this core component instead of the built-in one, and swap\nto it again whenever the file changes (SIGHUP reloads it too);\n-core=native answers with the core linked natively (the benchmarks' baseline)",
+    },
+    Flag {
+        name: "core-call-timeout",
+        kind: Kind::Value("duration"),
+        help: "Deadline of each call into the core (default 30s)",
+    },
+];
+
+/// The help text: the commands, then the agent's flags from [`AGENT_FLAGS`].
+pub fn usage() -> String {
+    format!("{COMMANDS}{}", flags::help(AGENT_FLAGS))
+}
 
 /// Run the command line `args` (without the program name); errors are printed.
 pub fn run(args: &[String]) -> ExitCode {
-    let result = parse(args).and_then(|command| match command {
+    let result = parse(args).and_then(|command| {
+        // The agent sets its log up from its flags and config file; the other commands log
+        // (the checks' warnings, say) at the default level.
+        if !matches!(command, Command::Agent(_)) {
+            crate::util::logging::init(crate::util::logging::DEFAULT_LEVEL)?;
+        }
+        run_command(command)
+    });
+    result.unwrap_or_else(|err| {
+        eprintln!("Error: {err:#}");
+        ExitCode::FAILURE
+    })
+}
+
+fn run_command(command: Command) -> Result<ExitCode> {
+    match command {
         Command::Help => {
-            print!("{}", USAGE);
+            print!("{}", usage());
             Ok(ExitCode::SUCCESS)
         }
         Command::Version => {
@@ -83,11 +172,7 @@ pub fn run(args: &[String]) -> ExitCode {
             }
         }),
         Command::CoreSwap(path) => commands::swap(&path).map(|()| ExitCode::SUCCESS),
-    });
-    result.unwrap_or_else(|err| {
-        eprintln!("Error: {err:#}");
-        ExitCode::FAILURE
-    })
+    }
 }
 
 /// Parse `args` (without the program name).
@@ -99,12 +184,12 @@ pub fn parse(args: &[String]) -> Result<Command> {
         "agent" => parse_agent(rest).map(|o| Command::Agent(Box::new(o))),
         "acl" => match rest.first().map(String::as_str) {
             Some("bootstrap") => Ok(Command::AclBootstrap),
-            _ => bail!("usage: caravan acl bootstrap\n\n{USAGE}"),
+            _ => bail!("usage: caravan acl bootstrap\n\n{}", usage()),
         },
         "core" => parse_core(rest),
         "version" | "-version" | "--version" | "-v" => Ok(Command::Version),
         "help" | "-help" | "--help" | "-h" => Ok(Command::Help),
-        other => bail!("unknown command {other:?}\n\n{USAGE}"),
+        other => bail!("unknown command {other:?}\n\n{}", usage()),
     }
 }
 
@@ -112,86 +197,70 @@ fn parse_core(args: &[String]) -> Result<Command> {
     match args {
         [action, file] if action == "check" => Ok(Command::CoreCheck(PathBuf::from(file))),
         [action, file] if action == "swap" => Ok(Command::CoreSwap(PathBuf::from(file))),
-        _ => bail!("usage: caravan core check FILE | caravan core swap FILE\n\n{USAGE}"),
+        _ => bail!(
+            "usage: caravan core check FILE | caravan core swap FILE\n\n{}",
+            usage()
+        ),
     }
 }
 
 fn parse_agent(args: &[String]) -> Result<AgentOptions> {
-    let mut options = AgentOptions::default();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let flag = arg.trim_start_matches('-');
-        if flag.len() == arg.len() {
-            bail!("unexpected argument {arg:?}");
-        }
-        let (name, inline) = match flag.split_once('=') {
-            Some((name, value)) => (name, Some(value.to_string())),
-            None => (flag, None),
-        };
-        if name == "dev" {
-            options.dev = inline.as_deref().map_or(Ok(true), parse_bool_flag)?;
-            continue;
-        }
-        let mut value = || -> Result<String> {
-            match &inline {
-                Some(v) => Ok(v.clone()),
-                None => args
-                    .next()
-                    .cloned()
-                    .with_context(|| format!("flag -{name} needs a value")),
-            }
-        };
-        match name {
-            "config" => options.config_files.push(PathBuf::from(value()?)),
-            "data-dir" => options.data_dir = Some(PathBuf::from(value()?)),
-            "bind" => options.bind_addr = Some(value()?),
-            "http-port" => {
-                let v = value()?;
-                options.http_port = Some(
-                    v.parse()
-                        .with_context(|| format!("invalid -http-port {v:?}"))?,
-                );
-            }
-            "specs-dir" => options.specs_dir = Some(PathBuf::from(value()?)),
-            "core" => options.core = Some(PathBuf::from(value()?)),
-            "acl-enabled" => options.acl_enabled = true,
-            "server" => options.server = true,
-            "client" => options.client = true,
-            "servers" => options.servers.extend(
-                value()?
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from),
-            ),
-            "node" => options.node_name = Some(value()?),
-            "advertise" => options.advertise = Some(value()?),
-            "max-streams" => {
-                let v = value()?;
-                options.max_streams = Some(
-                    v.parse()
-                        .with_context(|| format!("invalid -max-streams {v:?}"))?,
-                );
-            }
-            "core-call-timeout" => {
-                let v = value()?;
-                options.core_call_timeout = Some(
-                    crate::agent::config::call_timeout(&v)
-                        .with_context(|| format!("invalid -core-call-timeout {v:?}"))?,
-                );
-            }
-            _ => bail!("unknown flag -{name}\n\n{USAGE}"),
-        }
+    let flags =
+        flags::parse(AGENT_FLAGS, args).map_err(|err| anyhow::anyhow!("{err}\n\n{}", usage()))?;
+    if let Some(arg) = flags.free().first() {
+        bail!("unexpected argument {arg:?} (boolean flags take -flag=false, not a separate value)");
     }
-    Ok(options)
-}
-
-fn parse_bool_flag(value: &str) -> Result<bool> {
-    match value {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        _ => bail!("invalid boolean value {value:?}"),
+    let number = |name: &str| -> Result<Option<usize>> {
+        flags
+            .value(name)
+            .map(|v| v.parse().with_context(|| format!("invalid -{name} {v:?}")))
+            .transpose()
+    };
+    let log_level = flags.value("log-level");
+    if let Some(level) = &log_level {
+        crate::util::logging::check_level(level)?;
     }
+    Ok(AgentOptions {
+        dev: flags.bool("dev")?,
+        config_files: flags
+            .values("config")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
+        data_dir: flags.value("data-dir").map(PathBuf::from),
+        bind_addr: flags.value("bind"),
+        http_port: flags
+            .value("http-port")
+            .map(|v| {
+                v.parse()
+                    .with_context(|| format!("invalid -http-port {v:?}"))
+            })
+            .transpose()?,
+        specs_dir: flags.value("specs-dir").map(PathBuf::from),
+        core: flags.value("core").map(PathBuf::from),
+        max_streams: number("max-streams")?,
+        acl_enabled: flags.bool("acl-enabled")?,
+        server: flags.bool("server")?,
+        client: flags.bool("client")?,
+        servers: flags
+            .values("servers")
+            .iter()
+            .flat_map(|list| list.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        node_name: flags.value("node"),
+        advertise: flags.value("advertise"),
+        core_call_timeout: flags
+            .value("core-call-timeout")
+            .map(|v| {
+                crate::agent::config::call_timeout(&v)
+                    .with_context(|| format!("invalid -core-call-timeout {v:?}"))
+            })
+            .transpose()?,
+        log_level,
+    })
 }
 
 #[cfg(test)]
@@ -247,5 +316,102 @@ mod tests {
         ));
         assert!(parse(&args(&["core", "frobnicate", "x.wasm"])).is_err());
         assert!(parse(&args(&["core", "check"])).is_err());
+    }
+
+    fn agent(list: &[&str]) -> Result<AgentOptions> {
+        let mut all = vec!["agent"];
+        all.extend_from_slice(list);
+        match parse(&args(&all))? {
+            Command::Agent(options) => Ok(*options),
+            other => panic!("not an agent command: {other:?}"),
+        }
+    }
+
+    /// Every boolean flag, each way Nomad accepts it.
+    #[test]
+    fn every_boolean_flag_takes_an_inline_value() {
+        let get = |o: &AgentOptions, name: &str| match name {
+            "dev" => o.dev,
+            "acl-enabled" => o.acl_enabled,
+            "server" => o.server,
+            "client" => o.client,
+            other => panic!("a boolean flag without a test: -{other}"),
+        };
+        let booleans: Vec<&str> = AGENT_FLAGS
+            .iter()
+            .filter(|f| f.kind == Kind::Bool)
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(booleans, ["dev", "acl-enabled", "server", "client"]);
+        for name in booleans {
+            for (form, expected) in [
+                (format!("-{name}"), true),
+                (format!("--{name}"), true),
+                (format!("-{name}=true"), true),
+                (format!("-{name}=1"), true),
+                (format!("-{name}=false"), false),
+                (format!("-{name}=0"), false),
+                (format!("-{name}=FALSE"), false),
+            ] {
+                let options = agent(&[&form]).unwrap();
+                assert_eq!(get(&options, name), expected, "{form}");
+            }
+            assert!(
+                !get(&agent(&[]).unwrap(), name),
+                "-{name} defaults to false"
+            );
+            // The last occurrence wins, as with Go's flag package.
+            assert!(!get(
+                &agent(&[&format!("-{name}"), &format!("-{name}=false")]).unwrap(),
+                name
+            ));
+            assert!(get(
+                &agent(&[&format!("-{name}=false"), &format!("-{name}")]).unwrap(),
+                name
+            ));
+            // A boolean flag never takes the next argument as its value.
+            let err = agent(&[&format!("-{name}"), "false"])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("unexpected argument \"false\""), "{err}");
+            assert!(agent(&[&format!("-{name}=maybe")]).is_err());
+        }
+    }
+
+    #[test]
+    fn valued_flags_take_the_next_argument_or_an_inline_one() {
+        let o = agent(&["-node", "n1", "-log-level=debug", "-max-streams", "7"]).unwrap();
+        assert_eq!(o.node_name.as_deref(), Some("n1"));
+        assert_eq!(o.log_level.as_deref(), Some("debug"));
+        assert_eq!(o.max_streams, Some(7));
+        let o = agent(&["-node=a", "-node=b", "-config=1.hcl", "-config", "2.hcl"]).unwrap();
+        assert_eq!(o.node_name.as_deref(), Some("b"), "the last one wins");
+        assert_eq!(
+            o.config_files,
+            [PathBuf::from("1.hcl"), PathBuf::from("2.hcl")]
+        );
+        let o = agent(&["-servers=a:1,b:2", "-servers", "c:3"]).unwrap();
+        assert_eq!(o.servers, ["a:1", "b:2", "c:3"]);
+        assert!(agent(&["-log-level=loud"]).is_err());
+        assert!(agent(&["-node"]).is_err());
+        assert!(agent(&["stray"]).is_err());
+    }
+
+    #[test]
+    fn the_help_comes_from_the_table_and_names_each_flag_once() {
+        let help = usage();
+        for flag in AGENT_FLAGS {
+            let usage = match flag.kind {
+                Kind::Bool => format!("  -{}", flag.name),
+                Kind::Value(hint) | Kind::Repeated(hint) => format!("  -{}=<{hint}>", flag.name),
+            };
+            assert_eq!(
+                help.lines()
+                    .filter(|l| l.starts_with(&format!("{usage} ")) || *l == usage)
+                    .count(),
+                1,
+                "{usage} in\n{help}"
+            );
+        }
     }
 }

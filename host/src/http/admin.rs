@@ -77,7 +77,7 @@ async fn swap_core(runtime: &Arc<Runtime>, body: Incoming, peer: SocketAddr) -> 
             &format!("core rejected: {rejection}"),
         ),
         Err(join) => {
-            crate::error!("core swap from {peer} failed: {join}");
+            tracing::error!("core swap from {peer} failed: {join}");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     }

@@ -10,6 +10,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, VARY};
 use hyper::{Request, Response, StatusCode};
+use tracing::Instrument;
 
 use super::admin::{AGENT_CORE_PATH, agent_core};
 use super::forward::forward;
@@ -27,12 +28,34 @@ const MAX_BODY: usize = 1 << 20;
 /// never arrives must not hold a connection (and its file descriptor) forever.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// One request: read it, let the core decide, carry the decision out.
-pub(super) async fn handle(
+/// One request in a span of its own (method, path and peer; never the query or a header,
+/// which may carry a token), ending in exactly one INFO line with the status and the time
+/// the answer's head took. Everything logged while handling it carries the span.
+pub(super) async fn traced(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Body> {
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = req.uri().path(),
+        %peer
+    );
+    let started = Instant::now();
+    let response = handle(shared, req, peer).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            took = ?started.elapsed(),
+            "served"
+        );
+    });
+    response
+}
+
+/// One request: read it, let the core decide, carry the decision out.
+async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let runtime = &shared.runtime;
     if req.uri().path() == AGENT_CORE_PATH {
         return agent_core(runtime, req, peer).await;
@@ -43,7 +66,6 @@ pub(super) async fn handle(
         Err(response) => return response,
     };
     let ctx = runtime.context();
-    let started = Instant::now();
     let decided = {
         let core = shared.core.clone();
         let request = request.clone();
@@ -64,7 +86,7 @@ pub(super) async fn handle(
             (response, version)
         }
         Ok(Err(trap)) => {
-            crate::error!(
+            tracing::error!(
                 "{} {} from {peer}: the core failed: {trap:#}",
                 request.method,
                 request.path
@@ -76,7 +98,7 @@ pub(super) async fn handle(
             (response, shared.core.version())
         }
         Err(join) => {
-            crate::error!(
+            tracing::error!(
                 "{} {}: request task failed: {join}",
                 request.method,
                 request.path
@@ -85,17 +107,11 @@ pub(super) async fn handle(
             (response, shared.core.version())
         }
     };
-    finish(response, &version, gzip, &request, started)
+    finish(response, &version, gzip)
 }
 
 /// What every answer gets, whichever core decided it: the core's name, `Vary`, compression.
-fn finish(
-    mut response: Response<Body>,
-    core_version: &str,
-    gzip: bool,
-    request: &types::Request,
-    started: Instant,
-) -> Response<Body> {
+fn finish(mut response: Response<Body>, core_version: &str, gzip: bool) -> Response<Body> {
     add_core_header(&mut response, core_version);
     response
         .headers_mut()
@@ -103,16 +119,6 @@ fn finish(
     if gzip {
         response = compress(response);
     }
-    crate::util::logging::log(
-        crate::util::logging::Level::Debug,
-        &format!(
-            "{} {} -> {} in {:?}",
-            request.method,
-            request.path,
-            response.status(),
-            started.elapsed()
-        ),
-    );
     response
 }
 

@@ -4,8 +4,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::VARY;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 
+use super::client::Connection;
 use super::{Body, respond};
 use crate::capabilities::HostContext;
 use crate::capabilities::bindings::{handler, types};
@@ -26,19 +26,13 @@ pub(super) async fn forward(
     };
     let addr = node.record.http_addr;
     let no_path = |why: &dyn std::fmt::Display| {
-        crate::warn!("forwarding to node {node_id} at {addr}: {why}");
+        tracing::warn!("forwarding to node {node_id} at {addr}: {why}");
         respond(to.unreachable.clone())
     };
-    let stream = match tokio::net::TcpStream::connect(&addr).await {
-        Ok(stream) => stream,
-        Err(err) => return no_path(&err),
+    let mut connection = match Connection::open(&addr).await {
+        Ok(connection) => connection,
+        Err(err) => return no_path(&format!("{err:#}")),
     };
-    let (mut sender, connection) =
-        match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
-            Ok(pair) => pair,
-            Err(err) => return no_path(&err),
-        };
-    tokio::spawn(connection);
     let target = if request.query.is_empty() {
         request.path.clone()
     } else {
@@ -70,13 +64,13 @@ pub(super) async fn forward(
         Ok(req) => req,
         Err(err) => return no_path(&format!("cannot build the request: {err}")),
     };
-    match sender.send_request(outgoing).await {
+    match connection.send(outgoing).await {
         Ok(answer) => {
             let (mut parts, body) = answer.into_parts();
             parts.headers.remove(VARY);
             parts.headers.remove("x-caravan-core");
             Response::from_parts(parts, body.map_err(std::io::Error::other).boxed())
         }
-        Err(err) => no_path(&err),
+        Err(err) => no_path(&format!("{err:#}")),
     }
 }

@@ -144,11 +144,11 @@ impl Acceptor {
             n => format!(" ({n} more since the last report)"),
         };
         if exhausted {
-            crate::warn!(
+            tracing::warn!(
                 "accept failed: {err}: out of file descriptors, closing new connections until some are freed{also}"
             );
         } else {
-            crate::warn!("accept failed: {err}{also}");
+            tracing::warn!("accept failed: {err}{also}");
         }
         self.last_logged = Some(now);
     }

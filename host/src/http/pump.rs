@@ -83,7 +83,7 @@ async fn pump(
             }
             Ok(handler::Step::End) => break,
             Err(trap) => {
-                crate::error!("a stream's core failed: {trap:#}");
+                tracing::error!("a stream's core failed: {trap:#}");
                 break;
             }
         }

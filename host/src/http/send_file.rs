@@ -34,10 +34,7 @@ pub(super) async fn send_file(ctx: &Arc<HostContext>, send: handler::SendFile) -
         Ok(Ok(file)) => file,
         Ok(Err(err)) => {
             // The file changed between the core's checks and now (removed, replaced).
-            crate::util::logging::log(
-                crate::util::logging::Level::Debug,
-                &format!("send-file {}: {err}", send.path),
-            );
+            tracing::debug!("send-file {}: {err}", send.path);
             return respond(send.vanished);
         }
         Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),

@@ -13,7 +13,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::dispatch::handle;
+use super::dispatch::traced;
 use super::limits::{Acceptor, PerClient, too_many_conns};
 pub use super::shared::ServerOptions;
 use super::shared::Shared;
@@ -56,7 +56,7 @@ pub async fn serve(
                 let shared = shared.clone();
                 let service = service_fn(move |req| {
                     let shared = shared.clone();
-                    async move { Ok::<_, Infallible>(handle(&shared, req, peer).await) }
+                    async move { Ok::<_, Infallible>(traced(&shared, req, peer).await) }
                 });
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -66,21 +66,20 @@ pub async fn serve(
                 tokio::spawn(async move {
                     let _slot = slot;
                     if let Err(err) = conn.await {
-                        crate::util::logging::log(
-                            crate::util::logging::Level::Debug, &format!("connection from {peer}: {err}"));
+                        tracing::debug!("connection from {peer}: {err}");
                     }
                 });
             }
             () = &mut shutdown => break,
         }
     }
-    crate::info!("shutting down: ending streams, waiting for requests in flight");
+    tracing::info!("shutting down: ending streams, waiting for requests in flight");
     shared.closing.cancel();
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()
     {
-        crate::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; closing anyway");
+        tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; closing anyway");
     }
     Ok(())
 }

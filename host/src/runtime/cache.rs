@@ -8,7 +8,7 @@
 //! data dir holds: an entry whose tag does not verify was not written by this agent (or was
 //! damaged since), and is deleted, never loaded.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -65,14 +66,14 @@ impl CoreCache {
             Ok(data) => data,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,
             Err(err) => {
-                crate::warn!("core cache: cannot read {}: {err}", path.display());
+                tracing::warn!("core cache: cannot read {}: {err}", path.display());
                 return None;
             }
         };
         let verified =
             data.len() > TAG_LEN && data[..TAG_LEN] == self.tag(&name, &data[TAG_LEN..])[..];
         if !verified {
-            crate::warn!(
+            tracing::warn!(
                 "core cache: {} was not written by this agent or is damaged (its tag does not verify); removing it",
                 path.display()
             );
@@ -96,7 +97,7 @@ impl CoreCache {
                 Some(component)
             }
             Err(err) => {
-                crate::warn!(
+                tracing::warn!(
                     "core cache: {} cannot be loaded by this build ({err}); removing it",
                     path.display()
                 );
@@ -178,7 +179,7 @@ fn load_or_create_key(path: &Path) -> Result<[u8; KEY_LEN]> {
             if let Ok(key) = <[u8; KEY_LEN]>::try_from(data.as_slice()) {
                 return Ok(key);
             }
-            crate::warn!(
+            tracing::warn!(
                 "core cache: {} is damaged; making a new key",
                 path.display()
             );
@@ -187,9 +188,8 @@ fn load_or_create_key(path: &Path) -> Result<[u8; KEY_LEN]> {
         Err(err) => bail!("failed to read {}: {err}", path.display()),
     }
     let mut key = [0; KEY_LEN];
-    File::open("/dev/urandom")
-        .and_then(|mut random| random.read_exact(&mut key))
-        .context("failed to read /dev/urandom")?;
+    getrandom::fill(&mut key)
+        .map_err(|err| anyhow::anyhow!("failed to make a random cache key: {err}"))?;
     let dir = path.parent().context("key path has no parent")?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(&key)?;
@@ -199,24 +199,13 @@ fn load_or_create_key(path: &Path) -> Result<[u8; KEY_LEN]> {
     Ok(key)
 }
 
-/// HMAC-SHA256 (RFC 2104) of the concatenated `parts`, for keys up to one block long.
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    assert!(
-        key.len() <= BLOCK,
-        "HMAC keys longer than a block are not used here"
-    );
-    let mut padded = [0u8; BLOCK];
-    padded[..key.len()].copy_from_slice(key);
-    let mut inner = Sha256::new();
-    inner.update(padded.map(|b| b ^ 0x36));
+/// HMAC-SHA256 (RFC 2104) of the concatenated `parts`.
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; TAG_LEN] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     for part in parts {
-        inner.update(part);
+        mac.update(part);
     }
-    let mut outer = Sha256::new();
-    outer.update(padded.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
+    mac.finalize().into_bytes().into()
 }
 
 /// Feeds `Hash` input into SHA-256. std's hashers may change between Rust releases; the

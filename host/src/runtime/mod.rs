@@ -149,7 +149,7 @@ impl Runtime {
             anyhow::anyhow!("core {} rejected: {rejection}", rejection.sha256)
         })?;
         if let Err(reason) = sandbox.self_check(&core) {
-            crate::warn!(
+            tracing::warn!(
                 "core {} (sha256 {}) {reason}; serving it anyway because it was named at start-up, but a swap to it would be rejected",
                 core.version,
                 core.sha256
@@ -198,7 +198,7 @@ impl Runtime {
             Ok(core) => core,
             Err(rejection) => {
                 let serving = self.active();
-                crate::warn!(
+                tracing::warn!(
                     "core candidate {} rejected ({trigger}): {rejection}; still serving {} (sha256 {})",
                     rejection.sha256,
                     serving.version,
@@ -210,7 +210,7 @@ impl Runtime {
         };
         let previous = self.active();
         if previous.sha256 == candidate.sha256 {
-            crate::info!(
+            tracing::info!(
                 "core {} (sha256 {}) re-checked ({trigger}): unchanged",
                 previous.version,
                 previous.sha256
@@ -225,7 +225,7 @@ impl Runtime {
             Some(took) => format!("compiled in {took:.0?}"),
             None => "from the compiled cache".into(),
         };
-        crate::info!(
+        tracing::info!(
             "core swapped ({trigger}): {} (sha256 {}) -> {} (sha256 {}) in {:.0?}, {how}",
             previous.version,
             previous.sha256,

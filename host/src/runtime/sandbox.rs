@@ -56,7 +56,7 @@ impl Sandbox {
                 .and_then(|dir| match CoreCache::open(dir, &engine) {
                     Ok(cache) => Some(cache),
                     Err(err) => {
-                        crate::warn!("core cache disabled: {err:#}");
+                        tracing::warn!("core cache disabled: {err:#}");
                         None
                     }
                 });
@@ -144,7 +144,7 @@ impl Sandbox {
             return;
         }
         if let Err(err) = cache.put(&core.sha256, core.pre.instance_pre().component()) {
-            crate::warn!("core cache: failed to store core {}: {err:#}", core.sha256);
+            tracing::warn!("core cache: failed to store core {}: {err:#}", core.sha256);
         }
     }
 

@@ -116,7 +116,7 @@ fn reload(runtime: &Runtime, source: &CoreSource, trigger: Trigger) {
         Ok(bytes) => bytes,
         Err(err) => {
             let active = runtime.active();
-            crate::warn!(
+            tracing::warn!(
                 "core reload ({trigger}): {err:#}; still serving {} (sha256 {})",
                 active.version,
                 active.sha256
@@ -126,7 +126,7 @@ fn reload(runtime: &Runtime, source: &CoreSource, trigger: Trigger) {
     };
     // An in-place write starts by truncating: wait for the write that follows.
     if bytes.is_empty() {
-        crate::info!(
+        tracing::info!(
             "core reload ({trigger}): the core file is empty; waiting for it to be written"
         );
         return;

@@ -1,55 +1,65 @@
-//! The daemon's log: one line per event on stderr, `<RFC 3339 time> [LEVEL] message`,
-//! in the style of Nomad's agent output.
+//! The daemon's log: `tracing` events, one line each on stderr with an RFC 3339 time, in
+//! the style of Nomad's agent output. Libraries that log through the `log` crate (wasmtime,
+//! cranelift, notify, mio, redb) are bridged in, so `RUST_LOG=wasmtime=debug` shows them.
 
-use std::time::SystemTime;
+use std::io::IsTerminal;
 
-/// Severity of a log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Debug,
-    Info,
-    Warn,
-    Error,
+use anyhow::{Result, bail};
+use tracing_subscriber::EnvFilter;
+
+/// Nomad's `log_level` values (any case).
+pub const LEVELS: [&str; 5] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
+
+/// Nomad's default `log_level`.
+pub const DEFAULT_LEVEL: &str = "INFO";
+
+/// A `log_level` (`-log-level` or the config file's), checked; an error if it is not one of
+/// Nomad's [`LEVELS`].
+pub fn check_level(level: &str) -> Result<tracing::Level> {
+    if LEVELS.iter().any(|known| known.eq_ignore_ascii_case(level))
+        && let Ok(parsed) = level.parse()
+    {
+        return Ok(parsed);
+    }
+    bail!(
+        "invalid log level {level:?}: expected one of {}",
+        LEVELS.join(", ")
+    )
 }
 
-impl Level {
-    fn label(self) -> &'static str {
-        match self {
-            Level::Debug => "DEBUG",
-            Level::Info => "INFO",
-            Level::Warn => "WARN",
-            Level::Error => "ERROR",
+/// Install the process's subscriber (once; later calls do nothing): the filter comes from
+/// `RUST_LOG` when it is set, else every target logs at `level` and above.
+pub fn init(level: &str) -> Result<()> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
+            .map_err(|err| anyhow::anyhow!("invalid RUST_LOG {directives:?}: {err}"))?,
+        _ => EnvFilter::default().add_directive(check_level(level)?.into()),
+    };
+    // `try_init` also installs the `log` bridge (`tracing_log::LogTracer`).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nomads_levels_in_any_case() {
+        for level in LEVELS {
+            assert!(check_level(level).is_ok());
+            assert!(check_level(&level.to_lowercase()).is_ok());
         }
+        assert_eq!(check_level("Warn").unwrap(), tracing::Level::WARN);
+        assert!(check_level("loud").is_err());
+        assert!(check_level("").is_err());
+        assert!(
+            check_level("3").is_err(),
+            "tracing's numbers are not Nomad's"
+        );
     }
-}
-
-/// Write one line; debug lines only when `CARAVAN_DEBUG` is set.
-pub fn log(level: Level, message: &str) {
-    if level == Level::Debug && std::env::var_os("CARAVAN_DEBUG").is_none() {
-        return;
-    }
-    let (seconds, _) = crate::util::time::unix(SystemTime::now());
-    eprintln!(
-        "{} [{}] {message}",
-        caravan_core::timefmt::rfc3339_nano(seconds, 0),
-        level.label()
-    );
-}
-
-/// Log at info level.
-#[macro_export]
-macro_rules! info {
-    ($($arg:tt)*) => { $crate::util::logging::log($crate::util::logging::Level::Info, &format!($($arg)*)) };
-}
-
-/// Log at warn level.
-#[macro_export]
-macro_rules! warn {
-    ($($arg:tt)*) => { $crate::util::logging::log($crate::util::logging::Level::Warn, &format!($($arg)*)) };
-}
-
-/// Log at error level.
-#[macro_export]
-macro_rules! error {
-    ($($arg:tt)*) => { $crate::util::logging::log($crate::util::logging::Level::Error, &format!($($arg)*)) };
 }

@@ -3,7 +3,6 @@
 pub mod dirwatch;
 pub mod duration;
 pub mod fs;
-#[macro_use]
 pub mod logging;
 pub mod time;
 

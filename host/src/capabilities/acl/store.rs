@@ -124,7 +124,7 @@ impl AclStore {
                     policies.insert(name, policy);
                 }
                 Err(reason) => {
-                    crate::error!(
+                    tracing::error!(
                         "ACL policy {name:?} ({}) is invalid: {reason}; keeping its previous version",
                         path.display()
                     );
@@ -143,11 +143,11 @@ impl AclStore {
                 Ok(token) => {
                     tokens.insert(token.secret_id.clone(), token);
                 }
-                Err(err) => crate::error!("ACL token file {} is invalid: {err}", path.display()),
+                Err(err) => tracing::error!("ACL token file {} is invalid: {err}", path.display()),
             }
         }
         drop(previous);
-        crate::info!(
+        tracing::info!(
             "ACLs loaded: {} policies, {} tokens",
             policies.len(),
             tokens.len()
@@ -210,7 +210,7 @@ impl AclStore {
             .unwrap_or_else(|e| e.into_inner())
             .tokens
             .insert(token.secret_id.clone(), token.clone());
-        crate::info!(
+        tracing::info!(
             "ACL bootstrap: created management token {}",
             token.accessor_id
         );

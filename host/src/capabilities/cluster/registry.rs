@@ -82,7 +82,7 @@ impl Cluster {
         let id = node.id.clone();
         let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
         if !nodes.contains_key(&id) {
-            crate::info!("node {id} registered from {}", node.http_addr);
+            tracing::info!("node {id} registered from {}", node.http_addr);
         }
         nodes.insert(
             id,
