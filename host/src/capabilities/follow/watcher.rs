@@ -15,19 +15,27 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::Notify;
 
 use crate::util::dirwatch::changes_something;
+use crate::util::lock;
 
 /// The daemon's one watcher and who listens to what.
 pub struct Follower {
-    watcher: Mutex<notify::RecommendedWatcher>,
+    /// Held while watching or unwatching, which waits for notify's event thread; so it is
+    /// never held together with `state`, which that thread takes to wake streams (holding
+    /// both deadlocked when the last stream of a directory ended during an event).
+    watching: Mutex<Watching>,
     state: Arc<Mutex<Subscribers>>,
+}
+
+struct Watching {
+    watcher: notify::RecommendedWatcher,
+    /// How many subscriptions keep each directory watched.
+    dirs: HashMap<PathBuf, usize>,
 }
 
 #[derive(Default)]
 struct Subscribers {
     next_id: u64,
     by_id: HashMap<u64, Interest>,
-    /// How many subscriptions keep each directory watched.
-    watched_dirs: HashMap<PathBuf, usize>,
 }
 
 struct Interest {
@@ -57,7 +65,10 @@ impl Follower {
         })
         .context("failed to start the file watcher")?;
         Ok(Arc::new(Self {
-            watcher: Mutex::new(watcher),
+            watching: Mutex::new(Watching {
+                watcher,
+                dirs: HashMap::new(),
+            }),
             state,
         }))
     }
@@ -78,16 +89,18 @@ impl Follower {
                 .context("a file to follow has no parent directory")?;
             (dir.to_path_buf(), target.file_name().map(OsString::from))
         };
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let count = state.watched_dirs.entry(dir.clone()).or_insert(0);
-        if *count == 0 {
-            self.watcher
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .watch(&dir, RecursiveMode::NonRecursive)
-                .context("failed to watch a directory")?;
+        {
+            let mut watching = lock(&self.watching);
+            let Watching { watcher, dirs } = &mut *watching;
+            let count = dirs.entry(dir.clone()).or_insert(0);
+            if *count == 0 {
+                watcher
+                    .watch(&dir, RecursiveMode::NonRecursive)
+                    .context("failed to watch a directory")?;
+            }
+            *count += 1;
         }
-        *count += 1;
+        let mut state = lock(&self.state);
         let id = state.next_id;
         state.next_id += 1;
         state.by_id.insert(id, Interest { dir, name, waker });
@@ -99,28 +112,20 @@ impl Follower {
 
     /// How many subscriptions are alive (for tests and diagnostics).
     pub fn subscriptions(&self) -> usize {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .by_id
-            .len()
+        lock(&self.state).by_id.len()
     }
 
     fn unsubscribe(&self, id: u64) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(interest) = state.by_id.remove(&id) else {
+        let Some(interest) = lock(&self.state).by_id.remove(&id) else {
             return;
         };
-        if let Some(count) = state.watched_dirs.get_mut(&interest.dir) {
+        let mut watching = lock(&self.watching);
+        if let Some(count) = watching.dirs.get_mut(&interest.dir) {
             *count -= 1;
             if *count == 0 {
-                state.watched_dirs.remove(&interest.dir);
+                watching.dirs.remove(&interest.dir);
                 // The directory may be gone already, which removed the watch with it.
-                let _ = self
-                    .watcher
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .unwatch(&interest.dir);
+                let _ = watching.watcher.unwatch(&interest.dir);
             }
         }
     }
@@ -135,7 +140,7 @@ impl Drop for Subscription {
 }
 
 fn wake(state: &Mutex<Subscribers>, paths: &[PathBuf]) {
-    let state = state.lock().unwrap_or_else(|e| e.into_inner());
+    let state = lock(state);
     for path in paths {
         let (parent, name) = (path.parent(), path.file_name());
         for interest in state.by_id.values() {
@@ -185,6 +190,6 @@ mod tests {
         );
         drop(sub);
         assert_eq!(follower.subscriptions(), 0);
-        assert!(follower.state.lock().unwrap().watched_dirs.is_empty());
+        assert!(follower.watching.lock().unwrap().dirs.is_empty());
     }
 }
