@@ -5,6 +5,8 @@ pub mod duration;
 pub mod fs;
 #[macro_use]
 pub mod logging;
+#[cfg(test)]
+pub mod testing;
 pub mod time;
 
 use std::sync::{Mutex, MutexGuard};
