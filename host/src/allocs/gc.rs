@@ -121,7 +121,7 @@ mod tests {
     use super::*;
     use crate::allocs::ClientStatus;
     use crate::store::StateStore;
-    use std::time::Instant;
+    use crate::util::testing::wait_until;
 
     fn registry(tmp: &std::path::Path, commands: &[&str]) -> (Registry, Vec<String>) {
         let specs = tmp.join("specs");
@@ -142,11 +142,9 @@ mod tests {
     }
 
     fn wait_terminal(registry: &Registry, id: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !registry.get(id).unwrap().client_status.is_terminal() {
-            assert!(Instant::now() < deadline, "{id} never finished");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_until(&format!("{id} to finish"), || {
+            registry.get(id).unwrap().client_status.is_terminal()
+        });
     }
 
     fn remaining(registry: &Registry) -> Vec<String> {
@@ -156,18 +154,21 @@ mod tests {
     #[test]
     fn the_oldest_terminal_allocations_go_beyond_max_allocs() {
         let tmp = tempfile::tempdir().unwrap();
-        // Each finishes a little after the previous one, so age follows the index.
-        let (registry, ids) = registry(
-            tmp.path(),
-            &[
-                "exit 0",
-                "sleep 0.1",
-                "sleep 0.2",
-                "sleep 0.3",
-                "exec sleep 1000",
-            ],
-        );
-        for id in &ids[..4] {
+        // Each waits for its gate, and the gates open one at a time, each once the previous
+        // allocation is over: age follows the index however busy the machine is.
+        let gates = tmp.path().join("gates");
+        std::fs::create_dir(&gates).unwrap();
+        let gated: Vec<String> = (0..4)
+            .map(|i| {
+                let gate = gates.join(i.to_string());
+                format!("while [ ! -e '{}' ]; do sleep 0.01; done", gate.display())
+            })
+            .collect();
+        let mut commands: Vec<&str> = gated.iter().map(String::as_str).collect();
+        commands.push("exec sleep 1000");
+        let (registry, ids) = registry(tmp.path(), &commands);
+        for (i, id) in ids[..4].iter().enumerate() {
+            std::fs::write(gates.join(i.to_string()), b"").unwrap();
             wait_terminal(&registry, id);
         }
         let config = GcConfig {

@@ -422,20 +422,22 @@ mod tests {
 
     #[test]
     fn samples_only_tracked_tasks_in_the_background() {
+        use crate::util::testing::wait_until;
         let stats = TaskStats::start(Duration::from_millis(20));
         let me = std::process::id();
         stats.track("a", "web", me);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while stats.allocation("a").is_empty() {
-            assert!(Instant::now() < deadline, "no sample");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until("a sample", || !stats.allocation("a").is_empty());
         let sample = &stats.allocation("a")[0];
         assert_eq!(sample.task, "web");
         assert!(sample.processes.iter().any(|p| p.pid == me && p.rss > 0));
         stats.untrack("a", "web");
         assert!(stats.allocation("a").is_empty());
-        std::thread::sleep(Duration::from_millis(60));
+        // A task tracked after the untrack shows once a round started after the untrack has
+        // published; by then an untracked task that was going to come back would have.
+        stats.track("b", "db", me);
+        wait_until("a round after the untrack", || {
+            !stats.allocation("b").is_empty()
+        });
         assert!(
             stats.allocation("a").is_empty(),
             "an untracked task came back"

@@ -401,6 +401,7 @@ fn has_markers(pid: u32, markers: &[(&str, &str)]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::testing::{PATIENCE, wait_until};
     use std::path::Path;
 
     fn launch(script: &str, logs: Option<&Path>) -> Launch {
@@ -437,24 +438,26 @@ mod tests {
             thread_control.finish();
             outcome
         });
-        let pid = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        let pid = rx.recv_timeout(PATIENCE).expect("the task never started");
         (control, pid, handle)
     }
 
-    /// Live (not zombie) processes of group `pgid`, given a moment to die: SIGKILL is
-    /// delivered at once but a process takes a little while to exit.
-    fn live_members(pgid: u32) -> usize {
-        let count = || {
-            procstats::all_processes()
+    /// Wait until group `pgid` has no live (not zombie) process: a signalled process takes
+    /// a while to exit, the longer the busier the machine.
+    fn wait_group_gone(pgid: u32, what: &str) {
+        wait_until(what, || {
+            !procstats::all_processes()
                 .into_iter()
-                .filter(|p| p.pgrp == pgid && !p.zombie)
-                .count()
-        };
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while count() > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        count()
+                .any(|p| p.pgrp == pgid && !p.zombie)
+        });
+    }
+
+    /// Wait until the task's stdout (logged under `dir`) holds `line`.
+    fn wait_output(dir: &Path, line: &str) {
+        let file = dir.join("t.stdout.0");
+        wait_until(line, || {
+            std::fs::read_to_string(&file).is_ok_and(|out| out.lines().any(|l| l == line))
+        });
     }
 
     #[test]
@@ -497,11 +500,12 @@ mod tests {
 
     #[test]
     fn stop_terms_the_whole_group_then_kills_what_ignores_it() {
-        // The child sleeps in the background: SIGTERM reaches it through the group.
-        let (control, pid, handle) = spawn("sleep 1000 & wait", None);
-        let started = Instant::now();
-        stop_all(&[(&control, Duration::from_secs(5))]);
-        assert!(started.elapsed() < Duration::from_secs(4));
+        // The child sleeps in the background: SIGTERM reaches it through the group. With a
+        // kill timeout as long as the test's patience, SIGKILL means SIGTERM failed.
+        let tmp = tempfile::tempdir().unwrap();
+        let (control, pid, handle) = spawn("sleep 1000 & echo forked; wait", Some(tmp.path()));
+        wait_output(tmp.path(), "forked");
+        stop_all(&[(&control, PATIENCE)]);
         let outcome = handle.join().unwrap();
         assert_eq!(
             outcome,
@@ -511,17 +515,25 @@ mod tests {
                 stopped: true
             }
         );
-        assert_eq!(live_members(pid), 0, "the background sleep was stopped too");
+        wait_group_gone(pid, "the background sleep to be stopped too");
 
-        let (control, _, handle) = spawn("trap '' TERM; while :; do sleep 0.05; done", None);
-        // Let the shell install its trap.
-        std::thread::sleep(Duration::from_millis(200));
-        let started = Instant::now();
+        // The shell says when its trap is set, and again each time SIGTERM reaches it.
+        let tmp = tempfile::tempdir().unwrap();
+        let (control, _, handle) = spawn(
+            "trap 'echo ignored TERM' TERM; echo trapped; while :; do sleep 0.05; done",
+            Some(tmp.path()),
+        );
+        wait_output(tmp.path(), "trapped");
         control.request_stop();
-        assert!(!control.wait_done(Duration::from_millis(300)));
-        stop_all(&[(&control, Duration::from_millis(300))]);
+        wait_output(tmp.path(), "ignored TERM");
+        assert!(!control.is_done(), "the task outlived SIGTERM");
+        let kill_timeout = Duration::from_millis(300);
+        let started = Instant::now();
+        stop_all(&[(&control, kill_timeout)]);
         let outcome = handle.join().unwrap();
-        assert!(started.elapsed() >= Duration::from_millis(300));
+        // SIGKILL never comes before the kill timeout. A lower bound only: a slower machine
+        // makes this take longer, never shorter, so load cannot fail it.
+        assert!(started.elapsed() >= kill_timeout);
         assert_eq!(
             outcome,
             Outcome::Exited {
@@ -536,7 +548,7 @@ mod tests {
     fn processes_left_in_the_group_go_with_the_leader() {
         let (_, pid, handle) = spawn("sleep 1000 & exit 0", None);
         handle.join().unwrap();
-        assert_eq!(live_members(pid), 0);
+        wait_group_gone(pid, "the group to be gone");
     }
 
     #[test]
@@ -554,10 +566,8 @@ mod tests {
         let pgid = ours.id();
         let start = procstats::read_stat(pgid).unwrap().start_ticks;
         let markers = [("NOMAD_ALLOC_ID", "a1")];
-        assert_eq!(
-            stop_leftovers(pgid, start, &markers, Duration::from_secs(2)),
-            1
-        );
+        // A kill timeout as long as the test's patience: SIGKILL means SIGTERM failed.
+        assert_eq!(stop_leftovers(pgid, start, &markers, PATIENCE), 1);
         assert!(ours.wait().unwrap().signal() == Some(libc::SIGTERM));
         // Same markers, wrong group; right group, a later start time: both untouched.
         assert_eq!(

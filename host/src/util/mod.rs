@@ -4,6 +4,8 @@ pub mod dirwatch;
 pub mod duration;
 pub mod fs;
 pub mod logging;
+#[cfg(test)]
+pub mod testing;
 pub mod time;
 
 use std::sync::{Mutex, MutexGuard};
