@@ -7,6 +7,7 @@ mod allocations;
 mod api;
 mod cluster;
 mod containment;
+mod faults;
 mod hostile;
 mod hotswap;
 mod isolation;

@@ -59,7 +59,7 @@ impl StateStore {
         let db = Database::builder()
             .set_check_integrity_on_open(true)
             .create(&path)
-            .with_context(|| format!("failed to open state database {}", path.display()))?;
+            .map_err(|err| open_error(&path, err))?;
 
         // Creating every table up front lets readers open them without a "table does not
         // exist" case on a fresh database.
@@ -240,6 +240,33 @@ impl StateStore {
             out.push((id, doc));
         }
         Ok(out)
+    }
+}
+
+/// The error for a database that did not open; a damaged file gets the way out, because the
+/// agent cannot start until someone acts (see `docs/operations.md`).
+fn open_error(path: &Path, err: redb::DatabaseError) -> anyhow::Error {
+    use redb::{DatabaseError, StorageError};
+    let damaged = match &err {
+        DatabaseError::RepairAborted | DatabaseError::Storage(StorageError::Corrupted(_)) => true,
+        // Not a redb file at all, or one cut short.
+        DatabaseError::Storage(StorageError::Io(io)) => matches!(
+            io.kind(),
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+        ),
+        _ => false,
+    };
+    let shown = path.display();
+    if damaged {
+        anyhow::anyhow!(
+            "the state database {shown} is damaged ({err}); the agent will not start on it. \
+             To start with empty client state, move it aside: `mv {shown} {shown}.damaged` \
+             (the node then gets a new node id and forgets its dynamic metadata and allocation \
+             records; allocations whose specs are still in the specs directory are placed \
+             again). See docs/operations.md"
+        )
+    } else {
+        anyhow::Error::new(err).context(format!("failed to open state database {shown}"))
     }
 }
 
@@ -429,6 +456,76 @@ mod tests {
         store.remove_allocation("a")?;
         store.remove_allocation("does-not-exist")?;
         assert_eq!(store.allocations()?, vec![("b".to_owned(), b)]);
+        Ok(())
+    }
+
+    /// A damaged file is an error naming the file and the way out, never a panic, whatever
+    /// part of it is damaged; a file that still opens keeps what it held or fails to read
+    /// with an error.
+    #[test]
+    fn a_damaged_database_is_an_error_with_a_way_out() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let good = {
+            let store = StateStore::open(tmp.path())?;
+            store.node_id()?;
+            store.apply_meta(&[set("rack", "r1")])?;
+            store.put_allocation("a1", &serde_json::json!({"ID": "a1"}))?;
+            drop(store);
+            std::fs::read(tmp.path().join(FILE_NAME))?
+        };
+        let mut damaged_files: Vec<(String, Vec<u8>)> = vec![
+            ("garbage".into(), vec![0xa5; good.len()]),
+            ("truncated".into(), good[..good.len() / 2].to_vec()),
+            ("header only".into(), good[..512].to_vec()),
+        ];
+        // Deterministic damage: runs of bytes flipped at spread-out places.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for round in 0..64 {
+            let mut bytes = good.clone();
+            for _ in 0..1 + round % 8 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let at = (x as usize) % bytes.len();
+                let len = 1 + (x >> 32) as usize % 64;
+                for b in bytes.iter_mut().skip(at).take(len) {
+                    *b ^= 0xff;
+                }
+            }
+            damaged_files.push((format!("flipped {round}"), bytes));
+        }
+        let (mut refused, mut opened) = (0, 0);
+        for (what, bytes) in damaged_files {
+            let dir = tempfile::tempdir()?;
+            let path = dir.path().join(FILE_NAME);
+            std::fs::write(&path, &bytes)?;
+            let result = std::panic::catch_unwind(|| {
+                StateStore::open(dir.path()).and_then(|store| {
+                    Ok((
+                        store.node_id()?,
+                        store.dynamic_meta()?,
+                        store.allocations()?,
+                    ))
+                })
+            });
+            match result {
+                Err(_) => panic!("{what}: opening a damaged database panicked"),
+                Ok(Err(err)) => {
+                    let text = format!("{err:#}");
+                    if text.contains("is damaged") {
+                        assert!(text.contains(&path.display().to_string()), "{what}: {text}");
+                        assert!(text.contains("move it aside"), "{what}: {text}");
+                    }
+                    refused += 1;
+                }
+                Ok(Ok((_, meta, _))) => {
+                    // The damage hit unused space: the data must be what was written.
+                    assert_eq!(meta.get("rack"), Some(&Some("r1".to_owned())), "{what}");
+                    opened += 1;
+                }
+            }
+        }
+        assert!(refused >= 3, "refused {refused}, opened {opened}");
         Ok(())
     }
 
