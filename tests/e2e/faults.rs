@@ -73,3 +73,190 @@ fn a_damaged_state_database_stops_the_agent_with_a_way_out() {
     assert_eq!(meta.status, 200);
     assert!(meta.json()["Dynamic"].get("k").is_none());
 }
+
+/// A tmpfs of our own, unmounted (lazily) when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mount a tmpfs of `size` at `dir`; `None` (with the reason) where mounting is not
+    /// permitted.
+    fn mount(dir: &Path, size: &str) -> Result<Self, String> {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if out.status.success() {
+            Ok(Self(dir.to_path_buf()))
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fill the filesystem of `dir` with `<dir>/filler` until a write fails for lack of space.
+fn fill(dir: &Path) -> PathBuf {
+    let path = dir.join("filler");
+    let mut file = std::fs::File::create(&path).unwrap();
+    // Bounded: 1 GiB in 64 KiB writes, then single bytes, far more than any test tmpfs.
+    let mut written = 0u64;
+    for size in [65536usize, 1] {
+        let chunk = vec![b'f'; size];
+        while written < 1 << 30 {
+            match file.write(&chunk) {
+                Ok(n) if n > 0 => written += n as u64,
+                Ok(_) => break,
+                Err(e) => {
+                    assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "filling: {e}");
+                    break;
+                }
+            }
+        }
+    }
+    let _ = file.sync_all();
+    path
+}
+
+/// The number of the last whole `line <n>` line in the newest log file of `task`.
+fn last_logged_line(logs: &Path, task: &str) -> Option<u64> {
+    let newest = std::fs::read_dir(logs)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let index: u64 = name
+                .strip_prefix(&format!("{task}.stdout."))?
+                .parse()
+                .ok()?;
+            Some((index, e.path()))
+        })
+        .max()?;
+    let text = std::fs::read_to_string(newest.1).ok()?;
+    let whole = &text[..text.rfind('\n')? + 1];
+    whole
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("line ")?.parse().ok())
+}
+
+#[test]
+fn a_full_disk_fails_writes_clearly_and_recovers_without_a_restart() {
+    let temp = tempfile::tempdir().unwrap();
+    let mnt = temp.path().join("mnt");
+    let _mount = match Tmpfs::mount(&mnt, "48m") {
+        Ok(mount) => mount,
+        Err(why) => {
+            eprintln!(
+                "SKIPPED faults::a_full_disk_fails_writes_clearly_and_recovers_without_a_restart: \
+                 cannot mount a tmpfs ({why}); run as root"
+            );
+            return;
+        }
+    };
+    let data = mnt.join("data");
+    let agent = Agent::start_in(&data, &[]);
+    let id = uuid::Uuid::new_v4().to_string();
+    let spec = serde_json::json!({"ID": id, "JobID": "full", "TaskGroup": "full", "Tasks": [{
+        "Name": "writer", "Command": "/bin/sh",
+        "Args": ["-c", "i=0; while :; do echo \"line $i\"; i=$((i+1)); sleep 0.002; done"],
+        "LogConfig": {"MaxFiles": 2, "MaxFileSizeMB": 1}}]});
+    std::fs::write(
+        data.join("specs").join(format!("{id}.json")),
+        serde_json::to_vec(&spec).unwrap(),
+    )
+    .unwrap();
+    wait_task_running(&agent, &id, "writer");
+    let logs = data.join("alloc").join(&id).join("alloc/logs");
+    wait_until("the writer to log", || {
+        last_logged_line(&logs, "writer").is_some()
+    });
+    let meta = |body: &str| agent.request("POST", "/v1/client/metadata", &[], body.as_bytes());
+    assert_eq!(meta(r#"{"Meta":{"before":"1"}}"#).status, 200);
+
+    let filler = fill(&mnt);
+    let logged = agent.log().len();
+
+    // Metadata: keep writing 4 KiB values until one fails (bounded); every acknowledged
+    // write must be served, the failed one must leave nothing behind.
+    let value = "v".repeat(4096);
+    let mut acknowledged = Vec::new();
+    let mut failure = None;
+    for i in 0..256 {
+        let key = format!("full_{i}");
+        let reply = meta(&format!(r#"{{"Meta":{{"{key}":"{value}"}}}}"#));
+        if reply.status == 200 {
+            acknowledged.push(key);
+        } else {
+            failure = Some((key, reply));
+            break;
+        }
+    }
+    let (failed_key, reply) = failure.expect("a metadata write failed on a full disk");
+    let text = reply.text();
+    assert!(reply.status >= 500, "a host fault: {} {text}", reply.status);
+    assert!(
+        text.to_lowercase().contains("space"),
+        "the error says what happened: {text}"
+    );
+    assert!(!text.contains("panicked"), "{text}");
+    let served = agent.get("/v1/client/metadata").json();
+    assert_eq!(served["Dynamic"]["before"], "1", "{served}");
+    for key in &acknowledged {
+        assert_eq!(
+            served["Dynamic"][key],
+            value.as_str(),
+            "{key} was acknowledged"
+        );
+    }
+    assert!(served["Dynamic"].get(&failed_key).is_none(), "{served}");
+
+    // Logs: the task keeps running and the collector says, once, that it drops output.
+    crate::support::wait_log_after(&agent, logged, "failed to write the log of");
+    assert_eq!(
+        task_state(&agent, &id, "writer").unwrap()["State"],
+        "running"
+    );
+
+    // Space returns: everything works again without a restart.
+    std::fs::remove_file(&filler).unwrap();
+    let before_free = last_logged_line(&logs, "writer").unwrap_or(0);
+    wait_until("a metadata write to succeed again", || {
+        meta(r#"{"Meta":{"after":"1"}}"#).status == 200
+    });
+    wait_until("the writer's log to grow again", || {
+        last_logged_line(&logs, "writer").is_some_and(|n| n > before_free + 10)
+    });
+    assert_eq!(
+        task_state(&agent, &id, "writer").unwrap()["State"],
+        "running"
+    );
+    assert!(!agent.log().contains("panicked"), "{}", agent.log());
+
+    // And the state database opens after a restart with everything acknowledged.
+    assert!(agent.terminate().success());
+    let agent = Agent::start_in(&data, &[]);
+    let served = agent.get("/v1/client/metadata").json();
+    assert_eq!(served["Dynamic"]["before"], "1");
+    assert_eq!(served["Dynamic"]["after"], "1");
+    for key in &acknowledged {
+        assert_eq!(
+            served["Dynamic"][key],
+            value.as_str(),
+            "{key} after a restart"
+        );
+    }
+    drop(agent);
+}
