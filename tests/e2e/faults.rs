@@ -260,3 +260,142 @@ fn a_full_disk_fails_writes_clearly_and_recovers_without_a_restart() {
     }
     drop(agent);
 }
+
+/// The log files `<task>.stdout.<N>` in `logs`, by index, with their content.
+fn log_files(logs: &Path, task: &str) -> Vec<(u64, Vec<u8>)> {
+    let mut files: Vec<(u64, Vec<u8>)> = std::fs::read_dir(logs)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let index = name
+                .strip_prefix(&format!("{task}.stdout."))?
+                .parse()
+                .ok()?;
+            Some((index, std::fs::read(e.path()).ok()?))
+        })
+        .collect();
+    files.sort_by_key(|(i, _)| *i);
+    files
+}
+
+/// Lines `<run> 0`, `<run> 1`, … : how many whole lines `data` holds of that sequence, and
+/// what follows the last whole line (a line the kill cut short). Panics on any line out of
+/// sequence: one lost, duplicated, or from another run.
+fn count_sequence(data: &[u8], run: u32) -> (u64, Vec<u8>) {
+    let mut next = 0u64;
+    let mut rest = data;
+    while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+        let line = String::from_utf8_lossy(&rest[..end]);
+        assert_eq!(line, format!("{run} {next}"), "line {next} of run {run}");
+        next += 1;
+        rest = &rest[end + 1..];
+    }
+    (next, rest.to_vec())
+}
+
+/// SIGKILL while a fast writer's logs rotate, then a restart on the same data dir.
+///
+/// What "nothing lost or duplicated" means here: each run of the task (the agent starts it
+/// again after the restart; the run number is kept in a file of the task dir) prints
+/// `<run> 0` … `<run> N-1`. Output the task had written into its pipe but the agent had not
+/// read when it was killed dies with the pipe; it was never the agent's. So:
+/// - every byte in the log files when the agent died is still there, unchanged, after the
+///   restart, and `fs/logs` serves it;
+/// - run 1's files hold `1 0` … `1 k` in order, each once, plus at most the beginning of
+///   line `k + 1` (the last pipe read);
+/// - run 2 starts in a new file (never appending to run 1's) and its files hold exactly
+///   `2 0` … `2 N-1`;
+/// - `fs/logs` (all files from the start) serves exactly the files' concatenation.
+#[test]
+fn sigkill_during_log_rotation_loses_and_duplicates_nothing() {
+    const LINES: u64 = 600_000;
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().to_path_buf();
+    let agent = Agent::start_in(&data, &[]);
+    let id = uuid::Uuid::new_v4().to_string();
+    let script = format!(
+        "r=$(cat run 2>/dev/null || echo 0); r=$((r+1)); echo $r > run; i=0; \
+         while [ $i -lt {LINES} ]; do echo \"$r $i\"; i=$((i+1)); done; exec sleep 3600"
+    );
+    let spec = serde_json::json!({"ID": id, "JobID": "rot", "TaskGroup": "rot", "Tasks": [{
+        "Name": "writer", "Command": "/bin/sh", "Args": ["-c", script],
+        "LogConfig": {"MaxFiles": 100, "MaxFileSizeMB": 1}}]});
+    std::fs::write(
+        data.join("specs").join(format!("{id}.json")),
+        serde_json::to_vec(&spec).unwrap(),
+    )
+    .unwrap();
+    let logs = data.join("alloc").join(&id).join("alloc/logs");
+    // Kill right after the second rotation, while the writer is at full speed.
+    wait_until("the writer's logs to rotate twice", || {
+        logs.join("writer.stdout.2").exists()
+    });
+    let mut agent = agent;
+    agent.signal(rustix::process::Signal::KILL);
+    agent.wait_exit();
+    // The task dies with the agent (parent-death signal); wait until it has, so that the
+    // files are final.
+    let run_file = data.join("alloc").join(&id).join("writer/run");
+    assert!(run_file.exists(), "run 1 recorded its number");
+    wait_until("the killed writer to be gone", || {
+        !std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read(e.path().join("environ"))
+                .is_ok_and(|env| env.windows(id.len()).any(|w| w == id.as_bytes()))
+        })
+    });
+    let before = log_files(&logs, "writer");
+    let run1: Vec<u8> = before.iter().flat_map(|(_, d)| d.clone()).collect();
+    let (k, cut) = count_sequence(&run1, 1);
+    assert!(
+        k < LINES,
+        "the kill landed while run 1 was writing ({k} lines)"
+    );
+    assert!(
+        format!("1 {k}\n").as_bytes().starts_with(&cut),
+        "run 1 ends with the beginning of its next line: {:?}",
+        String::from_utf8_lossy(&cut)
+    );
+    eprintln!(
+        "killed during rotation: run 1 logged {k} whole lines in {} files",
+        before.len()
+    );
+
+    let agent = Agent::start_in(&data, &[]);
+    wait_task_running(&agent, &id, "writer");
+    let last = format!("2 {}\n", LINES - 1);
+    wait_until("run 2 to finish writing", || {
+        log_files(&logs, "writer")
+            .last()
+            .is_some_and(|(_, d)| d.ends_with(last.as_bytes()))
+    });
+    let after = log_files(&logs, "writer");
+    assert_eq!(
+        &after[..before.len()],
+        &before[..],
+        "run 1's files are unchanged by the restart"
+    );
+    let run2: Vec<u8> = after[before.len()..]
+        .iter()
+        .flat_map(|(_, d)| d.clone())
+        .collect();
+    let (n, rest) = count_sequence(&run2, 2);
+    assert_eq!(
+        (n, rest.len()),
+        (LINES, 0),
+        "run 2 is complete, exactly once"
+    );
+
+    let served = agent.get(&format!(
+        "/v1/client/fs/logs/{id}?task=writer&type=stdout&origin=start&offset=0&plain=true\
+         &follow=false"
+    ));
+    assert_eq!(served.status, 200);
+    let on_disk: Vec<u8> = after.iter().flat_map(|(_, d)| d.clone()).collect();
+    assert!(
+        served.body == on_disk,
+        "fs/logs serves every file in order: {} bytes served, {} on disk",
+        served.body.len(),
+        on_disk.len()
+    );
+}
