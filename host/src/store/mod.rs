@@ -10,7 +10,8 @@
 //! (as [`StateStore::apply_meta`] does) cannot lose a concurrent caller's update.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock};
 
 use anyhow::Context as _;
 use redb::{Database, ReadableDatabase as _, ReadableTable, TableDefinition};
@@ -39,7 +40,9 @@ pub enum MetaOp {
 
 /// The client's durable state; cheap to share behind an `Arc` across threads.
 pub struct StateStore {
-    db: Database,
+    path: PathBuf,
+    /// `None` only between closing a database that failed and opening it again.
+    db: RwLock<Option<Database>>,
 }
 
 impl std::fmt::Debug for StateStore {
@@ -54,12 +57,7 @@ impl StateStore {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create state directory {}", dir.display()))?;
         let path = dir.join(FILE_NAME);
-        // A plain open trusts the file and may panic on one damaged outside redb; checking on
-        // open turns that into an error instead. The file is small, so the check is cheap.
-        let db = Database::builder()
-            .set_check_integrity_on_open(true)
-            .create(&path)
-            .with_context(|| format!("failed to open state database {}", path.display()))?;
+        let db = open_db(&path)?;
 
         // Creating every table up front lets readers open them without a "table does not
         // exist" case on a fresh database.
@@ -75,66 +73,64 @@ impl StateStore {
         txn.commit()
             .context("failed to commit the state schema transaction")?;
 
-        Ok(Self { db })
+        Ok(Self {
+            path,
+            db: RwLock::new(Some(db)),
+        })
+    }
+
+    /// Runs `op` on the database. After a failed write (a full disk) redb refuses every
+    /// later operation until the database is closed and opened again, so on an error the
+    /// database is reopened and `op` tried once more: once space returns, state can be
+    /// written again without restarting the agent. Every operation here may be repeated:
+    /// sets and removals are idempotent, and a failed commit changed nothing.
+    fn with_db<T>(&self, op: impl Fn(&Database) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        let mut last = None;
+        for _ in 0..2 {
+            let result = match &*self.db.read().unwrap_or_else(PoisonError::into_inner) {
+                Some(db) => op(db),
+                None => Err(anyhow::anyhow!(
+                    "the state database is closed after an I/O error"
+                )),
+            };
+            match result {
+                Ok(value) => return Ok(value),
+                Err(err) => {
+                    self.reopen();
+                    last = Some(err);
+                }
+            }
+        }
+        Err(last.expect("tried at least once"))
+    }
+
+    /// Closes the database and opens it again (redb recovers from the last commit).
+    fn reopen(&self) {
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        // The file lock is released only when the old handle is dropped.
+        drop(db.take());
+        match open_db(&self.path) {
+            Ok(opened) => *db = Some(opened),
+            Err(err) => crate::warn!("failed to reopen the state database: {err:#}"),
+        }
     }
 
     /// Returns the node id, generating and persisting a UUID v4 on first call.
     pub fn node_id(&self) -> anyhow::Result<String> {
-        // The id nearly always exists, so try a cheap read before taking the writer lock.
-        {
-            let txn = self
-                .db
-                .begin_read()
-                .context("failed to begin a read transaction for the node id")?;
-            let table = txn
-                .open_table(IDENTITY)
-                .context("failed to open the identity table")?;
-            if let Some(id) = table
-                .get(NODE_ID_KEY)
-                .context("failed to read the node id")?
-            {
-                return Ok(id.value().to_owned());
-            }
-        }
-
-        // Check again under the writer lock so that two first callers agree on one id.
-        let txn = self
-            .db
-            .begin_write()
-            .context("failed to begin a write transaction for the node id")?;
-        let id = {
-            let mut table = txn
-                .open_table(IDENTITY)
-                .context("failed to open the identity table")?;
-            let existing = table
-                .get(NODE_ID_KEY)
-                .context("failed to read the node id")?
-                .map(|id| id.value().to_owned());
-            match existing {
-                Some(id) => id,
-                None => {
-                    let id = uuid::Uuid::new_v4().to_string();
-                    table
-                        .insert(NODE_ID_KEY, id.as_str())
-                        .context("failed to store the node id")?;
-                    id
-                }
-            }
-        };
-        txn.commit().context("failed to commit the node id")?;
-        Ok(id)
+        self.with_db(node_id)
     }
 
     /// Returns the dynamic node metadata; a `None` value is a tombstone.
     pub fn dynamic_meta(&self) -> anyhow::Result<BTreeMap<String, Option<String>>> {
-        let txn = self
-            .db
-            .begin_read()
-            .context("failed to begin a read transaction for dynamic metadata")?;
-        let table = txn
-            .open_table(DYNAMIC_META)
-            .context("failed to open the dynamic metadata table")?;
-        read_meta(&table)
+        self.with_db(|db| {
+            let txn = db
+                .begin_read()
+                .context("failed to begin a read transaction for dynamic metadata")?;
+            let table = txn
+                .open_table(DYNAMIC_META)
+                .context("failed to open the dynamic metadata table")?;
+            read_meta(&table)
+        })
     }
 
     /// Applies `changes` in order in one write transaction and returns the resulting map.
@@ -146,39 +142,7 @@ impl StateStore {
         if changes.is_empty() {
             return self.dynamic_meta();
         }
-        let txn = self
-            .db
-            .begin_write()
-            .context("failed to begin a write transaction for dynamic metadata")?;
-        let result = {
-            let mut table = txn
-                .open_table(DYNAMIC_META)
-                .context("failed to open the dynamic metadata table")?;
-            for (key, op) in changes {
-                match op {
-                    MetaOp::Set(value) => {
-                        table
-                            .insert(key.as_str(), Some(value.as_str()))
-                            .with_context(|| format!("failed to set metadata key {key:?}"))?;
-                    }
-                    MetaOp::Tombstone => {
-                        table
-                            .insert(key.as_str(), None)
-                            .with_context(|| format!("failed to tombstone metadata key {key:?}"))?;
-                    }
-                    MetaOp::Remove => {
-                        table
-                            .remove(key.as_str())
-                            .with_context(|| format!("failed to remove metadata key {key:?}"))?;
-                    }
-                }
-            }
-            // Read back inside the same transaction so the answer is exactly what gets committed.
-            read_meta(&table)?
-        };
-        txn.commit()
-            .context("failed to commit dynamic metadata changes")?;
-        Ok(result)
+        self.with_db(|db| apply_meta(db, changes))
     }
 
     /// Stores (or replaces) the record of allocation `id`.
@@ -206,40 +170,163 @@ impl StateStore {
     /// One committed write transaction on the allocations table.
     fn write_allocations(
         &self,
-        change: impl FnOnce(&mut redb::Table<'_, &'static str, &'static str>) -> anyhow::Result<()>,
+        change: impl Fn(&mut redb::Table<'_, &'static str, &'static str>) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        let txn = self
-            .db
-            .begin_write()
-            .context("failed to begin a write transaction for an allocation")?;
-        {
-            let mut table = txn
-                .open_table(ALLOCATIONS)
-                .context("failed to open the allocations table")?;
-            change(&mut table)?;
-        }
-        txn.commit()
-            .context("failed to commit an allocation change")
+        self.with_db(|db| {
+            let txn = db
+                .begin_write()
+                .context("failed to begin a write transaction for an allocation")?;
+            {
+                let mut table = txn
+                    .open_table(ALLOCATIONS)
+                    .context("failed to open the allocations table")?;
+                change(&mut table)?;
+            }
+            txn.commit()
+                .context("failed to commit an allocation change")
+        })
     }
 
     /// Lists every allocation record, ordered by allocation id.
     pub fn allocations(&self) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
-        let txn = self
-            .db
+        self.with_db(|db| {
+            let txn = db
+                .begin_read()
+                .context("failed to begin a read transaction for allocations")?;
+            let table = txn
+                .open_table(ALLOCATIONS)
+                .context("failed to open the allocations table")?;
+            let mut out = Vec::new();
+            for entry in table.iter().context("failed to list allocations")? {
+                let (id, text) = entry.context("failed to read an allocation record")?;
+                let id = id.value().to_owned();
+                let doc = serde_json::from_str(text.value())
+                    .with_context(|| format!("failed to decode allocation {id}"))?;
+                out.push((id, doc));
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// Opens (or creates) the database file, checking its integrity.
+fn open_db(path: &Path) -> anyhow::Result<Database> {
+    // A plain open trusts the file and may panic on one damaged outside redb; checking on
+    // open turns that into an error instead. The file is small, so the check is cheap.
+    Database::builder()
+        .set_check_integrity_on_open(true)
+        .create(path)
+        .map_err(|err| open_error(path, err))
+}
+
+/// [`StateStore::node_id`] on an open database.
+fn node_id(db: &Database) -> anyhow::Result<String> {
+    // The id nearly always exists, so try a cheap read before taking the writer lock.
+    {
+        let txn = db
             .begin_read()
-            .context("failed to begin a read transaction for allocations")?;
+            .context("failed to begin a read transaction for the node id")?;
         let table = txn
-            .open_table(ALLOCATIONS)
-            .context("failed to open the allocations table")?;
-        let mut out = Vec::new();
-        for entry in table.iter().context("failed to list allocations")? {
-            let (id, text) = entry.context("failed to read an allocation record")?;
-            let id = id.value().to_owned();
-            let doc = serde_json::from_str(text.value())
-                .with_context(|| format!("failed to decode allocation {id}"))?;
-            out.push((id, doc));
+            .open_table(IDENTITY)
+            .context("failed to open the identity table")?;
+        if let Some(id) = table
+            .get(NODE_ID_KEY)
+            .context("failed to read the node id")?
+        {
+            return Ok(id.value().to_owned());
         }
-        Ok(out)
+    }
+
+    // Check again under the writer lock so that two first callers agree on one id.
+    let txn = db
+        .begin_write()
+        .context("failed to begin a write transaction for the node id")?;
+    let id = {
+        let mut table = txn
+            .open_table(IDENTITY)
+            .context("failed to open the identity table")?;
+        let existing = table
+            .get(NODE_ID_KEY)
+            .context("failed to read the node id")?
+            .map(|id| id.value().to_owned());
+        match existing {
+            Some(id) => id,
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                table
+                    .insert(NODE_ID_KEY, id.as_str())
+                    .context("failed to store the node id")?;
+                id
+            }
+        }
+    };
+    txn.commit().context("failed to commit the node id")?;
+    Ok(id)
+}
+
+/// [`StateStore::apply_meta`] on an open database: one write transaction.
+fn apply_meta(
+    db: &Database,
+    changes: &[(String, MetaOp)],
+) -> anyhow::Result<BTreeMap<String, Option<String>>> {
+    let txn = db
+        .begin_write()
+        .context("failed to begin a write transaction for dynamic metadata")?;
+    let result = {
+        let mut table = txn
+            .open_table(DYNAMIC_META)
+            .context("failed to open the dynamic metadata table")?;
+        for (key, op) in changes {
+            match op {
+                MetaOp::Set(value) => {
+                    table
+                        .insert(key.as_str(), Some(value.as_str()))
+                        .with_context(|| format!("failed to set metadata key {key:?}"))?;
+                }
+                MetaOp::Tombstone => {
+                    table
+                        .insert(key.as_str(), None)
+                        .with_context(|| format!("failed to tombstone metadata key {key:?}"))?;
+                }
+                MetaOp::Remove => {
+                    table
+                        .remove(key.as_str())
+                        .with_context(|| format!("failed to remove metadata key {key:?}"))?;
+                }
+            }
+        }
+        // Read back inside the same transaction so the answer is exactly what gets committed.
+        read_meta(&table)?
+    };
+    txn.commit()
+        .context("failed to commit dynamic metadata changes")?;
+    Ok(result)
+}
+
+/// The error for a database that did not open; a damaged file gets the way out, because the
+/// agent cannot start until someone acts (see `docs/operations.md`).
+fn open_error(path: &Path, err: redb::DatabaseError) -> anyhow::Error {
+    use redb::{DatabaseError, StorageError};
+    let damaged = match &err {
+        DatabaseError::RepairAborted | DatabaseError::Storage(StorageError::Corrupted(_)) => true,
+        // Not a redb file at all, or one cut short.
+        DatabaseError::Storage(StorageError::Io(io)) => matches!(
+            io.kind(),
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+        ),
+        _ => false,
+    };
+    let shown = path.display();
+    if damaged {
+        anyhow::anyhow!(
+            "the state database {shown} is damaged ({err}); the agent will not start on it. \
+             To start with empty client state, move it aside: `mv {shown} {shown}.damaged` \
+             (the node then gets a new node id and forgets its dynamic metadata and allocation \
+             records; allocations whose specs are still in the specs directory are placed \
+             again). See docs/operations.md"
+        )
+    } else {
+        anyhow::Error::new(err).context(format!("failed to open state database {shown}"))
     }
 }
 
@@ -429,6 +516,76 @@ mod tests {
         store.remove_allocation("a")?;
         store.remove_allocation("does-not-exist")?;
         assert_eq!(store.allocations()?, vec![("b".to_owned(), b)]);
+        Ok(())
+    }
+
+    /// A damaged file is an error naming the file and the way out, never a panic, whatever
+    /// part of it is damaged; a file that still opens keeps what it held or fails to read
+    /// with an error.
+    #[test]
+    fn a_damaged_database_is_an_error_with_a_way_out() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let good = {
+            let store = StateStore::open(tmp.path())?;
+            store.node_id()?;
+            store.apply_meta(&[set("rack", "r1")])?;
+            store.put_allocation("a1", &serde_json::json!({"ID": "a1"}))?;
+            drop(store);
+            std::fs::read(tmp.path().join(FILE_NAME))?
+        };
+        let mut damaged_files: Vec<(String, Vec<u8>)> = vec![
+            ("garbage".into(), vec![0xa5; good.len()]),
+            ("truncated".into(), good[..good.len() / 2].to_vec()),
+            ("header only".into(), good[..512].to_vec()),
+        ];
+        // Deterministic damage: runs of bytes flipped at spread-out places.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for round in 0..64 {
+            let mut bytes = good.clone();
+            for _ in 0..1 + round % 8 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let at = (x as usize) % bytes.len();
+                let len = 1 + (x >> 32) as usize % 64;
+                for b in bytes.iter_mut().skip(at).take(len) {
+                    *b ^= 0xff;
+                }
+            }
+            damaged_files.push((format!("flipped {round}"), bytes));
+        }
+        let (mut refused, mut opened) = (0, 0);
+        for (what, bytes) in damaged_files {
+            let dir = tempfile::tempdir()?;
+            let path = dir.path().join(FILE_NAME);
+            std::fs::write(&path, &bytes)?;
+            let result = std::panic::catch_unwind(|| {
+                StateStore::open(dir.path()).and_then(|store| {
+                    Ok((
+                        store.node_id()?,
+                        store.dynamic_meta()?,
+                        store.allocations()?,
+                    ))
+                })
+            });
+            match result {
+                Err(_) => panic!("{what}: opening a damaged database panicked"),
+                Ok(Err(err)) => {
+                    let text = format!("{err:#}");
+                    if text.contains("is damaged") {
+                        assert!(text.contains(&path.display().to_string()), "{what}: {text}");
+                        assert!(text.contains("move it aside"), "{what}: {text}");
+                    }
+                    refused += 1;
+                }
+                Ok(Ok((_, meta, _))) => {
+                    // The damage hit unused space: the data must be what was written.
+                    assert_eq!(meta.get("rack"), Some(&Some("r1".to_owned())), "{what}");
+                    opened += 1;
+                }
+            }
+        }
+        assert!(refused >= 3, "refused {refused}, opened {opened}");
         Ok(())
     }
 
