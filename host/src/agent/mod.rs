@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 pub mod config;
+mod config_keys;
 mod dev;
 mod heartbeat;
 
