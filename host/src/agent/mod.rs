@@ -100,6 +100,8 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         .clone()
         .unwrap_or_else(|| data_dir.join("specs"));
 
+    // The data dir holds the node's secret, ACL tokens and every allocation's files.
+    crate::util::fs::create_private_dir(&data_dir, "the data dir")?;
     let state = Arc::new(StateStore::open(&data_dir.join("client"))?);
     let node_id = state.node_id()?;
     let demo_alloc = if options.dev {
@@ -200,13 +202,13 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     }
     let _acl_watcher = watch_acl(runtime.clone())?;
     let tls = tls_settings(&config)?.map(Tls::new).transpose()?;
-    let _tls_watchers = match &tls {
+    let _tls_watcher = match &tls {
         Some(tls) => {
             // SIGHUP reloads the certificates as well as the core.
             tls.reload_on_sighup()?;
-            tls.watch()?
+            Some(tls.watch()?)
         }
-        None => Vec::new(),
+        None => None,
     };
     let shutdown = shutdown_signal()?;
 

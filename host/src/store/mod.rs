@@ -51,15 +51,20 @@ impl std::fmt::Debug for StateStore {
 impl StateStore {
     /// Opens or creates `<dir>/state.redb`, creating `dir` if needed.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create state directory {}", dir.display()))?;
+        crate::util::fs::create_private_dir(dir, "the state directory")?;
         let path = dir.join(FILE_NAME);
+        let fresh = !path.exists();
         // A plain open trusts the file and may panic on one damaged outside redb; checking on
         // open turns that into an error instead. The file is small, so the check is cheap.
         let db = Database::builder()
             .set_check_integrity_on_open(true)
             .create(&path)
             .with_context(|| format!("failed to open state database {}", path.display()))?;
+        if fresh {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        crate::util::fs::warn_if_wider(&path, 0o600, "the state database");
 
         // Creating every table up front lets readers open them without a "table does not
         // exist" case on a fresh database.
