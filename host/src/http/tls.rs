@@ -205,11 +205,9 @@ fn client_verifier(
             .add(cert)
             .map_err(|e| anyhow!("ca_file {}: {e}", ca_file.display()))?;
     }
-    Ok(
-        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-            .build()
-            .map_err(|e| anyhow!("ca_file {}: {e}", ca_file.display()))?,
-    )
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| anyhow!("ca_file {}: {e}", ca_file.display()))
 }
 
 /// Every certificate of a PEM file; at least one.

@@ -278,6 +278,10 @@ mod tests {
         let dir = tmp.path().join("nested").join("client");
         let _store = StateStore::open(&dir)?;
         assert!(dir.join("state.redb").is_file());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700, "the state directory is the agent's only");
+        assert_eq!(mode(&dir.join("state.redb")), 0o600, "so is the database");
         Ok(())
     }
 
