@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 
 pub mod config;
 mod config_keys;
+mod config_schema;
 mod dev;
 mod heartbeat;
 
