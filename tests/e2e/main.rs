@@ -13,4 +13,5 @@ mod hotswap;
 mod isolation;
 mod persistence;
 mod streaming;
+mod tls;
 mod traversal;

@@ -70,7 +70,10 @@ impl Agent {
             if let Some(rest) = line.strip_prefix("==> dev mode: demo allocation ") {
                 demo_alloc = rest.trim().to_string();
             }
-            if let Some(rest) = line.strip_prefix("Serving HTTP on http://") {
+            if let Some(rest) = line
+                .strip_prefix("Serving HTTP on http://")
+                .or_else(|| line.strip_prefix("Serving HTTPS on https://"))
+            {
                 addr = Some(rest.trim().trim_end_matches('/').to_string());
             }
         }

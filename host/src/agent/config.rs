@@ -32,21 +32,56 @@ pub struct FileConfig {
     pub limits: Limits,
     /// Nomad's `log_level`: TRACE, DEBUG, INFO (default), WARN or ERROR, in any case.
     pub log_level: Option<String>,
+    pub tls: TlsConfig,
 }
 
-/// `limits { http_max_conns_per_client = 100 }`, Nomad's name and default.
+/// `tls { ... }`, Nomad's names: TLS (and mutual TLS) on the HTTP API.
+#[derive(Debug, Default, Deserialize, PartialEq, Clone)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Serve the HTTP API over TLS.
+    pub http: bool,
+    /// The CA that signs client certificates (required with `verify_https_client`).
+    pub ca_file: Option<PathBuf>,
+    /// This agent's certificate (chain), PEM.
+    pub cert_file: Option<PathBuf>,
+    /// Its private key, PEM.
+    pub key_file: Option<PathBuf>,
+    /// Refuse, during the handshake, clients without a certificate signed by `ca_file`.
+    pub verify_https_client: bool,
+    /// For outgoing connections to other agents: check the peer's certificate names its role
+    /// (`server.<region>.nomad`). Accepted here; used by the agent-to-agent calls.
+    pub verify_server_hostname: bool,
+    /// `tls12` (the default) or `tls13`.
+    pub tls_min_version: Option<String>,
+}
+
+/// `limits { http_max_conns_per_client = 100, https_handshake_timeout = "5s" }`, Nomad's
+/// names and defaults.
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Connections one client address may hold open to the HTTP API; 0 means no limit.
     pub http_max_conns_per_client: usize,
+    /// How long a client has to complete the TLS handshake (Go duration); `0` means no limit.
+    pub https_handshake_timeout: String,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             http_max_conns_per_client: 100,
+            https_handshake_timeout: "5s".into(),
         }
+    }
+}
+
+impl Limits {
+    /// `https_handshake_timeout`; `None` when it is `0` (no limit).
+    pub fn handshake_timeout(&self) -> Result<Option<Duration>> {
+        let timeout = crate::util::duration::parse(&self.https_handshake_timeout)
+            .map_err(|e| anyhow::anyhow!("limits.https_handshake_timeout: {e}"))?;
+        Ok((!timeout.is_zero()).then_some(timeout))
     }
 }
 
@@ -147,16 +182,18 @@ pub struct AclConfig {
 }
 
 impl FileConfig {
-    /// Read a config file; `.json` files are JSON, anything else HCL.
+    /// Read a config file; `.json` files are JSON, anything else HCL. A key Nomad does not
+    /// know, or a value of the wrong type, is an error naming the file, line and key; a
+    /// Nomad setting caravan does not implement is logged once and ignored.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("failed to read config file {}", path.display()))?;
-        let parsed = if path.extension().is_some_and(|e| e == "json") {
-            serde_json::from_str(&text).map_err(anyhow::Error::from)
-        } else {
-            hcl::from_str(&text).map_err(anyhow::Error::from)
-        };
-        parsed.with_context(|| format!("invalid config file {}", path.display()))
+        let json = path.extension().is_some_and(|e| e == "json");
+        let parsed = super::config_keys::parse(path, &text, json)?;
+        for warning in &parsed.warnings {
+            tracing::warn!("{warning}");
+        }
+        Ok(parsed.config)
     }
 
     /// Later files win, as Nomad merges several `-config` files.
@@ -204,6 +241,9 @@ impl FileConfig {
         if other.limits != Limits::default() {
             self.limits = other.limits;
         }
+        if other.tls != TlsConfig::default() {
+            self.tls = other.tls;
+        }
         if other.advertise.http.is_some() {
             self.advertise.http = other.advertise.http;
         }
@@ -247,7 +287,34 @@ impl FileConfig {
         if let Some(level) = &self.log_level {
             crate::util::logging::check_level(level).context("invalid log_level")?;
         }
+        self.limits.handshake_timeout()?;
+        self.tls.check()?;
         Ok(())
+    }
+}
+
+impl TlsConfig {
+    /// With `http = true`, a certificate and key are required, and a CA with
+    /// `verify_https_client`.
+    pub fn check(&self) -> Result<()> {
+        if !self.http {
+            return Ok(());
+        }
+        if self.cert_file.is_none() || self.key_file.is_none() {
+            bail!("tls.http = true needs tls.cert_file and tls.key_file");
+        }
+        if self.verify_https_client && self.ca_file.is_none() {
+            bail!(
+                "tls.verify_https_client = true needs tls.ca_file (the CA of client certificates)"
+            );
+        }
+        match self.tls_min_version.as_deref() {
+            None | Some("tls12" | "tls13") => Ok(()),
+            Some(v @ ("tls10" | "tls11")) => {
+                bail!("tls.tls_min_version = {v:?}: caravan speaks TLS 1.2 and later only")
+            }
+            Some(v) => bail!("tls.tls_min_version = {v:?}: expected \"tls12\" or \"tls13\""),
+        }
     }
 }
 
@@ -385,18 +452,26 @@ mod tests {
     }
 
     #[test]
-    fn a_key_caravan_does_not_know_is_an_error_that_names_it() {
-        for (text, key) in [
-            ("acl {\n enabeld = true\n}", "enabeld"),
-            ("client {\n servrs = [\"a:1\"]\n}", "servrs"),
-            ("data_dri = \"/tmp\"", "data_dri"),
-            ("ports {\n htp = 1\n}", "htp"),
-            ("tls {\n http = true\n}", "tls"),
+    fn tls_block_and_handshake_timeout() {
+        let config: FileConfig = hcl::from_str(
+            "tls {\n http = true\n ca_file = \"ca.pem\"\n cert_file = \"c.pem\"\n key_file = \"k.pem\"\n verify_https_client = true\n}\nlimits {\n https_handshake_timeout = \"0\"\n}",
+        )
+        .unwrap();
+        assert!(config.tls.http && config.tls.verify_https_client);
+        config.check().unwrap();
+        assert_eq!(config.limits.handshake_timeout().unwrap(), None);
+        assert_eq!(
+            FileConfig::default().limits.handshake_timeout().unwrap(),
+            Some(Duration::from_secs(5))
+        );
+        for bad in [
+            "tls {\n http = true\n}",
+            "tls {\n http = true\n cert_file = \"c\"\n key_file = \"k\"\n verify_https_client = true\n}",
+            "tls {\n http = true\n cert_file = \"c\"\n key_file = \"k\"\n tls_min_version = \"tls10\"\n}",
+            "limits {\n https_handshake_timeout = \"soon\"\n}",
         ] {
-            let err = hcl::from_str::<FileConfig>(text).unwrap_err().to_string();
-            assert!(err.contains(key), "{text:?}: {err}");
+            let config: FileConfig = hcl::from_str(bad).unwrap();
+            assert!(config.check().is_err(), "{bad}");
         }
-        let json = serde_json::from_str::<FileConfig>(r#"{"acl": {"enabeld": true}}"#);
-        assert!(json.unwrap_err().to_string().contains("enabeld"));
     }
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 pub mod config;
+mod config_keys;
+mod config_schema;
 mod dev;
 mod heartbeat;
 
@@ -19,6 +21,7 @@ use crate::capabilities::cluster::ClusterState;
 use crate::capabilities::filesystem::AllocFs;
 use crate::capabilities::node::{NodeState, default_static_meta};
 use crate::capabilities::stats::HostStats;
+use crate::http::tls::{Tls, TlsSettings};
 use crate::runtime::native::NativeCore;
 use crate::runtime::triggers::{self, CoreSource};
 use crate::runtime::{Core, DEFAULT_CALL_TIMEOUT, Runtime, RuntimeOptions, Sandbox};
@@ -109,6 +112,8 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         .clone()
         .unwrap_or_else(|| data_dir.join("specs"));
 
+    // The data dir holds the node's secret, ACL tokens and every allocation's files.
+    crate::util::fs::create_private_dir(&data_dir, "the data dir")?;
     let state = Arc::new(StateStore::open(&data_dir.join("client"))?);
     let node_id = state.node_id()?;
     let demo_alloc = if options.dev {
@@ -208,6 +213,15 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         );
     }
     let _acl_watcher = watch_acl(runtime.clone())?;
+    let tls = tls_settings(&config)?.map(Tls::new).transpose()?;
+    let _tls_watcher = match &tls {
+        Some(tls) => {
+            // SIGHUP reloads the certificates as well as the core.
+            tls.reload_on_sighup()?;
+            Some(tls.watch()?)
+        }
+        None => None,
+    };
     let shutdown = shutdown_signal()?;
 
     let listener = tokio::net::TcpListener::bind(config.http_addr()?)
@@ -242,7 +256,11 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     if let Some(id) = &demo_alloc {
         print_dev_help(&mut out, addr, id)?;
     }
-    writeln!(out, "Serving HTTP on http://{addr}/")?;
+    if tls.is_some() {
+        writeln!(out, "Serving HTTPS on https://{addr}/")?;
+    } else {
+        writeln!(out, "Serving HTTP on http://{addr}/")?;
+    }
     out.flush()?;
     drop(out);
 
@@ -258,7 +276,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         runtime.clone()
     };
     let served =
-        crate::http::server::serve(listener, core, runtime, server_options, shutdown).await;
+        crate::http::server::serve(listener, core, runtime, server_options, tls, shutdown).await;
     // Tasks are stopped whether or not serving ended cleanly; the next agent restarts them.
     tokio::task::spawn_blocking(move || registry.shutdown())
         .await
@@ -266,6 +284,22 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     served?;
     drop(temp_dir);
     Ok(())
+}
+
+/// What `tls { http = true ... }` asks of the HTTP server, if anything.
+fn tls_settings(config: &FileConfig) -> Result<Option<TlsSettings>> {
+    let tls = &config.tls;
+    if !tls.http {
+        return Ok(None);
+    }
+    Ok(Some(TlsSettings {
+        cert_file: tls.cert_file.clone().context("tls.cert_file is required")?,
+        key_file: tls.key_file.clone().context("tls.key_file is required")?,
+        ca_file: tls.ca_file.clone(),
+        verify_clients: tls.verify_https_client,
+        tls13_only: tls.tls_min_version.as_deref() == Some("tls13"),
+        handshake_timeout: config.limits.handshake_timeout()?,
+    }))
 }
 
 /// The machine's host name, Nomad's default node name.

@@ -11,6 +11,7 @@ mod pump;
 mod send_file;
 pub mod server;
 mod shared;
+pub mod tls;
 
 use std::convert::Infallible;
 

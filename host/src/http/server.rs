@@ -9,7 +9,8 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -17,6 +18,7 @@ use super::dispatch::traced;
 use super::limits::{Acceptor, PerClient, too_many_conns};
 pub use super::shared::ServerOptions;
 use super::shared::Shared;
+use super::tls::Tls;
 use crate::runtime::{Core, Runtime};
 
 /// A client has this long to send its request headers.
@@ -24,12 +26,13 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// After a shutdown signal, requests in flight get this long to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Serve on `listener` until `shutdown` resolves, then let requests in flight finish.
+/// Serve on `listener` (over TLS if `tls` is given) until `shutdown` resolves, then let requests in flight finish.
 pub async fn serve(
     listener: TcpListener,
     core: Arc<dyn Core>,
     runtime: Arc<Runtime>,
     options: ServerOptions,
+    tls: Option<Arc<Tls>>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
@@ -47,26 +50,29 @@ pub async fn serve(
         tokio::select! {
             (mut stream, peer) = acceptor.accept() => {
                 let Some(slot) = per_client.admit(peer.ip()) else {
+                    let tls = tls.clone();
                     tokio::spawn(async move {
                         use tokio::io::AsyncWriteExt;
-                        let _ = stream.write_all(&too_many_conns()).await;
+                        match tls {
+                            None => { let _ = stream.write_all(&too_many_conns()).await; }
+                            Some(tls) => if let Ok(mut stream) = tls.handshake(stream).await {
+                                let _ = stream.write_all(&too_many_conns()).await;
+                                let _ = stream.shutdown().await;
+                            },
+                        }
                     });
                     continue;
                 };
-                let shared = shared.clone();
-                let service = service_fn(move |req| {
-                    let shared = shared.clone();
-                    async move { Ok::<_, Infallible>(traced(&shared, req, peer).await) }
-                });
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
+                let (shared, tls, watcher) = (shared.clone(), tls.clone(), graceful.watcher());
+                // The handshake runs in the connection's own task, never in the accept loop.
                 tokio::spawn(async move {
                     let _slot = slot;
-                    if let Err(err) = conn.await {
-                        tracing::debug!("connection from {peer}: {err}");
+                    match tls {
+                        None => serve_connection(stream, shared, peer, watcher).await,
+                        Some(tls) => match tls.handshake(stream).await {
+                            Ok(stream) => serve_connection(stream, shared, peer, watcher).await,
+                            Err(err) => tracing::debug!("TLS handshake with {peer}: {err:#}"),
+                        },
                     }
                 });
             }
@@ -82,4 +88,26 @@ pub async fn serve(
         tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; closing anyway");
     }
     Ok(())
+}
+
+/// Serve HTTP/1.1 on one connection, plain or TLS, until it closes or shutdown ends it.
+async fn serve_connection<S>(
+    stream: S,
+    shared: Arc<Shared>,
+    peer: std::net::SocketAddr,
+    watcher: Watcher,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(traced(&shared, req, peer).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    if let Err(err) = watcher.watch(conn).await {
+        tracing::debug!("connection from {peer}: {err}");
+    }
 }

@@ -54,10 +54,15 @@ impl std::fmt::Debug for StateStore {
 impl StateStore {
     /// Opens or creates `<dir>/state.redb`, creating `dir` if needed.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create state directory {}", dir.display()))?;
+        crate::util::fs::create_private_dir(dir, "the state directory")?;
         let path = dir.join(FILE_NAME);
+        let fresh = !path.exists();
         let db = open_db(&path)?;
+        if fresh {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        crate::util::fs::warn_if_wider(&path, 0o600, "the state database");
 
         // Creating every table up front lets readers open them without a "table does not
         // exist" case on a fresh database.
@@ -111,7 +116,7 @@ impl StateStore {
         drop(db.take());
         match open_db(&self.path) {
             Ok(opened) => *db = Some(opened),
-            Err(err) => crate::warn!("failed to reopen the state database: {err:#}"),
+            Err(err) => tracing::warn!("failed to reopen the state database: {err:#}"),
         }
     }
 
@@ -363,6 +368,10 @@ mod tests {
         let dir = tmp.path().join("nested").join("client");
         let _store = StateStore::open(&dir)?;
         assert!(dir.join("state.redb").is_file());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700, "the state directory is the agent's only");
+        assert_eq!(mode(&dir.join("state.redb")), 0o600, "so is the database");
         Ok(())
     }
 

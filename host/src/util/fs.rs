@@ -6,6 +6,34 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+/// Create `dir` (and missing parents) readable by the agent's user only; an existing
+/// directory is left as it is, with a warning if others may read it.
+pub fn create_private_dir(dir: &Path, what: &str) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("failed to create {what} {}", dir.display()))?;
+    warn_if_wider(dir, 0o700, what);
+    Ok(())
+}
+
+/// Warn when `path` grants more than `allowed` (group or others may read what only the
+/// agent should). Nothing is changed: the operator decides.
+pub fn warn_if_wider(path: &Path, allowed: u32, what: &str) {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & !allowed != 0 {
+        tracing::warn!(
+            "{what} {} has mode {mode:04o}, wider than {allowed:04o}: others on this machine may read it (chmod {allowed:o} {0})",
+            path.display()
+        );
+    }
+}
+
 /// Write `data` to a temporary file beside `path`, sync it, then rename it into place.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     write_atomic_with_mode(path, data, 0o644)

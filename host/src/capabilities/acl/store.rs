@@ -95,6 +95,9 @@ impl AclStore {
         }
         // Token files hold secrets.
         std::fs::set_permissions(dir.join("tokens"), std::fs::Permissions::from_mode(0o700))?;
+        for (path, _) in files(&dir.join("tokens"), &["json"]) {
+            crate::util::fs::warn_if_wider(&path, 0o600, "the ACL token file");
+        }
         Ok(Self {
             enabled,
             dir: dir.to_path_buf(),

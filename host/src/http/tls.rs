@@ -1,0 +1,226 @@
+//! TLS on the HTTP API: the server configuration built from PEM files, the per-connection
+//! handshake (under Nomad's `https_handshake_timeout`), and reloads on SIGHUP and when the
+//! files change. A reload swaps the configuration new handshakes use; connections already
+//! open keep theirs, so nothing is dropped. A reload that fails keeps the configuration in
+//! use and logs why.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use arc_swap::ArcSwap;
+use rustls::RootCertStore;
+use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+/// File events closer together than this are one change (a cert and key written together).
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// What the `tls` block asks of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// The CA client certificates must chain to; required with `verify_clients`.
+    pub ca_file: Option<PathBuf>,
+    /// Mutual TLS: a client without a certificate signed by `ca_file` fails the handshake.
+    pub verify_clients: bool,
+    /// Offer TLS 1.3 only.
+    pub tls13_only: bool,
+    /// How long a client has to finish the handshake; `None`: no limit.
+    pub handshake_timeout: Option<Duration>,
+}
+
+/// The TLS side of the HTTP server.
+pub struct Tls {
+    settings: TlsSettings,
+    config: ArcSwap<ServerConfig>,
+}
+
+impl Tls {
+    /// Build the configuration from the files; any problem is an error (the agent refuses
+    /// to start rather than serve without the TLS it was asked for).
+    pub fn new(settings: TlsSettings) -> Result<Arc<Self>> {
+        let (config, fingerprint) = build(&settings)?;
+        tracing::info!(
+            "TLS on the HTTP API: certificate {} (sha256 {fingerprint}){}",
+            settings.cert_file.display(),
+            if settings.verify_clients {
+                ", client certificates required"
+            } else {
+                ""
+            }
+        );
+        Ok(Arc::new(Self {
+            settings,
+            config: ArcSwap::from_pointee(config),
+        }))
+    }
+
+    /// Re-read the files; on success new handshakes use them, on failure nothing changes.
+    pub fn reload(&self, why: &str) {
+        match build(&self.settings) {
+            Ok((config, fingerprint)) => {
+                self.config.store(Arc::new(config));
+                tracing::info!(
+                    "TLS reload ({why}): serving certificate {} (sha256 {fingerprint})",
+                    self.settings.cert_file.display()
+                );
+            }
+            Err(err) => {
+                tracing::warn!("TLS reload ({why}) failed, keeping the certificate in use: {err:#}")
+            }
+        }
+    }
+
+    /// The TLS handshake of one connection, with the configuration current now.
+    pub async fn handshake(&self, stream: TcpStream) -> Result<TlsStream<TcpStream>> {
+        let accept = TlsAcceptor::from(self.config.load_full()).accept(stream);
+        match self.settings.handshake_timeout {
+            None => Ok(accept.await?),
+            Some(limit) => match tokio::time::timeout(limit, accept).await {
+                Ok(stream) => Ok(stream?),
+                Err(_) => bail!("TLS handshake not finished within {limit:?}"),
+            },
+        }
+    }
+
+    /// Reload on SIGHUP. The handler is installed before this returns.
+    pub fn reload_on_sighup(self: &Arc<Self>) -> Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = signal(SignalKind::hangup()).context("failed to handle SIGHUP")?;
+        let tls = self.clone();
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                let tls = tls.clone();
+                let _ = tokio::task::spawn_blocking(move || tls.reload("SIGHUP")).await;
+            }
+        });
+        Ok(())
+    }
+
+    /// Reload whenever the certificate, key or CA file changes. Their directories are
+    /// watched, not the files (a watch on a file dies with the first atomic rename over
+    /// it), and only events naming one of the files count.
+    pub fn watch(self: &Arc<Self>) -> Result<notify::RecommendedWatcher> {
+        use notify::Watcher;
+        let files = [
+            Some(&self.settings.cert_file),
+            Some(&self.settings.key_file),
+            self.settings.ca_file.as_ref(),
+        ];
+        let files: Vec<PathBuf> = files
+            .into_iter()
+            .flatten()
+            .map(std::path::absolute)
+            .collect::<Result<_, _>>()?;
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for file in &files {
+            let dir = file
+                .parent()
+                .map(Path::to_path_buf)
+                .with_context(|| format!("{} has no parent directory", file.display()))?;
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                let Ok(event) = event else { return };
+                if crate::util::dirwatch::changes_something(&event.kind)
+                    && event.paths.iter().any(|p| files.contains(p))
+                {
+                    let _ = tx.send(());
+                }
+            })?;
+        for dir in &dirs {
+            watcher
+                .watch(dir, notify::RecursiveMode::NonRecursive)
+                .with_context(|| format!("failed to watch {}", dir.display()))?;
+        }
+        let tls = self.clone();
+        std::thread::Builder::new()
+            .name("tls-watcher".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    while rx.recv_timeout(SETTLE).is_ok() {}
+                    tls.reload("file change");
+                }
+            })?;
+        Ok(watcher)
+    }
+}
+
+/// The server configuration the settings describe, and its certificate's SHA-256.
+fn build(settings: &TlsSettings) -> Result<(ServerConfig, String)> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs = read_certs(&settings.cert_file)?;
+    let fingerprint = hex(&Sha256::digest(certs[0].as_ref()));
+    let key = PrivateKeyDer::from_pem_file(&settings.key_file)
+        .map_err(|e| anyhow!("key_file {}: {e}", settings.key_file.display()))?;
+    let versions: &[&rustls::SupportedProtocolVersion] = if settings.tls13_only {
+        &[&rustls::version::TLS13]
+    } else {
+        &[&rustls::version::TLS13, &rustls::version::TLS12]
+    };
+    let builder =
+        ServerConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions)?;
+    let builder = if settings.verify_clients {
+        let ca_file = settings
+            .ca_file
+            .as_ref()
+            .context("verifying client certificates needs ca_file")?;
+        builder.with_client_cert_verifier(client_verifier(ca_file, provider)?)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let mut config = builder.with_single_cert(certs, key).with_context(|| {
+        format!(
+            "cert_file {} with key_file {}",
+            settings.cert_file.display(),
+            settings.key_file.display()
+        )
+    })?;
+    // The API is served over HTTP/1.1 only.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok((config, fingerprint))
+}
+
+fn client_verifier(
+    ca_file: &Path,
+    provider: Arc<CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
+    let mut roots = RootCertStore::empty();
+    for cert in read_certs(ca_file)? {
+        roots
+            .add(cert)
+            .map_err(|e| anyhow!("ca_file {}: {e}", ca_file.display()))?;
+    }
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| anyhow!("ca_file {}: {e}", ca_file.display()))
+}
+
+/// Every certificate of a PEM file; at least one.
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    if certs.is_empty() {
+        bail!("{}: no PEM certificate in it", path.display());
+    }
+    Ok(certs)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

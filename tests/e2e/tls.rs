@@ -1,0 +1,319 @@
+//! TLS on the HTTP API: https with the CA works, plain HTTP does not, mutual TLS refuses
+//! clients without a good certificate during the handshake, and certificates reload (files
+//! replaced, SIGHUP) without dropping open streams; a bad new certificate keeps the old one.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+use crate::support::{Agent, PATIENCE, wait_for, wait_log, wait_log_after, wait_until};
+
+/// A throwaway certificate authority.
+struct Ca {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+/// A certificate and its key, PEM and DER.
+struct Leaf {
+    cert_pem: String,
+    key_pem: String,
+    der: CertificateDer<'static>,
+}
+
+impl Ca {
+    fn new(name: &str) -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        Self { issuer }
+    }
+
+    fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A certificate for `names` (Nomad's roles: `server.global.nomad`, `client.global.nomad`).
+    fn issue(&self, names: &[&str]) -> Leaf {
+        let key = KeyPair::generate().unwrap();
+        let params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Leaf {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            der: cert.der().clone(),
+        }
+    }
+}
+
+fn server_leaf(ca: &Ca) -> Leaf {
+    ca.issue(&["server.global.nomad", "localhost", "127.0.0.1"])
+}
+
+/// Replace `path` atomically, as certificate tooling does.
+fn replace(path: &Path, text: &str) {
+    let temp = path.with_extension("new");
+    std::fs::write(&temp, text).unwrap();
+    std::fs::rename(&temp, path).unwrap();
+}
+
+/// A TLS agent: its certificate files in `<dir>/tls`, config in `<dir>/tls.hcl`.
+struct Setup {
+    _dir: tempfile::TempDir,
+    tls_dir: PathBuf,
+    agent: Agent,
+}
+
+fn start(ca: &Ca, leaf: &Leaf, extra: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let tls_dir = dir.path().join("tls");
+    std::fs::create_dir(&tls_dir).unwrap();
+    std::fs::write(tls_dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(tls_dir.join("server.pem"), &leaf.cert_pem).unwrap();
+    std::fs::write(tls_dir.join("server-key.pem"), &leaf.key_pem).unwrap();
+    let config = dir.path().join("tls.hcl");
+    let d = tls_dir.display();
+    std::fs::write(
+        &config,
+        format!(
+            "tls {{\n  http = true\n  ca_file = \"{d}/ca.pem\"\n  cert_file = \"{d}/server.pem\"\n  key_file = \"{d}/server-key.pem\"\n{extra}}}\n"
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let agent = Agent::start_in(&data, &[&format!("-config={}", config.display())]);
+    Setup {
+        _dir: dir,
+        tls_dir,
+        agent,
+    }
+}
+
+fn client_config(ca: &Ca, identity: Option<&Leaf>) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.issuer.der().clone()).unwrap();
+    let builder =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+    Arc::new(match identity {
+        None => builder.with_no_client_auth(),
+        Some(leaf) => builder
+            .with_client_auth_cert(
+                vec![leaf.der.clone()],
+                PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap(),
+            )
+            .unwrap(),
+    })
+}
+
+/// A TLS connection to the agent, handshake done (or failed).
+fn connect(
+    addr: &str,
+    config: Arc<ClientConfig>,
+) -> std::io::Result<StreamOwned<ClientConnection, TcpStream>> {
+    let sock = TcpStream::connect(addr)?;
+    sock.set_read_timeout(Some(PATIENCE))?;
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let conn = ClientConnection::new(config, name).unwrap();
+    let mut stream = StreamOwned::new(conn, sock);
+    while stream.conn.is_handshaking() {
+        stream.conn.complete_io(&mut stream.sock)?;
+    }
+    Ok(stream)
+}
+
+/// The certificate the agent presents to a new connection.
+fn served_cert(addr: &str, config: Arc<ClientConfig>) -> Option<CertificateDer<'static>> {
+    let stream = connect(addr, config).ok()?;
+    Some(stream.conn.peer_certificates()?[0].clone().into_owned())
+}
+
+/// `GET target` over TLS: the whole raw answer, or the error that ended the connection.
+fn get(addr: &str, config: Arc<ClientConfig>, target: &str) -> std::io::Result<Vec<u8>> {
+    let mut stream = connect(addr, config)?;
+    stream.write_all(
+        format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    Ok(raw)
+}
+
+fn status_line(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn https_with_the_ca_works_and_plain_http_gets_no_answer() {
+    let ca = Ca::new("caravan test CA");
+    let leaf = server_leaf(&ca);
+    let setup = start(&ca, &leaf, "");
+    let addr = &setup.agent.addr;
+    let raw = get(addr, client_config(&ca, None), "/v1/client/metadata").unwrap();
+    assert_eq!(status_line(&raw), "HTTP/1.1 200 OK");
+    assert_eq!(served_cert(addr, client_config(&ca, None)), Some(leaf.der));
+
+    // Plain HTTP on the TLS port: no HTTP answer, only the end of the connection.
+    let mut plain = TcpStream::connect(addr).unwrap();
+    plain.set_read_timeout(Some(PATIENCE)).unwrap();
+    plain
+        .write_all(b"GET /v1/client/metadata HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(!answer.starts_with(b"HTTP/"), "{answer:?}");
+
+    // A client that does not trust this CA refuses the server.
+    let other = Ca::new("another CA");
+    assert!(get(addr, client_config(&other, None), "/v1/client/metadata").is_err());
+}
+
+#[test]
+fn mutual_tls_refuses_clients_without_a_certificate_from_the_ca() {
+    let ca = Ca::new("caravan test CA");
+    let setup = start(&ca, &server_leaf(&ca), "  verify_https_client = true\n");
+    let addr = &setup.agent.addr;
+    let client = ca.issue(&["client.global.nomad"]);
+    let raw = get(
+        addr,
+        client_config(&ca, Some(&client)),
+        "/v1/client/metadata",
+    )
+    .unwrap();
+    assert_eq!(status_line(&raw), "HTTP/1.1 200 OK");
+
+    let other = Ca::new("another CA");
+    let stranger = other.issue(&["client.global.nomad"]);
+    for (who, config) in [
+        ("no certificate", client_config(&ca, None)),
+        ("another CA's", client_config(&ca, Some(&stranger))),
+    ] {
+        match get(addr, config, "/v1/client/metadata") {
+            Err(_) => {}
+            Ok(raw) => assert!(raw.is_empty(), "{who}: {}", String::from_utf8_lossy(&raw)),
+        }
+    }
+}
+
+/// The data of a follow stream's frames so far (an HTTP/1.0 request: the body is the
+/// frames, unchunked, until the connection ends).
+fn frames_data(body: &[u8]) -> Vec<u8> {
+    let mut data = Vec::new();
+    for frame in serde_json::Deserializer::from_slice(body).into_iter::<serde_json::Value>() {
+        let Ok(frame) = frame else { break };
+        if let Some(text) = frame.get("Data").and_then(|d| d.as_str()) {
+            data.extend(
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .unwrap(),
+            );
+        }
+    }
+    data
+}
+
+#[test]
+fn certificates_reload_without_dropping_streams_and_a_bad_one_keeps_the_old() {
+    let ca = Ca::new("caravan test CA");
+    let first = server_leaf(&ca);
+    let setup = start(&ca, &first, "");
+    let agent = &setup.agent;
+    let addr = &agent.addr;
+    let config = client_config(&ca, None);
+
+    // A follow stream, open before the swap.
+    let file = agent.alloc_dir().join("alloc/data/followed.log");
+    let append = |text: &str| {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&file)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    };
+    append("before\n");
+    let mut stream = connect(addr, config.clone()).unwrap();
+    stream
+        .write_all(
+            format!(
+                "GET /v1/client/fs/stream/{}?path=alloc/data/followed.log&follow=true HTTP/1.0\r\n\r\n",
+                agent.demo_alloc
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let mut raw = Vec::new();
+    let read_until = |raw: &mut Vec<u8>, stream: &mut StreamOwned<_, _>, marker: &str| {
+        wait_until(marker, || {
+            let mut buf = [0u8; 16384];
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "the stream ended");
+            raw.extend_from_slice(&buf[..n]);
+            let body = raw
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(&[][..], |p| &raw[p + 4..]);
+            String::from_utf8_lossy(&frames_data(body)).contains(marker)
+        })
+    };
+    read_until(&mut raw, &mut stream, "before");
+
+    // New files on disk: new connections get the new certificate...
+    let second = server_leaf(&ca);
+    let from = agent.log().len();
+    replace(&setup.tls_dir.join("server-key.pem"), &second.key_pem);
+    replace(&setup.tls_dir.join("server.pem"), &second.cert_pem);
+    wait_for("the new certificate to be served", || {
+        (served_cert(addr, config.clone())? == second.der).then_some(())
+    });
+    wait_log_after(agent, from, "TLS reload (file change): serving certificate");
+    // ...and the stream opened before keeps flowing.
+    append("after the swap\n");
+    read_until(&mut raw, &mut stream, "after the swap");
+
+    // A bad certificate keeps the one in use, and says why.
+    let from = agent.log().len();
+    replace(&setup.tls_dir.join("server.pem"), "not a certificate\n");
+    wait_log_after(agent, from, "failed, keeping the certificate in use");
+    assert_eq!(served_cert(addr, config.clone()), Some(second.der.clone()));
+    let raw_get = get(addr, config.clone(), "/v1/client/metadata").unwrap();
+    assert_eq!(status_line(&raw_get), "HTTP/1.1 200 OK");
+    // A certificate that does not match the key is refused too.
+    let from = agent.log().len();
+    replace(&setup.tls_dir.join("server.pem"), &first.cert_pem);
+    wait_log_after(agent, from, "failed, keeping the certificate in use");
+    assert_eq!(served_cert(addr, config.clone()), Some(second.der.clone()));
+
+    // SIGHUP reloads the certificates and the core alike.
+    let third = server_leaf(&ca);
+    replace(&setup.tls_dir.join("server-key.pem"), &third.key_pem);
+    replace(&setup.tls_dir.join("server.pem"), &third.cert_pem);
+    wait_for("the third certificate to be served", || {
+        (served_cert(addr, config.clone())? == third.der).then_some(())
+    });
+    let from = agent.log().len();
+    agent.signal(rustix::process::Signal::HUP);
+    wait_log_after(agent, from, "TLS reload (SIGHUP): serving certificate");
+    wait_log_after(agent, from, "re-checked (SIGHUP)");
+    append("still here\n");
+    read_until(&mut raw, &mut stream, "still here");
+    wait_log(agent, "TLS on the HTTP API");
+}
