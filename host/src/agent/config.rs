@@ -30,6 +30,21 @@ pub struct FileConfig {
     pub datacenter: Option<String>,
     pub advertise: Advertise,
     pub limits: Limits,
+    pub ui: UiConfig,
+}
+
+/// `ui { enabled = false }`: Nomad's block; the web UI at `/ui/` is on unless it says so.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiConfig {
+    pub enabled: Option<bool>,
+}
+
+impl UiConfig {
+    /// Whether `/ui/` serves the web UI (default: yes, as in Nomad).
+    pub fn enabled(&self) -> bool {
+        self.enabled.unwrap_or(true)
+    }
 }
 
 /// `limits { http_max_conns_per_client = 100 }`, Nomad's name and default.
@@ -208,6 +223,9 @@ impl FileConfig {
         if other.core.call_timeout.is_some() {
             self.core.call_timeout = other.core.call_timeout;
         }
+        if other.ui.enabled.is_some() {
+            self.ui.enabled = other.ui.enabled;
+        }
     }
 
     /// `core.call_timeout`, if set.
@@ -302,6 +320,17 @@ mod tests {
         assert_eq!(config.client.meta["zone.name"], "a");
         assert_eq!(config.client.servers, ["10.0.0.1:4646"]);
         assert!(config.acl.enabled);
+    }
+
+    #[test]
+    fn ui_block_is_on_unless_disabled_and_later_files_win() {
+        let mut config = FileConfig::default();
+        assert!(config.ui.enabled());
+        config.merge(hcl::from_str("ui {\n enabled = false\n}").unwrap());
+        assert!(!config.ui.enabled());
+        config.merge(FileConfig::default());
+        assert!(!config.ui.enabled());
+        assert!(hcl::from_str::<FileConfig>("ui {\n enabeld = false\n}").is_err());
     }
 
     #[test]
