@@ -12,6 +12,7 @@ import urllib.request
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -134,7 +135,10 @@ class Browser:
         self.allowed = None
 
     def wait(self, condition, message=""):
-        return WebDriverWait(self.driver, PATIENCE, poll_frequency=0.05).until(condition, message)
+        # The page re-renders as answers arrive: an element may go stale between polls.
+        return WebDriverWait(self.driver, PATIENCE, poll_frequency=0.05,
+                             ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+                             ).until(condition, message)
 
     def console_errors(self):
         """Console errors since the last call, less the refusals the test said it expects."""
