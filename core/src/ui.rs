@@ -152,7 +152,15 @@ mod tests {
     fn the_page_has_no_inline_script_or_style_and_names_only_embedded_files() {
         for asset in ASSETS {
             let text = std::str::from_utf8(asset.body).unwrap();
-            for banned in ["<script>", "style=", "<style", "innerHTML", "eval(", "http://", "https://"] {
+            for banned in [
+                "<script>",
+                "style=",
+                "<style",
+                "innerHTML",
+                "eval(",
+                "http://",
+                "https://",
+            ] {
                 // SVG's namespace URI is not a fetch.
                 if asset.name == "favicon.svg" && banned == "http://" {
                     continue;
@@ -161,7 +169,11 @@ mod tests {
             }
         }
         let index = std::str::from_utf8(ASSETS[0].body).unwrap();
-        for reference in index.split("src=\"").skip(1).chain(index.split("href=\"").skip(1)) {
+        for reference in index
+            .split("src=\"")
+            .skip(1)
+            .chain(index.split("href=\"").skip(1))
+        {
             let name = &reference[..reference.find('"').unwrap()];
             if let Some(name) = name.strip_prefix("/ui/") {
                 assert!(ASSETS.iter().any(|a| a.name == name), "{name}");
@@ -171,7 +183,11 @@ mod tests {
             let text = std::str::from_utf8(asset.body).unwrap();
             for import in text.split("from './").skip(1) {
                 let name = &import[..import.find('\'').unwrap()];
-                assert!(ASSETS.iter().any(|a| a.name == name), "{name} in {}", asset.name);
+                assert!(
+                    ASSETS.iter().any(|a| a.name == name),
+                    "{name} in {}",
+                    asset.name
+                );
             }
         }
     }
