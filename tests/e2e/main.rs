@@ -12,3 +12,4 @@ mod hotswap;
 mod isolation;
 mod persistence;
 mod streaming;
+mod ui;
