@@ -20,6 +20,7 @@ fn main() -> Result<()> {
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     for watched in [
         "core/src",
+        "core/ui",
         "core/Cargo.toml",
         "tests/cores",
         "wit",

@@ -30,7 +30,8 @@ pub fn requirement(route: &Route, method: &str) -> Option<Requirement> {
             "checks" | "snapshot" => &["read-job"],
             _ => &["alloc-lifecycle"],
         }),
-        Route::AclTokenSelf | Route::AclBootstrap => return None,
+        // The UI's assets are public, as Nomad's: every call the page makes checks the token.
+        Route::AclTokenSelf | Route::AclBootstrap | Route::Ui(_) => return None,
     })
 }
 

@@ -123,6 +123,7 @@ fn dispatch<H: Host>(
         Route::Allocation(id) => {
             Response::json(&crate::cluster::allocation_body(host, &access, &id)?, query)
         }
+        Route::Ui(path) => crate::ui::serve(host, req, &path)?,
     };
     Ok(Action::Respond(response))
 }

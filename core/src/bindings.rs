@@ -242,6 +242,7 @@ impl Host for Imports {
         core_host::Roles {
             server: roles.server,
             client: roles.client,
+            ui: roles.ui,
         }
     }
 

@@ -50,6 +50,7 @@ impl Default for Fake {
             roles: RefCell::new(Roles {
                 server: false,
                 client: true,
+                ui: true,
             }),
             acl_enabled: RefCell::default(),
             tokens: RefCell::default(),

@@ -270,6 +270,8 @@ pub enum ResolveError {
 pub struct Roles {
     pub server: bool,
     pub client: bool,
+    /// It serves the web UI (`ui { enabled }`).
+    pub ui: bool,
 }
 
 /// A client node known to this agent.

@@ -26,6 +26,7 @@ pub mod stats;
 pub mod stream;
 pub mod timefmt;
 pub mod tokens;
+pub mod ui;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;

@@ -202,6 +202,7 @@ mod tests {
         *host.roles.borrow_mut() = Roles {
             server: true,
             client: false,
+            ui: true,
         };
         host
     }

@@ -41,6 +41,8 @@ pub enum Route {
     Allocations,
     /// `/v1/allocation/:id`.
     Allocation(String),
+    /// `/ui` and everything under `/ui/`: the web UI's assets (the cleaned path).
+    Ui(String),
 }
 
 /// The name of every route, so tests can prove they cover them all.
@@ -64,6 +66,7 @@ pub const NAMES: &[&str] = &[
     "node",
     "allocations",
     "allocation",
+    "ui",
 ];
 
 impl Route {
@@ -89,6 +92,7 @@ impl Route {
             Route::Node(_) => "node",
             Route::Allocations => "allocations",
             Route::Allocation(_) => "allocation",
+            Route::Ui(_) => "ui",
         }
     }
 
@@ -104,6 +108,7 @@ impl Route {
                 | Route::Node(_)
                 | Route::Allocations
                 | Route::Allocation(_)
+                | Route::Ui(_)
         )
     }
 }
@@ -129,6 +134,9 @@ pub fn route(raw_path: &str) -> ApiResult<Route> {
         "/v1/nodes" => return Ok(Route::Nodes),
         "/v1/allocations" => return Ok(Route::Allocations),
         _ => {}
+    }
+    if path == "/ui" || path.starts_with("/ui/") {
+        return Ok(Route::Ui(path));
     }
     if let Some(rest) = path.strip_prefix(FS_PREFIX) {
         return fs_route(rest);
@@ -338,10 +346,20 @@ mod tests {
             "/v1/node/n",
             "/v1/allocations",
             "/v1/allocation/a",
+            "/ui/",
         ];
         let names: std::collections::BTreeSet<_> =
             paths.iter().map(|p| route(p).unwrap().name()).collect();
         assert_eq!(names, NAMES.iter().copied().collect());
+    }
+
+    #[test]
+    fn ui_routes_take_the_cleaned_path() {
+        assert_eq!(route("/ui/"), Ok(Route::Ui("/ui/".into())));
+        assert_eq!(route("/ui"), Ok(Route::Ui("/ui".into())));
+        assert_eq!(route("//ui/./app.js"), Ok(Route::Ui("/ui/app.js".into())));
+        assert_eq!(route("/ui/../v1/client/stats"), Ok(Route::HostStats));
+        assert_eq!(err("/uix"), (404, String::new()));
     }
 
     #[test]

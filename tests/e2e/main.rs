@@ -15,3 +15,4 @@ mod persistence;
 mod streaming;
 mod tls;
 mod traversal;
+mod ui;

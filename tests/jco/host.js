@@ -333,7 +333,7 @@ export class MemHost {
       },
       // The fixture's agent knows no other node: it is the only one (when it is a client).
       'caravan:client/cluster': {
-        roles: () => fixture.roles ?? { server: false, client: true },
+        roles: () => ({ server: false, client: true, ui: true, ...fixture.roles }),
         register: (r) => {
           host.registered.push({
             id: r.node.id,

@@ -96,6 +96,13 @@ impl From<Time> for types::Timestamp {
 struct RolesFixture {
     server: bool,
     client: bool,
+    /// `cluster.roles().ui`: the web UI is served (default: yes, as an agent's default).
+    #[serde(default = "yes")]
+    ui: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize, Clone)]
@@ -794,10 +801,12 @@ impl cluster::Host for MemHost {
         let roles = self.fixture.roles.unwrap_or(RolesFixture {
             server: false,
             client: true,
+            ui: true,
         });
         cluster::AgentRoles {
             server: roles.server,
             client: roles.client,
+            ui: roles.ui,
         }
     }
 

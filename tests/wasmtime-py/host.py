@@ -227,7 +227,8 @@ class MemHost:
                     for a in self.allocations if a["id"] not in self.collected]
 
         return {
-            "roles": lambda _s: rec(**self.fixture.get("roles", {"server": False, "client": True})),
+            "roles": lambda _s: rec(**{"server": False, "client": True, "ui": True,
+                                        **self.fixture.get("roles", {})}),
             "register": register,
             "node": lambda _s, node_id: self.local_node() if node_id == self.fixture["node_id"] else None,
             "nodes": lambda _s: [self.local_node()],

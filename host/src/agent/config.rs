@@ -33,6 +33,21 @@ pub struct FileConfig {
     /// Nomad's `log_level`: TRACE, DEBUG, INFO (default), WARN or ERROR, in any case.
     pub log_level: Option<String>,
     pub tls: TlsConfig,
+    pub ui: UiConfig,
+}
+
+/// `ui { enabled = false }`: Nomad's block; the web UI at `/ui/` is on unless it says so.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiConfig {
+    pub enabled: Option<bool>,
+}
+
+impl UiConfig {
+    /// Whether `/ui/` serves the web UI (default: yes, as in Nomad).
+    pub fn enabled(&self) -> bool {
+        self.enabled.unwrap_or(true)
+    }
 }
 
 /// `tls { ... }`, Nomad's names: TLS (and mutual TLS) on the HTTP API.
@@ -253,6 +268,9 @@ impl FileConfig {
         if other.core.call_timeout.is_some() {
             self.core.call_timeout = other.core.call_timeout;
         }
+        if other.ui.enabled.is_some() {
+            self.ui.enabled = other.ui.enabled;
+        }
     }
 
     /// `core.call_timeout`, if set.
@@ -394,6 +412,17 @@ mod tests {
     }
 
     #[test]
+    fn ui_block_is_on_unless_disabled_and_later_files_win() {
+        let mut config = FileConfig::default();
+        assert!(config.ui.enabled());
+        config.merge(hcl::from_str("ui {\n enabled = false\n}").unwrap());
+        assert!(!config.ui.enabled());
+        config.merge(FileConfig::default());
+        assert!(!config.ui.enabled());
+        assert!(hcl::from_str::<FileConfig>("ui {\n enabeld = false\n}").is_err());
+    }
+
+    #[test]
     fn acl_block() {
         let config: FileConfig = hcl::from_str("acl {\n enabled = true\n}").unwrap();
         assert!(config.acl.enabled);
@@ -473,5 +502,15 @@ mod tests {
             let config: FileConfig = hcl::from_str(bad).unwrap();
             assert!(config.check().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn log_level_and_ui_pass_the_key_check_of_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.hcl");
+        std::fs::write(&path, "log_level = \"WARN\"\nui {\n  enabled = false\n}\n").unwrap();
+        let config = FileConfig::load(&path).unwrap();
+        assert_eq!(config.log_level.as_deref(), Some("WARN"));
+        assert!(!config.ui.enabled());
     }
 }

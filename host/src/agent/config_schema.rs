@@ -35,13 +35,14 @@ pub static TOP: Section = Section {
         ("acl", S(&ACL)),
         ("limits", S(&LIMITS)),
         ("tls", S(&TLS)),
+        ("log_level", V),
+        ("ui", S(&UI)),
         // caravan's own: how the wasm core is run.
         ("core", S(&CORE)),
     ],
     nomad_only: &[
         "region",
         "plugin_dir",
-        "log_level",
         "log_json",
         "log_file",
         "log_include_location",
@@ -60,7 +61,6 @@ pub static TOP: Section = Section {
         "disable_anonymous_signature",
         "consul",
         "vault",
-        "ui",
         "http_api_response_headers",
         "sentinel",
         "autopilot",
@@ -70,6 +70,11 @@ pub static TOP: Section = Section {
         "keyring",
         "eventlog",
     ],
+};
+
+static UI: Section = Section {
+    keys: &[("enabled", V)],
+    nomad_only: &["content_security_policy", "consul", "vault", "label"],
 };
 
 static PORTS: Section = Section {

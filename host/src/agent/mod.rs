@@ -150,6 +150,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         client: options.client
             || options.dev
             || config.client.enabled.unwrap_or(!config.server.enabled),
+        ui: config.ui.enabled(),
     };
     let ctx = Arc::new(HostContext {
         node: NodeState {

@@ -79,6 +79,7 @@ impl HostContext {
                 roles: bindings::cluster::AgentRoles {
                     server: false,
                     client: true,
+                    ui: true,
                 },
                 nodes: cluster::Cluster::default(),
             },

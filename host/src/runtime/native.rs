@@ -349,6 +349,7 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
         core::Roles {
             server: roles.server,
             client: roles.client,
+            ui: roles.ui,
         }
     }
 

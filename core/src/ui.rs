@@ -1,0 +1,194 @@
+//! The web UI under `/ui/`: static files embedded in the core (`core/ui/`), served with a
+//! strict Content-Security-Policy.
+//!
+//! The UI lives in the core so that it is routed like every other path and swapped with the
+//! core: the host serves nothing of its own. Its pages call the agent's API like any client
+//! (the token travels as `X-Nomad-Token`); the assets themselves are public, as Nomad's are.
+//! `cluster.roles().ui` carries the agent configuration's `ui { enabled }`.
+
+use crate::host::Host;
+use crate::http::{ApiError, ApiResult, Request, Response};
+
+/// Scripts, styles, images and connections from this origin only; no inline script or style,
+/// no plugins, no framing, no `<base>`, no form posts.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The answer under `/ui/` when the UI is turned off.
+pub const DISABLED: &str = "the web UI is disabled (ui { enabled = false })";
+
+/// One embedded file: its name under `/ui/`, its media type, its bytes.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+
+macro_rules! asset {
+    ($name:literal, $content_type:expr) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            body: include_bytes!(concat!("../ui/", $name)),
+        }
+    };
+}
+
+/// Every file of the UI. `/ui/` is `index.html`; the page routes with the URL's fragment,
+/// so no other path needs it.
+const ASSETS: &[Asset] = &[
+    asset!("index.html", HTML),
+    asset!("style.css", "text/css; charset=utf-8"),
+    asset!("favicon.svg", "image/svg+xml"),
+    asset!("app.js", JS),
+    asset!("api.js", JS),
+    asset!("dom.js", JS),
+    asset!("allocs.js", JS),
+    asset!("files.js", JS),
+    asset!("logs.js", JS),
+    asset!("chart.js", JS),
+    asset!("node.js", JS),
+];
+
+/// Answer `path` (`/ui` or under `/ui/`, already cleaned).
+pub fn serve(host: &impl Host, req: &Request, path: &str) -> ApiResult<Response> {
+    if !host.roles().ui {
+        return Err(ApiError::not_found(DISABLED));
+    }
+    if req.method != "GET" && req.method != "HEAD" {
+        return Err(ApiError::invalid_method());
+    }
+    let Some(name) = path.strip_prefix("/ui/") else {
+        // `/ui`: where Go's ServeMux would send it.
+        return Ok(Response {
+            status: 301,
+            headers: vec![("Location".into(), "/ui/".into())],
+            body: Vec::new(),
+        });
+    };
+    let name = if name.is_empty() { "index.html" } else { name };
+    let asset = ASSETS
+        .iter()
+        .find(|a| a.name == name)
+        .ok_or_else(|| ApiError::not_found(""))?;
+    Ok(Response {
+        status: 200,
+        headers: headers(asset.content_type),
+        body: asset.body.to_vec(),
+    })
+}
+
+fn headers(content_type: &str) -> Vec<(String, String)> {
+    [
+        ("Content-Type", content_type),
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Cross-Origin-Resource-Policy", "same-origin"),
+        // Small files that change when the core is swapped: revalidate every time.
+        ("Cache-Control", "no-cache"),
+    ]
+    .into_iter()
+    .map(|(n, v)| (n.to_string(), v.to_string()))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::Fake;
+    use crate::http::Action;
+
+    fn get(host: &Fake, method: &str, path: &str) -> crate::http::Response {
+        let req = Request {
+            method: method.into(),
+            path: path.into(),
+            ..Default::default()
+        };
+        match crate::handle(host, &req) {
+            Action::Respond(response) => response,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn index_and_assets_carry_the_policy_and_their_type() {
+        let host = Fake::default();
+        let index = get(&host, "GET", "/ui/");
+        assert_eq!(index.status, 200);
+        assert_eq!(index.header("content-type"), Some(HTML));
+        assert_eq!(
+            index.header("content-security-policy"),
+            Some(CONTENT_SECURITY_POLICY)
+        );
+        assert_eq!(index.header("x-content-type-options"), Some("nosniff"));
+        assert!(index.header("access-control-allow-origin").is_none());
+        let script = get(&host, "GET", "/ui/app.js");
+        assert_eq!(script.header("content-type"), Some(JS));
+        assert_eq!(get(&host, "GET", "/ui/nope.js").status, 404);
+        assert_eq!(get(&host, "POST", "/ui/").status, 405);
+        let bare = get(&host, "GET", "/ui");
+        assert_eq!((bare.status, bare.header("location")), (301, Some("/ui/")));
+    }
+
+    #[test]
+    fn a_disabled_ui_is_404_everywhere() {
+        let host = Fake::default();
+        host.roles.borrow_mut().ui = false;
+        for path in ["/ui/", "/ui", "/ui/app.js"] {
+            let response = get(&host, "GET", path);
+            assert_eq!(response.status, 404, "{path}");
+            assert_eq!(response.body, DISABLED.as_bytes());
+        }
+    }
+
+    #[test]
+    fn the_page_has_no_inline_script_or_style_and_names_only_embedded_files() {
+        for asset in ASSETS {
+            let text = std::str::from_utf8(asset.body).unwrap();
+            for banned in [
+                "<script>",
+                "style=",
+                "<style",
+                "innerHTML",
+                "eval(",
+                "http://",
+                "https://",
+            ] {
+                // SVG's namespace URI is not a fetch.
+                if asset.name == "favicon.svg" && banned == "http://" {
+                    continue;
+                }
+                assert!(!text.contains(banned), "{} contains {banned}", asset.name);
+            }
+        }
+        let index = std::str::from_utf8(ASSETS[0].body).unwrap();
+        for reference in index
+            .split("src=\"")
+            .skip(1)
+            .chain(index.split("href=\"").skip(1))
+        {
+            let name = &reference[..reference.find('"').unwrap()];
+            if let Some(name) = name.strip_prefix("/ui/") {
+                assert!(ASSETS.iter().any(|a| a.name == name), "{name}");
+            }
+        }
+        for asset in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
+            let text = std::str::from_utf8(asset.body).unwrap();
+            for import in text.split("from './").skip(1) {
+                let name = &import[..import.find('\'').unwrap()];
+                assert!(
+                    ASSETS.iter().any(|a| a.name == name),
+                    "{name} in {}",
+                    asset.name
+                );
+            }
+        }
+    }
+}

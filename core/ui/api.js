@@ -1,0 +1,127 @@
+// The agent's HTTP API as the page uses it: the token from session storage in
+// X-Nomad-Token, errors as plain sentences, and Nomad's framed streams.
+
+const KEY = 'caravan.token';
+
+/** The ACL token of this tab (session storage: gone when the tab closes). */
+export const token = {
+  get: () => sessionStorage.getItem(KEY) || '',
+  set(value) {
+    if (value) sessionStorage.setItem(KEY, value);
+    else sessionStorage.removeItem(KEY);
+  },
+};
+
+/** A refused or failed request, with a sentence fit for the page. */
+export class ApiError extends Error {
+  constructor(status, text) {
+    super(explain(status, text));
+    this.status = status;
+    this.text = text;
+  }
+}
+
+function explain(status, text) {
+  const detail = text && text !== 'Permission denied' ? ` (${text})` : '';
+  if (status === 403) {
+    return token.get()
+      ? `Permission denied${detail}: the ACL token in use may not do this.`
+      : `Permission denied${detail}: this needs an ACL token; enter one above.`;
+  }
+  if (status === 404) return `Not found: ${text || 'no such page or resource'}.`;
+  if (status === 0) return `The agent could not be reached (${text}).`;
+  return `The agent answered ${status}${text ? `: ${text}` : ''}.`;
+}
+
+/** fetch() with the token; throws ApiError unless the answer is 2xx. */
+export async function request(path, { method = 'GET', body, signal } = {}) {
+  const headers = {};
+  const secret = token.get();
+  if (secret) headers['X-Nomad-Token'] = secret;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body, signal, cache: 'no-store', credentials: 'omit' });
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new ApiError(0, err.message);
+  }
+  if (!res.ok) throw new ApiError(res.status, (await res.text()).trim());
+  return res;
+}
+
+export const getJSON = async (path, options) => (await request(path, options)).json();
+
+/** A query string from an object, leaving out empty values. */
+export function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
+  const text = q.toString();
+  return text ? `?${text}` : '';
+}
+
+/**
+ * Nomad's stream frames: JSON objects written back to back with no separator
+ * (`{"Offset":..,"Data":"base64",..}`, heartbeats `{}`). Fed text in any chunking, it
+ * returns the complete objects; a partial one waits for the next chunk.
+ */
+export class FrameParser {
+  constructor() {
+    this.buf = '';
+    this.depth = 0;
+    this.inString = false;
+    this.escaped = false;
+    this.scanned = 0;
+  }
+
+  push(text) {
+    this.buf += text;
+    const frames = [];
+    let start = 0;
+    const buf = this.buf;
+    for (let i = this.scanned; i < buf.length; i += 1) {
+      const c = buf.charCodeAt(i);
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === 92) this.escaped = true; // backslash
+        else if (c === 34) this.inString = false; // quote
+      } else if (c === 34) {
+        this.inString = true;
+      } else if (c === 123) {
+        this.depth += 1;
+      } else if (c === 125) {
+        this.depth -= 1;
+        if (this.depth === 0) {
+          frames.push(JSON.parse(buf.slice(start, i + 1)));
+          start = i + 1;
+        }
+      } else if (this.depth === 0 && c > 32) {
+        throw new Error(`unexpected ${buf[i]} between frames`);
+      }
+    }
+    this.buf = buf.slice(start);
+    this.scanned = this.buf.length;
+    return frames;
+  }
+}
+
+/** Base64 to bytes. */
+export function decodeBase64(text) {
+  const raw = atob(text);
+  const out = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i += 1) out[i] = raw.charCodeAt(i);
+  return out;
+}
+
+/** Follow a framed stream, calling onFrame for each object until it ends or is aborted. */
+export async function followFrames(path, signal, onFrame) {
+  const res = await request(path, { signal });
+  const reader = res.body.getReader();
+  const text = new TextDecoder();
+  const parser = new FrameParser();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    for (const frame of parser.push(text.decode(value, { stream: true }))) onFrame(frame);
+  }
+}

@@ -1,0 +1,64 @@
+// The page's entry point: the token field and the fragment router (#/, #/alloc/ID,
+// #/alloc/ID/files/PATH, #/alloc/ID/logs/TASK/TYPE, #/node[/ID]).
+
+import { token } from './api.js';
+import { allocationsView, allocationView } from './allocs.js';
+import { notice } from './dom.js';
+import { filesView } from './files.js';
+import { logsView } from './logs.js';
+import { nodeView } from './node.js';
+
+const view = document.getElementById('view');
+const status = document.getElementById('status');
+let leave = [];
+
+function render() {
+  for (const fn of leave.splice(0)) fn();
+  const controller = new AbortController();
+  leave.push(() => controller.abort());
+  const ctx = { signal: controller.signal, onLeave: (fn) => leave.push(fn) };
+  const parts = location.hash.replace(/^#\/?/, '').split('/').filter((p, i) => p || i > 0).map(decodeURIComponent);
+  const [section, id, sub, ...rest] = parts;
+  document.getElementById('nav-allocs').setAttribute('aria-current', section !== 'node' ? 'page' : 'false');
+  document.getElementById('nav-node').setAttribute('aria-current', section === 'node' ? 'page' : 'false');
+  if (!section) {
+    document.title = 'Allocations · caravan';
+    allocationsView(ctx, view);
+  } else if (section === 'alloc' && id && !sub) {
+    document.title = `Allocation ${id.slice(0, 8)} · caravan`;
+    allocationView(ctx, view, id);
+  } else if (section === 'alloc' && id && sub === 'files') {
+    document.title = `Files ${id.slice(0, 8)} · caravan`;
+    filesView(ctx, view, id, rest.join('/'));
+  } else if (section === 'alloc' && id && sub === 'logs' && rest.length === 2) {
+    document.title = `Logs ${rest[0]} · caravan`;
+    logsView(ctx, view, id, rest[0], rest[1]);
+  } else if (section === 'node') {
+    document.title = 'Node · caravan';
+    nodeView(ctx, view, id);
+  } else {
+    document.title = 'Not found · caravan';
+    view.replaceChildren(notice(`Not found: there is no view at ${location.hash}.`));
+  }
+}
+
+const input = document.getElementById('token');
+input.value = token.get();
+document.getElementById('token-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  token.set(input.value.trim());
+  status.textContent = token.get() ? 'Token set for this tab.' : 'No token: requests are anonymous.';
+  render();
+});
+document.getElementById('token-clear').addEventListener('click', () => {
+  input.value = '';
+  token.set('');
+  status.textContent = 'Token cleared: requests are anonymous.';
+  render();
+});
+window.addEventListener('hashchange', () => {
+  status.textContent = '';
+  render();
+  view.focus({ preventScroll: true });
+});
+render();

@@ -1,0 +1,36 @@
+//! The web UI as the binary serves it: `/ui/` with its policy, and `ui { enabled = false }`.
+//! The page itself is tested in a browser (`tests/ui`, `scripts/test-ui`).
+
+use crate::support::Agent;
+
+#[test]
+fn the_ui_is_served_with_a_strict_policy_and_can_be_turned_off() {
+    let agent = Agent::start();
+    let page = agent.get("/ui/");
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let policy = page.header("content-security-policy").unwrap();
+    assert!(policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert!(page.text().contains("/ui/app.js"));
+    assert!(agent.terminate().success());
+
+    let temp = tempfile::tempdir().unwrap();
+    let config = temp.path().join("agent.hcl");
+    std::fs::write(&config, "ui {\n  enabled = false\n}\n").unwrap();
+    let agent = Agent::start_in(
+        &temp.path().join("data"),
+        &[&format!("-config={}", config.display())],
+    );
+    let page = agent.get("/ui/");
+    assert_eq!(page.status, 404);
+    assert_eq!(
+        page.text(),
+        "the web UI is disabled (ui { enabled = false })"
+    );
+    assert_eq!(agent.get("/v1/client/metadata").status, 200);
+    assert!(agent.terminate().success());
+}
