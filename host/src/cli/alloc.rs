@@ -102,12 +102,12 @@ pub const LOGS: Usage = Usage {
         Flag {
             name: "since",
             kind: Kind::Value("time"),
-            help: "Only lines written since this RFC 3339 time or duration ago (10m),\npassed to the agent as since= (an agent without it says so)",
+            help: "Only lines written since this RFC 3339 time or duration ago (10m):\npassed through as since=; the agent decides (its error is printed)",
         },
         Flag {
             name: "timestamps",
             kind: Kind::Bool,
-            help: "Prefix each line with when it was written (timestamps=true)",
+            help: "Prefix each line with when it was written (passed as timestamps=true)",
         },
         Flag {
             name: "json",
