@@ -91,7 +91,7 @@ Commands for people, against the agent at NOMAD_ADDR (NOMAD_TOKEN if set), shape
 Nomad's; allocations by unique id prefix; -json for scripts; exit 0 ok, 1 error.
 `caravan <command> -help` lists each one's flags:
   alloc logs [-f] [-stdout] [-stderr] [-tail] [-n N] [-c BYTES] [-since D] [-timestamps]
-             [-json] ALLOC [TASK]      Print or follow a task's logs (Ctrl-C ends -f, exit 0)
+             [-json] ALLOC [TASK]     Print or follow a task's logs (Ctrl-C ends -f, exit 0)
   alloc fs [-stat] [-f] [-H] [-json] ALLOC [PATH]
                                       List a directory, print, stat or follow a file
   alloc status [-stats] [-json] ALLOC Show an allocation and its tasks (-stats: usage)
@@ -484,6 +484,43 @@ mod tests {
                     .count(),
                 1,
                 "{usage} in\n{help}"
+            );
+        }
+    }
+
+    /// Each people's command prints its help from its table, naming every flag once, and
+    /// the top-level usage names each command.
+    #[test]
+    fn every_command_prints_its_flags_from_its_table() {
+        let commands: [(&[&str], &Usage); 8] = [
+            (&["alloc", "logs"], &alloc::LOGS),
+            (&["alloc", "fs"], &alloc::FS),
+            (&["alloc", "status"], &alloc::STATUS),
+            (&["alloc", "gc"], &alloc::GC),
+            (&["node", "status"], &node::STATUS),
+            (&["node", "meta", "read"], &node::META_READ),
+            (&["node", "meta", "apply"], &node::META_APPLY),
+            (&["system", "gc"], &node::SYSTEM_GC),
+        ];
+        for (words, table) in commands {
+            let mut line: Vec<&str> = words.to_vec();
+            line.push("-help");
+            let Command::Text(help) = parse(&args(&line)).unwrap() else {
+                panic!("{line:?} is not help")
+            };
+            assert!(help.starts_with(&format!("Usage: caravan {}", words.join(" "))));
+            for flag in table.flags {
+                let usage = match flag.kind {
+                    Kind::Bool => format!("  -{} ", flag.name),
+                    Kind::Value(hint) | Kind::Repeated(hint) => {
+                        format!("  -{}=<{hint}> ", flag.name)
+                    }
+                };
+                assert_eq!(help.matches(&usage).count(), 1, "{usage} in\n{help}");
+            }
+            assert!(
+                usage().contains(&format!("  {}", words.join(" "))),
+                "{words:?}"
             );
         }
     }
