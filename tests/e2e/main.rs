@@ -5,6 +5,7 @@ mod support;
 mod acl;
 mod allocations;
 mod api;
+mod cli;
 mod cluster;
 mod containment;
 mod faults;

@@ -78,7 +78,14 @@ pub fn parse(table: &[Flag], args: &[String]) -> Result<Parsed> {
             Kind::Bool => ("BOOL", HasArg::Maybe),
             Kind::Value(hint) | Kind::Repeated(hint) => (hint, HasArg::Yes),
         };
-        options.opt("", flag.name, flag.help, hint, has_arg, Occur::Multi);
+        // getopts keeps one-letter names (`-f`, `-n`) as short options; in `long_only` mode
+        // `-f`, `-f=true` and `-n 5` parse the same as for long ones.
+        let (short, long) = if flag.name.len() == 1 {
+            (flag.name, "")
+        } else {
+            ("", flag.name)
+        };
+        options.opt(short, long, flag.help, hint, has_arg, Occur::Multi);
     }
     let matches = options.parse(args).map_err(|err| match err {
         getopts::Fail::UnrecognizedOption(name) => anyhow::anyhow!("unknown flag -{name}"),

@@ -1,8 +1,13 @@
 //! Command-line parsing in Nomad's style: single-dash long flags, `-flag value` or
 //! `-flag=value`, from one table ([`AGENT_FLAGS`]) that also prints the help.
 
+pub mod alloc;
+pub mod api;
 pub mod commands;
 pub mod flags;
+pub mod frames;
+pub mod node;
+pub mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,8 +27,53 @@ pub enum Command {
     CoreCheck(PathBuf),
     /// `caravan core swap FILE`: make a running agent serve this core.
     CoreSwap(PathBuf),
+    /// `caravan alloc logs|fs|status|gc`.
+    Alloc(alloc::Alloc),
+    /// `caravan node status|meta read|meta apply`, `caravan system gc`.
+    Node(node::Node),
     Version,
     Help,
+    /// Print this (a subcommand's help) and succeed.
+    Text(String),
+}
+
+/// A subcommand's usage line, description and flag table; its help is printed from them.
+pub struct Usage {
+    pub usage: &'static str,
+    pub about: &'static str,
+    pub flags: &'static [Flag],
+}
+
+impl Usage {
+    /// `Usage: …`, the description, then the flags from the table.
+    pub fn help(&self) -> String {
+        format!(
+            "Usage: {}\n\n{}\n\nOptions (-flag, -flag=value or -flag value):\n{}\n\
+             The agent is NOMAD_ADDR (default http://127.0.0.1:4646), with NOMAD_TOKEN if set.\n\
+             Exit status: 0 on success, 1 on any error (the agent's status and message are printed).\n",
+            self.usage,
+            self.about,
+            flags::help(self.flags)
+        )
+    }
+
+    /// Parse `args` against the table; `None` when help was asked for.
+    pub fn parse(&self, args: &[String]) -> Result<Option<flags::Parsed>> {
+        if args
+            .iter()
+            .any(|a| matches!(a.as_str(), "-h" | "-help" | "--help"))
+        {
+            return Ok(None);
+        }
+        flags::parse(self.flags, args)
+            .map(Some)
+            .map_err(|err| anyhow::anyhow!("{err}\n\n{}", self.help()))
+    }
+
+    /// The error text for a wrong number of arguments.
+    pub fn wrong_arguments(&self) -> String {
+        format!("This command takes other arguments\n\n{}", self.help())
+    }
 }
 
 const COMMANDS: &str = "\
@@ -36,6 +86,23 @@ Commands:
   core swap FILE    Make the agent at NOMAD_ADDR (default http://127.0.0.1:4646) serve FILE;
                     NOMAD_TOKEN, if set, is sent as X-Nomad-Token
   version           Print the version
+
+Commands for people, against the agent at NOMAD_ADDR (NOMAD_TOKEN if set), shaped like
+Nomad's; allocations by unique id prefix; -json for scripts; exit 0 ok, 1 error.
+`caravan <command> -help` lists each one's flags:
+  alloc logs [-f] [-stdout] [-stderr] [-tail] [-n N] [-c BYTES] [-since D] [-timestamps]
+             [-json] ALLOC [TASK]     Print or follow a task's logs (Ctrl-C ends -f, exit 0)
+  alloc fs [-stat] [-f] [-H] [-json] ALLOC [PATH]
+                                      List a directory, print, stat or follow a file
+  alloc status [-stats] [-json] ALLOC Show an allocation and its tasks (-stats: usage)
+  alloc gc ALLOC                      Garbage-collect a finished allocation
+  node status [-self] [-stats] [-json] [NODE]
+                                      List nodes, or show one and its allocations
+  node meta read [-json] [-node-id ID]
+                                      Print a client's metadata
+  node meta apply [-unset K1,K2] [-node-id ID] K=V ...
+                                      Set or unset a client's dynamic metadata
+  system gc [-node-id ID]             Garbage-collect every finished allocation on a client
 
 Agent options (-flag, -flag=value or -flag value; booleans take -flag=false, never the
 next argument):
@@ -152,6 +219,9 @@ fn run_command(command: Command) -> Result<ExitCode> {
             print!("{}", usage());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Text(text) => output::print(&text).map(|()| ExitCode::SUCCESS),
+        Command::Alloc(command) => alloc::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Node(command) => node::run(command).map(|()| ExitCode::SUCCESS),
         Command::Version => {
             println!("caravan {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
@@ -187,6 +257,9 @@ pub fn parse(args: &[String]) -> Result<Command> {
             _ => bail!("usage: caravan acl bootstrap\n\n{}", usage()),
         },
         "core" => parse_core(rest),
+        "alloc" => alloc::parse(rest),
+        "node" => node::parse(rest),
+        "system" => node::parse_system(rest),
         "version" | "-version" | "--version" | "-v" => Ok(Command::Version),
         "help" | "-help" | "--help" | "-h" => Ok(Command::Help),
         other => bail!("unknown command {other:?}\n\n{}", usage()),
@@ -411,6 +484,43 @@ mod tests {
                     .count(),
                 1,
                 "{usage} in\n{help}"
+            );
+        }
+    }
+
+    /// Each people's command prints its help from its table, naming every flag once, and
+    /// the top-level usage names each command.
+    #[test]
+    fn every_command_prints_its_flags_from_its_table() {
+        let commands: [(&[&str], &Usage); 8] = [
+            (&["alloc", "logs"], &alloc::LOGS),
+            (&["alloc", "fs"], &alloc::FS),
+            (&["alloc", "status"], &alloc::STATUS),
+            (&["alloc", "gc"], &alloc::GC),
+            (&["node", "status"], &node::STATUS),
+            (&["node", "meta", "read"], &node::META_READ),
+            (&["node", "meta", "apply"], &node::META_APPLY),
+            (&["system", "gc"], &node::SYSTEM_GC),
+        ];
+        for (words, table) in commands {
+            let mut line: Vec<&str> = words.to_vec();
+            line.push("-help");
+            let Command::Text(help) = parse(&args(&line)).unwrap() else {
+                panic!("{line:?} is not help")
+            };
+            assert!(help.starts_with(&format!("Usage: caravan {}", words.join(" "))));
+            for flag in table.flags {
+                let usage = match flag.kind {
+                    Kind::Bool => format!("  -{} ", flag.name),
+                    Kind::Value(hint) | Kind::Repeated(hint) => {
+                        format!("  -{}=<{hint}> ", flag.name)
+                    }
+                };
+                assert_eq!(help.matches(&usage).count(), 1, "{usage} in\n{help}");
+            }
+            assert!(
+                usage().contains(&format!("  {}", words.join(" "))),
+                "{words:?}"
             );
         }
     }

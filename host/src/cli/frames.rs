@@ -1,0 +1,185 @@
+//! Nomad's stream frames as `fs/logs` and `fs/stream` send them: JSON objects concatenated
+//! with no separator (`{"Data":"…","File":"…","Offset":40}{}{}…`), `Data` in base64, `{}`
+//! heartbeats, and `FileEvent` (`file deleted`, `file truncated`). Bytes arrive in chunks
+//! that need not end on a frame's boundary, so the decoder keeps what it could not finish.
+//! If the agent fails mid-stream it appends its error text to the body: that text is
+//! reported as an error, not silently dropped.
+
+use anyhow::{Result, anyhow};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+/// One frame; every field may be absent (a heartbeat has none).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Frame {
+    #[serde(rename = "Data", default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    #[serde(rename = "File", default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(rename = "FileEvent", default, skip_serializing_if = "Option::is_none")]
+    pub file_event: Option<String>,
+    #[serde(rename = "Offset", default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
+}
+
+impl Frame {
+    /// A heartbeat: nothing but proof that the stream is alive.
+    pub fn is_heartbeat(&self) -> bool {
+        self.data.as_deref().is_none_or(str::is_empty)
+            && self.file.as_deref().is_none_or(str::is_empty)
+            && self.file_event.as_deref().is_none_or(str::is_empty)
+            && self.offset.is_none_or(|o| o == 0)
+    }
+
+    /// The decoded `Data` (empty when there is none).
+    pub fn bytes(&self) -> Result<Vec<u8>> {
+        match self.data.as_deref() {
+            None | Some("") => Ok(Vec::new()),
+            Some(data) => base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .map_err(|err| anyhow!("a frame's Data is not base64: {err}")),
+        }
+    }
+}
+
+/// Turns chunks of a body into frames.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    pending: Vec<u8>,
+}
+
+impl Decoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add `chunk` and return every frame it completes, in order. Anything that is not a
+    /// frame (the agent's error text appended mid-stream) is an error carrying that text.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<Frame>> {
+        self.pending.extend_from_slice(chunk);
+        let mut frames = Vec::new();
+        let mut stream = serde_json::Deserializer::from_slice(&self.pending).into_iter::<Frame>();
+        let mut consumed = 0;
+        let failure = loop {
+            match stream.next() {
+                None => break None,
+                Some(Ok(frame)) => {
+                    consumed = stream.byte_offset();
+                    frames.push(frame);
+                }
+                Some(Err(err)) if err.is_eof() => break None,
+                Some(Err(_)) => break Some(consumed),
+            }
+        };
+        if let Some(at) = failure {
+            let text = String::from_utf8_lossy(&self.pending[at..])
+                .trim()
+                .to_string();
+            self.pending.clear();
+            return Err(anyhow!("the agent's stream ended with an error: {text}"));
+        }
+        self.pending.drain(..consumed);
+        Ok(frames)
+    }
+
+    /// The body ended: anything left over that is not whitespace is an error.
+    pub fn finish(&mut self) -> Result<()> {
+        let rest = std::mem::take(&mut self.pending);
+        let text = String::from_utf8_lossy(&rest);
+        if text.trim().is_empty() {
+            Ok(())
+        } else {
+            Err(anyhow!(
+                "the agent's stream ended with an error: {}",
+                text.trim()
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(frames: &[Frame]) -> String {
+        frames
+            .iter()
+            .map(|f| String::from_utf8(f.bytes().unwrap()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn concatenated_frames_and_heartbeats() {
+        let mut decoder = Decoder::new();
+        let frames = decoder
+            .push(br#"{"Data":"aGVsbG8K","File":"alloc/logs/web.stdout.0","Offset":6}{}{}{"Data":"d29ybGQK","File":"alloc/logs/web.stdout.0","Offset":12}"#)
+            .unwrap();
+        assert_eq!(frames.len(), 4);
+        assert!(!frames[0].is_heartbeat());
+        assert!(frames[1].is_heartbeat() && frames[2].is_heartbeat());
+        assert_eq!(frames[3].offset, Some(12));
+        assert_eq!(data(&frames), "hello\nworld\n");
+        decoder.finish().unwrap();
+    }
+
+    #[test]
+    fn a_frame_split_across_chunks_waits_for_its_end() {
+        let wire = br#"{"Data":"aGVsbG8K","File":"f","Offset":6}{}"#;
+        for cut in 0..wire.len() {
+            let mut decoder = Decoder::new();
+            let mut frames = decoder.push(&wire[..cut]).unwrap();
+            frames.extend(decoder.push(&wire[cut..]).unwrap());
+            assert_eq!(frames.len(), 2, "cut at {cut}");
+            assert_eq!(data(&frames), "hello\n");
+            decoder.finish().unwrap();
+        }
+        // Byte by byte, as a slow connection might deliver it.
+        let mut decoder = Decoder::new();
+        let frames: Vec<Frame> = wire
+            .iter()
+            .flat_map(|b| decoder.push(&[*b]).unwrap())
+            .collect();
+        assert_eq!(frames.len(), 2);
+    }
+
+    #[test]
+    fn whitespace_between_frames_is_fine() {
+        let mut decoder = Decoder::new();
+        let frames = decoder.push(b"{}\n {\"Offset\":3}\r\n").unwrap();
+        assert_eq!(frames.len(), 2);
+        assert!(!frames[1].is_heartbeat());
+        decoder.finish().unwrap();
+    }
+
+    #[test]
+    fn file_events_are_kept() {
+        let mut decoder = Decoder::new();
+        let frames = decoder
+            .push(br#"{"File":"x","FileEvent":"file deleted","Offset":9}"#)
+            .unwrap();
+        assert_eq!(frames[0].file_event.as_deref(), Some("file deleted"));
+        assert!(frames[0].bytes().unwrap().is_empty());
+    }
+
+    #[test]
+    fn error_text_appended_mid_stream_is_reported() {
+        let mut decoder = Decoder::new();
+        let err = decoder
+            .push(br#"{"Data":"aGk=","Offset":2}failed to stream "x": boom"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("failed to stream"), "{err}");
+        // A truncated frame at the end of the body is an error too.
+        let mut decoder = Decoder::new();
+        assert!(decoder.push(br#"{"Data":"aG"#).unwrap().is_empty());
+        assert!(decoder.finish().is_err());
+    }
+
+    #[test]
+    fn bad_base64_is_an_error() {
+        let frame = Frame {
+            data: Some("***".into()),
+            ..Frame::default()
+        };
+        assert!(frame.bytes().is_err());
+    }
+}
