@@ -10,21 +10,22 @@ use anyhow::{Result, anyhow};
 use hcl_edit::Span;
 use hcl_edit::expr::{Expression, ObjectKey};
 use hcl_edit::structure::{Body, Structure};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::config::FileConfig;
 use super::config_schema::{Kind, Section, TOP};
 
 /// A config file's settings, and what in it was ignored.
 #[derive(Debug)]
-pub struct Parsed {
-    pub config: FileConfig,
+pub struct Parsed<T> {
+    pub config: T,
     /// One line per key Nomad knows that caravan does not implement.
     pub warnings: Vec<String>,
 }
 
-/// Parse `text` (HCL, or JSON if `json`) read from `file`.
-pub fn parse(file: &Path, text: &str, json: bool) -> Result<Parsed> {
+/// Parse `text` (HCL, or JSON if `json`) read from `file` into the configuration `T`
+/// (generic so this module stays below the configuration it checks).
+pub fn parse<T: DeserializeOwned>(file: &Path, text: &str, json: bool) -> Result<Parsed<T>> {
     let name = file.display();
     let (value, lines) = if json {
         let value: Value =
@@ -51,7 +52,7 @@ pub fn parse(file: &Path, text: &str, json: bool) -> Result<Parsed> {
             at(&path)
         )
     })?;
-    let config: FileConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+    let config: T = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         anyhow!("{}: {path}: {}", at(&path), e.inner())
     })?;
@@ -172,112 +173,5 @@ fn record(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hcl(text: &str) -> Result<Parsed> {
-        parse(Path::new("agent.hcl"), text, false)
-    }
-
-    #[test]
-    fn a_misspelt_key_is_refused_with_file_line_and_key() {
-        for (text, key, line) in [
-            ("tsl {\n http = true\n}", "\"tsl\"", 1),
-            (
-                "data_dir = \"/x\"\nclient {\n enabeld = true\n}",
-                "\"client.enabeld\"",
-                3,
-            ),
-            ("acl {\n enabeld = true\n}", "\"acl.enabeld\"", 2),
-            ("client {\n servrs = [\"a:1\"]\n}", "\"client.servrs\"", 2),
-            ("data_dri = \"/tmp\"", "\"data_dri\"", 1),
-            ("ports {\n htp = 1\n}", "\"ports.htp\"", 2),
-            (
-                "tls {\n http = true\n verify_https_clients = true\n}",
-                "\"tls.verify_https_clients\"",
-                3,
-            ),
-            ("client = {\n enabeld = true\n}", "\"client.enabeld\"", 2),
-        ] {
-            let err = hcl(text).unwrap_err().to_string();
-            assert!(err.contains(key), "{text:?}: {err}");
-            assert!(
-                err.contains(&format!("agent.hcl, line {line}:")),
-                "{text:?}: {err}"
-            );
-        }
-        let json = parse(Path::new("a.json"), r#"{"acl": {"enabeld": true}}"#, true);
-        let err = json.unwrap_err().to_string();
-        assert!(
-            err.contains("a.json") && err.contains("\"acl.enabeld\""),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn a_wrong_type_is_refused_and_named() {
-        let err = hcl("x = 1\nclient {\n enabled = \"yes\"\n}")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("\"x\""), "{err}");
-        let err = hcl("\nclient {\n enabled = \"yes\"\n}")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("line 3") && err.contains("client.enabled"),
-            "{err}"
-        );
-        let err = hcl("tls {\n http = \"on\"\n}").unwrap_err().to_string();
-        assert!(err.contains("line 2") && err.contains("tls.http"), "{err}");
-        let err = hcl("ports {\n http = \"x\"\n}").unwrap_err().to_string();
-        assert!(err.contains("ports.http"), "{err}");
-    }
-
-    #[test]
-    fn nomad_settings_caravan_ignores_load_with_one_warning_each() {
-        let parsed = hcl(
-            "region = \"x\"\nplugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n\
-             plugin \"docker\" {\n config {\n  volumes { enabled = true }\n }\n}\n\
-             telemetry {\n prometheus_metrics = true\n}\nconsul {\n address = \"a:8500\"\n}\n\
-             vault {\n enabled = false\n}\nclient {\n enabled = true\n options = {\n \"driver.allowlist\" = \"exec\"\n }\n\
-             host_volume \"data\" {\n path = \"/srv\"\n }\n}\nlog_file = \"/var/log/nomad\"\n\
-             tls {\n http = false\n rpc = true\n}\n",
-        )
-        .unwrap();
-        assert_eq!(parsed.config.client.enabled, Some(true));
-        let expected = [
-            ("region", 1),
-            ("plugin", 2),
-            ("telemetry", 12),
-            ("consul", 15),
-            ("vault", 18),
-            ("client.options", 23),
-            ("client.host_volume", 26),
-            ("log_file", 30),
-            ("tls.rpc", 33),
-        ];
-        assert_eq!(
-            parsed.warnings.len(),
-            expected.len(),
-            "{:#?}",
-            parsed.warnings
-        );
-        for (key, line) in expected {
-            assert!(
-                parsed
-                    .warnings
-                    .iter()
-                    .any(|w| w.contains(&format!("line {line}: ignoring \"{key}\""))),
-                "{key} at {line}: {:#?}",
-                parsed.warnings
-            );
-        }
-        let json = parse(
-            Path::new("a.json"),
-            r#"{"region": "x", "client": {"enabled": true, "node_class": "c"}}"#,
-            true,
-        )
-        .unwrap();
-        assert_eq!(json.warnings.len(), 2, "{:?}", json.warnings);
-    }
-}
+#[path = "config_keys_tests.rs"]
+mod tests;

@@ -2,6 +2,7 @@
 //! `-flag=value`, from one table ([`AGENT_FLAGS`]) that also prints the help.
 
 pub mod alloc;
+mod alloc_status;
 pub mod api;
 pub mod commands;
 pub mod flags;

@@ -219,8 +219,13 @@ impl Runtime {
         }
         candidate.loaded_at = SystemTime::now();
         let candidate = Arc::new(candidate);
-        self.active.store(candidate.clone());
-        lock(&self.record).swaps += 1;
+        {
+            // Under the record's lock, so a status never shows the new core with the old
+            // swap count.
+            let mut record = lock(&self.record);
+            self.active.store(candidate.clone());
+            record.swaps += 1;
+        }
         let how = match candidate.compiled {
             Some(took) => format!("compiled in {took:.0?}"),
             None => "from the compiled cache".into(),
@@ -244,8 +249,8 @@ impl Runtime {
 
     /// What `GET /v1/agent/core` reports.
     pub fn status(&self) -> CoreStatus {
-        let core = self.active();
         let record = lock(&self.record);
+        let core = self.active();
         CoreStatus {
             version: core.version.clone(),
             sha256: core.sha256.clone(),
