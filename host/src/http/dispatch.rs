@@ -94,6 +94,10 @@ pub(super) async fn handle(
     finish(response, &version, gzip, &request, started)
 }
 
+/// Whether debug messages are logged: read once, so a request formats none when they are off.
+static DEBUG: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| std::env::var_os("CARAVAN_DEBUG").is_some());
+
 /// What every answer gets, whichever core decided it: the core's name, `Vary`, compression.
 fn finish(
     mut response: Response<Body>,
@@ -109,16 +113,18 @@ fn finish(
     if gzip {
         response = compress(response);
     }
-    crate::util::logging::log(
-        crate::util::logging::Level::Debug,
-        &format!(
-            "{} {} -> {} in {:?}",
-            request.method,
-            request.path,
-            response.status(),
-            started.elapsed()
-        ),
-    );
+    if *DEBUG {
+        crate::util::logging::log(
+            crate::util::logging::Level::Debug,
+            &format!(
+                "{} {} -> {} in {:?}",
+                request.method,
+                request.path,
+                response.status(),
+                started.elapsed()
+            ),
+        );
+    }
     response
 }
 
