@@ -14,6 +14,10 @@ use crate::log_files::{LOG_DIR, LogFiles};
 pub const FRAME_SIZE: u32 = 64 * 1024;
 /// Bytes gathered in one pull before handing them to the host.
 const PULL_BUDGET: usize = 1 << 20;
+/// Most bytes asked of the host in one `read-at`: several frames' worth, so a pull of a
+/// file that has data crosses to the host once (each `read-at` resolves the path again)
+/// instead of once per frame. Framed, this many bytes fill about one [`PULL_BUDGET`].
+const READ_SIZE: u32 = 12 * FRAME_SIZE;
 /// Nomad sends a heartbeat frame every second.
 const HEARTBEAT_MS: u64 = 1_000;
 
@@ -88,11 +92,20 @@ impl<W> Stream<W> {
         }
         loop {
             let path = self.current_path();
-            match host.read_at(&self.alloc_id, &path, self.offset, FRAME_SIZE) {
+            match host.read_at(&self.alloc_id, &path, self.offset, READ_SIZE) {
                 Ok(data) if !data.is_empty() => {
-                    self.offset += data.len() as u64;
-                    let event = self.pending_event.take();
-                    self.encode(&mut out, &data, event);
+                    // Frames: the data in base64 plus each frame's keys and path.
+                    let frames = data.len().div_ceil(FRAME_SIZE as usize);
+                    out.reserve(if self.plain {
+                        data.len()
+                    } else {
+                        data.len().div_ceil(3) * 4 + frames * (64 + self.shown_len())
+                    });
+                    for frame in data.chunks(FRAME_SIZE as usize) {
+                        self.offset += frame.len() as u64;
+                        let event = self.pending_event.take();
+                        self.encode(&mut out, frame, event);
+                    }
                     if out.len() >= PULL_BUDGET {
                         return Step::Data(out);
                     }
@@ -199,6 +212,13 @@ impl<W> Stream<W> {
         match &self.source {
             Source::File { path, .. } => path.clone(),
             Source::Logs { files, index } => files.path(*index),
+        }
+    }
+
+    fn shown_len(&self) -> usize {
+        match &self.source {
+            Source::File { shown, .. } => shown.len(),
+            Source::Logs { .. } => 64,
         }
     }
 
