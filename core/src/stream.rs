@@ -5,8 +5,6 @@
 //! it may wait; the host wakes the stream early when a watched path changes. Time comes in
 //! as an argument, so the machine is pure and testable with a fake host.
 
-use base64::Engine as _;
-
 use crate::host::{FsError, Host};
 use crate::log_files::{LOG_DIR, LogFiles};
 
@@ -271,15 +269,7 @@ pub fn encode_frame(out: &mut Vec<u8>, data: &[u8], file: &str, event: Option<&s
     if !data.is_empty() {
         key(out, "Data");
         out.push(b'"');
-        let start = out.len();
-        out.resize(
-            start + base64::encoded_len(data.len(), true).unwrap_or(0),
-            0,
-        );
-        let written = base64::engine::general_purpose::STANDARD
-            .encode_slice(data, &mut out[start..])
-            .unwrap_or(0);
-        out.truncate(start + written);
+        crate::b64::encode_into(out, data);
         out.push(b'"');
     }
     if !file.is_empty() {
