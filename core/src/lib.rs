@@ -8,6 +8,7 @@ pub mod access;
 pub mod acl;
 pub mod alloc;
 pub mod api;
+pub mod b64;
 pub mod cluster;
 pub mod filemode;
 pub mod fs;

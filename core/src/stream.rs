@@ -5,8 +5,6 @@
 //! it may wait; the host wakes the stream early when a watched path changes. Time comes in
 //! as an argument, so the machine is pure and testable with a fake host.
 
-use base64::Engine as _;
-
 use crate::host::{FsError, Host};
 use crate::log_files::{LOG_DIR, LogFiles};
 
@@ -14,6 +12,10 @@ use crate::log_files::{LOG_DIR, LogFiles};
 pub const FRAME_SIZE: u32 = 64 * 1024;
 /// Bytes gathered in one pull before handing them to the host.
 const PULL_BUDGET: usize = 1 << 20;
+/// Most bytes asked of the host in one `read-at`: several frames' worth, so a pull of a
+/// file that has data crosses to the host once (each `read-at` resolves the path again)
+/// instead of once per frame. Framed, this many bytes fill about one [`PULL_BUDGET`].
+const READ_SIZE: u32 = 12 * FRAME_SIZE;
 /// Nomad sends a heartbeat frame every second.
 const HEARTBEAT_MS: u64 = 1_000;
 
@@ -88,11 +90,20 @@ impl<W> Stream<W> {
         }
         loop {
             let path = self.current_path();
-            match host.read_at(&self.alloc_id, &path, self.offset, FRAME_SIZE) {
+            match host.read_at(&self.alloc_id, &path, self.offset, READ_SIZE) {
                 Ok(data) if !data.is_empty() => {
-                    self.offset += data.len() as u64;
-                    let event = self.pending_event.take();
-                    self.encode(&mut out, &data, event);
+                    // Frames: the data in base64 plus each frame's keys and path.
+                    let frames = data.len().div_ceil(FRAME_SIZE as usize);
+                    out.reserve(if self.plain {
+                        data.len()
+                    } else {
+                        data.len().div_ceil(3) * 4 + frames * (64 + self.shown_len())
+                    });
+                    for frame in data.chunks(FRAME_SIZE as usize) {
+                        self.offset += frame.len() as u64;
+                        let event = self.pending_event.take();
+                        self.encode(&mut out, frame, event);
+                    }
                     if out.len() >= PULL_BUDGET {
                         return Step::Data(out);
                     }
@@ -202,6 +213,13 @@ impl<W> Stream<W> {
         }
     }
 
+    fn shown_len(&self) -> usize {
+        match &self.source {
+            Source::File { shown, .. } => shown.len(),
+            Source::Logs { .. } => 64,
+        }
+    }
+
     fn shown_path(&self) -> String {
         match &self.source {
             Source::File { shown, .. } => shown.clone(),
@@ -251,15 +269,7 @@ pub fn encode_frame(out: &mut Vec<u8>, data: &[u8], file: &str, event: Option<&s
     if !data.is_empty() {
         key(out, "Data");
         out.push(b'"');
-        let start = out.len();
-        out.resize(
-            start + base64::encoded_len(data.len(), true).unwrap_or(0),
-            0,
-        );
-        let written = base64::engine::general_purpose::STANDARD
-            .encode_slice(data, &mut out[start..])
-            .unwrap_or(0);
-        out.truncate(start + written);
+        crate::b64::encode_into(out, data);
         out.push(b'"');
     }
     if !file.is_empty() {

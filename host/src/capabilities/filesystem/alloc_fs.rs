@@ -45,6 +45,8 @@ const OPENAT2_ATTEMPTS: usize = 16;
 /// Upper bound on a single read (and on up-front allocation) in `read_at`, so
 /// a huge `len` against a small file never allocates the whole `len`.
 const READ_CHUNK: usize = 1 << 20;
+/// Bytes a read tries past what the file held when opened (it may have grown since).
+const READ_PROBE: usize = 64 << 10;
 /// How often a file replaced while being opened is opened again before giving up.
 const REPLACED_ATTEMPTS: usize = 16;
 
@@ -473,30 +475,31 @@ fn read_range(fd: BorrowedFd<'_>, st: &Stat, offset: u64, len: u32) -> Result<Ve
     // huge `len` stays cheap; the file may still grow while being read.
     let size = u64::try_from(st.st_size).unwrap_or(0);
     let expected = usize::try_from(size.saturating_sub(offset)).unwrap_or(usize::MAX);
-    let mut out = Vec::with_capacity(want.min(expected).min(READ_CHUNK));
+    let mut out = Vec::new();
     let mut pos = offset;
     while out.len() < want {
         let start = out.len();
         let room = usize::try_from(max_offset - pos).unwrap_or(usize::MAX);
-        let chunk = (want - start).min(READ_CHUNK).min(room);
+        // What the file held when it was opened, but at least a probe's worth in case it
+        // grew since; the kernel writes straight into the spare capacity, so a large `len`
+        // on a small (or exhausted) file never touches memory it does not fill.
+        let chunk = (want - start)
+            .min(READ_CHUNK)
+            .min(room)
+            .min(expected.saturating_sub(start).max(READ_PROBE));
         if chunk == 0 {
             break;
         }
-        out.resize(start + chunk, 0);
-        let result = rustix::io::pread(fd, &mut out[start..], pos);
-        match result {
-            Ok(0) => {
-                out.truncate(start);
-                break;
-            }
-            Ok(n) => {
-                out.truncate(start + n);
-                pos = pos.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
-            }
-            Err(Errno::INTR) => out.truncate(start),
+        out.reserve_exact(chunk);
+        match rustix::io::pread(fd, rustix::buffer::spare_capacity(&mut out), pos) {
+            Ok(0) => break,
+            Ok(n) => pos = pos.saturating_add(u64::try_from(n).unwrap_or(u64::MAX)),
+            Err(Errno::INTR) => {}
             Err(e) => return Err(map_errno(e)),
         }
     }
+    // The allocator may have given more capacity than asked, and the kernel filled it.
+    out.truncate(want);
     Ok(out)
 }
 
