@@ -193,3 +193,42 @@ fn agent_core_and_unimplemented_alloc_routes_check_the_caller_first() {
         );
     }
 }
+
+/// The battery: 300 clients that announce a body and never send it, against an agent
+/// limited to 256 file descriptors. Nomad's per-client limit keeps them from taking every
+/// descriptor, and a client at another address is still served.
+#[test]
+fn three_hundred_stalled_bodies_at_256_descriptors_starve_nobody() {
+    use std::io::{Read, Write};
+    let temp = tempfile::tempdir().unwrap();
+    let agent = Agent::start_with_fd_limit(temp.path(), 256);
+    let mut refused = 0;
+    let mut stalled = Vec::new();
+    for _ in 0..300 {
+        let mut stream = std::net::TcpStream::connect(&agent.addr).unwrap();
+        // Refused connections are answered and closed; admitted ones stall.
+        let _ = write!(
+            stream,
+            "POST /v1/client/metadata HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{"
+        );
+        stalled.push(stream);
+    }
+    for stream in &mut stalled[100..] {
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        if answer.starts_with("HTTP/1.1 429") {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 200, "all past the first 100 are refused");
+    let mut other = connect_from([127, 0, 0, 3], &agent.addr);
+    write!(
+        other,
+        "GET /v1/client/metadata HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    other.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    drop(stalled);
+}

@@ -38,10 +38,28 @@ impl Agent {
 
     /// An agent on `data_dir`, loopback, a free port, and these flags.
     pub fn spawn(data_dir: &Path, flags: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_caravan"));
+        command
             .args(["agent", "-bind=127.0.0.1", "-http-port=0"])
             .arg(format!("-data-dir={}", data_dir.display()))
-            .args(flags)
+            .args(flags);
+        Self::from_command(command, data_dir)
+    }
+
+    /// A dev agent on `data_dir` whose process may hold at most `max_fds` descriptors.
+    pub fn start_with_fd_limit(data_dir: &Path, max_fds: u32) -> Self {
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", &format!("ulimit -n {max_fds} && exec \"$0\" \"$@\"")])
+            .arg(env!("CARGO_BIN_EXE_caravan"))
+            .args(["agent", "-dev", "-bind=127.0.0.1", "-http-port=0"])
+            .arg(format!("-data-dir={}", data_dir.display()));
+        Self::from_command(command, data_dir)
+    }
+
+    /// Start `command` (an agent on `data_dir`) and wait until it serves.
+    fn from_command(mut command: Command, data_dir: &Path) -> Self {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
