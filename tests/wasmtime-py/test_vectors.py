@@ -183,6 +183,8 @@ def check_state(host, expect):
         assert host.collected == state["collected"], "collected"
     if "registered" in state:
         assert host.registered == state["registered"], "registered"
+    if "lifecycle" in state:
+        assert host.lifecycle == state["lifecycle"], "lifecycle"
     if "bootstrapped" in state:
         assert host.bootstrapped == state["bootstrapped"], "bootstrapped"
     if "logs" in expect:

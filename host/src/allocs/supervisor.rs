@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 
 use super::procstats::TaskStats;
-use super::record::{AllocRecord, TaskStatus, client_status};
+use super::record::{AllocRecord, LifecycleError, TaskStatus, client_status};
 use super::spec::AllocSpec;
 use super::tasks::{self, Launch, LogTarget, Outcome, TaskControl};
 use super::{env, layout, persist};
@@ -197,6 +197,32 @@ impl Alloc {
                 );
             }
         }
+        let outcome = loop {
+            let outcome = self.run_once(shared, index);
+            if !self.tasks[index].take_restart() || shared.is_shutting_down() {
+                break outcome;
+            }
+            // Restarted in place: counted, and run again (a stop since then ends the
+            // next run before it starts).
+            tracing::info!("{}: restarting", task_label(&self.spec, index));
+            let mut live = self.live();
+            self.update(shared, &mut live, |record| {
+                let task = &mut record.tasks[index];
+                task.restarts = task.restarts.saturating_add(1);
+                task.last_restart = Some(SystemTime::now());
+                if let Outcome::Exited { code, signal, .. } = &outcome {
+                    task.exit_code = *code;
+                    task.signal = *signal;
+                }
+            });
+        };
+        self.finish_task(shared, index, &outcome);
+    }
+
+    /// One run of task `index`, from its start to its leader's exit.
+    fn run_once(self: &Arc<Self>, shared: &Arc<Shared>, index: usize) -> Outcome {
+        let spec = &self.spec.tasks[index];
+        let id = &self.spec.id;
         let launch = self.launch(shared, index);
         let outcome = tasks::run(&self.tasks[index], &launch, |started| {
             tracing::info!("{}: started (pid {})", launch.label, started.pid);
@@ -212,7 +238,67 @@ impl Alloc {
             });
         });
         shared.usage.untrack(id, &spec.name);
-        self.finish_task(shared, index, &outcome);
+        outcome
+    }
+
+    /// Restart one task (`Some(index)`) or every running one in place; returns once the
+    /// interrupted runs are over.
+    pub(super) fn restart(&self, task: Option<&str>) -> Result<(), LifecycleError> {
+        let targets = self.targets(task)?;
+        let stoppable = self.stoppable();
+        let restarted: Vec<bool> = std::thread::scope(|scope| {
+            let handles: Vec<_> = targets
+                .iter()
+                .map(|&i| {
+                    let (control, timeout) = stoppable[i];
+                    scope.spawn(move || tasks::restart(control, timeout))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(false))
+                .collect()
+        });
+        // One task must have been running; for all, those not running are left alone.
+        if task.is_some() && !restarted.iter().all(|r| *r) {
+            return Err(LifecycleError::NotRunning);
+        }
+        Ok(())
+    }
+
+    /// Send `signal` to one task or every task; not running (for all: any not running,
+    /// the running ones signalled all the same) is an error.
+    pub(super) fn signal(&self, task: Option<&str>, signal: &str) -> Result<(), LifecycleError> {
+        let signal = tasks::signal_named(signal).ok_or(LifecycleError::UnknownSignal)?;
+        let targets = self.targets(task)?;
+        let mut all = true;
+        for i in targets {
+            all &= self.tasks[i].signal(signal);
+        }
+        if all {
+            Ok(())
+        } else {
+            Err(LifecycleError::NotRunning)
+        }
+    }
+
+    /// The tasks a lifecycle request names, if the allocation still runs.
+    fn targets(&self, task: Option<&str>) -> Result<Vec<usize>, LifecycleError> {
+        let indices: Vec<usize> = match task {
+            Some(name) => vec![
+                self.spec
+                    .tasks
+                    .iter()
+                    .position(|t| t.name == name)
+                    .ok_or(LifecycleError::UnknownTask)?,
+            ],
+            None => (0..self.tasks.len()).collect(),
+        };
+        let live = self.live();
+        if live.stopping || live.record.client_status.is_terminal() {
+            return Err(LifecycleError::Terminal);
+        }
+        Ok(indices)
     }
 
     /// Record how a task ended, stop its siblings if it failed (as Nomad does), and mark

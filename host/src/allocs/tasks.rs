@@ -47,6 +47,10 @@ struct Slot {
     stop: bool,
     /// The task will not run again and its final state is recorded.
     done: bool,
+    /// A restart was asked for: the run ends as a stop does, and the task runs again.
+    restart: bool,
+    /// How many runs have ended: a restart waits for the run it interrupted.
+    runs: u64,
 }
 
 impl TaskControl {
@@ -78,6 +82,54 @@ impl TaskControl {
         let mut slot = self.lock();
         slot.stop = true;
         signal_group(slot.leader, Signal::KILL);
+    }
+
+    /// Send `signal` to the task's process group; false if it is not running.
+    pub fn signal(&self, signal: Signal) -> bool {
+        let slot = self.lock();
+        if slot.leader.is_none() || slot.stop {
+            return false;
+        }
+        signal_group(slot.leader, signal);
+        true
+    }
+
+    /// Ask the running task to end this run and start again: SIGTERM to its process group.
+    /// Returns the run it ends, or `None` if it is not running (or stopping).
+    fn request_restart(&self) -> Option<u64> {
+        let mut slot = self.lock();
+        if slot.leader.is_none() || slot.stop {
+            return None;
+        }
+        slot.restart = true;
+        signal_group(slot.leader, Signal::TERM);
+        Some(slot.runs)
+    }
+
+    /// Whether a restart was asked for (and no stop since); clears it.
+    pub fn take_restart(&self) -> bool {
+        let mut slot = self.lock();
+        let restart = slot.restart && !slot.stop;
+        slot.restart = false;
+        restart
+    }
+
+    /// Wait until run `run` is over (or the task is), at most `timeout`.
+    fn wait_run_over(&self, run: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut slot = self.lock();
+        while slot.runs == run && !slot.done {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            slot = self
+                .changed
+                .wait_timeout(slot, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
     }
 
     /// Whether the task is over and its final state recorded.
@@ -120,6 +172,58 @@ fn signal_group(leader: Option<Pid>, signal: Signal) {
     {
         tracing::warn!("failed to signal process group {leader:?}: {err}");
     }
+}
+
+/// Restart a running task as Nomad does: its run is stopped like a stop (SIGTERM, SIGKILL
+/// after `timeout`), and its supervisor starts it again. Returns once the old run is over;
+/// false if the task was not running.
+pub fn restart(control: &TaskControl, timeout: Duration) -> bool {
+    let Some(run) = control.request_restart() else {
+        return false;
+    };
+    if !control.wait_run_over(run, timeout) {
+        signal_group(control.lock().leader, Signal::KILL);
+        control.wait_run_over(run, Duration::from_secs(1));
+    }
+    true
+}
+
+/// A signal by its name (`SIGHUP`), as Nomad's drivers take them.
+pub fn signal_named(name: &str) -> Option<Signal> {
+    Some(match name {
+        "SIGABRT" | "SIGIOT" => Signal::ABORT,
+        "SIGALRM" => Signal::ALARM,
+        "SIGBUS" => Signal::BUS,
+        "SIGCHLD" => Signal::CHILD,
+        "SIGCONT" => Signal::CONT,
+        "SIGFPE" => Signal::FPE,
+        "SIGHUP" => Signal::HUP,
+        "SIGILL" => Signal::ILL,
+        "SIGINT" => Signal::INT,
+        "SIGIO" => Signal::IO,
+        "SIGKILL" => Signal::KILL,
+        "SIGPIPE" => Signal::PIPE,
+        "SIGPROF" => Signal::PROF,
+        "SIGPWR" => Signal::POWER,
+        "SIGQUIT" => Signal::QUIT,
+        "SIGSEGV" => Signal::SEGV,
+        "SIGSTKFLT" => Signal::STKFLT,
+        "SIGSTOP" => Signal::STOP,
+        "SIGSYS" => Signal::SYS,
+        "SIGTERM" => Signal::TERM,
+        "SIGTRAP" => Signal::TRAP,
+        "SIGTSTP" => Signal::TSTP,
+        "SIGTTIN" => Signal::TTIN,
+        "SIGTTOU" => Signal::TTOU,
+        "SIGURG" => Signal::URG,
+        "SIGUSR1" => Signal::USR1,
+        "SIGUSR2" => Signal::USR2,
+        "SIGVTALRM" => Signal::VTALARM,
+        "SIGWINCH" => Signal::WINCH,
+        "SIGXCPU" => Signal::XCPU,
+        "SIGXFSZ" => Signal::XFSZ,
+        _ => return None,
+    })
 }
 
 /// Stop a set of tasks as Nomad does: SIGTERM to each, then SIGKILL to those still running
@@ -275,7 +379,8 @@ pub fn run(control: &TaskControl, launch: &Launch, on_start: impl FnOnce(Started
     let mut slot = control.lock();
     // What the leader leaves behind in its group goes with it, as Nomad's cgroups see to.
     signal_group(slot.leader.take(), Signal::KILL);
-    let stopped = slot.stop;
+    // A restart ends the run as a stop does: not a failure.
+    let stopped = slot.stop || slot.restart;
     drop(slot);
     let status = child.wait();
     let grace = Instant::now() + PUMP_GRACE;
@@ -289,6 +394,8 @@ pub fn run(control: &TaskControl, launch: &Launch, on_start: impl FnOnce(Started
             break;
         }
     }
+    control.lock().runs += 1;
+    control.changed.notify_all();
     match status {
         Ok(status) => Outcome::Exited {
             code: status.code(),

@@ -1,4 +1,4 @@
-//! `caravan alloc logs|fs|status|gc`: Nomad's `nomad alloc …` commands against the agent at
+//! `caravan alloc logs|fs|status|gc|restart|signal`: Nomad's `nomad alloc …` commands against the agent at
 //! `NOMAD_ADDR`, allocation ids by unique prefix.
 
 use std::io::Write;
@@ -18,6 +18,19 @@ pub enum Alloc {
     Fs(Fs),
     Status(Status),
     Gc(String),
+    Restart(Lifecycle),
+    Signal(Lifecycle),
+}
+
+/// `alloc restart` and `alloc signal`: which allocation, which task (all when none).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    pub alloc: String,
+    pub task: Option<String>,
+    /// `restart -all-tasks`: dead tasks too, in Nomad; caravan restarts the running ones.
+    pub all_tasks: bool,
+    /// `signal -s`.
+    pub signal: String,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -177,6 +190,45 @@ pub const GC: Usage = Usage {
     flags: &[HELP],
 };
 
+pub const RESTART: Usage = Usage {
+    usage: "caravan alloc restart [options] <allocation> [<task>]",
+    about: "Restart a task of a running allocation in place (stopped as a stop does, then\n\
+            started again, its log continuing in the next file), or every running task when\n\
+            none is named.",
+    flags: &[
+        Flag {
+            name: "task",
+            kind: Kind::Value("task-name"),
+            help: "The task to restart (as the <task> argument)",
+        },
+        Flag {
+            name: "all-tasks",
+            kind: Kind::Bool,
+            help: "Restart every task; a task may not be named then",
+        },
+        HELP,
+    ],
+};
+
+pub const SIGNAL: Usage = Usage {
+    usage: "caravan alloc signal [options] <allocation> [<task>]",
+    about: "Send a signal to a task of a running allocation, or to every task when none is\n\
+            named.",
+    flags: &[
+        Flag {
+            name: "s",
+            kind: Kind::Value("signal"),
+            help: "The signal to send (default SIGKILL, as Nomad's)",
+        },
+        Flag {
+            name: "task",
+            kind: Kind::Value("task-name"),
+            help: "The task to signal (as the <task> argument)",
+        },
+        HELP,
+    ],
+};
+
 const SUBCOMMANDS: &str = "\
 Usage: caravan alloc <subcommand> [options] <allocation> ...
 
@@ -185,6 +237,8 @@ Subcommands:
   fs       List, print, stat or follow files of an allocation
   status   Show an allocation's status (-stats: resource usage)
   gc       Garbage-collect a finished allocation
+  restart  Restart a task (or every task) in place
+  signal   Send a signal to a task (or every task)
 
 Allocations may be named by a unique prefix of their id. Run
 `caravan alloc <subcommand> -help` for its options.
@@ -200,6 +254,8 @@ pub fn parse(args: &[String]) -> Result<Command> {
         "fs" => &FS,
         "status" => &STATUS,
         "gc" => &GC,
+        "restart" => &RESTART,
+        "signal" => &SIGNAL,
         "-h" | "-help" | "--help" | "help" => return Ok(Command::Text(SUBCOMMANDS.into())),
         other => bail!("unknown subcommand \"alloc {other}\"\n\n{SUBCOMMANDS}"),
     };
@@ -256,6 +312,32 @@ pub fn parse(args: &[String]) -> Result<Command> {
                 verbose: parsed.bool("verbose")?,
             })
         }
+        "restart" | "signal" => {
+            let (alloc, task) = match free {
+                [alloc] => (alloc.clone(), parsed.value("task")),
+                [alloc, task] => (alloc.clone(), parsed.value("task").or(Some(task.clone()))),
+                _ => bail!("{}", usage.wrong_arguments()),
+            };
+            if sub == "restart" {
+                let all_tasks = parsed.bool("all-tasks")?;
+                if all_tasks && task.is_some() {
+                    bail!("The -all-tasks option cannot be used with a task name");
+                }
+                Alloc::Restart(Lifecycle {
+                    alloc,
+                    task,
+                    all_tasks,
+                    signal: String::new(),
+                })
+            } else {
+                Alloc::Signal(Lifecycle {
+                    alloc,
+                    task,
+                    all_tasks: false,
+                    signal: parsed.value("s").unwrap_or_else(|| "SIGKILL".into()),
+                })
+            }
+        }
         _ => {
             let [alloc] = free else {
                 bail!("{}", usage.wrong_arguments());
@@ -292,6 +374,30 @@ pub fn run(command: Alloc) -> Result<()> {
                 "",
             )?;
             output::print(&format!("Garbage collected allocation {id}\n"))
+        }
+        Alloc::Restart(restart) => {
+            let id = id_of(&api.allocation(&restart.alloc)?)?;
+            let mut body = json!({"TaskName": restart.task.clone().unwrap_or_default()});
+            if restart.all_tasks {
+                body["AllTasks"] = true.into();
+            }
+            api.post_json(
+                &format!("/v1/client/allocation/{}/restart", encode(&id)),
+                &body,
+            )?;
+            Ok(())
+        }
+        Alloc::Signal(signal) => {
+            let id = id_of(&api.allocation(&signal.alloc)?)?;
+            let body = json!({
+                "Signal": signal.signal,
+                "Task": signal.task.clone().unwrap_or_default(),
+            });
+            api.post_json(
+                &format!("/v1/client/allocation/{}/signal", encode(&id)),
+                &body,
+            )?;
+            Ok(())
         }
     }
 }
@@ -712,6 +818,44 @@ mod tests {
             Command::Alloc(Alloc::Gc(ref id)) if id == "ab"
         ));
         assert!(parse_alloc(&["status"]).is_err());
+        let lifecycle = |list: &[&str]| match parse_alloc(list).unwrap() {
+            Command::Alloc(Alloc::Restart(l) | Alloc::Signal(l)) => l,
+            _ => panic!("{list:?} is not restart or signal"),
+        };
+        assert_eq!(
+            lifecycle(&["restart", "-task", "web", "ab"]),
+            Lifecycle {
+                alloc: "ab".into(),
+                task: Some("web".into()),
+                ..Default::default()
+            }
+        );
+        assert_eq!(
+            lifecycle(&["restart", "-all-tasks", "ab"]),
+            Lifecycle {
+                alloc: "ab".into(),
+                all_tasks: true,
+                ..Default::default()
+            }
+        );
+        assert!(parse_alloc(&["restart", "-all-tasks", "ab", "web"]).is_err());
+        assert_eq!(
+            lifecycle(&["signal", "-s", "SIGHUP", "ab", "web"]),
+            Lifecycle {
+                alloc: "ab".into(),
+                task: Some("web".into()),
+                all_tasks: false,
+                signal: "SIGHUP".into(),
+            }
+        );
+        assert_eq!(
+            lifecycle(&["signal", "ab"]),
+            Lifecycle {
+                alloc: "ab".into(),
+                signal: "SIGKILL".into(),
+                ..Default::default()
+            }
+        );
         assert!(parse_alloc(&["frob", "ab"]).is_err());
         assert!(parse_alloc(&[]).is_err());
     }

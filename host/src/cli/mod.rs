@@ -96,6 +96,10 @@ Nomad's; allocations by unique id prefix; -json for scripts; exit 0 ok, 1 error.
                                       List a directory, print, stat or follow a file
   alloc status [-stats] [-json] ALLOC Show an allocation and its tasks (-stats: usage)
   alloc gc ALLOC                      Garbage-collect a finished allocation
+  alloc restart [-task T] [-all-tasks] ALLOC [TASK]
+                                      Restart a task (or every task) in place
+  alloc signal [-s SIGNAL] [-task T] ALLOC [TASK]
+                                      Send a signal to a task (or every task)
   node status [-self] [-stats] [-json] [NODE]
                                       List nodes, or show one and its allocations
   node meta read [-json] [-node-id ID]
@@ -492,11 +496,13 @@ mod tests {
     /// the top-level usage names each command.
     #[test]
     fn every_command_prints_its_flags_from_its_table() {
-        let commands: [(&[&str], &Usage); 8] = [
+        let commands: [(&[&str], &Usage); 10] = [
             (&["alloc", "logs"], &alloc::LOGS),
             (&["alloc", "fs"], &alloc::FS),
             (&["alloc", "status"], &alloc::STATUS),
             (&["alloc", "gc"], &alloc::GC),
+            (&["alloc", "restart"], &alloc::RESTART),
+            (&["alloc", "signal"], &alloc::SIGNAL),
             (&["node", "status"], &node::STATUS),
             (&["node", "meta", "read"], &node::META_READ),
             (&["node", "meta", "apply"], &node::META_APPLY),
