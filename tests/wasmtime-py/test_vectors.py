@@ -39,7 +39,7 @@ def build_linker():
     interfaces = {
         "log": ["write"],
         "node": ["node-id", "static-meta", "dynamic-meta", "apply-meta"],
-        "allocations": ["get", "list", "collect"],
+        "allocations": ["get", "list", "collect", "restart", "signal"],
         "filesystem": ["stat", "list", "read-at"],
         "follow": ["watch"],
         "acl": ["enabled", "resolve-token", "policies", "bootstrap"],
