@@ -17,6 +17,9 @@ use super::tasks::{self, Launch, LogTarget, Outcome, TaskControl};
 use super::{env, layout, persist};
 use crate::store::StateStore;
 
+/// How long a restart request waits for the runs it ends (below the core's call deadline).
+const RESTART_WAIT: Duration = Duration::from_secs(20);
+
 /// What every allocation's threads need.
 pub(super) struct Shared {
     pub alloc_root: PathBuf,
@@ -241,27 +244,45 @@ impl Alloc {
         outcome
     }
 
-    /// Restart one task (`Some(index)`) or every running one in place; returns once the
-    /// interrupted runs are over.
+    /// Restart one task or every running one in place. Returns once the interrupted runs
+    /// are over, or after [`RESTART_WAIT`] (a task with a long kill timeout that ignores
+    /// SIGTERM): the restart goes on, its SIGKILL and new run come all the same.
     pub(super) fn restart(&self, task: Option<&str>) -> Result<(), LifecycleError> {
         let targets = self.targets(task)?;
-        let stoppable = self.stoppable();
-        let restarted: Vec<bool> = std::thread::scope(|scope| {
-            let handles: Vec<_> = targets
-                .iter()
-                .map(|&i| {
-                    let (control, timeout) = stoppable[i];
-                    scope.spawn(move || tasks::restart(control, timeout))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or(false))
-                .collect()
-        });
-        // One task must have been running; for all, those not running are left alone.
-        if task.is_some() && !restarted.iter().all(|r| *r) {
-            return Err(LifecycleError::NotRunning);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let mut waiting = 0;
+        for i in targets {
+            let control = self.tasks[i].clone();
+            let Some(run) = tasks::begin_restart(&control) else {
+                if task.is_some() {
+                    return Err(LifecycleError::NotRunning);
+                }
+                // For all tasks, those not running are left alone, as Nomad does.
+                continue;
+            };
+            let timeout = self.spec.tasks[i].kill_timeout();
+            let done = done_tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name("task-restart".into())
+                .spawn(move || {
+                    tasks::finish_restart(&control, run, timeout);
+                    let _ = done.send(());
+                });
+            match spawned {
+                Ok(_) => waiting += 1,
+                Err(err) => {
+                    return Err(LifecycleError::Failed(format!(
+                        "no thread to restart the task: {err}"
+                    )));
+                }
+            }
+        }
+        let deadline = std::time::Instant::now() + RESTART_WAIT;
+        for _ in 0..waiting {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if done_rx.recv_timeout(left).is_err() {
+                break;
+            }
         }
         Ok(())
     }

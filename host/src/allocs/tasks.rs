@@ -174,18 +174,19 @@ fn signal_group(leader: Option<Pid>, signal: Signal) {
     }
 }
 
-/// Restart a running task as Nomad does: its run is stopped like a stop (SIGTERM, SIGKILL
-/// after `timeout`), and its supervisor starts it again. Returns once the old run is over;
-/// false if the task was not running.
-pub fn restart(control: &TaskControl, timeout: Duration) -> bool {
-    let Some(run) = control.request_restart() else {
-        return false;
-    };
+/// Begin restarting a running task as Nomad does: SIGTERM to its process group now, and
+/// its supervisor starts it again once the run is over. Returns the run it ends, for
+/// [`finish_restart`]; `None` if the task is not running.
+pub fn begin_restart(control: &TaskControl) -> Option<u64> {
+    control.request_restart()
+}
+
+/// Wait for run `run` to end, SIGKILLing its group after `timeout`, as a stop does.
+pub fn finish_restart(control: &TaskControl, run: u64, timeout: Duration) {
     if !control.wait_run_over(run, timeout) {
         signal_group(control.lock().leader, Signal::KILL);
         control.wait_run_over(run, Duration::from_secs(1));
     }
-    true
 }
 
 /// A signal by its name (`SIGHUP`), as Nomad's drivers take them.
@@ -649,6 +650,34 @@ mod tests {
                 stopped: true
             }
         );
+    }
+
+    #[test]
+    fn a_restart_ends_the_run_like_a_stop_and_asks_for_another() {
+        let idle = TaskControl::new();
+        assert!(begin_restart(&idle).is_none(), "nothing runs");
+        assert!(!idle.signal(Signal::HUP), "nothing runs");
+
+        let tmp = tempfile::tempdir().unwrap();
+        let (control, _, handle) = spawn(
+            "trap 'echo got HUP' HUP; echo up; while :; do sleep 0.02; done",
+            Some(tmp.path()),
+        );
+        wait_output(tmp.path(), "up");
+        assert!(control.signal(Signal::HUP));
+        wait_output(tmp.path(), "got HUP");
+        let run = begin_restart(&control).expect("the task runs");
+        finish_restart(&control, run, PATIENCE);
+        assert_eq!(
+            handle.join().unwrap(),
+            Outcome::Exited {
+                code: None,
+                signal: Some(libc::SIGTERM),
+                stopped: true
+            }
+        );
+        assert!(control.take_restart());
+        assert!(!control.take_restart(), "taken once");
     }
 
     #[test]
