@@ -19,6 +19,10 @@ pub fn requirement(route: &Route, method: &str) -> Option<Requirement> {
         Route::Fs(_, _) => Requirement::Namespace(&["read-fs"]),
         Route::AllocStats(_) => Requirement::Namespace(&["read-job"]),
         Route::AllocGc(_) => Requirement::Namespace(&["submit-job", "gc-allocation"]),
+        Route::AllocRestart(_) | Route::AllocSignal(_) => {
+            Requirement::Namespace(&["alloc-lifecycle"])
+        }
+        Route::AllocChecks(_) => Requirement::Namespace(&["read-job"]),
         Route::Nodes | Route::Node(_) => Requirement::NodeRead,
         // Nomad's `Node.Register` is for clients only; over HTTP caravan asks node write.
         Route::NodeRegister => Requirement::NodeWrite,
@@ -27,7 +31,7 @@ pub fn requirement(route: &Route, method: &str) -> Option<Requirement> {
         // capability Nomad requires, so nobody learns more than they may.
         Route::AllocUnsupported(_, action) => Requirement::Namespace(match action.as_str() {
             "exec" => &["alloc-exec"],
-            "checks" | "snapshot" => &["read-job"],
+            "snapshot" => &["read-job"],
             _ => &["alloc-lifecycle"],
         }),
         // The UI's assets are public, as Nomad's: every call the page makes checks the token.

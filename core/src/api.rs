@@ -92,6 +92,18 @@ fn dispatch<H: Host>(
             host.collect(&alloc_id).map_err(collect_error)?;
             Response::empty()
         }
+        Route::AllocRestart(alloc_id) => {
+            crate::lifecycle::restart(host, &access, &alloc_id, &req.method, &req.body)?;
+            Response::json(&crate::lifecycle::generic_response(), query)
+        }
+        Route::AllocSignal(alloc_id) => {
+            crate::lifecycle::signal(host, &access, &alloc_id, &req.method, &req.body)?;
+            Response::json(&crate::lifecycle::generic_response(), query)
+        }
+        Route::AllocChecks(alloc_id) => Response::json(
+            &crate::lifecycle::checks(host, &access, &alloc_id, &req.method)?,
+            query,
+        ),
         Route::AllocUnsupported(alloc_id, action) => {
             access.allocation(host, &alloc_id)?;
             return Err(ApiError::not_implemented(format!(
@@ -168,9 +180,12 @@ fn forward_target(
 ) -> ApiResult<Option<String>> {
     let node_id = || query.get("node_id").unwrap_or("").to_string();
     match route {
-        Route::Fs(_, id) | Route::AllocStats(id) | Route::AllocGc(id) => {
-            crate::cluster::locate_allocation(host, access, id)
-        }
+        Route::Fs(_, id)
+        | Route::AllocStats(id)
+        | Route::AllocGc(id)
+        | Route::AllocRestart(id)
+        | Route::AllocSignal(id)
+        | Route::AllocChecks(id) => crate::cluster::locate_allocation(host, access, id),
         Route::HostStats | Route::GcAll => crate::cluster::locate_node(host, access, &node_id()),
         Route::Metadata if req.method == "GET" => {
             crate::cluster::locate_node(host, access, &node_id())

@@ -203,6 +203,19 @@ impl Host for Imports {
         })
     }
 
+    fn restart(&self, alloc_id: &str, task: Option<&str>) -> Result<(), core_host::LifecycleError> {
+        allocations::restart(alloc_id, task).map_err(lifecycle_error)
+    }
+
+    fn signal(
+        &self,
+        alloc_id: &str,
+        task: Option<&str>,
+        signal: &str,
+    ) -> Result<(), core_host::LifecycleError> {
+        allocations::signal(alloc_id, task, signal).map_err(lifecycle_error)
+    }
+
     fn stat(&self, alloc_id: &str, path: &str) -> Result<core_host::FileInfo, core_host::FsError> {
         filesystem::stat(alloc_id, path)
             .map(file_info)
@@ -430,6 +443,8 @@ fn allocation_out(a: core_host::Allocation) -> allocations::Allocation {
                 failed: t.failed,
                 started_at: t.started_at.map(time_out),
                 finished_at: t.finished_at.map(time_out),
+                restarts: t.restarts,
+                last_restart: t.last_restart.map(time_out),
             })
             .collect(),
     }
@@ -489,8 +504,22 @@ fn allocation(a: allocations::Allocation) -> core_host::Allocation {
                 failed: t.failed,
                 started_at: t.started_at.map(time),
                 finished_at: t.finished_at.map(time),
+                restarts: t.restarts,
+                last_restart: t.last_restart.map(time),
             })
             .collect(),
+    }
+}
+
+fn lifecycle_error(e: allocations::LifecycleError) -> core_host::LifecycleError {
+    use allocations::LifecycleError as E;
+    match e {
+        E::NotFound => core_host::LifecycleError::NotFound,
+        E::UnknownTask => core_host::LifecycleError::UnknownTask,
+        E::NotRunning => core_host::LifecycleError::NotRunning,
+        E::Terminal => core_host::LifecycleError::Terminal,
+        E::UnknownSignal => core_host::LifecycleError::UnknownSignal,
+        E::Io(message) => core_host::LifecycleError::Io(message),
     }
 }
 

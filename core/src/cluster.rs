@@ -200,7 +200,8 @@ fn allocation_json(placed: &PlacedAllocation, node_names: &Map<String, Value>) -
                 "Events": [],
                 "Failed": t.failed,
                 "FinishedAt": t.finished_at.map(Timestamp::rfc3339_nano),
-                "Restarts": 0,
+                "LastRestart": t.last_restart.map(Timestamp::rfc3339_nano),
+                "Restarts": t.restarts,
                 "StartedAt": t.started_at.map(Timestamp::rfc3339_nano),
                 "State": state,
             });

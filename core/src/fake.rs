@@ -19,6 +19,12 @@ pub struct Fake {
     pub task_started: RefCell<bool>,
     /// What `collect` answers instead of collecting.
     pub collect_error: RefCell<Option<CollectError>>,
+    /// Whether the task is running (it is pending otherwise).
+    pub task_running: RefCell<bool>,
+    /// Each restart and signal asked of the host: `restart web`, `signal * SIGHUP`.
+    pub lifecycle: RefCell<Vec<String>>,
+    /// What `restart` and `signal` answer instead of acting.
+    pub lifecycle_error: RefCell<Option<LifecycleError>>,
     pub roles: RefCell<Roles>,
     pub acl_enabled: RefCell<bool>,
     /// Tokens by secret.
@@ -47,6 +53,9 @@ impl Default for Fake {
             collected: RefCell::default(),
             task_started: RefCell::default(),
             collect_error: RefCell::default(),
+            task_running: RefCell::default(),
+            lifecycle: RefCell::default(),
+            lifecycle_error: RefCell::default(),
             roles: RefCell::new(Roles {
                 server: false,
                 client: true,
@@ -167,10 +176,16 @@ impl Host for Fake {
             client_status: *self.status.borrow(),
             tasks: vec![TaskState {
                 name: "web".into(),
-                state: TaskStatus::Pending,
+                state: if *self.task_running.borrow() {
+                    TaskStatus::Running
+                } else {
+                    TaskStatus::Pending
+                },
                 failed: false,
                 started_at: self.task_started.borrow().then_some(Timestamp::default()),
                 finished_at: None,
+                restarts: 0,
+                last_restart: None,
             }],
         })
     }
@@ -184,6 +199,31 @@ impl Host for Fake {
             return Err(err);
         }
         self.collected.borrow_mut().push(id.to_string());
+        Ok(())
+    }
+
+    fn restart(&self, _alloc_id: &str, task: Option<&str>) -> Result<(), LifecycleError> {
+        if let Some(err) = self.lifecycle_error.borrow().clone() {
+            return Err(err);
+        }
+        let task = task.unwrap_or("*");
+        self.lifecycle.borrow_mut().push(format!("restart {task}"));
+        Ok(())
+    }
+
+    fn signal(
+        &self,
+        _alloc_id: &str,
+        task: Option<&str>,
+        signal: &str,
+    ) -> Result<(), LifecycleError> {
+        if let Some(err) = self.lifecycle_error.borrow().clone() {
+            return Err(err);
+        }
+        let task = task.unwrap_or("*");
+        self.lifecycle
+            .borrow_mut()
+            .push(format!("signal {task} {signal}"));
         Ok(())
     }
 

@@ -67,6 +67,9 @@ pub struct TaskState {
     pub failed: bool,
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
+    /// How often it was restarted in place.
+    pub restarts: u32,
+    pub last_restart: Option<Timestamp>,
 }
 
 /// An allocation placed on this node.
@@ -87,6 +90,23 @@ pub enum CollectError {
     NotFound,
     /// It is still pending or running.
     NotTerminal,
+    /// A host fault.
+    Io(String),
+}
+
+/// Why the host did not restart or signal a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LifecycleError {
+    /// No allocation has this id (any more).
+    NotFound,
+    /// The allocation has no task of this name.
+    UnknownTask,
+    /// The task is not running.
+    NotRunning,
+    /// The allocation is terminal or stopping.
+    Terminal,
+    /// The host does not know this signal.
+    UnknownSignal,
     /// A host fault.
     Io(String),
 }
@@ -327,6 +347,15 @@ pub trait Host {
     fn allocation(&self, id: &str) -> Option<Allocation>;
     fn allocations(&self) -> Vec<Allocation>;
     fn collect(&self, id: &str) -> Result<(), CollectError>;
+    /// Restart one task in place, or (`None`) every running task.
+    fn restart(&self, alloc_id: &str, task: Option<&str>) -> Result<(), LifecycleError>;
+    /// Send a named signal to one task, or (`None`) every running task.
+    fn signal(
+        &self,
+        alloc_id: &str,
+        task: Option<&str>,
+        signal: &str,
+    ) -> Result<(), LifecycleError>;
 
     fn stat(&self, alloc_id: &str, path: &str) -> Result<FileInfo, FsError>;
     fn list(&self, alloc_id: &str, path: &str) -> Result<Vec<FileInfo>, FsError>;

@@ -16,6 +16,7 @@ pub mod fs_params;
 pub mod host;
 pub mod http;
 pub mod json;
+pub mod lifecycle;
 pub mod log_files;
 pub mod logs;
 pub mod meta;

@@ -63,7 +63,7 @@ fn decode_meta(entries: &Map<String, Value>) -> ApiResult<DynamicMeta> {
 }
 
 /// Go prefers an exact field-name match, then a case-insensitive one.
-fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+pub(crate) fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     object.get(name).or_else(|| {
         object
             .iter()
@@ -79,7 +79,7 @@ fn field_type_error(field: &str, value: &Value, go_type_name: &str) -> ApiError 
     ))
 }
 
-fn go_type(value: &Value) -> &'static str {
+pub(crate) fn go_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "bool",

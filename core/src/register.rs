@@ -123,6 +123,11 @@ fn task(value: &Value) -> Result<TaskState, String> {
         failed: task.get("failed").and_then(Value::as_bool).unwrap_or(false),
         started_at: time(task.get("started_at"))?,
         finished_at: time(task.get("finished_at"))?,
+        restarts: task
+            .get("restarts")
+            .and_then(Value::as_u64)
+            .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+        last_restart: time(task.get("last_restart"))?,
     })
 }
 

@@ -24,8 +24,14 @@ pub enum Route {
     Fs(FsOp, String),
     AllocStats(String),
     AllocGc(String),
-    /// Allocation actions of Nomad's API that caravan does not run (restart, signal, ...).
-    /// An allocation endpoint caravan does not implement yet: (alloc id, action).
+    /// `allocation/:id/restart`: restart one task or all in place.
+    AllocRestart(String),
+    /// `allocation/:id/signal`: signal one task or all.
+    AllocSignal(String),
+    /// `allocation/:id/checks`: the allocation's health-check results.
+    AllocChecks(String),
+    /// An allocation endpoint caravan does not implement (exec, snapshot, pause): (alloc
+    /// id, action).
     AllocUnsupported(String, String),
     /// `/v1/acl/token/self`: the caller's own token.
     AclTokenSelf,
@@ -58,6 +64,9 @@ pub const NAMES: &[&str] = &[
     "fs/logs",
     "allocation/stats",
     "allocation/gc",
+    "allocation/restart",
+    "allocation/signal",
+    "allocation/checks",
     "allocation/unsupported",
     "acl/token/self",
     "acl/bootstrap",
@@ -84,6 +93,9 @@ impl Route {
             Route::Fs(FsOp::Logs, _) => "fs/logs",
             Route::AllocStats(_) => "allocation/stats",
             Route::AllocGc(_) => "allocation/gc",
+            Route::AllocRestart(_) => "allocation/restart",
+            Route::AllocSignal(_) => "allocation/signal",
+            Route::AllocChecks(_) => "allocation/checks",
             Route::AllocUnsupported(..) => "allocation/unsupported",
             Route::AclTokenSelf => "acl/token/self",
             Route::AclBootstrap => "acl/bootstrap",
@@ -190,9 +202,10 @@ fn alloc_route(rest: &str) -> ApiResult<Route> {
     match *action {
         "stats" => Ok(Route::AllocStats(alloc_id)),
         "gc" => Ok(Route::AllocGc(alloc_id)),
-        "checks" | "exec" | "snapshot" | "restart" | "signal" | "pause" => {
-            Ok(Route::AllocUnsupported(alloc_id, action.to_string()))
-        }
+        "restart" => Ok(Route::AllocRestart(alloc_id)),
+        "signal" => Ok(Route::AllocSignal(alloc_id)),
+        "checks" => Ok(Route::AllocChecks(alloc_id)),
+        "exec" | "snapshot" | "pause" => Ok(Route::AllocUnsupported(alloc_id, action.to_string())),
         _ => Err(ApiError::not_found("resource not found")),
     }
 }
@@ -320,7 +333,11 @@ mod tests {
         );
         assert_eq!(
             route("/v1/client/allocation/a/restart"),
-            Ok(Route::AllocUnsupported("a".into(), "restart".into()))
+            Ok(Route::AllocRestart("a".into()))
+        );
+        assert_eq!(
+            route("/v1/client/allocation/a/exec"),
+            Ok(Route::AllocUnsupported("a".into(), "exec".into()))
         );
     }
 
@@ -338,7 +355,10 @@ mod tests {
             "/v1/client/fs/logs/a",
             "/v1/client/allocation/a/stats",
             "/v1/client/allocation/a/gc",
+            "/v1/client/allocation/a/restart",
             "/v1/client/allocation/a/signal",
+            "/v1/client/allocation/a/checks",
+            "/v1/client/allocation/a/exec",
             "/v1/acl/token/self",
             "/v1/acl/bootstrap",
             "/v1/internal/node/register",

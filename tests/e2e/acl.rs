@@ -85,7 +85,9 @@ fn allowed(route: &str) -> &'static [&'static str] {
         "fs/ls" | "fs/stat" | "fs/cat" | "fs/readat" | "fs/stream" => &["write", "glob"],
         "allocation/stats" => &["read", "write", "glob"],
         "allocation/gc" => &["write", "glob"],
-        // Not implemented yet (501), but only after Nomad's `alloc-lifecycle` check.
+        "allocation/restart" | "allocation/signal" => &["write", "glob"],
+        "allocation/checks" => &["read", "write", "glob"],
+        // exec is not implemented (501), but only after Nomad's `alloc-exec` check.
         "allocation/unsupported" => &["write", "glob"],
         "nodes" | "node" => &["node-read", "node-write"],
         "allocation" => &["read", "write", "glob"],
@@ -150,10 +152,29 @@ fn routes(alloc: &str, node: &str) -> Vec<(&'static str, &'static str, String, &
             format!("/v1/client/allocation/{alloc}/gc"),
             b"",
         ),
+        // Bodies the core refuses after the ACL check, so that no task is disturbed.
+        (
+            "allocation/restart",
+            "POST",
+            format!("/v1/client/allocation/{alloc}/restart"),
+            br#"{"TaskName":"no-such-task"}"#,
+        ),
+        (
+            "allocation/signal",
+            "POST",
+            format!("/v1/client/allocation/{alloc}/signal"),
+            br#"{"Signal":"SIGNOPE"}"#,
+        ),
+        (
+            "allocation/checks",
+            "GET",
+            format!("/v1/client/allocation/{alloc}/checks"),
+            b"",
+        ),
         (
             "allocation/unsupported",
             "POST",
-            format!("/v1/client/allocation/{alloc}/signal"),
+            format!("/v1/client/allocation/{alloc}/exec"),
             b"",
         ),
         ("acl/token/self", "GET", "/v1/acl/token/self".into(), b""),

@@ -281,3 +281,37 @@ fn registration_with_acls_needs_node_write() {
         (400, "missing node name for client registration")
     );
 }
+
+#[test]
+fn restart_and_signal_through_a_server() {
+    let temp = tempfile::tempdir().unwrap();
+    let srv = server(&temp.path().join("server"));
+    let cli = client(&temp.path().join("client"), "client", &[&srv]);
+    let alloc = place(&cli, &["web"]);
+    let restarts = |agent: &Agent| {
+        let reply = agent.get(&format!("/v1/allocation/{alloc}"));
+        (reply.status == 200)
+            .then(|| reply.json()["TaskStates"]["web"].clone())
+            .filter(|web| web["State"] == "running")
+            .map(|web| web["Restarts"].as_u64().unwrap_or(0))
+    };
+    wait_until("the server to know the running allocation", || {
+        restarts(&srv) == Some(0)
+    });
+    let post = |action: &str, body: &str| {
+        srv.request(
+            "POST",
+            &format!("/v1/client/allocation/{alloc}/{action}"),
+            &[],
+            body.as_bytes(),
+        )
+        .status
+    };
+    assert_eq!(post("signal", r#"{"Signal":"SIGCONT","Task":"web"}"#), 200);
+    assert_eq!(post("restart", r#"{"TaskName":"web"}"#), 200);
+    // Counted on the client, and reported to the server with the next heartbeat.
+    wait_until("the restart on the client", || restarts(&cli) == Some(1));
+    wait_until("the restart through the server", || {
+        restarts(&srv) == Some(1)
+    });
+}

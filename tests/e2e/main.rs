@@ -12,6 +12,7 @@ mod faults;
 mod hostile;
 mod hotswap;
 mod isolation;
+mod lifecycle;
 mod persistence;
 mod streaming;
 mod tls;

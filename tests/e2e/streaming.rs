@@ -321,10 +321,17 @@ fn vanished_clients_release_their_streams() {
     for reader in &mut readers {
         reader.read_some();
     }
-    assert!(open_fds(agent.pid()) >= baseline + 200);
+    // Counted against the same moment's own count, not an exact figure: the agent opens
+    // and closes a few descriptors of its own at any time (stats, logs, specs).
+    const SLACK: usize = 10;
+    let with_streams = open_fds(agent.pid());
+    assert!(
+        with_streams + SLACK >= baseline + 200,
+        "{with_streams} vs {baseline}"
+    );
     drop(readers);
-    wait_until("the descriptors to return to the baseline", || {
-        open_fds(agent.pid()) <= baseline
+    wait_until("the streams' descriptors to be released", || {
+        open_fds(agent.pid()) + 200 <= with_streams + SLACK
     });
 }
 

@@ -54,6 +54,7 @@ export class MemHost {
     this.trees = new Map(this.allocations.map((a) => [a.id, this.buildTree(a)]));
     this.collected = [];
     this.registered = [];
+    this.lifecycle = [];
     this.bootstrapped = false;
     this.compiled = [];
     this.logs = [];
@@ -191,6 +192,8 @@ export class MemHost {
         failed: t.failed ?? false,
         startedAt: optionalTime(t.started_at),
         finishedAt: optionalTime(t.finished_at),
+        restarts: t.restarts ?? 0,
+        lastRestart: optionalTime(t.last_restart),
       })),
     };
   }
@@ -215,6 +218,11 @@ export class MemHost {
     const fixture = this.fixture;
     const acl = fixture.acl ?? {};
     const faults = fixture.faults ?? {};
+    const lifecycleFault = () => {
+      const fault = faults.lifecycle;
+      if (typeof fault === 'string') throw new HostError({ tag: fault });
+      if (fault !== undefined) throw new HostError({ tag: 'io', val: fault.io });
+    };
     const listAllocations = () =>
       host.allocations.filter((a) => !host.collected.includes(a.id)).map((a) => host.allocation(a));
     const disk = (d) => ({
@@ -252,6 +260,14 @@ export class MemHost {
           if (typeof fault === 'string') throw new HostError({ tag: fault });
           if (fault !== undefined) throw new HostError({ tag: 'io', val: fault.io });
           host.collected.push(id);
+        },
+        restart: (allocId, task) => {
+          lifecycleFault();
+          host.lifecycle.push(['restart', allocId, task ?? null]);
+        },
+        signal: (allocId, task, signal) => {
+          lifecycleFault();
+          host.lifecycle.push(['signal', allocId, task ?? null, signal]);
         },
       },
       'caravan:client/filesystem': {

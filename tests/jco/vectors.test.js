@@ -138,6 +138,7 @@ function checkState(host, expect) {
   }
   if (state.collected !== undefined) assert.deepEqual(host.collected, state.collected, 'collected');
   if (state.registered !== undefined) assert.deepEqual(host.registered, state.registered, 'registered');
+  if (state.lifecycle !== undefined) assert.deepEqual(host.lifecycle, state.lifecycle, 'lifecycle');
   if (state.bootstrapped !== undefined) assert.equal(host.bootstrapped, state.bootstrapped, 'bootstrapped');
   if (expect.logs !== undefined) assert.deepEqual(host.logs, expect.logs, 'logs');
 }

@@ -143,6 +143,10 @@ struct TaskFixture {
     started_at: Option<Time>,
     #[serde(default)]
     finished_at: Option<Time>,
+    #[serde(default)]
+    restarts: u32,
+    #[serde(default)]
+    last_restart: Option<Time>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -283,6 +287,20 @@ struct Faults {
     collect: Option<CollectFault>,
     #[serde(default)]
     bootstrap: Option<String>,
+    #[serde(default)]
+    lifecycle: Option<LifecycleFault>,
+}
+
+/// How `restart` and `signal` fail: `"not-running"` and the other cases, or `{"io": "message"}`.
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+enum LifecycleFault {
+    NotFound,
+    UnknownTask,
+    NotRunning,
+    Terminal,
+    UnknownSignal,
+    Io(String),
 }
 
 /// How `collect` fails: `"not-found"`, `"not-terminal"` or `{"io": "message"}`.
@@ -439,6 +457,8 @@ struct ExpectState {
     #[serde(default)]
     registered: Option<Vec<Value>>,
     #[serde(default)]
+    lifecycle: Option<Vec<Value>>,
+    #[serde(default)]
     bootstrapped: Option<bool>,
 }
 
@@ -490,6 +510,8 @@ struct MemHost {
     collected: Vec<String>,
     /// Each registration, summarised as `docs/vectors.md` says.
     registered: Vec<Value>,
+    /// Each `restart` and `signal` the core asked for, as `docs/vectors.md` says.
+    lifecycle: Vec<Value>,
     bootstrapped: bool,
     compiled: Vec<policy::CompiledPolicy>,
     logs: Vec<(String, String)>,
@@ -511,6 +533,7 @@ impl MemHost {
             trees,
             collected: Vec::new(),
             registered: Vec::new(),
+            lifecycle: Vec::new(),
             bootstrapped: false,
             compiled: Vec::new(),
             logs: Vec::new(),
@@ -793,6 +816,44 @@ impl allocations::Host for MemHost {
         self.collected.push(id);
         Ok(())
     }
+
+    fn restart(
+        &mut self,
+        alloc_id: String,
+        task: Option<String>,
+    ) -> Result<(), allocations::LifecycleError> {
+        self.lifecycle_fault()?;
+        self.lifecycle
+            .push(serde_json::json!(["restart", alloc_id, task]));
+        Ok(())
+    }
+
+    fn signal(
+        &mut self,
+        alloc_id: String,
+        task: Option<String>,
+        signal: String,
+    ) -> Result<(), allocations::LifecycleError> {
+        self.lifecycle_fault()?;
+        self.lifecycle
+            .push(serde_json::json!(["signal", alloc_id, task, signal]));
+        Ok(())
+    }
+}
+
+impl MemHost {
+    fn lifecycle_fault(&self) -> Result<(), allocations::LifecycleError> {
+        use allocations::LifecycleError as E;
+        match &self.fixture.faults.lifecycle {
+            None => Ok(()),
+            Some(LifecycleFault::NotFound) => Err(E::NotFound),
+            Some(LifecycleFault::UnknownTask) => Err(E::UnknownTask),
+            Some(LifecycleFault::NotRunning) => Err(E::NotRunning),
+            Some(LifecycleFault::Terminal) => Err(E::Terminal),
+            Some(LifecycleFault::UnknownSignal) => Err(E::UnknownSignal),
+            Some(LifecycleFault::Io(message)) => Err(E::Io(message.clone())),
+        }
+    }
 }
 
 /// The fixture is a client agent on its own: it is the only node it knows.
@@ -912,6 +973,8 @@ fn allocation(a: &AllocFixture) -> allocations::Allocation {
                 failed: t.failed,
                 started_at: t.started_at.map(Into::into),
                 finished_at: t.finished_at.map(Into::into),
+                restarts: t.restarts,
+                last_restart: t.last_restart.map(Into::into),
             })
             .collect(),
     }
@@ -1534,6 +1597,9 @@ fn check_state(host: &MemHost, expect: &Expect) -> Result<(), String> {
         }
         if let Some(registered) = &state.registered {
             same("registered", registered, &host.registered)?;
+        }
+        if let Some(lifecycle) = &state.lifecycle {
+            same("lifecycle", lifecycle, &host.lifecycle)?;
         }
         if let Some(bootstrapped) = state.bootstrapped {
             same("bootstrapped", bootstrapped, host.bootstrapped)?;

@@ -61,6 +61,7 @@ class MemHost:
         self.trees = {a["id"]: self.build_tree(a) for a in self.allocations}
         self.collected = []
         self.registered = []
+        self.lifecycle = []
         self.bootstrapped = False
         self.compiled = []
         self.logs = []
@@ -172,7 +173,9 @@ class MemHost:
                    tasks=[rec(name=t["name"], state=t.get("state", "running"),
                               failed=t.get("failed", False),
                               started_at=optional_time(t.get("started_at")),
-                              finished_at=optional_time(t.get("finished_at")))
+                              finished_at=optional_time(t.get("finished_at")),
+                              restarts=t.get("restarts", 0),
+                              last_restart=optional_time(t.get("last_restart")))
                           for t in a["tasks"]])
 
     # The imports, by interface; each takes the store first, as wasmtime-py calls them.
@@ -252,10 +255,32 @@ class MemHost:
             self.collected.append(alloc_id)
             return None
 
+        def lifecycle_fault():
+            fault = faults.get("lifecycle")
+            if isinstance(fault, str):
+                return Variant(fault, None)
+            if fault is not None:
+                return Variant("io", fault["io"])
+            return None
+
+        def restart(_s, alloc_id, task):
+            fault = lifecycle_fault()
+            if fault is None:
+                self.lifecycle.append(["restart", alloc_id, task])
+            return fault
+
+        def signal(_s, alloc_id, task, sig):
+            fault = lifecycle_fault()
+            if fault is None:
+                self.lifecycle.append(["signal", alloc_id, task, sig])
+            return fault
+
         return {
             "get": lambda _s, alloc_id: next((a for a in listed() if a.id == alloc_id), None),
             "list": listed,
             "collect": collect,
+            "restart": restart,
+            "signal": signal,
         }
 
     def filesystem_funcs(self):

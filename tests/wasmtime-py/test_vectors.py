@@ -39,7 +39,7 @@ def build_linker():
     interfaces = {
         "log": ["write"],
         "node": ["node-id", "static-meta", "dynamic-meta", "apply-meta"],
-        "allocations": ["get", "list", "collect"],
+        "allocations": ["get", "list", "collect", "restart", "signal"],
         "filesystem": ["stat", "list", "read-at"],
         "follow": ["watch"],
         "acl": ["enabled", "resolve-token", "policies", "bootstrap"],
@@ -183,6 +183,8 @@ def check_state(host, expect):
         assert host.collected == state["collected"], "collected"
     if "registered" in state:
         assert host.registered == state["registered"], "registered"
+    if "lifecycle" in state:
+        assert host.lifecycle == state["lifecycle"], "lifecycle"
     if "bootstrapped" in state:
         assert host.bootstrapped == state["bootstrapped"], "bootstrapped"
     if "logs" in expect:

@@ -49,7 +49,7 @@ mod sync;
 #[cfg(test)]
 mod tests;
 
-pub use record::{AllocRecord, ClientStatus, CollectError, TaskRecord, TaskStatus};
+pub use record::{AllocRecord, ClientStatus, CollectError, LifecycleError, TaskRecord, TaskStatus};
 pub use spec::{AllocSpec, LogConfig, TaskSpec};
 
 /// How long a collection waits for the processes it has just SIGKILLed.
@@ -151,6 +151,28 @@ impl Registry {
     /// The latest usage samples of an allocation's running tasks.
     pub fn usage(&self, id: &str) -> Vec<TaskSample> {
         self.shared.usage.allocation(id)
+    }
+
+    /// Restart one task of an allocation in place, or (`None`) every running one: its
+    /// process group is stopped as a stop does, then it runs again, its restart counted.
+    /// Returns once the interrupted runs are over.
+    pub fn restart(&self, id: &str, task: Option<&str>) -> Result<(), LifecycleError> {
+        let alloc = self.placed(id)?;
+        alloc.restart(task)
+    }
+
+    /// Send a named signal (`SIGHUP`) to one task's process group, or every task's.
+    pub fn signal(&self, id: &str, task: Option<&str>, signal: &str) -> Result<(), LifecycleError> {
+        let alloc = self.placed(id)?;
+        alloc.signal(task, signal)
+    }
+
+    fn placed(&self, id: &str) -> Result<Arc<Alloc>, LifecycleError> {
+        self.allocs()
+            .placed
+            .get(id)
+            .cloned()
+            .ok_or(LifecycleError::NotFound)
     }
 
     /// Destroy a terminal allocation: kill what is left of its tasks (siblings of a failed

@@ -65,6 +65,11 @@ pub struct TaskRecord {
     pub pid: Option<u32>,
     #[serde(default)]
     pub start_ticks: Option<u64>,
+    /// How often it was restarted in place (`restart`), and when last.
+    #[serde(default)]
+    pub restarts: u32,
+    #[serde(default)]
+    pub last_restart: Option<SystemTime>,
 }
 
 impl TaskRecord {
@@ -80,6 +85,8 @@ impl TaskRecord {
             signal: None,
             pid: None,
             start_ticks: None,
+            restarts: 0,
+            last_restart: None,
         }
     }
 }
@@ -130,6 +137,23 @@ pub(super) fn client_status(tasks: &[TaskRecord], stopping: bool) -> ClientStatu
     } else {
         ClientStatus::Complete
     }
+}
+
+/// Why [`super::Registry::restart`] or [`super::Registry::signal`] did not act.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LifecycleError {
+    /// No allocation has this id on this client.
+    NotFound,
+    /// The allocation has no task of this name.
+    UnknownTask,
+    /// The task (or some task, for all) is not running.
+    NotRunning,
+    /// The allocation is terminal or stopping.
+    Terminal,
+    /// Not a signal name this host knows.
+    UnknownSignal,
+    /// Acting failed.
+    Failed(String),
 }
 
 /// Why [`super::Registry::collect`] did not collect an allocation.

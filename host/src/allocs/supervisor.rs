@@ -11,11 +11,14 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 
 use super::procstats::TaskStats;
-use super::record::{AllocRecord, TaskStatus, client_status};
+use super::record::{AllocRecord, LifecycleError, TaskStatus, client_status};
 use super::spec::AllocSpec;
 use super::tasks::{self, Launch, LogTarget, Outcome, TaskControl};
 use super::{env, layout, persist};
 use crate::store::StateStore;
+
+/// How long a restart request waits for the runs it ends (below the core's call deadline).
+const RESTART_WAIT: Duration = Duration::from_secs(20);
 
 /// What every allocation's threads need.
 pub(super) struct Shared {
@@ -197,6 +200,32 @@ impl Alloc {
                 );
             }
         }
+        let outcome = loop {
+            let outcome = self.run_once(shared, index);
+            if !self.tasks[index].take_restart() || shared.is_shutting_down() {
+                break outcome;
+            }
+            // Restarted in place: counted, and run again (a stop since then ends the
+            // next run before it starts).
+            tracing::info!("{}: restarting", task_label(&self.spec, index));
+            let mut live = self.live();
+            self.update(shared, &mut live, |record| {
+                let task = &mut record.tasks[index];
+                task.restarts = task.restarts.saturating_add(1);
+                task.last_restart = Some(SystemTime::now());
+                if let Outcome::Exited { code, signal, .. } = &outcome {
+                    task.exit_code = *code;
+                    task.signal = *signal;
+                }
+            });
+        };
+        self.finish_task(shared, index, &outcome);
+    }
+
+    /// One run of task `index`, from its start to its leader's exit.
+    fn run_once(self: &Arc<Self>, shared: &Arc<Shared>, index: usize) -> Outcome {
+        let spec = &self.spec.tasks[index];
+        let id = &self.spec.id;
         let launch = self.launch(shared, index);
         let outcome = tasks::run(&self.tasks[index], &launch, |started| {
             tracing::info!("{}: started (pid {})", launch.label, started.pid);
@@ -212,7 +241,85 @@ impl Alloc {
             });
         });
         shared.usage.untrack(id, &spec.name);
-        self.finish_task(shared, index, &outcome);
+        outcome
+    }
+
+    /// Restart one task or every running one in place. Returns once the interrupted runs
+    /// are over, or after [`RESTART_WAIT`] (a task with a long kill timeout that ignores
+    /// SIGTERM): the restart goes on, its SIGKILL and new run come all the same.
+    pub(super) fn restart(&self, task: Option<&str>) -> Result<(), LifecycleError> {
+        let targets = self.targets(task)?;
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let mut waiting = 0;
+        for i in targets {
+            let control = self.tasks[i].clone();
+            let Some(run) = tasks::begin_restart(&control) else {
+                if task.is_some() {
+                    return Err(LifecycleError::NotRunning);
+                }
+                // For all tasks, those not running are left alone, as Nomad does.
+                continue;
+            };
+            let timeout = self.spec.tasks[i].kill_timeout();
+            let done = done_tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name("task-restart".into())
+                .spawn(move || {
+                    tasks::finish_restart(&control, run, timeout);
+                    let _ = done.send(());
+                });
+            match spawned {
+                Ok(_) => waiting += 1,
+                Err(err) => {
+                    return Err(LifecycleError::Failed(format!(
+                        "no thread to restart the task: {err}"
+                    )));
+                }
+            }
+        }
+        let deadline = std::time::Instant::now() + RESTART_WAIT;
+        for _ in 0..waiting {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if done_rx.recv_timeout(left).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Send `signal` to one task or every task; not running (for all: any not running,
+    /// the running ones signalled all the same) is an error.
+    pub(super) fn signal(&self, task: Option<&str>, signal: &str) -> Result<(), LifecycleError> {
+        let signal = tasks::signal_named(signal).ok_or(LifecycleError::UnknownSignal)?;
+        let targets = self.targets(task)?;
+        let mut all = true;
+        for i in targets {
+            all &= self.tasks[i].signal(signal);
+        }
+        if all {
+            Ok(())
+        } else {
+            Err(LifecycleError::NotRunning)
+        }
+    }
+
+    /// The tasks a lifecycle request names, if the allocation still runs.
+    fn targets(&self, task: Option<&str>) -> Result<Vec<usize>, LifecycleError> {
+        let indices: Vec<usize> = match task {
+            Some(name) => vec![
+                self.spec
+                    .tasks
+                    .iter()
+                    .position(|t| t.name == name)
+                    .ok_or(LifecycleError::UnknownTask)?,
+            ],
+            None => (0..self.tasks.len()).collect(),
+        };
+        let live = self.live();
+        if live.stopping || live.record.client_status.is_terminal() {
+            return Err(LifecycleError::Terminal);
+        }
+        Ok(indices)
     }
 
     /// Record how a task ended, stop its siblings if it failed (as Nomad does), and mark

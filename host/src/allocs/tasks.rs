@@ -47,6 +47,10 @@ struct Slot {
     stop: bool,
     /// The task will not run again and its final state is recorded.
     done: bool,
+    /// A restart was asked for: the run ends as a stop does, and the task runs again.
+    restart: bool,
+    /// How many runs have ended: a restart waits for the run it interrupted.
+    runs: u64,
 }
 
 impl TaskControl {
@@ -78,6 +82,54 @@ impl TaskControl {
         let mut slot = self.lock();
         slot.stop = true;
         signal_group(slot.leader, Signal::KILL);
+    }
+
+    /// Send `signal` to the task's process group; false if it is not running.
+    pub fn signal(&self, signal: Signal) -> bool {
+        let slot = self.lock();
+        if slot.leader.is_none() || slot.stop {
+            return false;
+        }
+        signal_group(slot.leader, signal);
+        true
+    }
+
+    /// Ask the running task to end this run and start again: SIGTERM to its process group.
+    /// Returns the run it ends, or `None` if it is not running (or stopping).
+    fn request_restart(&self) -> Option<u64> {
+        let mut slot = self.lock();
+        if slot.leader.is_none() || slot.stop {
+            return None;
+        }
+        slot.restart = true;
+        signal_group(slot.leader, Signal::TERM);
+        Some(slot.runs)
+    }
+
+    /// Whether a restart was asked for (and no stop since); clears it.
+    pub fn take_restart(&self) -> bool {
+        let mut slot = self.lock();
+        let restart = slot.restart && !slot.stop;
+        slot.restart = false;
+        restart
+    }
+
+    /// Wait until run `run` is over (or the task is), at most `timeout`.
+    fn wait_run_over(&self, run: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut slot = self.lock();
+        while slot.runs == run && !slot.done {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            slot = self
+                .changed
+                .wait_timeout(slot, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
     }
 
     /// Whether the task is over and its final state recorded.
@@ -120,6 +172,59 @@ fn signal_group(leader: Option<Pid>, signal: Signal) {
     {
         tracing::warn!("failed to signal process group {leader:?}: {err}");
     }
+}
+
+/// Begin restarting a running task as Nomad does: SIGTERM to its process group now, and
+/// its supervisor starts it again once the run is over. Returns the run it ends, for
+/// [`finish_restart`]; `None` if the task is not running.
+pub fn begin_restart(control: &TaskControl) -> Option<u64> {
+    control.request_restart()
+}
+
+/// Wait for run `run` to end, SIGKILLing its group after `timeout`, as a stop does.
+pub fn finish_restart(control: &TaskControl, run: u64, timeout: Duration) {
+    if !control.wait_run_over(run, timeout) {
+        signal_group(control.lock().leader, Signal::KILL);
+        control.wait_run_over(run, Duration::from_secs(1));
+    }
+}
+
+/// A signal by its name (`SIGHUP`), as Nomad's drivers take them.
+pub fn signal_named(name: &str) -> Option<Signal> {
+    Some(match name {
+        "SIGABRT" | "SIGIOT" => Signal::ABORT,
+        "SIGALRM" => Signal::ALARM,
+        "SIGBUS" => Signal::BUS,
+        "SIGCHLD" => Signal::CHILD,
+        "SIGCONT" => Signal::CONT,
+        "SIGFPE" => Signal::FPE,
+        "SIGHUP" => Signal::HUP,
+        "SIGILL" => Signal::ILL,
+        "SIGINT" => Signal::INT,
+        "SIGIO" => Signal::IO,
+        "SIGKILL" => Signal::KILL,
+        "SIGPIPE" => Signal::PIPE,
+        "SIGPROF" => Signal::PROF,
+        "SIGPWR" => Signal::POWER,
+        "SIGQUIT" => Signal::QUIT,
+        "SIGSEGV" => Signal::SEGV,
+        "SIGSTKFLT" => Signal::STKFLT,
+        "SIGSTOP" => Signal::STOP,
+        "SIGSYS" => Signal::SYS,
+        "SIGTERM" => Signal::TERM,
+        "SIGTRAP" => Signal::TRAP,
+        "SIGTSTP" => Signal::TSTP,
+        "SIGTTIN" => Signal::TTIN,
+        "SIGTTOU" => Signal::TTOU,
+        "SIGURG" => Signal::URG,
+        "SIGUSR1" => Signal::USR1,
+        "SIGUSR2" => Signal::USR2,
+        "SIGVTALRM" => Signal::VTALARM,
+        "SIGWINCH" => Signal::WINCH,
+        "SIGXCPU" => Signal::XCPU,
+        "SIGXFSZ" => Signal::XFSZ,
+        _ => return None,
+    })
 }
 
 /// Stop a set of tasks as Nomad does: SIGTERM to each, then SIGKILL to those still running
@@ -275,7 +380,8 @@ pub fn run(control: &TaskControl, launch: &Launch, on_start: impl FnOnce(Started
     let mut slot = control.lock();
     // What the leader leaves behind in its group goes with it, as Nomad's cgroups see to.
     signal_group(slot.leader.take(), Signal::KILL);
-    let stopped = slot.stop;
+    // A restart ends the run as a stop does: not a failure.
+    let stopped = slot.stop || slot.restart;
     drop(slot);
     let status = child.wait();
     let grace = Instant::now() + PUMP_GRACE;
@@ -289,6 +395,8 @@ pub fn run(control: &TaskControl, launch: &Launch, on_start: impl FnOnce(Started
             break;
         }
     }
+    control.lock().runs += 1;
+    control.changed.notify_all();
     match status {
         Ok(status) => Outcome::Exited {
             code: status.code(),
@@ -542,6 +650,34 @@ mod tests {
                 stopped: true
             }
         );
+    }
+
+    #[test]
+    fn a_restart_ends_the_run_like_a_stop_and_asks_for_another() {
+        let idle = TaskControl::new();
+        assert!(begin_restart(&idle).is_none(), "nothing runs");
+        assert!(!idle.signal(Signal::HUP), "nothing runs");
+
+        let tmp = tempfile::tempdir().unwrap();
+        let (control, _, handle) = spawn(
+            "trap 'echo got HUP' HUP; echo up; while :; do sleep 0.02; done",
+            Some(tmp.path()),
+        );
+        wait_output(tmp.path(), "up");
+        assert!(control.signal(Signal::HUP));
+        wait_output(tmp.path(), "got HUP");
+        let run = begin_restart(&control).expect("the task runs");
+        finish_restart(&control, run, PATIENCE);
+        assert_eq!(
+            handle.join().unwrap(),
+            Outcome::Exited {
+                code: None,
+                signal: Some(libc::SIGTERM),
+                stopped: true
+            }
+        );
+        assert!(control.take_restart());
+        assert!(!control.take_restart(), "taken once");
     }
 
     #[test]

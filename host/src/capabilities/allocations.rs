@@ -28,6 +28,41 @@ impl allocations::Host for CoreState {
             allocs::CollectError::Failed(why) => E::Io(why),
         })
     }
+
+    fn restart(
+        &mut self,
+        alloc_id: String,
+        task: Option<String>,
+    ) -> Result<(), allocations::LifecycleError> {
+        self.ctx
+            .allocations
+            .restart(&alloc_id, task.as_deref())
+            .map_err(lifecycle_error)
+    }
+
+    fn signal(
+        &mut self,
+        alloc_id: String,
+        task: Option<String>,
+        signal: String,
+    ) -> Result<(), allocations::LifecycleError> {
+        self.ctx
+            .allocations
+            .signal(&alloc_id, task.as_deref(), &signal)
+            .map_err(lifecycle_error)
+    }
+}
+
+fn lifecycle_error(e: allocs::LifecycleError) -> allocations::LifecycleError {
+    use allocations::LifecycleError as E;
+    match e {
+        allocs::LifecycleError::NotFound => E::NotFound,
+        allocs::LifecycleError::UnknownTask => E::UnknownTask,
+        allocs::LifecycleError::NotRunning => E::NotRunning,
+        allocs::LifecycleError::Terminal => E::Terminal,
+        allocs::LifecycleError::UnknownSignal => E::UnknownSignal,
+        allocs::LifecycleError::Failed(why) => E::Io(why),
+    }
 }
 
 /// An allocation record in the contract's terms.
@@ -58,6 +93,8 @@ pub fn allocation(record: AllocRecord) -> allocations::Allocation {
                 failed: t.failed,
                 started_at: t.started_at.map(timestamp),
                 finished_at: t.finished_at.map(timestamp),
+                restarts: t.restarts,
+                last_restart: t.last_restart.map(timestamp),
             })
             .collect(),
     }

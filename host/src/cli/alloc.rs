@@ -1,4 +1,4 @@
-//! `caravan alloc logs|fs|status|gc`: Nomad's `nomad alloc …` commands against the agent at
+//! `caravan alloc logs|fs|status|gc|restart|signal`: Nomad's `nomad alloc …` commands against the agent at
 //! `NOMAD_ADDR`, allocation ids by unique prefix.
 
 use std::io::Write;
@@ -6,11 +6,12 @@ use std::io::Write;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
+use super::Command;
+use super::alloc_flags::{FS, GC, LOGS, RESTART, SIGNAL, STATUS, SUBCOMMANDS};
 use super::alloc_status::format_status;
 use super::api::{self, Api, FrameSink, encode, with_query};
-use super::flags::{Flag, Kind, Parsed};
+use super::flags::Parsed;
 use super::output;
-use super::{Command, Usage};
 
 /// A parsed `caravan alloc …` command.
 #[derive(Debug, PartialEq, Eq)]
@@ -19,6 +20,19 @@ pub enum Alloc {
     Fs(Fs),
     Status(Status),
     Gc(String),
+    Restart(Lifecycle),
+    Signal(Lifecycle),
+}
+
+/// `alloc restart` and `alloc signal`: which allocation, which task (all when none).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    pub alloc: String,
+    pub task: Option<String>,
+    /// `restart -all-tasks`: dead tasks too, in Nomad; caravan restarts the running ones.
+    pub all_tasks: bool,
+    /// `signal -s`.
+    pub signal: String,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -54,143 +68,6 @@ pub struct Status {
     pub verbose: bool,
 }
 
-const HELP: Flag = Flag {
-    name: "help",
-    kind: Kind::Bool,
-    help: "Print this help",
-};
-
-pub const LOGS: Usage = Usage {
-    usage: "caravan alloc logs [options] <allocation> [<task>]",
-    about: "Print a task's stdout (or stderr) from the start, its end, or as it is written.\n\
-            The task may be left out when the allocation has only one.",
-    flags: &[
-        Flag {
-            name: "f",
-            kind: Kind::Bool,
-            help: "Follow: print new output as it is written, until Ctrl-C (exit 0);\nalone (no -stdout/-stderr/-tail/-n/-c) it follows stdout and\nstderr, from the start of the newest log file, as Nomad does",
-        },
-        Flag {
-            name: "stdout",
-            kind: Kind::Bool,
-            help: "Print stdout (the default)",
-        },
-        Flag {
-            name: "stderr",
-            kind: Kind::Bool,
-            help: "Print stderr (to stderr when both are followed)",
-        },
-        Flag {
-            name: "tail",
-            kind: Kind::Bool,
-            help: "Print the end of the log: the last -n lines (default 10), or -c bytes",
-        },
-        Flag {
-            name: "n",
-            kind: Kind::Value("lines"),
-            help: "Lines to print from the end (implies -tail; counted by the agent)",
-        },
-        Flag {
-            name: "c",
-            kind: Kind::Value("bytes"),
-            help: "Bytes to print from the end (implies -tail)",
-        },
-        Flag {
-            name: "task",
-            kind: Kind::Value("name"),
-            help: "The task, instead of the <task> argument",
-        },
-        Flag {
-            name: "since",
-            kind: Kind::Value("time"),
-            help: "Only lines written since this RFC 3339 time or duration ago (10m):\npassed through as since=; the agent decides (its error is printed)",
-        },
-        Flag {
-            name: "timestamps",
-            kind: Kind::Bool,
-            help: "Prefix each line with when it was written (passed as timestamps=true)",
-        },
-        Flag {
-            name: "json",
-            kind: Kind::Bool,
-            help: "Print the agent's frames, one JSON object a line (Data in base64)",
-        },
-        HELP,
-    ],
-};
-
-pub const FS: Usage = Usage {
-    usage: "caravan alloc fs [options] <allocation> [<path>]",
-    about: "List a directory of an allocation, print a file, or stat either.\n\
-            The path is relative to the allocation directory (default /).",
-    flags: &[
-        Flag {
-            name: "stat",
-            kind: Kind::Bool,
-            help: "Show the file's or directory's details instead of its contents",
-        },
-        Flag {
-            name: "f",
-            kind: Kind::Bool,
-            help: "Follow a file: print what is appended, until Ctrl-C (exit 0)",
-        },
-        Flag {
-            name: "H",
-            kind: Kind::Bool,
-            help: "Machine-friendly sizes (bytes)",
-        },
-        Flag {
-            name: "json",
-            kind: Kind::Bool,
-            help: "Print the listing or stat as JSON",
-        },
-        HELP,
-    ],
-};
-
-pub const STATUS: Usage = Usage {
-    usage: "caravan alloc status [options] <allocation>",
-    about: "Show an allocation's status and its tasks' states.",
-    flags: &[
-        Flag {
-            name: "stats",
-            kind: Kind::Bool,
-            help: "Also show each task's resource usage (CPU, memory)",
-        },
-        Flag {
-            name: "json",
-            kind: Kind::Bool,
-            help: "Print the allocation as JSON ({\"Allocation\",\"Stats\"} with -stats)",
-        },
-        Flag {
-            name: "verbose",
-            kind: Kind::Bool,
-            help: "Show full ids",
-        },
-        HELP,
-    ],
-};
-
-pub const GC: Usage = Usage {
-    usage: "caravan alloc gc <allocation>",
-    about: "Garbage-collect a finished allocation on its client: its directory is removed.\n\
-            A running allocation is refused by the agent (exit 1).",
-    flags: &[HELP],
-};
-
-const SUBCOMMANDS: &str = "\
-Usage: caravan alloc <subcommand> [options] <allocation> ...
-
-Subcommands:
-  logs     Print or follow a task's stdout/stderr
-  fs       List, print, stat or follow files of an allocation
-  status   Show an allocation's status (-stats: resource usage)
-  gc       Garbage-collect a finished allocation
-
-Allocations may be named by a unique prefix of their id. Run
-`caravan alloc <subcommand> -help` for its options.
-";
-
 /// Parse `caravan alloc …` (without `alloc`).
 pub fn parse(args: &[String]) -> Result<Command> {
     let Some((sub, rest)) = args.split_first() else {
@@ -201,6 +78,8 @@ pub fn parse(args: &[String]) -> Result<Command> {
         "fs" => &FS,
         "status" => &STATUS,
         "gc" => &GC,
+        "restart" => &RESTART,
+        "signal" => &SIGNAL,
         "-h" | "-help" | "--help" | "help" => return Ok(Command::Text(SUBCOMMANDS.into())),
         other => bail!("unknown subcommand \"alloc {other}\"\n\n{SUBCOMMANDS}"),
     };
@@ -257,6 +136,32 @@ pub fn parse(args: &[String]) -> Result<Command> {
                 verbose: parsed.bool("verbose")?,
             })
         }
+        "restart" | "signal" => {
+            let (alloc, task) = match free {
+                [alloc] => (alloc.clone(), parsed.value("task")),
+                [alloc, task] => (alloc.clone(), parsed.value("task").or(Some(task.clone()))),
+                _ => bail!("{}", usage.wrong_arguments()),
+            };
+            if sub == "restart" {
+                let all_tasks = parsed.bool("all-tasks")?;
+                if all_tasks && task.is_some() {
+                    bail!("The -all-tasks option cannot be used with a task name");
+                }
+                Alloc::Restart(Lifecycle {
+                    alloc,
+                    task,
+                    all_tasks,
+                    signal: String::new(),
+                })
+            } else {
+                Alloc::Signal(Lifecycle {
+                    alloc,
+                    task,
+                    all_tasks: false,
+                    signal: parsed.value("s").unwrap_or_else(|| "SIGKILL".into()),
+                })
+            }
+        }
         _ => {
             let [alloc] = free else {
                 bail!("{}", usage.wrong_arguments());
@@ -293,6 +198,30 @@ pub fn run(command: Alloc) -> Result<()> {
                 "",
             )?;
             output::print(&format!("Garbage collected allocation {id}\n"))
+        }
+        Alloc::Restart(restart) => {
+            let id = id_of(&api.allocation(&restart.alloc)?)?;
+            let mut body = json!({"TaskName": restart.task.clone().unwrap_or_default()});
+            if restart.all_tasks {
+                body["AllTasks"] = true.into();
+            }
+            api.post_json(
+                &format!("/v1/client/allocation/{}/restart", encode(&id)),
+                &body,
+            )?;
+            Ok(())
+        }
+        Alloc::Signal(signal) => {
+            let id = id_of(&api.allocation(&signal.alloc)?)?;
+            let body = json!({
+                "Signal": signal.signal,
+                "Task": signal.task.clone().unwrap_or_default(),
+            });
+            api.post_json(
+                &format!("/v1/client/allocation/{}/signal", encode(&id)),
+                &body,
+            )?;
+            Ok(())
         }
     }
 }

@@ -89,6 +89,44 @@ fn help_and_other_subcommands() {
         Command::Alloc(Alloc::Gc(ref id)) if id == "ab"
     ));
     assert!(parse_alloc(&["status"]).is_err());
+    let lifecycle = |list: &[&str]| match parse_alloc(list).unwrap() {
+        Command::Alloc(Alloc::Restart(l) | Alloc::Signal(l)) => l,
+        _ => panic!("{list:?} is not restart or signal"),
+    };
+    assert_eq!(
+        lifecycle(&["restart", "-task", "web", "ab"]),
+        Lifecycle {
+            alloc: "ab".into(),
+            task: Some("web".into()),
+            ..Default::default()
+        }
+    );
+    assert_eq!(
+        lifecycle(&["restart", "-all-tasks", "ab"]),
+        Lifecycle {
+            alloc: "ab".into(),
+            all_tasks: true,
+            ..Default::default()
+        }
+    );
+    assert!(parse_alloc(&["restart", "-all-tasks", "ab", "web"]).is_err());
+    assert_eq!(
+        lifecycle(&["signal", "-s", "SIGHUP", "ab", "web"]),
+        Lifecycle {
+            alloc: "ab".into(),
+            task: Some("web".into()),
+            all_tasks: false,
+            signal: "SIGHUP".into(),
+        }
+    );
+    assert_eq!(
+        lifecycle(&["signal", "ab"]),
+        Lifecycle {
+            alloc: "ab".into(),
+            signal: "SIGKILL".into(),
+            ..Default::default()
+        }
+    );
     assert!(parse_alloc(&["frob", "ab"]).is_err());
     assert!(parse_alloc(&[]).is_err());
 }

@@ -2,6 +2,7 @@
 //! `-flag=value`, from one table ([`AGENT_FLAGS`]) that also prints the help.
 
 pub mod alloc;
+mod alloc_flags;
 mod alloc_status;
 pub mod api;
 pub mod commands;
@@ -97,6 +98,10 @@ Nomad's; allocations by unique id prefix; -json for scripts; exit 0 ok, 1 error.
                                       List a directory, print, stat or follow a file
   alloc status [-stats] [-json] ALLOC Show an allocation and its tasks (-stats: usage)
   alloc gc ALLOC                      Garbage-collect a finished allocation
+  alloc restart [-task T] [-all-tasks] ALLOC [TASK]
+                                      Restart a task (or every task) in place
+  alloc signal [-s SIGNAL] [-task T] ALLOC [TASK]
+                                      Send a signal to a task (or every task)
   node status [-self] [-stats] [-json] [NODE]
                                       List nodes, or show one and its allocations
   node meta read [-json] [-node-id ID]
@@ -493,11 +498,13 @@ mod tests {
     /// the top-level usage names each command.
     #[test]
     fn every_command_prints_its_flags_from_its_table() {
-        let commands: [(&[&str], &Usage); 8] = [
-            (&["alloc", "logs"], &alloc::LOGS),
-            (&["alloc", "fs"], &alloc::FS),
-            (&["alloc", "status"], &alloc::STATUS),
-            (&["alloc", "gc"], &alloc::GC),
+        let commands: [(&[&str], &Usage); 10] = [
+            (&["alloc", "logs"], &alloc_flags::LOGS),
+            (&["alloc", "fs"], &alloc_flags::FS),
+            (&["alloc", "status"], &alloc_flags::STATUS),
+            (&["alloc", "gc"], &alloc_flags::GC),
+            (&["alloc", "restart"], &alloc_flags::RESTART),
+            (&["alloc", "signal"], &alloc_flags::SIGNAL),
             (&["node", "status"], &node::STATUS),
             (&["node", "meta", "read"], &node::META_READ),
             (&["node", "meta", "apply"], &node::META_APPLY),

@@ -101,6 +101,8 @@ fn allocation_out(a: core::Allocation) -> allocations::Allocation {
                 failed: t.failed,
                 started_at: t.started_at.map(time_out),
                 finished_at: t.finished_at.map(time_out),
+                restarts: t.restarts,
+                last_restart: t.last_restart.map(time_out),
             })
             .collect(),
     }
@@ -161,6 +163,8 @@ pub(super) fn allocation(a: allocations::Allocation) -> core::Allocation {
                 failed: t.failed,
                 started_at: t.started_at.map(time),
                 finished_at: t.finished_at.map(time),
+                restarts: t.restarts,
+                last_restart: t.last_restart.map(time),
             })
             .collect(),
     }

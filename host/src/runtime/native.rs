@@ -269,6 +269,30 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
         })
     }
 
+    fn restart(&self, alloc_id: &str, task: Option<&str>) -> Result<(), core::LifecycleError> {
+        allocations::Host::restart(
+            &mut *self.0.borrow_mut(),
+            alloc_id.to_string(),
+            task.map(str::to_string),
+        )
+        .map_err(lifecycle_error)
+    }
+
+    fn signal(
+        &self,
+        alloc_id: &str,
+        task: Option<&str>,
+        signal: &str,
+    ) -> Result<(), core::LifecycleError> {
+        allocations::Host::signal(
+            &mut *self.0.borrow_mut(),
+            alloc_id.to_string(),
+            task.map(str::to_string),
+            signal.to_string(),
+        )
+        .map_err(lifecycle_error)
+    }
+
     fn stat(&self, alloc_id: &str, path: &str) -> Result<core::FileInfo, core::FsError> {
         filesystem::Host::stat(
             &mut *self.0.borrow_mut(),
@@ -430,5 +454,17 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
                 taken_at: time(t.taken_at),
             })
             .collect()
+    }
+}
+
+fn lifecycle_error(e: allocations::LifecycleError) -> core::LifecycleError {
+    use allocations::LifecycleError as E;
+    match e {
+        E::NotFound => core::LifecycleError::NotFound,
+        E::UnknownTask => core::LifecycleError::UnknownTask,
+        E::NotRunning => core::LifecycleError::NotRunning,
+        E::Terminal => core::LifecycleError::Terminal,
+        E::UnknownSignal => core::LifecycleError::UnknownSignal,
+        E::Io(message) => core::LifecycleError::Io(message),
     }
 }
