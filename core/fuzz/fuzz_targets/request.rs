@@ -105,6 +105,9 @@ enum TokenSel {
     Raw(String),
 }
 
+/// A task in a registration: name, state, start time (seconds, nanoseconds).
+type TaskSpec = (Word, u8, Option<(i64, u64)>);
+
 #[derive(Debug, Arbitrary)]
 enum Body {
     Empty,
@@ -115,7 +118,7 @@ enum Body {
     },
     Register {
         node: [Word; 4],
-        allocations: Vec<(Word, u8, Vec<(Word, u8, Option<(i64, u64)>)>)>,
+        allocations: Vec<(Word, u8, Vec<TaskSpec>)>,
     },
 }
 
@@ -341,10 +344,10 @@ fuzz_target!(|input: Input| {
                 // What the host would copy.
                 use caravan_core::host::Host as _;
                 let length = send.limit.unwrap_or(u64::from(u32::MAX)).min(1 << 20) as u32;
-                if let Ok(bytes) = host.read_at(&send.alloc_id, &send.path, send.offset, length) {
-                    if secret_check {
-                        assert!(!contains(&bytes, CANARY), "secret sent: {req:?}");
-                    }
+                if let Ok(bytes) = host.read_at(&send.alloc_id, &send.path, send.offset, length)
+                    && secret_check
+                {
+                    assert!(!contains(&bytes, CANARY), "secret sent: {req:?}");
                 }
             }
             Action::Stream(mut start) => {
