@@ -33,8 +33,9 @@ pub mod ui;
 #[cfg(target_arch = "wasm32")]
 mod bindings;
 
-#[cfg(test)]
-mod fake;
+/// The in-memory host of the unit tests; the fuzz targets (`core/fuzz/`) use it too.
+#[cfg(any(test, feature = "fake"))]
+pub mod fake;
 
 pub use api::handle;
 

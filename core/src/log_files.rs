@@ -45,7 +45,7 @@ impl LogFiles {
     pub fn list(&self, host: &impl Host, alloc_id: &str) -> ApiResult<Vec<LogFile>> {
         let entries = host
             .list(alloc_id, LOG_DIR)
-            .map_err(|e| ApiError::internal(format!("failed to list entries: {e:?}")))?;
+            .map_err(|e| ApiError::internal(format!("failed to list entries: {e}")))?;
         let prefix = self.prefix();
         let mut files = Vec::new();
         for entry in entries.iter().filter(|e| !crate::filemode::is_dir(e.mode)) {
