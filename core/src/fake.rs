@@ -1,7 +1,7 @@
 //! An in-memory [`Host`] for unit tests: one allocation with a few files.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::host::*;
 
@@ -31,6 +31,10 @@ pub struct Fake {
     pub tokens: RefCell<BTreeMap<String, Token>>,
     pub policies: RefCell<Vec<CompiledPolicy>>,
     pub registered: RefCell<Vec<Registration>>,
+    /// Registered nodes that read as down.
+    pub down: RefCell<BTreeSet<String>>,
+    /// What the core logged.
+    pub logs: RefCell<Vec<String>>,
 }
 
 impl Default for Fake {
@@ -65,6 +69,8 @@ impl Default for Fake {
             tokens: RefCell::default(),
             policies: RefCell::default(),
             registered: RefCell::default(),
+            down: RefCell::default(),
+            logs: RefCell::default(),
         }
     }
 }
@@ -141,7 +147,9 @@ impl Fake {
 impl Host for Fake {
     type Watch = ();
 
-    fn log(&self, _level: LogLevel, _message: &str) {}
+    fn log(&self, _level: LogLevel, message: &str) {
+        self.logs.borrow_mut().push(message.to_string());
+    }
 
     fn node_id(&self) -> String {
         NODE.into()
@@ -292,16 +300,36 @@ impl Host for Fake {
         *self.roles.borrow()
     }
 
-    fn node(&self, _id: &str) -> Option<NodeInfo> {
-        None
+    /// The last registration of `id`, live unless listed in `down`.
+    fn node(&self, id: &str) -> Option<NodeInfo> {
+        let registered = self.registered.borrow();
+        let last = registered.iter().rev().find(|r| r.node.id == id)?;
+        Some(NodeInfo {
+            id: id.to_string(),
+            name: last.node.name.clone(),
+            datacenter: last.node.datacenter.clone(),
+            http_addr: last.node.http_addr.clone(),
+            ready: !self.down.borrow().contains(id),
+            static_meta: last.node.static_meta.clone(),
+            dynamic_meta: last.node.dynamic_meta.clone(),
+            last_seen: Timestamp::default(),
+        })
     }
 
     fn nodes(&self) -> Vec<NodeInfo> {
         Vec::new()
     }
 
-    fn find_allocation(&self, _id: &str) -> Option<PlacedAllocation> {
-        None
+    /// The first registration that holds `id`.
+    fn find_allocation(&self, id: &str) -> Option<PlacedAllocation> {
+        let registered = self.registered.borrow();
+        registered.iter().find_map(|r| {
+            let allocation = r.allocations.iter().find(|a| a.id == id)?;
+            Some(PlacedAllocation {
+                node_id: r.node.id.clone(),
+                allocation: allocation.clone(),
+            })
+        })
     }
 
     fn all_allocations(&self) -> Vec<PlacedAllocation> {

@@ -13,10 +13,18 @@ use serde_json::{Map, Value};
 
 use crate::access::Access;
 use crate::host::{
-    Allocation, ClientStatus, DynamicMeta, Host, NodeRegistration, Registration, TaskState,
-    TaskStatus, Timestamp,
+    Allocation, ClientStatus, DynamicMeta, Host, LogLevel, NodeRegistration, Registration,
+    TaskState, TaskStatus, Timestamp,
 };
 use crate::http::{ApiError, ApiResult, Request, Response};
+
+/// The header the host sets, on a server with mutual TLS, to the Nomad roles the caller's
+/// verified certificate names (`client.global.nomad`, space-separated; empty for none). The
+/// host removes it from every incoming request, so only the host can set it.
+pub const PEER_ROLE_HEADER: &str = "x-caravan-peer-role";
+
+/// The role a node's certificate must name to register (Nomad's, region `global`).
+pub const CLIENT_ROLE: &str = "client.global.nomad";
 
 /// Decode, validate, authorise, then let the host record the heartbeat.
 pub fn register(host: &impl Host, access: &Access, req: &Request) -> ApiResult<Response> {
@@ -30,10 +38,59 @@ pub fn register(host: &impl Host, access: &Access, req: &Request) -> ApiResult<R
     let registration = decode(&req.body)
         .map_err(|why| ApiError::bad_request(format!("invalid registration: {why}")))?;
     validate(&registration)?;
+    if let Some(roles) = req.header(PEER_ROLE_HEADER)
+        && !roles.split_ascii_whitespace().any(|r| r == CLIENT_ROLE)
+    {
+        return Err(ApiError::forbidden(format!(
+            "Permission denied: registration needs a client certificate for {CLIENT_ROLE}"
+        )));
+    }
     access.node(host)?;
+    if let Err(why) = conflict(host, &registration) {
+        host.log(
+            LogLevel::Warn,
+            &format!(
+                "refused the registration of node {} from {}: {why}",
+                registration.node.id, registration.node.http_addr
+            ),
+        );
+        return Err(ApiError {
+            status: 409,
+            message: why,
+        });
+    }
     host.register(registration)
         .map_err(|e| ApiError::internal(format!("failed to register the node: {e}")))?;
     Ok(Response::empty())
+}
+
+/// A registration may not take over what another live node holds: a live node's id from
+/// another address, or an allocation a live node has registered. A node that is down (or
+/// gone) no longer holds anything, so a moved node or allocation registers again after
+/// the TTL.
+fn conflict(host: &impl Host, registration: &Registration) -> Result<(), String> {
+    let node = &registration.node;
+    if let Some(known) = host.node(&node.id)
+        && known.ready
+        && known.http_addr != node.http_addr
+    {
+        return Err(format!(
+            "node {} is live at {}, not {}",
+            node.id, known.http_addr, node.http_addr
+        ));
+    }
+    for alloc in &registration.allocations {
+        let Some(placed) = host.find_allocation(&alloc.id) else {
+            continue;
+        };
+        if placed.node_id != node.id && host.node(&placed.node_id).is_some_and(|n| n.ready) {
+            return Err(format!(
+                "allocation {} is held by live node {}",
+                alloc.id, placed.node_id
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Nomad's `Node.Register` argument checks, plus the address caravan forwards to.
@@ -263,6 +320,60 @@ mod tests {
             (400, "missing node name for client registration".into())
         );
         assert!(host.registered.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_live_nodes_allocation_or_id_cannot_be_claimed() {
+        let host = server();
+        assert_eq!(post(&host, "POST", BODY, None), (200, String::new()));
+        // Another node claiming a1 while n1 is live: refused and logged.
+        let rogue = BODY
+            .replace(r#""ID":"n1""#, r#""ID":"rogue""#)
+            .replace("127.0.0.1:1", "127.0.0.1:2");
+        let (status, text) = post(&host, "POST", &rogue, None);
+        assert_eq!(status, 409);
+        assert_eq!(text, "allocation a1 is held by live node n1");
+        assert!(
+            host.logs
+                .borrow()
+                .iter()
+                .any(|l| l.contains("refused the registration of node rogue"))
+        );
+        // n1's id from another address: refused.
+        let moved = BODY.replace("127.0.0.1:1", "127.0.0.1:2");
+        assert_eq!(post(&host, "POST", &moved, None).0, 409);
+        assert_eq!(host.registered.borrow().len(), 1);
+        // n1 again from its own address: fine.
+        assert_eq!(post(&host, "POST", BODY, None).0, 200);
+        // Once n1 is down, its allocation (and its id) may register elsewhere.
+        host.down.borrow_mut().insert("n1".into());
+        assert_eq!(post(&host, "POST", &rogue, None).0, 200);
+    }
+
+    #[test]
+    fn with_mutual_tls_only_a_client_certificate_registers() {
+        let host = server();
+        let send = |roles: Option<&str>| {
+            let mut req = Request {
+                method: "POST".into(),
+                path: "/v1/internal/node/register".into(),
+                body: BODY.as_bytes().to_vec(),
+                ..Request::default()
+            };
+            if let Some(roles) = roles {
+                req.headers.push((PEER_ROLE_HEADER.into(), roles.into()));
+            }
+            match crate::handle(&host, &req) {
+                Action::Respond(r) => r.status,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(send(Some("")), 403);
+        assert_eq!(send(Some("cli.global.nomad")), 403);
+        assert_eq!(send(Some("server.global.nomad")), 403);
+        assert!(host.registered.borrow().is_empty());
+        assert_eq!(send(Some("server.global.nomad client.global.nomad")), 200);
+        assert_eq!(send(None), 200);
     }
 
     #[test]

@@ -315,3 +315,96 @@ fn restart_and_signal_through_a_server() {
         restarts(&srv) == Some(1)
     });
 }
+
+/// A listener that records every byte any connection sends it.
+pub struct Recorder {
+    pub addr: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Recorder {
+    pub fn start() -> Self {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (sink, count) = (seen.clone(), connections.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let sink = sink.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0; 4096];
+                    while let Ok(n) = conn.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        sink.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            seen,
+            connections,
+        }
+    }
+
+    /// How many connections reached it, and everything they sent.
+    pub fn reached(&self) -> (usize, Vec<u8>) {
+        (
+            self.connections.load(std::sync::atomic::Ordering::SeqCst),
+            self.seen.lock().unwrap().clone(),
+        )
+    }
+}
+
+/// A registration of node `id` at `addr` holding allocation `alloc`.
+pub fn claim(id: &str, addr: &str, alloc: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "Node": {"ID": id, "Name": "rogue", "Datacenter": "dc1", "HTTPAddr": addr},
+        "Allocations": [{"spec": {"ID": alloc, "Namespace": "default"}, "client_status": "running"}],
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_rogue_registration_cannot_take_a_live_nodes_allocation() {
+    let temp = tempfile::tempdir().unwrap();
+    let srv = server(&temp.path().join("srv"));
+    let c1 = client(&temp.path().join("c1"), "c1", &[&srv]);
+    wait_for_nodes(&srv, 1);
+    let alloc = place(&c1, &["web"]);
+    wait_until("the server to know the allocation", || {
+        srv.get(&format!("/v1/allocation/{alloc}")).status == 200
+    });
+    let rogue = Recorder::start();
+
+    // Another node claiming c1's allocation, or c1's own id from another address: refused.
+    for body in [
+        claim("c0c0c0c0-0000-4000-8000-00000000dead", &rogue.addr, &alloc),
+        claim(&c1.node_id, &rogue.addr, &alloc),
+    ] {
+        let reply = srv.request("POST", caravan_core::router::REGISTER_PATH, &[], &body);
+        assert_eq!(reply.status, 409, "{}", reply.text());
+    }
+    crate::support::wait_log(&srv, "refused the registration of node");
+
+    // Requests for the allocation still go to c1, and nothing reaches the rogue's address.
+    let token = [("X-Nomad-Token", "the-callers-secret-token")];
+    for _ in 0..5 {
+        let reply = srv.request("GET", &format!("/v1/client/fs/ls/{alloc}"), &token, b"");
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let direct = c1.request("GET", &format!("/v1/client/fs/ls/{alloc}"), &token, b"");
+        assert_eq!(reply.body, direct.body);
+    }
+    assert_eq!(
+        srv.get(&format!("/v1/allocation/{alloc}")).json()["NodeID"],
+        c1.node_id.as_str()
+    );
+    assert_eq!(rogue.reached(), (0, Vec::new()));
+}

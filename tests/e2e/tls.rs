@@ -76,6 +76,11 @@ struct Setup {
 }
 
 fn start(ca: &Ca, leaf: &Leaf, extra: &str) -> Setup {
+    start_with(ca, leaf, extra, &[])
+}
+
+/// [`start`] with more agent flags.
+fn start_with(ca: &Ca, leaf: &Leaf, extra: &str, flags: &[&str]) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let tls_dir = dir.path().join("tls");
     std::fs::create_dir(&tls_dir).unwrap();
@@ -93,7 +98,10 @@ fn start(ca: &Ca, leaf: &Leaf, extra: &str) -> Setup {
     .unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
-    let agent = Agent::start_in(&data, &[&format!("-config={}", config.display())]);
+    let mut args = vec![format!("-config={}", config.display())];
+    args.extend(flags.iter().map(|f| f.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let agent = Agent::start_in(&data, &args);
     Setup {
         _dir: dir,
         tls_dir,
@@ -316,4 +324,256 @@ fn certificates_reload_without_dropping_streams_and_a_bad_one_keeps_the_old() {
     append("still here\n");
     read_until(&mut raw, &mut stream, "still here");
     wait_log(agent, "TLS on the HTTP API");
+}
+
+/// Write `leaf` as `<dir>/<name>.pem` and `<dir>/<name>-key.pem`.
+fn write_leaf(dir: &Path, name: &str, leaf: &Leaf) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}-key.pem")),
+    );
+    std::fs::write(&cert, &leaf.cert_pem).unwrap();
+    std::fs::write(&key, &leaf.key_pem).unwrap();
+    (cert, key)
+}
+
+/// Run `caravan args...` with Nomad's environment.
+fn cli(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_caravan"));
+    command.args(args);
+    for name in [
+        "NOMAD_ADDR",
+        "NOMAD_CACERT",
+        "NOMAD_CAPATH",
+        "NOMAD_CLIENT_CERT",
+        "NOMAD_CLIENT_KEY",
+        "NOMAD_TLS_SERVER_NAME",
+        "NOMAD_SKIP_VERIFY",
+        "NOMAD_TOKEN",
+    ] {
+        command.env_remove(name);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn the_cli_speaks_mutual_tls_from_nomads_environment() {
+    let ca = Ca::new("caravan test CA");
+    let leaf = server_leaf(&ca);
+    let setup = start_with(
+        &ca,
+        &leaf,
+        "  verify_https_client = true\n",
+        &["-acl-enabled"],
+    );
+    let addr = &setup.agent.addr;
+    let (cert, key) = write_leaf(
+        &setup.tls_dir,
+        "cli",
+        &ca.issue(&["cli.global.nomad", "localhost"]),
+    );
+    let port = addr.rsplit_once(':').unwrap().1;
+    let base = vec![
+        ("NOMAD_ADDR", format!("https://{addr}")),
+        (
+            "NOMAD_CACERT",
+            setup.tls_dir.join("ca.pem").display().to_string(),
+        ),
+        ("NOMAD_CLIENT_CERT", cert.display().to_string()),
+        ("NOMAD_CLIENT_KEY", key.display().to_string()),
+    ];
+
+    // acl bootstrap over mutual TLS; its token then reads the demo allocation.
+    let out = cli(&["acl", "bootstrap"], &base);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let secret = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Secret ID"))
+        .map(|l| l.trim_start_matches([' ', '=']).trim().to_string())
+        .unwrap_or_else(|| panic!("no Secret ID in {text}"));
+    let mut with_token = base.clone();
+    with_token.push(("NOMAD_TOKEN", secret.clone()));
+    let out = cli(&["node", "status", "-self"], &with_token);
+    assert!(out.status.success(), "{out:?}");
+    let out = cli(&["alloc", "status", &setup.agent.demo_alloc], &with_token);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&setup.agent.demo_alloc[..8]));
+
+    // The name checked is the address's host unless NOMAD_TLS_SERVER_NAME says otherwise.
+    let mut by_name = with_token.clone();
+    by_name[0].1 = format!("https://localhost:{port}");
+    assert!(cli(&["node", "status", "-self"], &by_name).status.success());
+    by_name.push(("NOMAD_TLS_SERVER_NAME", "server.global.nomad".into()));
+    assert!(cli(&["node", "status", "-self"], &by_name).status.success());
+    let mut wrong_name = with_token.clone();
+    wrong_name.push(("NOMAD_TLS_SERVER_NAME", "client.global.nomad".into()));
+    assert!(
+        !cli(&["node", "status", "-self"], &wrong_name)
+            .status
+            .success()
+    );
+
+    // Without the client certificate the handshake fails; plain http gets nothing.
+    let out = cli(&["node", "status", "-self"], &with_token[..2]);
+    assert!(!out.status.success(), "{out:?}");
+    let mut plain = with_token.clone();
+    plain[0].1 = format!("http://{addr}");
+    assert!(!cli(&["node", "status", "-self"], &plain).status.success());
+
+    // A CA the agent's certificate does not chain to: refused, unless NOMAD_SKIP_VERIFY.
+    let other = Ca::new("another CA");
+    let other_ca = setup.tls_dir.join("other-ca.pem");
+    std::fs::write(&other_ca, other.pem()).unwrap();
+    let mut untrusted = with_token.clone();
+    untrusted[1].1 = other_ca.display().to_string();
+    assert!(
+        !cli(&["node", "status", "-self"], &untrusted)
+            .status
+            .success()
+    );
+    untrusted.push(("NOMAD_SKIP_VERIFY", "true".into()));
+    let out = cli(&["node", "status", "-self"], &untrusted);
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// An agent with `tls { ... }` for `leaf` (mutual TLS, names checked between agents) in
+/// `dir`, plus `hcl` and `flags`.
+fn tls_agent(dir: &Path, ca: &Ca, leaf: &Leaf, hcl: &str, flags: &[&str]) -> Agent {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    let (cert, key) = write_leaf(dir, "agent", leaf);
+    let config = dir.join("agent.hcl");
+    std::fs::write(
+        &config,
+        format!(
+            "tls {{\n  http = true\n  ca_file = \"{}\"\n  cert_file = \"{}\"\n  key_file = \"{}\"\n  verify_https_client = true\n  verify_server_hostname = true\n}}\n{hcl}",
+            dir.join("ca.pem").display(),
+            cert.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let mut args = vec![format!("-config={}", config.display())];
+    args.extend(flags.iter().map(|f| f.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Agent::spawn(&dir.join("data"), &args)
+}
+
+/// An https request with caravan's client, presenting `identity` (a cert and key file).
+fn call(
+    addr: &str,
+    ca: &Path,
+    identity: Option<&(PathBuf, PathBuf)>,
+    method: &str,
+    target: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> Result<(u16, String), String> {
+    use caravan::http::client::{self, TlsClient, TlsOptions};
+    let tls = TlsClient::new(&TlsOptions {
+        ca_cert: Some(ca),
+        client_cert: identity.map(|i| i.0.as_path()),
+        client_key: identity.map(|i| i.1.as_path()),
+        ..TlsOptions::default()
+    })
+    .unwrap();
+    let headers: Vec<(&str, &str)> = token.map(|t| ("X-Nomad-Token", t)).into_iter().collect();
+    let request = client::request(method, target, &headers, body.to_vec()).unwrap();
+    client::block_on(async {
+        tokio::time::timeout(PATIENCE, client::fetch_with(addr, Some(&tls), request)).await
+    })
+    .map_err(|_| "timed out".to_string())?
+    .map(|r| {
+        (
+            r.status.as_u16(),
+            String::from_utf8_lossy(&r.body).into_owned(),
+        )
+    })
+    .map_err(|e| format!("{e:#}"))
+}
+
+#[test]
+fn server_mode_over_mutual_tls_with_an_agent_token() {
+    use crate::cluster::{Recorder, claim};
+    let temp = tempfile::tempdir().unwrap();
+    let ca = Ca::new("caravan cluster CA");
+    let srv_dir = temp.path().join("srv");
+    std::fs::create_dir_all(srv_dir.join("data")).unwrap();
+    crate::acl::write_acl_files(&srv_dir.join("data"));
+    let srv = tls_agent(
+        &srv_dir,
+        &ca,
+        &server_leaf(&ca),
+        "",
+        &["-server", "-node=server", "-acl-enabled"],
+    );
+    let client_leaf = ca.issue(&["client.global.nomad", "localhost", "127.0.0.1"]);
+    let c1 = tls_agent(
+        &temp.path().join("c1"),
+        &ca,
+        &client_leaf,
+        "client {\n  node_token = \"secret-node-write\"\n}\n",
+        &["-node=c1", &format!("-servers={}", srv.addr)],
+    );
+    let ca_file = srv_dir.join("ca.pem");
+    let cli = write_leaf(temp.path(), "cli", &ca.issue(&["cli.global.nomad"]));
+    let as_client = write_leaf(temp.path(), "client", &client_leaf);
+    let get = |target: &str| {
+        call(
+            &srv.addr,
+            &ca_file,
+            Some(&cli),
+            "GET",
+            target,
+            Some("secret-node-read"),
+            b"",
+        )
+    };
+
+    // The heartbeat registers over https with its certificate and its node_token.
+    wait_until("c1 to register over mutual TLS", || {
+        get("/v1/nodes").is_ok_and(|(status, body)| status == 200 && body.contains(&c1.node_id))
+    });
+    // The server forwards to c1 over https, checking c1's certificate.
+    let metadata = format!("/v1/client/metadata?node_id={}", c1.node_id);
+    let (status, body) = get(&metadata).unwrap();
+    assert_eq!(status, 200, "{body}");
+
+    // Registration needs a client.global.nomad certificate and a node:write token.
+    let rogue = Recorder::start();
+    let register = caravan_core::router::REGISTER_PATH;
+    let stolen = claim(
+        &c1.node_id,
+        &rogue.addr,
+        "00000000-0000-4000-8000-000000000001",
+    );
+    let new_node = claim("c0c0c0c0-0000-4000-8000-00000000beef", &rogue.addr, "x");
+    let post = |identity, token, body: &[u8]| {
+        call(&srv.addr, &ca_file, identity, "POST", register, token, body)
+    };
+    let (status, body) = post(Some(&cli), Some("secret-node-write"), &new_node).unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("client.global.nomad"), "{body}");
+    assert_eq!(post(Some(&as_client), None, &new_node).unwrap().0, 403);
+    assert_eq!(
+        post(Some(&as_client), Some("secret-node-read"), &new_node)
+            .unwrap()
+            .0,
+        403
+    );
+    assert!(
+        post(None, Some("secret-node-write"), &new_node).is_err(),
+        "no certificate, no handshake"
+    );
+    // With the right certificate and token, a live node's id is still not for the taking.
+    let (status, body) = post(Some(&as_client), Some("secret-node-write"), &stolen).unwrap();
+    assert_eq!(status, 409, "{body}");
+    for _ in 0..3 {
+        assert_eq!(get(&metadata).unwrap().0, 200);
+    }
+    assert_eq!(rogue.reached(), (0, Vec::new()));
 }

@@ -134,6 +134,10 @@ pub struct ClientConfig {
     pub enabled: Option<bool>,
     /// `host:port` of the servers to register with.
     pub servers: Vec<String>,
+    /// caravan's own: the ACL token (with `node:write`) the heartbeat registers with. Nomad
+    /// has no such key (its clients prove themselves over RPC with the node secret).
+    /// Default: `NOMAD_TOKEN` in the agent's environment.
+    pub node_token: Option<String>,
     /// How often terminal allocations are considered for collection (Go duration).
     pub gc_interval: Option<String>,
     /// How many allocations are tracked before terminal ones are collected.
@@ -223,6 +227,9 @@ impl FileConfig {
             self.ports.http = other.ports.http;
         }
         self.client.meta.extend(other.client.meta);
+        if other.client.node_token.is_some() {
+            self.client.node_token = other.client.node_token;
+        }
         if other.client.allocations_dir.is_some() {
             self.client.allocations_dir = other.client.allocations_dir;
         }
@@ -420,6 +427,14 @@ mod tests {
         config.merge(FileConfig::default());
         assert!(!config.ui.enabled());
         assert!(hcl::from_str::<FileConfig>("ui {\n enabeld = false\n}").is_err());
+    }
+
+    #[test]
+    fn node_token_is_read_and_merged() {
+        let other: FileConfig = hcl::from_str("client {\n node_token = \"s3cret\"\n}").unwrap();
+        let mut config = FileConfig::default();
+        config.merge(other);
+        assert_eq!(config.client.node_token.as_deref(), Some("s3cret"));
     }
 
     #[test]

@@ -99,6 +99,8 @@ static CLIENT: Section = Section {
         ("gc_inode_usage_threshold", V),
         // caravan's own: where allocation specs are read from.
         ("allocations_dir", V),
+        // caravan's own: the ACL token the heartbeat registers with.
+        ("node_token", V),
     ],
     nomad_only: &[
         "state_dir",

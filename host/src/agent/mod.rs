@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 pub mod config;
 mod config_keys;
@@ -21,6 +21,7 @@ use crate::capabilities::cluster::ClusterState;
 use crate::capabilities::filesystem::AllocFs;
 use crate::capabilities::node::{NodeState, default_static_meta};
 use crate::capabilities::stats::HostStats;
+use crate::http::client;
 use crate::http::tls::{Tls, TlsSettings};
 use crate::runtime::native::NativeCore;
 use crate::runtime::triggers::{self, CoreSource};
@@ -173,6 +174,11 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         cluster: ClusterState {
             roles,
             nodes: crate::capabilities::cluster::Cluster::default(),
+            client_tls: if roles.server {
+                outgoing_tls(&config, CLIENT_ROLE)?
+            } else {
+                None
+            },
         },
     });
     // `-core native` answers requests with the natively linked core (a benchmark baseline);
@@ -246,7 +252,11 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     let _ = ctx.node.http_addr.set(advertised);
     if ctx.cluster.roles.client && !config.client.servers.is_empty() {
         let ctx = ctx.clone();
-        heartbeat::start(config.client.servers.clone(), move || ctx.registration());
+        let token = config.client.node_token.clone().or_else(client::env_token);
+        let tls = outgoing_tls(&config, SERVER_ROLE)?;
+        heartbeat::start(config.client.servers.clone(), token, tls, move || {
+            ctx.registration()
+        });
     }
     let mut out = std::io::stdout().lock();
     writeln!(
@@ -285,6 +295,31 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     served?;
     drop(temp_dir);
     Ok(())
+}
+
+/// Nomad's role names (region `global`) that agents' certificates carry.
+const SERVER_ROLE: &str = "server.global.nomad";
+const CLIENT_ROLE: &str = "client.global.nomad";
+
+/// With `tls { http = true }`, how this agent calls other agents (a client its servers, a
+/// server its clients): over https, presenting its own certificate, trusting `ca_file`,
+/// and with `verify_server_hostname` checking that the peer's certificate names `role`.
+fn outgoing_tls(config: &FileConfig, role: &str) -> Result<Option<client::TlsClient>> {
+    let tls = &config.tls;
+    if !tls.http {
+        return Ok(None);
+    }
+    let ca_file = tls
+        .ca_file
+        .as_ref()
+        .context("tls.http = true needs tls.ca_file for the calls between agents")?;
+    let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) else {
+        bail!("tls.http = true needs tls.cert_file and tls.key_file");
+    };
+    let role = tls.verify_server_hostname.then_some(role);
+    client::TlsClient::agent(ca_file, cert, key, role)
+        .map(Some)
+        .context("the TLS of calls between agents")
 }
 
 /// What `tls { http = true ... }` asks of the HTTP server, if anything.

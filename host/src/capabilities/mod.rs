@@ -82,6 +82,7 @@ impl HostContext {
                     ui: true,
                 },
                 nodes: cluster::Cluster::default(),
+                client_tls: None,
             },
         }))
     }

@@ -158,7 +158,8 @@ async fn read_frames(agent: Agent, path: String, mut sink: FrameSink) -> Result<
         headers.push((TOKEN_HEADER, token.as_str()));
     }
     let request = client::request("GET", &path, &headers, "")?;
-    let response = client::send(&agent.host, request)
+    let response = agent
+        .send(request)
         .await
         .with_context(|| format!("failed to reach the agent at {}", agent.host))?;
     let (parts, mut body) = response.into_parts();

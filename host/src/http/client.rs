@@ -2,8 +2,10 @@
 //! forwarding, the end-to-end tests and the benchmarks. It is hyper's HTTP/1.1 client
 //! connection; async callers use [`Connection`] and [`send`], sync callers the blocking
 //! wrappers ([`block_on`], [`Agent`], [`Streaming`]), which run on a small runtime of their
-//! own. An agent is addressed and authenticated the way Nomad's CLI does it: `NOMAD_ADDR`
-//! (default `http://127.0.0.1:4646`) and `NOMAD_TOKEN`, sent as `X-Nomad-Token`.
+//! own. Connections are plain or TLS ([`TlsClient`]). An agent is addressed and
+//! authenticated the way Nomad's CLI does it: `NOMAD_ADDR` (default `http://127.0.0.1:4646`,
+//! or `https://…`), `NOMAD_CACERT`, `NOMAD_CAPATH`, `NOMAD_CLIENT_CERT`, `NOMAD_CLIENT_KEY`,
+//! `NOMAD_TLS_SERVER_NAME`, `NOMAD_SKIP_VERIFY`, and `NOMAD_TOKEN`, sent as `X-Nomad-Token`.
 
 use std::future::Future;
 use std::sync::LazyLock;
@@ -17,6 +19,8 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::{CONNECTION, HOST, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+
+pub use super::client_tls::{TlsClient, TlsOptions};
 
 /// Nomad's default address.
 pub const DEFAULT_ADDR: &str = "http://127.0.0.1:4646";
@@ -35,15 +39,37 @@ impl Connection {
     /// Connect and handshake; the connection is driven by a task on the current runtime
     /// and closes when this is dropped (after any response still being read).
     pub async fn open(host: &str) -> Result<Self> {
+        Self::open_with(host, None).await
+    }
+
+    /// [`Connection::open`], over TLS when `tls` is given.
+    pub async fn open_with(host: &str, tls: Option<&TlsClient>) -> Result<Self> {
         let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(host))
             .await
             .with_context(|| format!("timed out connecting to {host}"))?
             .with_context(|| format!("failed to connect to {host}"))?;
         stream.set_nodelay(true)?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .with_context(|| format!("failed to talk HTTP to {host}"))?;
-        tokio::spawn(connection);
+        let sender = match tls {
+            None => {
+                let (sender, connection) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                        .await
+                        .with_context(|| format!("failed to talk HTTP to {host}"))?;
+                tokio::spawn(connection);
+                sender
+            }
+            Some(tls) => {
+                let stream = tokio::time::timeout(CONNECT_TIMEOUT, tls.connect(host, stream))
+                    .await
+                    .with_context(|| format!("timed out in the TLS handshake with {host}"))??;
+                let (sender, connection) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                        .await
+                        .with_context(|| format!("failed to talk HTTP to {host}"))?;
+                tokio::spawn(connection);
+                sender
+            }
+        };
         Ok(Self {
             host: host.to_string(),
             sender,
@@ -74,18 +100,36 @@ impl Connection {
 
 /// Send one request on a connection of its own (`Connection: close`, so the agent lets go
 /// of it as soon as it has answered).
-pub async fn send(host: &str, mut request: Request<Full<Bytes>>) -> Result<Response<Incoming>> {
+pub async fn send(host: &str, request: Request<Full<Bytes>>) -> Result<Response<Incoming>> {
+    send_with(host, None, request).await
+}
+
+/// [`send`], over TLS when `tls` is given.
+pub async fn send_with(
+    host: &str,
+    tls: Option<&TlsClient>,
+    mut request: Request<Full<Bytes>>,
+) -> Result<Response<Incoming>> {
     if !request.headers().contains_key(CONNECTION) {
         request
             .headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    Connection::open(host).await?.send(request).await
+    Connection::open_with(host, tls).await?.send(request).await
 }
 
 /// Send one request on a connection of its own and read its whole answer.
 pub async fn fetch(host: &str, request: Request<Full<Bytes>>) -> Result<Reply> {
-    Reply::read(send(host, request).await?).await
+    fetch_with(host, None, request).await
+}
+
+/// [`fetch`], over TLS when `tls` is given.
+pub async fn fetch_with(
+    host: &str,
+    tls: Option<&TlsClient>,
+    request: Request<Full<Bytes>>,
+) -> Result<Reply> {
+    Reply::read(send_with(host, tls, request).await?).await
 }
 
 /// A request to send: `target` is the path and query; `headers` are added as given.
@@ -149,33 +193,65 @@ pub fn env_token() -> Option<String> {
     std::env::var("NOMAD_TOKEN").ok()
 }
 
-/// An agent as Nomad's CLI finds it: `NOMAD_ADDR` and `NOMAD_TOKEN`.
+/// An agent as Nomad's CLI finds it: `NOMAD_ADDR`, the TLS variables and `NOMAD_TOKEN`.
 #[derive(Debug, Clone)]
 pub struct Agent {
     /// `host:port`.
     pub host: String,
+    /// Set when `NOMAD_ADDR` is `https://…`.
+    pub tls: Option<TlsClient>,
     pub token: Option<String>,
 }
 
 impl Agent {
-    /// The agent at `NOMAD_ADDR` (default [`DEFAULT_ADDR`]), with `NOMAD_TOKEN` if set.
+    /// The agent at `NOMAD_ADDR` (default [`DEFAULT_ADDR`]), with TLS from `NOMAD_CACERT`,
+    /// `NOMAD_CAPATH`, `NOMAD_CLIENT_CERT`, `NOMAD_CLIENT_KEY`, `NOMAD_TLS_SERVER_NAME` and
+    /// `NOMAD_SKIP_VERIFY` when the address is https, and `NOMAD_TOKEN` if set.
     pub fn from_env() -> Result<Self> {
-        Self::from_vars(std::env::var("NOMAD_ADDR").ok(), env_token())
+        Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    fn from_vars(addr: Option<String>, token: Option<String>) -> Result<Self> {
-        let addr = addr
-            .filter(|a| !a.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_ADDR.into());
-        let Some(host) = addr.trim().strip_prefix("http://") else {
-            bail!("NOMAD_ADDR must be an http:// address (got {addr:?})");
+    fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let addr = var("NOMAD_ADDR").unwrap_or_else(|| DEFAULT_ADDR.into());
+        let addr = addr.trim();
+        let (host, https) = if let Some(host) = addr.strip_prefix("http://") {
+            (host, false)
+        } else if let Some(host) = addr.strip_prefix("https://") {
+            (host, true)
+        } else {
+            bail!("NOMAD_ADDR must be an http:// or https:// address (got {addr:?})");
+        };
+        let host = host.trim_end_matches('/').to_string();
+        let tls = if https {
+            let path = |name: &str| var(name).map(std::path::PathBuf::from);
+            let (ca_cert, ca_path) = (path("NOMAD_CACERT"), path("NOMAD_CAPATH"));
+            let (client_cert, client_key) = (path("NOMAD_CLIENT_CERT"), path("NOMAD_CLIENT_KEY"));
+            let server_name = var("NOMAD_TLS_SERVER_NAME");
+            let options = TlsOptions {
+                ca_cert: ca_cert.as_deref(),
+                ca_path: ca_path.as_deref(),
+                client_cert: client_cert.as_deref(),
+                client_key: client_key.as_deref(),
+                server_name: server_name.as_deref(),
+                skip_verify: var("NOMAD_SKIP_VERIFY")
+                    .and_then(|v| parse_bool(&v))
+                    .unwrap_or(false),
+            };
+            Some(TlsClient::new(&options).context("NOMAD_ADDR is https")?)
+        } else {
+            None
         };
         Ok(Self {
-            host: host.trim_end_matches('/').to_string(),
-            token: token
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty()),
+            host,
+            tls,
+            token: var("NOMAD_TOKEN").map(|t| t.trim().to_string()),
         })
+    }
+
+    /// Send `request` on a connection of its own and return the response's head.
+    pub async fn send(&self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>> {
+        send_with(&self.host, self.tls.as_ref(), request).await
     }
 
     /// Send `method path` with `body` and read the whole answer (blocking).
@@ -186,10 +262,21 @@ impl Agent {
         }
         let request = request(method, path, &headers, body)?;
         block_on(async {
-            tokio::time::timeout(Duration::from_secs(60), fetch(&self.host, request))
-                .await
-                .with_context(|| format!("no answer from {} within 60s", self.host))?
+            tokio::time::timeout(Duration::from_secs(60), async {
+                Reply::read(self.send(request).await?).await
+            })
+            .await
+            .with_context(|| format!("no answer from {} within 60s", self.host))?
         })
+    }
+}
+
+/// Go's `strconv.ParseBool`, which Nomad uses for `NOMAD_SKIP_VERIFY`.
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim() {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
     }
 }
 
@@ -246,17 +333,48 @@ mod tests {
 
     #[test]
     fn the_agent_comes_from_nomads_variables() {
-        let agent = Agent::from_vars(None, None).unwrap();
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let agent = Agent::from_lookup(vars(&[])).unwrap();
         assert_eq!(agent.host, "127.0.0.1:4646");
         assert_eq!(agent.token, None);
-        let agent = Agent::from_vars(
-            Some("http://10.0.0.1:5000/".into()),
-            Some(" s3cret\n".into()),
-        )
+        assert!(agent.tls.is_none());
+        let agent = Agent::from_lookup(vars(&[
+            ("NOMAD_ADDR", "http://10.0.0.1:5000/"),
+            ("NOMAD_TOKEN", " s3cret\n"),
+            ("NOMAD_CACERT", "/nonexistent"),
+        ]))
         .unwrap();
         assert_eq!(agent.host, "10.0.0.1:5000");
         assert_eq!(agent.token.as_deref(), Some("s3cret"));
-        assert!(Agent::from_vars(Some("https://10.0.0.1:5000".into()), None).is_err());
+        assert!(agent.tls.is_none(), "TLS variables only count for https");
+        let agent = Agent::from_lookup(vars(&[
+            ("NOMAD_ADDR", "https://10.0.0.1:5000"),
+            ("NOMAD_SKIP_VERIFY", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(agent.host, "10.0.0.1:5000");
+        assert!(agent.tls.is_some());
+        let missing = Agent::from_lookup(vars(&[
+            ("NOMAD_ADDR", "https://10.0.0.1:5000"),
+            ("NOMAD_CACERT", "/nonexistent/ca.pem"),
+        ]));
+        assert!(format!("{:#}", missing.unwrap_err()).contains("/nonexistent/ca.pem"));
+        let half = Agent::from_lookup(vars(&[
+            ("NOMAD_ADDR", "https://10.0.0.1:5000"),
+            ("NOMAD_SKIP_VERIFY", "1"),
+            ("NOMAD_CLIENT_CERT", "/x.pem"),
+        ]));
+        assert!(half.is_err());
+        assert!(Agent::from_lookup(vars(&[("NOMAD_ADDR", "10.0.0.1:5000")])).is_err());
+        assert_eq!(parse_bool("T"), Some(true));
+        assert_eq!(parse_bool("no"), None);
     }
 
     #[test]

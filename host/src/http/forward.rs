@@ -29,7 +29,11 @@ pub(super) async fn forward(
         tracing::warn!("forwarding to node {node_id} at {addr}: {why}");
         respond(to.unreachable.clone())
     };
-    let mut connection = match Connection::open(&addr).await {
+    // Only the node the core named (the live owner of what the request names) is called;
+    // between TLS agents over https, its certificate checked against the CA (and, with
+    // verify_server_hostname, for client.<region>.nomad).
+    let tls = ctx.cluster.client_tls.as_ref();
+    let mut connection = match Connection::open_with(&addr, tls).await {
         Ok(connection) => connection,
         Err(err) => return no_path(&format!("{err:#}")),
     };
@@ -52,6 +56,7 @@ pub(super) async fn forward(
                 | "accept-encoding"
                 | "keep-alive"
                 | "upgrade"
+                | "x-caravan-peer-role"
         ) {
             outgoing = outgoing.header(pair.name.as_str(), pair.value.as_str());
         }

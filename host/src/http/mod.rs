@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod client;
+pub mod client_tls;
 mod dispatch;
 mod forward;
 mod gzip;

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
+use caravan_core::register::PEER_ROLE_HEADER;
+use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -68,9 +70,12 @@ pub async fn serve(
                 tokio::spawn(async move {
                     let _slot = slot;
                     match tls {
-                        None => serve_connection(stream, shared, peer, watcher).await,
+                        None => serve_connection(stream, shared, peer, None, watcher).await,
                         Some(tls) => match tls.handshake(stream).await {
-                            Ok(stream) => serve_connection(stream, shared, peer, watcher).await,
+                            Ok(stream) => {
+                                let roles = tls.peer_roles(&stream);
+                                serve_connection(stream, shared, peer, roles, watcher).await
+                            }
                             Err(err) => tracing::debug!("TLS handshake with {peer}: {err:#}"),
                         },
                     }
@@ -91,15 +96,24 @@ pub async fn serve(
 }
 
 /// Serve HTTP/1.1 on one connection, plain or TLS, until it closes or shutdown ends it.
+/// `roles`, with mutual TLS, are the Nomad roles the peer's certificate names: every request
+/// carries them in [`PEER_ROLE_HEADER`] for the core, and no request can set that header
+/// itself.
 async fn serve_connection<S>(
     stream: S,
     shared: Arc<Shared>,
     peer: std::net::SocketAddr,
+    roles: Option<String>,
     watcher: Watcher,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| {
+    let roles = roles.and_then(|r| HeaderValue::from_str(&r).ok());
+    let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.headers_mut().remove(PEER_ROLE_HEADER);
+        if let Some(roles) = &roles {
+            req.headers_mut().insert(PEER_ROLE_HEADER, roles.clone());
+        }
         let shared = shared.clone();
         async move { Ok::<_, Infallible>(traced(&shared, req, peer).await) }
     });

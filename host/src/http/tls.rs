@@ -93,6 +93,25 @@ impl Tls {
         }
     }
 
+    /// With mutual TLS, the value of the role header the core reads
+    /// (`x-caravan-peer-role`): which of Nomad's roles (`server`, `client`, `cli`
+    /// `.global.nomad`) the peer's verified certificate names, space-separated, possibly
+    /// none. `None` without mutual TLS.
+    pub fn peer_roles(&self, stream: &TlsStream<TcpStream>) -> Option<String> {
+        if !self.settings.verify_clients {
+            return None;
+        }
+        let Some(cert) = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+        else {
+            return Some(String::new());
+        };
+        Some(roles_of(cert).join(" "))
+    }
+
     /// Reload on SIGHUP. The handler is installed before this returns.
     pub fn reload_on_sighup(self: &Arc<Self>) -> Result<()> {
         use tokio::signal::unix::{SignalKind, signal};
@@ -219,6 +238,25 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
         bail!("{}: no PEM certificate in it", path.display());
     }
     Ok(certs)
+}
+
+/// Nomad's roles, region `global`, that `cert` is valid for.
+pub fn roles_of(cert: &CertificateDer<'_>) -> Vec<&'static str> {
+    const ROLES: [&str; 3] = [
+        "server.global.nomad",
+        "client.global.nomad",
+        "cli.global.nomad",
+    ];
+    let Ok(cert) = webpki::EndEntityCert::try_from(cert) else {
+        return Vec::new();
+    };
+    ROLES
+        .into_iter()
+        .filter(|role| {
+            rustls::pki_types::ServerName::try_from(*role)
+                .is_ok_and(|name| cert.verify_is_valid_for_subject_name(&name).is_ok())
+        })
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -21,6 +21,8 @@ pub struct ClusterState {
     pub roles: cluster::AgentRoles,
     /// Other nodes, when this agent is a server.
     pub nodes: Cluster,
+    /// With `tls { http = true }`: how this server speaks TLS to client nodes it forwards to.
+    pub client_tls: Option<crate::http::client::TlsClient>,
 }
 
 impl NodeState {
@@ -77,9 +79,7 @@ impl cluster::Host for CoreState {
         self.ctx
             .cluster
             .nodes
-            .allocations()
-            .into_iter()
-            .find(|(_, a)| a.id == id)
+            .find_allocation(&id)
             .map(|(node_id, allocation)| cluster::PlacedAllocation {
                 node_id,
                 allocation,

@@ -122,6 +122,20 @@ impl Cluster {
             .collect()
     }
 
+    /// The node holding allocation `id`, and the allocation: a live node's claim wins over
+    /// one of a node that is down.
+    pub fn find_allocation(&self, id: &str) -> Option<(String, Allocation)> {
+        let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
+        nodes
+            .iter()
+            .filter_map(|(node_id, r)| {
+                let alloc = r.allocations.iter().find(|a| a.id == id)?;
+                Some((r.seen.elapsed() < TTL, node_id, alloc))
+            })
+            .max_by_key(|(live, _, _)| *live)
+            .map(|(_, node_id, alloc)| (node_id.clone(), alloc.clone()))
+    }
+
     /// Every allocation of every registered node, with the node's id.
     pub fn allocations(&self) -> Vec<(String, Allocation)> {
         let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
