@@ -174,11 +174,6 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         cluster: ClusterState {
             roles,
             nodes: crate::capabilities::cluster::Cluster::default(),
-            client_tls: if roles.server {
-                outgoing_tls(&config, CLIENT_ROLE)?
-            } else {
-                None
-            },
         },
     });
     // `-core native` answers requests with the natively linked core (a benchmark baseline);
@@ -280,6 +275,11 @@ pub async fn run(options: AgentOptions) -> Result<()> {
             .max_streams
             .unwrap_or(crate::http::server::ServerOptions::default().max_streams),
         max_conns_per_client: config.limits.http_max_conns_per_client,
+        forward_tls: if roles.server {
+            outgoing_tls(&config, CLIENT_ROLE)?
+        } else {
+            None
+        },
     };
     let core: Arc<dyn Core> = if native_core {
         Arc::new(NativeCore::new(runtime.context()))

@@ -82,7 +82,6 @@ impl HostContext {
                     ui: true,
                 },
                 nodes: cluster::Cluster::default(),
-                client_tls: None,
             },
         }))
     }

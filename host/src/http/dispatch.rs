@@ -81,7 +81,10 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) 
                     headers,
                     body,
                 } => stream(shared, status, &headers, body),
-                Decision::Forward(to) => forward(&ctx, &request, &to).await,
+                Decision::Forward(to) => {
+                    let tls = shared.options.forward_tls.as_ref();
+                    forward(&ctx, tls, &request, &to).await
+                }
             };
             (response, version)
         }

@@ -5,7 +5,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::header::VARY;
 use hyper::{Request, Response};
 
-use super::client::Connection;
+use super::client::{Connection, TlsClient};
 use super::{Body, respond};
 use crate::capabilities::HostContext;
 use crate::capabilities::bindings::{handler, types};
@@ -17,6 +17,7 @@ use crate::capabilities::cluster::FORWARDED_HEADER;
 /// reached, the answer is the one the core gave with the decision (`to.unreachable`).
 pub(super) async fn forward(
     ctx: &HostContext,
+    tls: Option<&TlsClient>,
     request: &types::Request,
     to: &handler::ForwardTo,
 ) -> Response<Body> {
@@ -32,7 +33,6 @@ pub(super) async fn forward(
     // Only the node the core named (the live owner of what the request names) is called;
     // between TLS agents over https, its certificate checked against the CA (and, with
     // verify_server_hostname, for client.<region>.nomad).
-    let tls = ctx.cluster.client_tls.as_ref();
     let mut connection = match Connection::open_with(&addr, tls).await {
         Ok(connection) => connection,
         Err(err) => return no_path(&format!("{err:#}")),

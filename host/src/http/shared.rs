@@ -5,15 +5,19 @@ use std::sync::atomic::AtomicUsize;
 
 use tokio_util::sync::CancellationToken;
 
+use super::client::TlsClient;
 use crate::runtime::{Core, Runtime};
 
 /// Transport limits.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerOptions {
     /// Streamed responses (`fs/stream`, `fs/logs`) open at once; more are refused with 503.
     pub max_streams: usize,
     /// Connections one client address may hold open; 0 means no limit.
     pub max_conns_per_client: usize,
+    /// How a server speaks to its client nodes when it forwards: TLS between agents, or
+    /// `None` for plain HTTP.
+    pub forward_tls: Option<TlsClient>,
 }
 
 impl Default for ServerOptions {
@@ -22,6 +26,7 @@ impl Default for ServerOptions {
             max_streams: 1024,
             // Nomad's default for `limits { http_max_conns_per_client }`.
             max_conns_per_client: 100,
+            forward_tls: None,
         }
     }
 }

@@ -21,8 +21,6 @@ pub struct ClusterState {
     pub roles: cluster::AgentRoles,
     /// Other nodes, when this agent is a server.
     pub nodes: Cluster,
-    /// With `tls { http = true }`: how this server speaks TLS to client nodes it forwards to.
-    pub client_tls: Option<crate::http::client::TlsClient>,
 }
 
 impl NodeState {
