@@ -333,12 +333,26 @@ pub fn run(control: &TaskControl, launch: &Launch, on_start: impl FnOnce(Started
         .stdout(output())
         .stderr(output())
         .process_group(0);
-    // SAFETY: the closure runs between fork and exec and only makes one system call
-    // (prctl), which is async-signal-safe; it allocates nothing and takes no lock.
+    // SAFETY: the closure runs between fork and exec and only makes system calls that are
+    // async-signal-safe (prctl, sigaction); it allocates nothing and takes no lock.
     unsafe {
         command.pre_exec(|| {
             rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
-                .map_err(io::Error::from)
+                .map_err(io::Error::from)?;
+            // A task starts with default signal handling whatever the agent inherited: an
+            // agent run under nohup ignores SIGHUP, an ignored signal stays ignored across
+            // exec, and a shell may not even trap it then, so `alloc signal -s SIGHUP`
+            // would never reach the task.
+            for signal in [
+                libc::SIGHUP,
+                libc::SIGINT,
+                libc::SIGQUIT,
+                libc::SIGUSR1,
+                libc::SIGUSR2,
+            ] {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+            Ok(())
         });
     }
 
