@@ -174,6 +174,7 @@ impl World {
         *fake.roles.borrow_mut() = Roles {
             server: self.server,
             client: !self.not_client,
+            ui: true,
         };
         for (path, data) in self.files.iter().take(8) {
             let path = path.text();
