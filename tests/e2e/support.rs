@@ -249,31 +249,8 @@ pub fn place(agent: &Agent, tasks: &[&str]) -> String {
     id
 }
 
-/// How long any test waits for a state before giving up. It is a guard against a stuck
-/// agent, not a performance bound: a loaded machine may take long to get there, and a test
-/// must never fail only because it did. No test asserts how long something took.
-pub const PATIENCE: Duration = Duration::from_secs(120);
-
-/// Poll `check` until it yields a value, for up to [`PATIENCE`]; panic naming `what` if it
-/// never does.
-pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gave up after {PATIENCE:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Poll `check` until it holds, for up to [`PATIENCE`].
-pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    wait_for(what, || check().then_some(()))
-}
+// One place for waiting on states, shared with the host's unit tests.
+pub use caravan::util::testing::{PATIENCE, wait_for, wait_until};
 
 /// Wait until the agent's log contains `needle`.
 pub fn wait_log(agent: &Agent, needle: &str) {

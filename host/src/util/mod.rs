@@ -4,7 +4,6 @@ pub mod dirwatch;
 pub mod duration;
 pub mod fs;
 pub mod logging;
-#[cfg(test)]
 pub mod testing;
 pub mod time;
 

@@ -3,7 +3,7 @@
 //! A test that sleeps and then checks, or that asserts how long something took, fails on a
 //! loaded machine. These helpers poll for the state a test needs, with one long deadline
 //! that is only a guard against a hang: reaching it means the behaviour is wrong, not
-//! that the machine is slow.
+//! that the machine is slow. Public so the end-to-end tests use the same helpers.
 
 use std::time::{Duration, Instant};
 
