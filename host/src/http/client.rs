@@ -382,6 +382,8 @@ mod tests {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let host = listener.local_addr().unwrap().to_string();
+        // The second chunk is sent only once the client has seen the pause: a state, not a time.
+        let (go_on, go) = std::sync::mpsc::channel::<()>();
         let server = std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
             let mut head = Vec::new();
@@ -392,7 +394,7 @@ mod tests {
             }
             conn.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n")
                 .unwrap();
-            std::thread::sleep(Duration::from_millis(300));
+            go.recv().unwrap();
             conn.write_all(b"6\r\n world\r\n0\r\n\r\n").unwrap();
             String::from_utf8(head).unwrap()
         });
@@ -404,6 +406,7 @@ mod tests {
             Next::Data("hello".into())
         );
         assert_eq!(stream.next(Duration::from_millis(50)), Next::Idle);
+        go_on.send(()).unwrap();
         assert_eq!(
             stream.next(Duration::from_secs(5)),
             Next::Data(" world".into())
