@@ -205,7 +205,6 @@ fn three_hundred_stalled_bodies_at_256_descriptors_starve_nobody() {
     use std::io::{Read, Write};
     let temp = tempfile::tempdir().unwrap();
     let agent = Agent::start_with_fd_limit(temp.path(), 256);
-    let mut refused = 0;
     let mut stalled = Vec::new();
     for _ in 0..300 {
         let mut stream = std::net::TcpStream::connect(&agent.addr).unwrap();
@@ -242,7 +241,7 @@ fn three_hundred_stalled_bodies_at_256_descriptors_starve_nobody() {
         }
         closed.iter().filter(|c| **c).count() >= 200
     });
-    refused = answers
+    let refused = answers
         .iter()
         .filter(|a| a.starts_with(b"HTTP/1.1 429"))
         .count();
