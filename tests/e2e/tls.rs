@@ -6,6 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use base64::Engine as _;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
@@ -238,6 +239,65 @@ fn frames_data(body: &[u8]) -> Vec<u8> {
     data
 }
 
+/// Requests on fresh TLS connections from two threads until [`Load::finish`]: each either
+/// answers 200 or is kept as a failure, saying what went wrong.
+struct Load {
+    stop: Arc<AtomicBool>,
+    answered: Arc<AtomicU64>,
+    threads: Vec<std::thread::JoinHandle<Vec<String>>>,
+}
+
+impl Load {
+    fn start(addr: &str, config: Arc<ClientConfig>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicU64::new(0));
+        let threads = (0..2)
+            .map(|_| {
+                let (addr, config) = (addr.to_string(), config.clone());
+                let (stop, answered) = (stop.clone(), answered.clone());
+                std::thread::spawn(move || {
+                    let mut failures = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        match get(&addr, config.clone(), "/v1/client/metadata") {
+                            Ok(raw) if status_line(&raw) == "HTTP/1.1 200 OK" => {
+                                answered.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(raw) => failures.push(status_line(&raw)),
+                            Err(e) => failures.push(e.to_string()),
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        Self {
+            stop,
+            answered,
+            threads,
+        }
+    }
+
+    /// Wait until `more` requests beyond those answered so far have been answered, so the
+    /// load is known to span whatever happened before this call.
+    fn wait_for_more(&self, more: u64) {
+        let target = self.answered.load(Ordering::Relaxed) + more;
+        wait_until("the load to go on", || {
+            self.answered.load(Ordering::Relaxed) >= target
+        });
+    }
+
+    /// Stop: how many requests were answered, and every failure.
+    fn finish(self) -> (u64, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let failures = self
+            .threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        (self.answered.load(Ordering::Relaxed), failures)
+    }
+}
+
 #[test]
 fn certificates_reload_without_dropping_streams_and_a_bad_one_keeps_the_old() {
     let ca = Ca::new("caravan test CA");
@@ -283,6 +343,9 @@ fn certificates_reload_without_dropping_streams_and_a_bad_one_keeps_the_old() {
         })
     };
     read_until(&mut raw, &mut stream, "before");
+    // New connections all the while: not one may fail across every swap below.
+    let load = Load::start(addr, config.clone());
+    load.wait_for_more(5);
 
     // New files on disk: new connections get the new certificate...
     let second = server_leaf(&ca);
@@ -296,6 +359,7 @@ fn certificates_reload_without_dropping_streams_and_a_bad_one_keeps_the_old() {
     // ...and the stream opened before keeps flowing.
     append("after the swap\n");
     read_until(&mut raw, &mut stream, "after the swap");
+    load.wait_for_more(5);
 
     // A bad certificate keeps the one in use, and says why.
     let from = agent.log().len();
@@ -323,7 +387,70 @@ fn certificates_reload_without_dropping_streams_and_a_bad_one_keeps_the_old() {
     wait_log_after(agent, from, "re-checked (SIGHUP)");
     append("still here\n");
     read_until(&mut raw, &mut stream, "still here");
+    load.wait_for_more(5);
+    let (answered, failures) = load.finish();
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed: {failures:?}",
+        failures.len(),
+        answered + failures.len() as u64
+    );
     wait_log(agent, "TLS on the HTTP API");
+}
+
+#[test]
+fn curl_speaks_mutual_tls_to_every_kind_of_endpoint() {
+    let ca = Ca::new("caravan test CA");
+    let setup = start(&ca, &server_leaf(&ca), "  verify_https_client = true\n");
+    let agent = &setup.agent;
+    let (cert, key) = write_leaf(&setup.tls_dir, "curl", &ca.issue(&["cli.global.nomad"]));
+    let ca_file = setup.tls_dir.join("ca.pem");
+    let curl = |identity: bool, target: &str| {
+        let mut command = std::process::Command::new("curl");
+        command.args(["-sS", "-o", "-", "-w", "\n%{http_code}", "--cacert"]);
+        command.arg(&ca_file);
+        if identity {
+            command.arg("--cert").arg(&cert).arg("--key").arg(&key);
+        }
+        let out = command
+            .arg(format!("https://{}{target}", agent.addr))
+            .output()
+            .expect("curl (Debian's curl package) must be installed");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, status) = text.rsplit_once('\n').unwrap();
+        (status.to_string(), body.to_string())
+    };
+    std::fs::write(agent.alloc_dir().join("alloc/data/curl.txt"), "over tls\n").unwrap();
+    let alloc = &agent.demo_alloc;
+    let (status, body) = curl(true, "/v1/client/metadata");
+    assert_eq!(status, "200", "{body}");
+    assert!(body.contains("\"Meta\""), "{body}");
+    for (target, expect) in [
+        (
+            format!("/v1/client/fs/cat/{alloc}?path=alloc/data/curl.txt"),
+            "over tls\n".to_string(),
+        ),
+        (
+            format!("/v1/client/fs/readat/{alloc}?path=alloc/data/curl.txt&offset=5&limit=3"),
+            "tls".to_string(),
+        ),
+        (
+            format!("/v1/client/fs/stream/{alloc}?path=alloc/data/curl.txt&follow=false"),
+            r#"{"Data":"b3ZlciB0bHMK","File":"alloc/data/curl.txt","Offset":9}"#.to_string(),
+        ),
+    ] {
+        assert_eq!(curl(true, &target), ("200".to_string(), expect), "{target}");
+    }
+    let (status, body) = curl(
+        true,
+        &format!("/v1/client/fs/stat/{alloc}?path=alloc/data/curl.txt"),
+    );
+    assert_eq!(status, "200", "{body}");
+    assert!(body.contains("\"Size\":9"), "{body}");
+    let (status, body) = curl(true, "/v1/client/stats");
+    assert_eq!(status, "200", "{body}");
+    // Without a certificate: the handshake fails, no HTTP status at all.
+    assert_eq!(curl(false, "/v1/client/metadata").0, "000");
 }
 
 /// Write `leaf` as `<dir>/<name>.pem` and `<dir>/<name>-key.pem`.

@@ -126,3 +126,13 @@ def test_gc_all_allocations(agent, client):
         assert time.monotonic() < deadline, "terminal allocation was never collected"
         time.sleep(0.05)
     assert client.client.ls.list_files(running), "running allocations are untouched"
+
+
+def test_mutual_tls_gives_no_answer_without_a_client_certificate(agent):
+    if not agent.tls:
+        pytest.skip("the plain-HTTP agent asks for no certificate")
+    import requests
+
+    # The handshake fails: no status, no body, not even a 4xx.
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"{agent.base}/v1/client/stats", verify=agent.tls.ca, timeout=PATIENCE)

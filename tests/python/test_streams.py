@@ -3,13 +3,18 @@
 import os
 import time
 
-from nomadpy.api import Client, Config
+from nomadpy.api import Client, default_config
 
 from conftest import PATIENCE
 
 
-def nomadpy_client(agent):
-    return Client(Config(address=f"http://{agent.addr}"))
+def nomadpy_client(agent, monkeypatch):
+    """nomadpy configured only through Nomad's NOMAD_* environment, as the Go `api` package is."""
+    for name in ("NOMAD_ADDR", "NOMAD_CACERT", "NOMAD_CLIENT_CERT", "NOMAD_CLIENT_KEY", "NOMAD_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in agent.nomad_environment().items():
+        monkeypatch.setenv(name, value)
+    return Client(default_config())
 
 
 def append(agent, relative, data):
@@ -17,9 +22,9 @@ def append(agent, relative, data):
         f.write(data)
 
 
-def test_nomadpy_follows_a_file(agent):
+def test_nomadpy_follows_a_file(agent, monkeypatch):
     append(agent, "alloc/data/py-follow.log", b"one\n")
-    frames = nomadpy_client(agent).alloc_fs.stream(agent.demo_alloc, "alloc/data/py-follow.log", "start", 0, timeout=PATIENCE)
+    frames = nomadpy_client(agent, monkeypatch).alloc_fs.stream(agent.demo_alloc, "alloc/data/py-follow.log", "start", 0, timeout=PATIENCE)
     first = next(frames)
     assert first.data_bytes == b"one\n"
     assert first.offset == 4 and first.file == "alloc/data/py-follow.log"
@@ -37,8 +42,9 @@ def test_python_nomad_reads_a_stream_to_its_end_without_follow(agent, client):
     # underlying endpoint with follow=false ends at EOF.
     import requests
 
-    url = f"http://{agent.addr}/v1/client/fs/stream/{agent.demo_alloc}"
-    body = requests.get(url, params={"path": "alloc/data/py-once.log", "follow": "False"}, timeout=PATIENCE).text
+    url = f"{agent.base}/v1/client/fs/stream/{agent.demo_alloc}"
+    params = {"path": "alloc/data/py-once.log", "follow": "False"}
+    body = requests.get(url, params=params, timeout=PATIENCE, **agent.requests_options()).text
     assert body == '{"Data":"YWJj","File":"alloc/data/py-once.log","Offset":3}'
 
 
@@ -73,9 +79,9 @@ def test_python_nomad_reads_logs(agent, client):
     assert tail == "tick\n"
 
 
-def test_nomadpy_reads_logs(agent, client):
+def test_nomadpy_reads_logs(agent, client, monkeypatch):
     wait_for_stderr_tick(client, agent)
-    frames = list(nomadpy_client(agent).alloc_fs.logs(agent.demo_alloc, False, "demo", "stderr", "start", 0, timeout=PATIENCE))
+    frames = list(nomadpy_client(agent, monkeypatch).alloc_fs.logs(agent.demo_alloc, False, "demo", "stderr", "start", 0, timeout=PATIENCE))
     data = b"".join(f.data_bytes for f in frames)
     assert data.startswith(b"tick\n")
     assert all(f.file == "alloc/logs/demo.stderr.0" for f in frames if f.data)
