@@ -299,6 +299,7 @@ impl Host for Imports {
                 .into_iter()
                 .map(allocation_out)
                 .collect(),
+            certificate_sha256: registration.certificate_sha256,
         })
     }
 

@@ -323,6 +323,8 @@ pub struct NodeRegistration {
 pub struct Registration {
     pub node: NodeRegistration,
     pub allocations: Vec<Allocation>,
+    /// With mutual TLS, the heartbeat's certificate (SHA-256, hex): see `wit/cluster.wit`.
+    pub certificate_sha256: Option<String>,
 }
 
 /// An allocation and the node it runs on.

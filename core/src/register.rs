@@ -23,6 +23,11 @@ use crate::http::{ApiError, ApiResult, Request, Response};
 /// host removes it from every incoming request, so only the host can set it.
 pub const PEER_ROLE_HEADER: &str = "x-caravan-peer-role";
 
+/// The header the host sets beside [`PEER_ROLE_HEADER`]: the SHA-256 (hex) of the caller's
+/// verified certificate. The registration carries it, so the server forwards only to a node
+/// presenting that certificate. Set and stripped by the host like the role header.
+pub const PEER_CERTIFICATE_HEADER: &str = "x-caravan-peer-certificate";
+
 /// The role a node's certificate must name to register (Nomad's, region `global`).
 pub const CLIENT_ROLE: &str = "client.global.nomad";
 
@@ -35,7 +40,7 @@ pub fn register(host: &impl Host, access: &Access, req: &Request) -> ApiResult<R
     if req.method != "PUT" && req.method != "POST" {
         return Err(ApiError::invalid_method());
     }
-    let registration = decode(&req.body)
+    let mut registration = decode(&req.body)
         .map_err(|why| ApiError::bad_request(format!("invalid registration: {why}")))?;
     validate(&registration)?;
     if let Some(roles) = req.header(PEER_ROLE_HEADER)
@@ -46,6 +51,9 @@ pub fn register(host: &impl Host, access: &Access, req: &Request) -> ApiResult<R
         )));
     }
     access.node(host)?;
+    if req.header(PEER_ROLE_HEADER).is_some() {
+        registration.certificate_sha256 = req.header(PEER_CERTIFICATE_HEADER).map(str::to_string);
+    }
     if let Err(why) = conflict(host, &registration) {
         host.log(
             LogLevel::Warn,
@@ -134,7 +142,11 @@ pub fn decode(body: &[u8]) -> Result<Registration, String> {
         Some(Value::Array(list)) => list.iter().map(allocation).collect::<Result<_, _>>()?,
         Some(_) => return Err("Allocations must be a list".into()),
     };
-    Ok(Registration { node, allocations })
+    Ok(Registration {
+        node,
+        allocations,
+        certificate_sha256: None,
+    })
 }
 
 fn allocation(value: &Value) -> Result<Allocation, String> {
@@ -360,6 +372,8 @@ mod tests {
                 body: BODY.as_bytes().to_vec(),
                 ..Request::default()
             };
+            req.headers
+                .push((PEER_CERTIFICATE_HEADER.into(), "ab12".into()));
             if let Some(roles) = roles {
                 req.headers.push((PEER_ROLE_HEADER.into(), roles.into()));
             }
@@ -368,12 +382,22 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         };
+        let last_certificate = || {
+            host.registered
+                .borrow()
+                .last()
+                .and_then(|r| r.certificate_sha256.clone())
+        };
         assert_eq!(send(Some("")), 403);
         assert_eq!(send(Some("cli.global.nomad")), 403);
         assert_eq!(send(Some("server.global.nomad")), 403);
         assert!(host.registered.borrow().is_empty());
         assert_eq!(send(Some("server.global.nomad client.global.nomad")), 200);
+        // The node is bound to the certificate it registered with...
+        assert_eq!(last_certificate().as_deref(), Some("ab12"));
+        // ...which only counts with mutual TLS, where the host sets both headers.
         assert_eq!(send(None), 200);
+        assert_eq!(last_certificate(), None);
     }
 
     #[test]

@@ -703,4 +703,98 @@ fn server_mode_over_mutual_tls_with_an_agent_token() {
         assert_eq!(get(&metadata).unwrap().0, 200);
     }
     assert_eq!(rogue.reached(), (0, Vec::new()));
+
+    // A node is bound to the certificate it registered with: registered with c1's
+    // certificate but pointing at a listener holding another valid client certificate, it
+    // gets nothing forwarded (not a byte, so no token), though that certificate would pass
+    // the CA and role checks.
+    let elsewhere = TlsRecorder::start(&ca.issue(&["client.global.nomad", "127.0.0.1"]));
+    let node = "c0c0c0c0-0000-4000-8000-00000000beef";
+    let pointing_elsewhere = claim(
+        node,
+        &elsewhere.addr,
+        "00000000-0000-4000-8000-000000000002",
+    );
+    let (status, body) = post(
+        Some(&as_client),
+        Some("secret-node-write"),
+        &pointing_elsewhere,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(&format!("/v1/client/metadata?node_id={node}")).unwrap();
+    assert_ne!(status, 200, "{body}");
+    wait_log(
+        &srv,
+        "presented another certificate than the one it registered with",
+    );
+    let (handshakes, received) = elsewhere.reached();
+    assert!(handshakes >= 1, "the server never even tried the address");
+    assert!(
+        received.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+}
+
+/// A TLS listener with a certificate of its own: counts connections and records every
+/// byte of application data that reaches it.
+struct TlsRecorder {
+    addr: String,
+    seen: Arc<std::sync::Mutex<Vec<u8>>>,
+    connections: Arc<AtomicU64>,
+}
+
+impl TlsRecorder {
+    fn start(leaf: &Leaf) -> Self {
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der.clone()],
+                PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap(),
+            )
+            .unwrap(),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicU64::new(0));
+        let (sink, count) = (seen.clone(), connections.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                count.fetch_add(1, Ordering::SeqCst);
+                let (sink, config) = (sink.clone(), config.clone());
+                std::thread::spawn(move || {
+                    let tls = rustls::ServerConnection::new(config).unwrap();
+                    let mut stream = StreamOwned::new(tls, conn);
+                    let mut buf = [0; 4096];
+                    while let Ok(n) = stream.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        sink.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            seen,
+            connections,
+        }
+    }
+
+    /// How many connections reached it, and all the application data they sent.
+    fn reached(&self) -> (u64, Vec<u8>) {
+        (
+            self.connections.load(Ordering::SeqCst),
+            self.seen.lock().unwrap().clone(),
+        )
+    }
 }

@@ -351,7 +351,9 @@ export class MemHost {
       'caravan:client/cluster': {
         roles: () => ({ server: false, client: true, ui: true, ...fixture.roles }),
         register: (r) => {
+          const certificate = r.certificateSha256 === undefined ? {} : { certificate_sha256: r.certificateSha256 };
           host.registered.push({
+            ...certificate,
             id: r.node.id,
             name: r.node.name,
             datacenter: r.node.datacenter,

@@ -882,6 +882,7 @@ impl cluster::Host for MemHost {
             allocations::ClientStatus::Failed => "failed",
             allocations::ClientStatus::Lost => "lost",
         };
+        let certificate = r.certificate_sha256.clone();
         self.registered.push(serde_json::json!({
             "id": r.node.id,
             "name": r.node.name,
@@ -895,6 +896,11 @@ impl cluster::Host for MemHost {
                 .map(|a| serde_json::json!([a.id, a.namespace, status(a.client_status), a.tasks.len()]))
                 .collect::<Vec<_>>(),
         }));
+        if let (Some(certificate), Some(Value::Object(summary))) =
+            (certificate, self.registered.last_mut())
+        {
+            summary.insert("certificate_sha256".into(), certificate.into());
+        }
         Ok(())
     }
 

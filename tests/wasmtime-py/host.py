@@ -223,6 +223,9 @@ class MemHost:
                 "allocations": [[a.id, a.namespace, getattr(a, "client-status"), len(a.tasks)]
                                 for a in r.allocations],
             })
+            certificate = getattr(r, "certificate-sha256")
+            if certificate is not None:
+                self.registered[-1]["certificate_sha256"] = certificate
             return None
 
         def placed():

@@ -33,6 +33,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Connection {
     host: String,
     sender: SendRequest<Full<Bytes>>,
+    /// Over TLS, the SHA-256 (hex) of the certificate the peer presented.
+    peer_certificate: Option<String>,
 }
 
 impl Connection {
@@ -49,6 +51,7 @@ impl Connection {
             .with_context(|| format!("timed out connecting to {host}"))?
             .with_context(|| format!("failed to connect to {host}"))?;
         stream.set_nodelay(true)?;
+        let mut peer_certificate = None;
         let sender = match tls {
             None => {
                 let (sender, connection) =
@@ -62,6 +65,12 @@ impl Connection {
                 let stream = tokio::time::timeout(CONNECT_TIMEOUT, tls.connect(host, stream))
                     .await
                     .with_context(|| format!("timed out in the TLS handshake with {host}"))??;
+                peer_certificate = stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|certs| certs.first())
+                    .map(super::tls::certificate_sha256);
                 let (sender, connection) =
                     hyper::client::conn::http1::handshake(TokioIo::new(stream))
                         .await
@@ -73,7 +82,13 @@ impl Connection {
         Ok(Self {
             host: host.to_string(),
             sender,
+            peer_certificate,
         })
+    }
+
+    /// Over TLS, the SHA-256 (hex) of the certificate the peer presented.
+    pub fn peer_certificate(&self) -> Option<&str> {
+        self.peer_certificate.as_deref()
     }
 
     /// Send one request (with a `Host` header unless it has one) and return the response

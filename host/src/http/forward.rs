@@ -37,6 +37,15 @@ pub(super) async fn forward(
         Ok(connection) => connection,
         Err(err) => return no_path(&format!("{err:#}")),
     };
+    // A node that registered over mutual TLS must answer with the certificate it registered
+    // with: nothing (no token) goes to an address held by anyone else.
+    if let Some(pinned) = &node.certificate
+        && connection.peer_certificate() != Some(pinned.as_str())
+    {
+        return no_path(&format!(
+            "it presented another certificate than the one it registered with (sha256 {pinned})"
+        ));
+    }
     let target = if request.query.is_empty() {
         request.path.clone()
     } else {
@@ -57,6 +66,7 @@ pub(super) async fn forward(
                 | "keep-alive"
                 | "upgrade"
                 | "x-caravan-peer-role"
+                | "x-caravan-peer-certificate"
         ) {
             outgoing = outgoing.header(pair.name.as_str(), pair.value.as_str());
         }

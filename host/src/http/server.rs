@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use caravan_core::register::PEER_ROLE_HEADER;
+use caravan_core::register::{PEER_CERTIFICATE_HEADER, PEER_ROLE_HEADER};
 use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -20,7 +20,7 @@ use super::dispatch::traced;
 use super::limits::{Acceptor, PerClient, too_many_conns};
 pub use super::shared::ServerOptions;
 use super::shared::Shared;
-use super::tls::Tls;
+use super::tls::{PeerIdentity, Tls};
 use crate::runtime::{Core, Runtime};
 
 /// A client has this long to send its request headers.
@@ -73,8 +73,8 @@ pub async fn serve(
                         None => serve_connection(stream, shared, peer, None, watcher).await,
                         Some(tls) => match tls.handshake(stream).await {
                             Ok(stream) => {
-                                let roles = tls.peer_roles(&stream);
-                                serve_connection(stream, shared, peer, roles, watcher).await
+                                let identity = tls.peer_identity(&stream);
+                                serve_connection(stream, shared, peer, identity, watcher).await
                             }
                             Err(err) => tracing::debug!("TLS handshake with {peer}: {err:#}"),
                         },
@@ -96,23 +96,32 @@ pub async fn serve(
 }
 
 /// Serve HTTP/1.1 on one connection, plain or TLS, until it closes or shutdown ends it.
-/// `roles`, with mutual TLS, are the Nomad roles the peer's certificate names: every request
-/// carries them in [`PEER_ROLE_HEADER`] for the core, and no request can set that header
-/// itself.
+/// `identity`, with mutual TLS, is who the peer's certificate says it is: every request
+/// carries it in [`PEER_ROLE_HEADER`] and [`PEER_CERTIFICATE_HEADER`] for the core, and no
+/// request can set those headers itself.
 async fn serve_connection<S>(
     stream: S,
     shared: Arc<Shared>,
     peer: std::net::SocketAddr,
-    roles: Option<String>,
+    identity: Option<PeerIdentity>,
     watcher: Watcher,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let roles = roles.and_then(|r| HeaderValue::from_str(&r).ok());
+    let value = |text: &str| HeaderValue::from_str(text).ok();
+    let roles = identity.as_ref().and_then(|i| value(&i.roles));
+    let certificate = identity
+        .as_ref()
+        .and_then(|i| i.certificate_sha256.as_deref().and_then(value));
     let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        req.headers_mut().remove(PEER_ROLE_HEADER);
+        let headers = req.headers_mut();
+        headers.remove(PEER_ROLE_HEADER);
+        headers.remove(PEER_CERTIFICATE_HEADER);
         if let Some(roles) = &roles {
-            req.headers_mut().insert(PEER_ROLE_HEADER, roles.clone());
+            headers.insert(PEER_ROLE_HEADER, roles.clone());
+        }
+        if let Some(certificate) = &certificate {
+            headers.insert(PEER_CERTIFICATE_HEADER, certificate.clone());
         }
         let shared = shared.clone();
         async move { Ok::<_, Infallible>(traced(&shared, req, peer).await) }

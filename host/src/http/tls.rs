@@ -93,23 +93,22 @@ impl Tls {
         }
     }
 
-    /// With mutual TLS, the value of the role header the core reads
-    /// (`x-caravan-peer-role`): which of Nomad's roles (`server`, `client`, `cli`
-    /// `.global.nomad`) the peer's verified certificate names, space-separated, possibly
-    /// none. `None` without mutual TLS.
-    pub fn peer_roles(&self, stream: &TlsStream<TcpStream>) -> Option<String> {
+    /// With mutual TLS, who the peer is, for the headers the core reads: which of Nomad's
+    /// roles (`server`, `client`, `cli` `.global.nomad`) its verified certificate names,
+    /// and that certificate's SHA-256. `None` without mutual TLS.
+    pub fn peer_identity(&self, stream: &TlsStream<TcpStream>) -> Option<PeerIdentity> {
         if !self.settings.verify_clients {
             return None;
         }
-        let Some(cert) = stream
+        let cert = stream
             .get_ref()
             .1
             .peer_certificates()
-            .and_then(|c| c.first())
-        else {
-            return Some(String::new());
-        };
-        Some(roles_of(cert).join(" "))
+            .and_then(|c| c.first());
+        Some(PeerIdentity {
+            roles: cert.map(|c| roles_of(c).join(" ")).unwrap_or_default(),
+            certificate_sha256: cert.map(certificate_sha256),
+        })
     }
 
     /// Reload on SIGHUP. The handler is installed before this returns.
@@ -183,7 +182,7 @@ impl Tls {
 fn build(settings: &TlsSettings) -> Result<(ServerConfig, String)> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = read_certs(&settings.cert_file)?;
-    let fingerprint = hex(&Sha256::digest(certs[0].as_ref()));
+    let fingerprint = certificate_sha256(&certs[0]);
     let key = PrivateKeyDer::from_pem_file(&settings.key_file)
         .map_err(|e| anyhow!("key_file {}: {e}", settings.key_file.display()))?;
     let versions: &[&rustls::SupportedProtocolVersion] = if settings.tls13_only {
@@ -259,6 +258,17 @@ pub fn roles_of(cert: &CertificateDer<'_>) -> Vec<&'static str> {
         .collect()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// A mutual-TLS peer, as the core sees it (`x-caravan-peer-role`,
+/// `x-caravan-peer-certificate`).
+#[derive(Debug, Clone)]
+pub struct PeerIdentity {
+    /// Nomad roles the certificate names, space-separated, possibly none.
+    pub roles: String,
+    /// The certificate's SHA-256, hex.
+    pub certificate_sha256: Option<String>,
+}
+
+/// A certificate's identity as server mode pins it: the SHA-256 of its DER, lowercase hex.
+pub fn certificate_sha256(cert: &CertificateDer<'_>) -> String {
+    crate::util::hex(&Sha256::digest(cert.as_ref()))
 }

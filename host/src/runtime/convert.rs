@@ -71,6 +71,7 @@ pub(super) fn registration_out(r: core::Registration) -> cluster::Registration {
                 .collect(),
         },
         allocations: r.allocations.into_iter().map(allocation_out).collect(),
+        certificate_sha256: r.certificate_sha256,
     }
 }
 

@@ -130,10 +130,11 @@ impl cluster::Host for CoreState {
                 .map(|e| (e.key, e.value))
                 .collect(),
         };
-        self.ctx
-            .cluster
-            .nodes
-            .register(record, registration.allocations);
+        self.ctx.cluster.nodes.register(
+            record,
+            registration.allocations,
+            registration.certificate_sha256,
+        );
         Ok(())
     }
 }
@@ -144,6 +145,7 @@ impl CoreState {
             record: self.ctx.node.record(),
             ready: true,
             last_seen: SystemTime::now(),
+            certificate: None,
         })
     }
 }

@@ -58,6 +58,7 @@ pub struct Registration {
 struct Registered {
     node: NodeRecord,
     allocations: Vec<Allocation>,
+    certificate: Option<String>,
     seen: Instant,
     seen_at: SystemTime,
 }
@@ -74,11 +75,19 @@ pub struct KnownNode {
     pub record: NodeRecord,
     pub ready: bool,
     pub last_seen: SystemTime,
+    /// With mutual TLS, the SHA-256 (hex) of the certificate its last heartbeat came with:
+    /// forwarding to the node requires it to present that certificate.
+    pub certificate: Option<String>,
 }
 
 impl Cluster {
     /// Record a heartbeat the core accepted.
-    pub fn register(&self, node: NodeRecord, allocations: Vec<Allocation>) {
+    pub fn register(
+        &self,
+        node: NodeRecord,
+        allocations: Vec<Allocation>,
+        certificate: Option<String>,
+    ) {
         let id = node.id.clone();
         let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
         if !nodes.contains_key(&id) {
@@ -89,6 +98,7 @@ impl Cluster {
             Registered {
                 node,
                 allocations,
+                certificate,
                 seen: Instant::now(),
                 seen_at: SystemTime::now(),
             },
@@ -100,6 +110,7 @@ impl Cluster {
             record: r.node.clone(),
             ready: r.seen.elapsed() < TTL,
             last_seen: r.seen_at,
+            certificate: r.certificate.clone(),
         }
     }
 
