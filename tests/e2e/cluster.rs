@@ -408,3 +408,30 @@ fn a_rogue_registration_cannot_take_a_live_nodes_allocation() {
     );
     assert_eq!(rogue.reached(), (0, Vec::new()));
 }
+
+#[test]
+fn two_nodes_claiming_one_allocation_at_once_admit_exactly_one() {
+    // The core's conflict check and the registry's record happen under one lock on the
+    // server: of two simultaneous claims, one wins and the other is told who holds it.
+    let temp = tempfile::tempdir().unwrap();
+    let srv = std::sync::Arc::new(server(&temp.path().join("srv")));
+    for round in 0..20u32 {
+        let alloc = format!("00000000-0000-4000-8000-{round:012x}");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let claims: Vec<_> = (0..2u32)
+            .map(|side| {
+                let node = format!("c0c0c0c0-0000-4000-a{side:03x}-{round:012x}");
+                let body = claim(&node, &format!("127.0.0.1:{}", 1 + side), &alloc);
+                let (srv, barrier) = (srv.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    srv.request("POST", caravan_core::router::REGISTER_PATH, &[], &body)
+                        .status
+                })
+            })
+            .collect();
+        let mut statuses: Vec<u16> = claims.into_iter().map(|t| t.join().unwrap()).collect();
+        statuses.sort();
+        assert_eq!(statuses, [200, 409], "round {round}");
+    }
+}

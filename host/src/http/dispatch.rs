@@ -20,6 +20,7 @@ use super::send_file::send_file;
 use super::shared::Shared;
 use super::{Body, add_core_header, plain, respond};
 use crate::capabilities::bindings::types;
+use crate::capabilities::cluster::REGISTER_PATH;
 use crate::runtime::{Decided, Decision};
 
 /// Largest request body read (metadata applies are tiny); core swaps have their own limit.
@@ -66,6 +67,11 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) 
         Err(response) => return response,
     };
     let ctx = runtime.context();
+    let _one_registration_at_a_time = if request.path == REGISTER_PATH {
+        Some(shared.registrations.lock().await)
+    } else {
+        None
+    };
     let decided = {
         let core = shared.core.clone();
         let request = request.clone();

@@ -43,6 +43,7 @@ pub async fn serve(
         options,
         open_streams: AtomicUsize::new(0),
         closing: CancellationToken::new(),
+        registrations: tokio::sync::Mutex::new(()),
     });
     let per_client = PerClient::new(shared.options.max_conns_per_client);
     let mut acceptor = Acceptor::new(listener);

@@ -41,4 +41,9 @@ pub(super) struct Shared {
     pub open_streams: AtomicUsize,
     /// Cancelled at shutdown: following streams never end by themselves.
     pub closing: CancellationToken,
+    /// Held while the core decides a registration: its conflict check (is this allocation
+    /// held by another live node?) and the registry's record of the winner must not
+    /// interleave with another registration's, or two nodes could claim one allocation at
+    /// once. Heartbeats are one per node per second; nothing else waits on this.
+    pub registrations: tokio::sync::Mutex<()>,
 }
