@@ -109,6 +109,15 @@ pub fn resolve(host: &impl Host, secret: &str) -> ApiResult<Token> {
     })
 }
 
+/// `/v1/metrics`, which the host answers itself (the metrics are the host's): Nomad's
+/// metrics endpoint requires no ACL capability at all ("ACL Required: none" in its API
+/// documentation; its handler checks no token), so Prometheus can scrape it without one.
+/// An invalid or missing token is therefore not refused either. Decided here, beside
+/// [`agent_core`], so every rule about who may call what stays in the core crate.
+pub fn metrics(_host: &impl Host, _request: &Request) -> ApiResult<()> {
+    Ok(())
+}
+
 /// `/v1/agent/core`, which the host answers itself: reading it needs Nomad's `agent:read`;
 /// replacing the core needs a management token. Decided here so the host holds no ACL
 /// logic of its own.

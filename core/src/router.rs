@@ -108,6 +108,40 @@ impl Route {
         }
     }
 
+    /// The route's path pattern, ids as placeholders (`/v1/client/fs/cat/:alloc_id`): a
+    /// bounded set, for labels (the host's request metrics) that must never carry an id.
+    pub fn pattern(&self) -> &'static str {
+        match self {
+            Route::Metadata => "/v1/client/metadata",
+            Route::HostStats => "/v1/client/stats",
+            Route::GcAll => "/v1/client/gc",
+            Route::Fs(FsOp::Ls, _) => "/v1/client/fs/ls/:alloc_id",
+            Route::Fs(FsOp::Stat, _) => "/v1/client/fs/stat/:alloc_id",
+            Route::Fs(FsOp::ReadAt, _) => "/v1/client/fs/readat/:alloc_id",
+            Route::Fs(FsOp::Cat, _) => "/v1/client/fs/cat/:alloc_id",
+            Route::Fs(FsOp::Stream, _) => "/v1/client/fs/stream/:alloc_id",
+            Route::Fs(FsOp::Logs, _) => "/v1/client/fs/logs/:alloc_id",
+            Route::AllocStats(_) => "/v1/client/allocation/:alloc_id/stats",
+            Route::AllocGc(_) => "/v1/client/allocation/:alloc_id/gc",
+            Route::AllocRestart(_) => "/v1/client/allocation/:alloc_id/restart",
+            Route::AllocSignal(_) => "/v1/client/allocation/:alloc_id/signal",
+            Route::AllocChecks(_) => "/v1/client/allocation/:alloc_id/checks",
+            Route::AllocUnsupported(_, action) => match action.as_str() {
+                "exec" => "/v1/client/allocation/:alloc_id/exec",
+                "snapshot" => "/v1/client/allocation/:alloc_id/snapshot",
+                _ => "/v1/client/allocation/:alloc_id/pause",
+            },
+            Route::AclTokenSelf => "/v1/acl/token/self",
+            Route::AclBootstrap => "/v1/acl/bootstrap",
+            Route::NodeRegister => REGISTER_PATH,
+            Route::Nodes => "/v1/nodes",
+            Route::Node(_) => "/v1/node/:node_id",
+            Route::Allocations => "/v1/allocations",
+            Route::Allocation(_) => "/v1/allocation/:alloc_id",
+            Route::Ui(_) => "/ui/*",
+        }
+    }
+
     /// Nomad wraps every client route in CORS handling except `/v1/client/gc`.
     pub fn cors(&self) -> bool {
         !matches!(
@@ -371,6 +405,30 @@ mod tests {
         let names: std::collections::BTreeSet<_> =
             paths.iter().map(|p| route(p).unwrap().name()).collect();
         assert_eq!(names, NAMES.iter().copied().collect());
+    }
+
+    #[test]
+    fn patterns_carry_no_ids() {
+        let id = "5fc98185-17ff-26bc-a802-0c74fa471c99";
+        for (path, pattern) in [
+            (
+                format!("/v1/client/fs/cat/{id}"),
+                "/v1/client/fs/cat/:alloc_id",
+            ),
+            (
+                format!("/v1/client/allocation/{id}/stats"),
+                "/v1/client/allocation/:alloc_id/stats",
+            ),
+            (
+                format!("/v1/client/allocation/{id}/exec"),
+                "/v1/client/allocation/:alloc_id/exec",
+            ),
+            (format!("/v1/node/{id}"), "/v1/node/:node_id"),
+            ("/ui/app.js".to_string(), "/ui/*"),
+            ("/v1//client/./stats".to_string(), "/v1/client/stats"),
+        ] {
+            assert_eq!(route(&path).unwrap().pattern(), pattern, "{path}");
+        }
     }
 
     #[test]

@@ -11,8 +11,11 @@
 //! - `capabilities`: the WIT interfaces the core imports, one module each;
 //! - `allocs`: allocations and their tasks (processes, logs, usage, GC);
 //! - `store`: the client's persistent state (redb);
-//! - `util`: small helpers (durations, times, atomic writes, logging).
+//! - `util`: small helpers (durations, times, atomic writes, logging);
+//! - `metrics`: the one metrics registry every room records into (beside `util`: it
+//!   imports nothing from the crate).
 
+pub mod metrics;
 pub mod util;
 
 pub mod agent;

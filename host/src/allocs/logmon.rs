@@ -201,6 +201,13 @@ fn open_log(path: &Path) -> io::Result<Option<(File, u64)>> {
 /// A failed write is reported once and the data dropped, but reading goes on: a task must
 /// never block on a full pipe because its log disk is full.
 pub fn pump(mut source: impl Read, rotator: &mut Rotator, what: &str) {
+    // `<task>.stdout` or `<task>.stderr`: one of two label values.
+    let log_type = if rotator.base.ends_with(".stderr") {
+        "stderr"
+    } else {
+        "stdout"
+    };
+    let written = &crate::metrics::global().log_bytes_written;
     let mut buf = vec![0u8; PUMP_CHUNK];
     let mut failing = false;
     loop {
@@ -214,7 +221,10 @@ pub fn pump(mut source: impl Read, rotator: &mut Rotator, what: &str) {
             }
         };
         match rotator.write(&buf[..n]) {
-            Ok(()) => failing = false,
+            Ok(()) => {
+                failing = false;
+                written.add(&[log_type], n as u64);
+            }
             Err(err) if !failing => {
                 failing = true;
                 tracing::error!("failed to write the log of {what}, dropping output: {err}");

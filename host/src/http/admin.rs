@@ -12,6 +12,7 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::{Body, add_core_header, full, plain, respond};
+use crate::metrics;
 use crate::runtime::native::authorize_agent_core;
 use crate::runtime::{MAX_CORE_SIZE, Runtime, Trigger};
 
@@ -45,7 +46,10 @@ pub(super) async fn agent_core(
         .collect();
     let ctx = runtime.context();
     let mut response = match authorize_agent_core(ctx, headers, replace) {
-        Err(refusal) => respond(refusal),
+        Err(refusal) => {
+            metrics::global().acl_denials.incr(&[AGENT_CORE_PATH]);
+            respond(refusal)
+        }
         Ok(()) if replace => swap_core(runtime, req.into_body(), peer).await,
         Ok(()) => core_status(runtime),
     };

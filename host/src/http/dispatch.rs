@@ -1,6 +1,8 @@
 //! One request: read it, let the core decide, carry the decision out. The host answers
-//! nothing itself but `/v1/agent/core` (host-level by design: it must work whatever core is
-//! loaded) and transport faults (a body over the limit, a core that trapped).
+//! nothing itself but `/v1/agent/core` and `/v1/metrics` (host-level by design: they must
+//! work whatever core is loaded) and transport faults (a body over the limit, a core that
+//! trapped). Every request is counted and timed here, by route pattern
+//! ([`crate::metrics`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,12 +17,14 @@ use tracing::Instrument;
 use super::admin::{AGENT_CORE_PATH, agent_core};
 use super::forward::forward;
 use super::gzip::{compress, wants_gzip};
+use super::metrics::{METRICS_PATH, is_acl_denial, metrics_endpoint, route_label};
 use super::pump::stream;
 use super::send_file::send_file;
 use super::shared::Shared;
 use super::{Body, add_core_header, plain, respond};
 use crate::capabilities::bindings::types;
 use crate::capabilities::cluster::REGISTER_PATH;
+use crate::metrics;
 use crate::runtime::{Decided, Decision};
 
 /// Largest request body read (metadata applies are tiny); core swaps have their own limit.
@@ -31,7 +35,8 @@ const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One request in a span of its own (method, path and peer; never the query or a header,
 /// which may carry a token), ending in exactly one INFO line with the status and the time
-/// the answer's head took. Everything logged while handling it carries the span.
+/// the answer's head took. Everything logged while handling it carries the span. The same
+/// status and time are recorded in the metrics, labelled by the route's pattern.
 pub(super) async fn traced(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
@@ -43,25 +48,54 @@ pub(super) async fn traced(
         path = req.uri().path(),
         %peer
     );
+    let method = method_label(req.method());
+    let route = route_label(req.uri().path());
     let started = Instant::now();
-    let response = handle(shared, req, peer).instrument(span.clone()).await;
+    let response = handle(shared, req, peer, route)
+        .instrument(span.clone())
+        .await;
+    let took = started.elapsed();
+    let status = response.status();
     span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            took = ?started.elapsed(),
-            "served"
-        );
+        tracing::info!(status = status.as_u16(), took = ?took, "served");
     });
+    let metrics = metrics::global();
+    metrics
+        .http_requests
+        .incr(&[method, route, status.as_str()]);
+    metrics
+        .http_request_duration
+        .observe(&[method, route], took);
     response
 }
 
+/// A method label: the standard methods by name, anything else as `OTHER` (bounded).
+fn method_label(method: &hyper::Method) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method.as_str())
+        .unwrap_or("OTHER")
+}
+
 /// One request: read it, let the core decide, carry the decision out.
-async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+async fn handle(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    route: &'static str,
+) -> Response<Body> {
     let runtime = &shared.runtime;
     if req.uri().path() == AGENT_CORE_PATH {
         return agent_core(runtime, req, peer).await;
     }
     let gzip = wants_gzip(req.headers());
+    if req.uri().path() == METRICS_PATH {
+        let response = metrics_endpoint(shared, &req);
+        return finish(response, &runtime.active().version, gzip);
+    }
     let request = match read_request(req).await {
         Ok(request) => request,
         Err(response) => return response,
@@ -75,19 +109,31 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) 
     let decided = {
         let core = shared.core.clone();
         let request = request.clone();
-        tokio::task::spawn_blocking(move || core.decide(&request)).await
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let decided = core.decide(&request);
+            record_core_call("handle", started, decided.is_err());
+            decided
+        })
+        .await
     };
     let (response, version) = match decided {
         Ok(Ok(Decided { decision, version })) => {
             let response = match decision {
-                Decision::Respond(r) => respond(r),
-                Decision::SendFile(send) => send_file(&ctx, send).await,
+                Decision::Respond(r) => {
+                    if is_acl_denial(&r) {
+                        metrics::global().acl_denials.incr(&[route]);
+                    }
+                    respond(r)
+                }
+                Decision::SendFile(send) => send_file(&ctx, send, route).await,
                 Decision::Stream {
                     status,
                     headers,
                     body,
-                } => stream(shared, status, &headers, body),
+                } => stream(shared, status, &headers, body, route),
                 Decision::Forward(to) => {
+                    metrics::global().http_forwarded.incr(&[route]);
                     let tls = shared.options.forward_tls.as_ref();
                     forward(&ctx, tls, &request, &to).await
                 }
@@ -117,6 +163,19 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) 
         }
     };
     finish(response, &version, gzip)
+}
+
+/// Count and time one call into the core (`handle`, or a stream's `next`); `trapped` when it
+/// failed.
+pub(super) fn record_core_call(call: &'static str, started: Instant, trapped: bool) {
+    let metrics = metrics::global();
+    metrics.core_calls.incr(&[call]);
+    metrics
+        .core_call_duration
+        .observe(&[call], started.elapsed());
+    if trapped {
+        metrics.core_traps.incr(&[call]);
+    }
 }
 
 /// What every answer gets, whichever core decided it: the core's name, `Vary`, compression.

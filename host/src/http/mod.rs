@@ -8,6 +8,7 @@ mod dispatch;
 mod forward;
 mod gzip;
 mod limits;
+mod metrics;
 mod pump;
 mod send_file;
 pub mod server;

@@ -13,18 +13,22 @@ use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::dispatch::record_core_call;
 use super::shared::Shared;
 use super::{Body, add_headers, plain, status};
 use crate::capabilities::bindings::{handler, types};
+use crate::metrics;
 use crate::runtime::Pull;
 
 /// Start pulling a streamed body from the core on its own task. The body ends when the
-/// core says so, when the client goes away, or at shutdown.
+/// core says so, when the client goes away, or at shutdown. The bytes sent count towards
+/// `route`'s served bytes.
 pub(super) fn stream(
     shared: &Arc<Shared>,
     code: u16,
     headers: &[types::Pair],
     body: Box<dyn Pull>,
+    route: &'static str,
 ) -> Response<Body> {
     let Some(slot) = StreamSlot::take(shared) else {
         let message = format!(
@@ -38,7 +42,7 @@ pub(super) fn stream(
         return response;
     };
     let (tx, rx) = mpsc::channel::<Bytes>(2);
-    tokio::spawn(pump(body, tx, shared.closing.clone(), slot));
+    tokio::spawn(pump(body, tx, shared.closing.clone(), slot, route));
     let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await
@@ -55,13 +59,16 @@ async fn pump(
     tx: mpsc::Sender<Bytes>,
     closing: CancellationToken,
     _slot: StreamSlot,
+    route: &'static str,
 ) {
     let started = Instant::now();
     let waker = body.waker();
     loop {
         let now_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let pulled = tokio::task::spawn_blocking(move || {
+            let called = Instant::now();
             let step = body.next(now_ms);
+            record_core_call("next", called, step.is_err());
             (body, step)
         })
         .await;
@@ -69,9 +76,11 @@ async fn pump(
         body = returned;
         match step {
             Ok(handler::Step::Data(data)) => {
+                let n = data.len() as u64;
                 if tx.send(Bytes::from(data)).await.is_err() {
                     break;
                 }
+                metrics::global().http_served_bytes.add(&[route], n);
             }
             Ok(handler::Step::Wait(ms)) => {
                 tokio::select! {

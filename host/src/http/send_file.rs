@@ -13,6 +13,7 @@ use super::{Body, add_headers, plain, respond};
 use crate::capabilities::HostContext;
 use crate::capabilities::bindings::handler;
 use crate::capabilities::filesystem::task_names;
+use crate::metrics;
 
 /// Chunk size for copying files: each chunk is one `pread` on the blocking pool straight
 /// into the buffer hyper writes from (64 KiB chunks cost a hand-off per 64 KiB and another
@@ -21,8 +22,13 @@ const COPY_CHUNK: usize = 1 << 20;
 
 /// Copy a file range without passing it through the core. The file is opened again here
 /// with the same containment and secrets checks the core's probe went through; if it is
-/// gone by now, the answer is the core's (`send.vanished`).
-pub(super) async fn send_file(ctx: &Arc<HostContext>, send: handler::SendFile) -> Response<Body> {
+/// gone by now, the answer is the core's (`send.vanished`). The bytes read for the body
+/// count towards `route`'s served bytes.
+pub(super) async fn send_file(
+    ctx: &Arc<HostContext>,
+    send: handler::SendFile,
+    route: &'static str,
+) -> Response<Body> {
     let tasks = task_names(ctx, &send.alloc_id);
     let opened = {
         let ctx = ctx.clone();
@@ -42,7 +48,7 @@ pub(super) async fn send_file(ctx: &Arc<HostContext>, send: handler::SendFile) -
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let available = size.saturating_sub(send.offset);
     let length = send.limit.map_or(available, |limit| limit.min(available));
-    let stream = chunks(Arc::new(file), send.offset, length);
+    let stream = chunks(Arc::new(file), send.offset, length, route);
     let mut response = Response::new(BodyExt::boxed(StreamBody::new(stream)));
     add_headers(&mut response, &send.headers);
     response
@@ -56,6 +62,7 @@ fn chunks(
     file: Arc<File>,
     offset: u64,
     length: u64,
+    route: &'static str,
 ) -> impl futures_util::Stream<Item = std::io::Result<Frame<Bytes>>> + Send {
     futures_util::stream::try_unfold((offset, length), move |(pos, left)| {
         let file = file.clone();
@@ -73,6 +80,7 @@ fn chunks(
                 return Ok(None);
             }
             let n = chunk.len() as u64;
+            metrics::global().http_served_bytes.add(&[route], n);
             Ok(Some((Frame::data(chunk), (pos + n, left - n))))
         }
     })

@@ -37,6 +37,8 @@ pub async fn serve(
     tls: Option<Arc<Tls>>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    // Start the metrics' clock now: JSON rates are per second since the agent began serving.
+    crate::metrics::global();
     let shared = Arc::new(Shared {
         core,
         runtime,

@@ -205,9 +205,12 @@ impl Runtime {
                     serving.sha256
                 );
                 lock(&self.record).last_rejected = Some((rejection.clone(), SystemTime::now()));
+                crate::metrics::global().core_swaps.incr(&["rejected"]);
                 return Err(rejection);
             }
         };
+        // Passed every check: accepted, whether or not it differs from the one serving.
+        crate::metrics::global().core_swaps.incr(&["accepted"]);
         let previous = self.active();
         if previous.sha256 == candidate.sha256 {
             tracing::info!(

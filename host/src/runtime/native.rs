@@ -88,6 +88,25 @@ pub fn authorize_agent_core(
         .map_err(|refusal| response(refusal.into_response()))
 }
 
+/// Whether the caller may read `/v1/metrics`, which the host answers itself: the natively
+/// linked core's rule (`caravan_core::access::metrics`; Nomad requires no capability), like
+/// [`authorize_agent_core`]. `Err` holds the core's refusal.
+pub fn authorize_metrics(
+    ctx: Arc<HostContext>,
+    headers: Vec<(String, String)>,
+) -> Result<(), types::Response> {
+    let host = NativeHost::new(CoreState::new(ctx, StoreLimits::default()));
+    let request = caravan_core::http::Request {
+        method: "GET".into(),
+        path: String::new(),
+        query: String::new(),
+        headers,
+        body: Vec::new(),
+    };
+    caravan_core::access::metrics(&host, &request)
+        .map_err(|refusal| response(refusal.into_response()))
+}
+
 /// A streamed body and the host state (its subscriptions) it holds until it ends.
 pub struct NativeBody {
     host: NativeHost<CoreState>,
