@@ -248,17 +248,15 @@ impl Host for Imports {
         path: &str,
         from: u64,
         to: u64,
-    ) -> Result<Option<Vec<core_host::LogMark>>, core_host::FsError> {
+    ) -> Result<Vec<core_host::LogMark>, core_host::FsError> {
         let marks = filesystem::log_marks(alloc_id, path, from, to).map_err(fs_error)?;
-        Ok(marks.map(|marks| {
-            marks
-                .into_iter()
-                .map(|m| core_host::LogMark {
-                    offset: m.offset,
-                    time: time(m.time),
-                })
-                .collect()
-        }))
+        Ok(marks
+            .into_iter()
+            .map(|m| core_host::LogMark {
+                offset: m.offset,
+                time: time(m.time),
+            })
+            .collect())
     }
 
     fn now(&self) -> core_host::Timestamp {

@@ -322,7 +322,7 @@ impl Host for Fake {
         path: &str,
         from: u64,
         to: u64,
-    ) -> Result<Option<Vec<LogMark>>, FsError> {
+    ) -> Result<Vec<LogMark>, FsError> {
         if !self.files.borrow().contains_key(path) {
             return Err(FsError::NotFound);
         }
@@ -330,7 +330,8 @@ impl Host for Fake {
             .marks
             .borrow()
             .get(path)
-            .map(|marks| covering(marks, from, to)))
+            .map(|marks| covering(marks, from, to))
+            .unwrap_or_default())
     }
 
     fn now(&self) -> Timestamp {

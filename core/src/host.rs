@@ -375,14 +375,14 @@ pub trait Host {
     ) -> Result<Vec<u8>, FsError>;
 
     /// When the parts of log file `path` covering bytes `from..to` arrived: the last mark at
-    /// or before `from`, then every later mark before `to`; `None` when no times were kept.
+    /// or before `from`, then every later mark before `to`; empty when no times were kept.
     fn log_marks(
         &self,
         alloc_id: &str,
         path: &str,
         from: u64,
         to: u64,
-    ) -> Result<Option<Vec<LogMark>>, FsError>;
+    ) -> Result<Vec<LogMark>, FsError>;
     /// The host's wall clock, the one log marks are recorded with.
     fn now(&self) -> Timestamp;
 

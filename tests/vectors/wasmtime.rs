@@ -1074,7 +1074,7 @@ impl filesystem::Host for MemHost {
         path: String,
         start: u64,
         end: u64,
-    ) -> Result<Option<Vec<filesystem::LogMark>>, filesystem::FsError> {
+    ) -> Result<Vec<filesystem::LogMark>, filesystem::FsError> {
         let tree = self.tree(&alloc_id)?;
         let real = resolve(tree, &path, true)?;
         let marks = self
@@ -1085,18 +1085,17 @@ impl filesystem::Host for MemHost {
             .flat_map(|a| &a.files)
             .find(|f| f.path == real)
             .and_then(|f| f.marks.as_ref());
-        Ok(marks.map(|marks| {
-            // The last mark at or before `start`, then every later one before `end`.
-            let first = marks.iter().rposition(|m| m.offset <= start).unwrap_or(0);
-            marks[first.min(marks.len())..]
-                .iter()
-                .filter(|m| m.offset <= start || m.offset < end)
-                .map(|m| filesystem::LogMark {
-                    offset: m.offset,
-                    time: m.time.into(),
-                })
-                .collect()
-        }))
+        let marks = marks.map_or(&[][..], Vec::as_slice);
+        // The last mark at or before `start`, then every later one before `end`.
+        let first = marks.iter().rposition(|m| m.offset <= start).unwrap_or(0);
+        Ok(marks[first.min(marks.len())..]
+            .iter()
+            .filter(|m| m.offset <= start || m.offset < end)
+            .map(|m| filesystem::LogMark {
+                offset: m.offset,
+                time: m.time.into(),
+            })
+            .collect())
     }
 
     fn now(&mut self) -> types::Timestamp {

@@ -130,14 +130,13 @@ impl LogSource {
         let from = self.offset;
         let marks = host
             .log_marks(alloc_id, path, from, from + consumed as u64)
-            .ok()
-            .flatten();
+            .unwrap_or_default();
         for (a, b) in pieces {
             self.queue.push_back(Line {
                 index: self.index,
                 start: from + a as u64,
                 end: from + b as u64,
-                time: time_at(marks.as_deref(), from + a as u64),
+                time: time_at(&marks, from + a as u64),
                 bytes: data[a..b].to_vec(),
             });
         }
@@ -170,8 +169,8 @@ fn split(data: &[u8], tail_is_line: bool) -> Vec<(usize, usize)> {
 }
 
 /// The time of the byte at `offset`: the last mark at or before it.
-fn time_at(marks: Option<&[LogMark]>, offset: u64) -> Option<i64> {
-    marks?
+fn time_at(marks: &[LogMark], offset: u64) -> Option<i64> {
+    marks
         .iter()
         .rev()
         .find(|m| m.offset <= offset)

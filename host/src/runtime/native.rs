@@ -336,7 +336,7 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
         path: &str,
         from: u64,
         to: u64,
-    ) -> Result<Option<Vec<core::LogMark>>, core::FsError> {
+    ) -> Result<Vec<core::LogMark>, core::FsError> {
         let marks = filesystem::Host::log_marks(
             &mut *self.0.borrow_mut(),
             alloc_id.to_string(),
@@ -345,15 +345,13 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
             to,
         )
         .map_err(fs_error)?;
-        Ok(marks.map(|marks| {
-            marks
-                .into_iter()
-                .map(|m| core::LogMark {
-                    offset: m.offset,
-                    time: time(m.time),
-                })
-                .collect()
-        }))
+        Ok(marks
+            .into_iter()
+            .map(|m| core::LogMark {
+                offset: m.offset,
+                time: time(m.time),
+            })
+            .collect())
     }
 
     fn now(&self) -> core::Timestamp {

@@ -55,30 +55,29 @@ impl filesystem::Host for CoreState {
         path: String,
         from: u64,
         to: u64,
-    ) -> Result<Option<Vec<filesystem::LogMark>>, filesystem::FsError> {
+    ) -> Result<Vec<filesystem::LogMark>, filesystem::FsError> {
         let fs = &self.ctx.filesystem;
         fs.stat(&alloc_id, &path).map_err(fs_error)?;
         let Some(index) = logindex::index_path(&path) else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let tasks = task_names(&self.ctx, &alloc_id);
         let Ok(file) = fs.open_file(&alloc_id, &index, &tasks) else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let marks = logindex::covering(&file, from, to)
             .map_err(|e| filesystem::FsError::Io(format!("reading the log index: {e}")))?;
-        Ok(marks.map(|marks| {
-            marks
-                .into_iter()
-                .map(|(offset, nanos)| filesystem::LogMark {
-                    offset,
-                    time: types::Timestamp {
-                        seconds: nanos.div_euclid(1_000_000_000),
-                        nanoseconds: nanos.rem_euclid(1_000_000_000) as u32,
-                    },
-                })
-                .collect()
-        }))
+        Ok(marks
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(offset, nanos)| filesystem::LogMark {
+                offset,
+                time: types::Timestamp {
+                    seconds: nanos.div_euclid(1_000_000_000),
+                    nanoseconds: nanos.rem_euclid(1_000_000_000) as u32,
+                },
+            })
+            .collect())
     }
 
     fn now(&mut self) -> types::Timestamp {
