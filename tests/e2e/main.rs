@@ -13,6 +13,7 @@ mod hostile;
 mod hotswap;
 mod isolation;
 mod lifecycle;
+mod logtime;
 mod persistence;
 mod streaming;
 mod tls;
