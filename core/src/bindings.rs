@@ -242,6 +242,27 @@ impl Host for Imports {
         filesystem::read_at(alloc_id, path, offset, length).map_err(fs_error)
     }
 
+    fn log_marks(
+        &self,
+        alloc_id: &str,
+        path: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<core_host::LogMark>, core_host::FsError> {
+        let marks = filesystem::log_marks(alloc_id, path, from, to).map_err(fs_error)?;
+        Ok(marks
+            .into_iter()
+            .map(|m| core_host::LogMark {
+                offset: m.offset,
+                time: time(m.time),
+            })
+            .collect())
+    }
+
+    fn now(&self) -> core_host::Timestamp {
+        time(filesystem::now())
+    }
+
     fn watch(
         &self,
         alloc_id: &str,

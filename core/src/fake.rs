@@ -21,6 +21,8 @@ pub struct Fake {
     pub collect_error: RefCell<Option<CollectError>>,
     /// Whether the task is running (it is pending otherwise).
     pub task_running: RefCell<bool>,
+    /// Whether the task has exited (over `task_running`).
+    pub task_dead: RefCell<bool>,
     /// Each restart and signal asked of the host: `restart web`, `signal * SIGHUP`.
     pub lifecycle: RefCell<Vec<String>>,
     /// What `restart` and `signal` answer instead of acting.
@@ -35,6 +37,10 @@ pub struct Fake {
     pub down: RefCell<BTreeSet<String>>,
     /// What the core logged.
     pub logs: RefCell<Vec<String>>,
+    /// Arrival marks by log file path (files without an entry have no times).
+    pub marks: RefCell<BTreeMap<String, Vec<LogMark>>>,
+    /// What the host's wall clock reads.
+    pub now: RefCell<Timestamp>,
 }
 
 impl Default for Fake {
@@ -58,6 +64,7 @@ impl Default for Fake {
             task_started: RefCell::default(),
             collect_error: RefCell::default(),
             task_running: RefCell::default(),
+            task_dead: RefCell::default(),
             lifecycle: RefCell::default(),
             lifecycle_error: RefCell::default(),
             roles: RefCell::new(Roles {
@@ -71,6 +78,11 @@ impl Default for Fake {
             registered: RefCell::default(),
             down: RefCell::default(),
             logs: RefCell::default(),
+            marks: RefCell::default(),
+            now: RefCell::new(Timestamp {
+                seconds: 1_800_000_000,
+                nanoseconds: 0,
+            }),
         }
     }
 }
@@ -138,6 +150,21 @@ impl Fake {
         self.files.borrow_mut().remove(path);
     }
 
+    /// Append `data` to a log file as having arrived at `nanos` (Unix nanoseconds).
+    pub fn log_at(&self, path: &str, data: &[u8], nanos: i64) {
+        let offset = self.files.borrow().get(path).map_or(0, |d| d.len() as u64);
+        let time = Timestamp {
+            seconds: nanos.div_euclid(1_000_000_000),
+            nanoseconds: nanos.rem_euclid(1_000_000_000) as u32,
+        };
+        self.marks
+            .borrow_mut()
+            .entry(path.to_string())
+            .or_default()
+            .push(LogMark { offset, time });
+        self.append(path, data);
+    }
+
     /// Start the allocation's task, so it has logs to serve.
     pub fn start_task(&self) {
         *self.task_started.borrow_mut() = true;
@@ -184,7 +211,9 @@ impl Host for Fake {
             client_status: *self.status.borrow(),
             tasks: vec![TaskState {
                 name: "web".into(),
-                state: if *self.task_running.borrow() {
+                state: if *self.task_dead.borrow() {
+                    TaskStatus::Dead
+                } else if *self.task_running.borrow() {
                     TaskStatus::Running
                 } else {
                     TaskStatus::Pending
@@ -285,6 +314,28 @@ impl Host for Fake {
             None if self.is_dir(path) => Err(FsError::IsADirectory),
             None => Err(FsError::NotFound),
         }
+    }
+
+    fn log_marks(
+        &self,
+        _alloc_id: &str,
+        path: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<LogMark>, FsError> {
+        if !self.files.borrow().contains_key(path) {
+            return Err(FsError::NotFound);
+        }
+        Ok(self
+            .marks
+            .borrow()
+            .get(path)
+            .map(|marks| covering(marks, from, to))
+            .unwrap_or_default())
+    }
+
+    fn now(&self) -> Timestamp {
+        *self.now.borrow()
     }
 
     fn watch(&self, _alloc_id: &str, path: &str) -> Result<(), FsError> {
@@ -389,4 +440,15 @@ impl Host for Fake {
     fn allocation_usage(&self, _alloc_id: &str) -> Vec<TaskUsage> {
         Vec::new()
     }
+}
+
+/// The marks covering `from..to` as the contract defines them: the last at or before `from`,
+/// then every later one before `to`.
+pub fn covering(marks: &[LogMark], from: u64, to: u64) -> Vec<LogMark> {
+    let first = marks.iter().rposition(|m| m.offset <= from).unwrap_or(0);
+    marks[first.min(marks.len())..]
+        .iter()
+        .filter(|m| m.offset < to.max(from + 1))
+        .copied()
+        .collect()
 }

@@ -25,6 +25,13 @@ impl Timestamp {
     }
 }
 
+/// Bytes of a log file from `offset` on (up to the next mark) arrived at `time`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogMark {
+    pub offset: u64,
+    pub time: Timestamp,
+}
+
 /// How severe a log message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
@@ -368,6 +375,18 @@ pub trait Host {
         offset: u64,
         length: u32,
     ) -> Result<Vec<u8>, FsError>;
+
+    /// When the parts of log file `path` covering bytes `from..to` arrived: the last mark at
+    /// or before `from`, then every later mark before `to`; empty when no times were kept.
+    fn log_marks(
+        &self,
+        alloc_id: &str,
+        path: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<LogMark>, FsError>;
+    /// The host's wall clock, the one log marks are recorded with.
+    fn now(&self) -> Timestamp;
 
     /// Wake the current stream when `path` (a file, or a directory's entries) changes.
     fn watch(&self, alloc_id: &str, path: &str) -> Result<Self::Watch, FsError>;

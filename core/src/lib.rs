@@ -19,6 +19,7 @@ pub mod json;
 pub mod lifecycle;
 pub mod log_files;
 pub mod logs;
+pub mod logtime;
 pub mod meta;
 pub mod params;
 pub mod register;

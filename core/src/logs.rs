@@ -6,7 +6,9 @@ use crate::fs_params;
 use crate::host::{Allocation, Host};
 use crate::http::{ApiError, ApiResult};
 use crate::log_files::{LogFile, LogFiles};
+use crate::logtime::{self, LineOptions};
 use crate::params::{Query, go_quote};
+use crate::stream::lines::{LineStream, LogSource};
 use crate::stream::{FRAME_SIZE, Source, Stream};
 
 /// Nomad's `findClosest`: from the first file at or after `desired` (else the last), walk
@@ -108,7 +110,7 @@ pub fn start<W>(
     let follow = fs_params::flag(query, "follow", false)?;
     let plain = fs_params::flag(query, "plain", false)?;
     let kind = match query.get("type") {
-        Some(kind @ ("stdout" | "stderr")) => kind,
+        Some(kind @ ("stdout" | "stderr" | "all")) => kind,
         _ => {
             return Err(ApiError::bad_request(
                 "must provide log type (stdout/stderr)",
@@ -124,8 +126,26 @@ pub fn start<W>(
                 .map_err(|_| ApiError::bad_request("lines must not be negative"))?,
         ),
     };
+    let options = logtime::options(host, query, kind == "all")?;
     let allocation = access.allocation(host, alloc_id)?;
     check_task(&allocation, task)?;
+    if options != LineOptions::default() {
+        let position = Position {
+            offset,
+            origin_end,
+            lines,
+        };
+        let stream = line_stream(
+            host,
+            alloc_id,
+            task,
+            kind,
+            options,
+            position,
+            (follow, plain),
+        )?;
+        return Ok((Stream::Lines(Box::new(stream)), plain));
+    }
     let logs = LogFiles::new(task, kind);
     let files = logs.list(host, alloc_id)?;
     if files.is_empty() {
@@ -147,6 +167,57 @@ pub fn start<W>(
         Stream::new(alloc_id.to_string(), source, start_offset, follow, plain),
         plain,
     ))
+}
+
+/// Where reading starts: Nomad's `origin`/`offset`, or caravan's `lines` tail.
+struct Position {
+    offset: i64,
+    origin_end: bool,
+    lines: Option<u64>,
+}
+
+/// `fs/logs` with caravan's extensions: each stream starts at `origin`/`offset` as Nomad's
+/// (per stream with `type=all`), or at the last `lines` lines shown.
+fn line_stream<W>(
+    host: &impl Host,
+    alloc_id: &str,
+    task: &str,
+    kind: &str,
+    options: LineOptions,
+    position: Position,
+    (follow, plain): (bool, bool),
+) -> ApiResult<LineStream<W>> {
+    let kinds: &[&str] = if kind == "all" {
+        &["stdout", "stderr"]
+    } else {
+        std::slice::from_ref(&kind)
+    };
+    let mut sources = Vec::new();
+    let mut any = false;
+    for kind in kinds {
+        let files = LogFiles::new(task, kind).list(host, alloc_id)?;
+        any |= !files.is_empty();
+        let (index, start) = match position.lines {
+            Some(_) => files.first().map_or((0, 0), |f| (f.index, 0)),
+            None if position.origin_end => {
+                find_closest(&files, u64::MAX, position.offset.saturating_neg()).unwrap_or((0, 0))
+            }
+            None => find_closest(&files, 0, position.offset).unwrap_or((0, 0)),
+        };
+        sources.push(LogSource::new(task, kind, index, start));
+    }
+    if !any {
+        return Err(ApiError::not_found(format!(
+            "log entry for task {} and log type {} not found",
+            go_quote(task),
+            go_quote(kind)
+        )));
+    }
+    let mut stream = LineStream::new(alloc_id, task, sources, options, follow, plain);
+    if let Some(lines) = position.lines {
+        stream.seek_tail(host, lines);
+    }
+    Ok(stream)
 }
 
 fn check_task(allocation: &Allocation, task: &str) -> ApiResult<()> {

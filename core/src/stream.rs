@@ -11,13 +11,13 @@ use crate::log_files::{LOG_DIR, LogFiles};
 /// Most data bytes in one frame (Nomad's frame size).
 pub const FRAME_SIZE: u32 = 64 * 1024;
 /// Bytes gathered in one pull before handing them to the host.
-const PULL_BUDGET: usize = 1 << 20;
+pub(crate) const PULL_BUDGET: usize = 1 << 20;
 /// Most bytes asked of the host in one `read-at`: several frames' worth, so a pull of a
 /// file that has data crosses to the host once (each `read-at` resolves the path again)
 /// instead of once per frame. Framed, this many bytes fill about one [`PULL_BUDGET`].
-const READ_SIZE: u32 = 12 * FRAME_SIZE;
+pub(crate) const READ_SIZE: u32 = 12 * FRAME_SIZE;
 /// Nomad sends a heartbeat frame every second.
-const HEARTBEAT_MS: u64 = 1_000;
+pub(crate) const HEARTBEAT_MS: u64 = 1_000;
 
 pub const FILE_DELETED: &str = "file deleted";
 pub const FILE_TRUNCATED: &str = "file truncated";
@@ -43,8 +43,29 @@ pub enum Source {
     Logs { files: LogFiles, index: u64 },
 }
 
-/// A streamed response body.
-pub struct Stream<W> {
+/// A streamed response body: Nomad's byte stream, or (`fs/logs` with caravan's
+/// extensions) lines.
+pub enum Stream<W> {
+    Raw(RawStream<W>),
+    Lines(Box<lines::LineStream<W>>),
+}
+
+impl<W> Stream<W> {
+    pub fn new(alloc_id: String, source: Source, offset: u64, follow: bool, plain: bool) -> Self {
+        Self::Raw(RawStream::new(alloc_id, source, offset, follow, plain))
+    }
+
+    /// The next part of the body.
+    pub fn next(&mut self, host: &impl Host<Watch = W>, now_ms: u64) -> Step {
+        match self {
+            Self::Raw(raw) => raw.next(host, now_ms),
+            Self::Lines(lines) => lines.next(host, now_ms),
+        }
+    }
+}
+
+/// Nomad's byte stream of one file, or of one task's rotated log files.
+pub struct RawStream<W> {
     alloc_id: String,
     source: Source,
     offset: u64,
@@ -56,7 +77,7 @@ pub struct Stream<W> {
     ended: bool,
 }
 
-impl<W> Stream<W> {
+impl<W> RawStream<W> {
     pub fn new(alloc_id: String, source: Source, offset: u64, follow: bool, plain: bool) -> Self {
         Self {
             alloc_id,
@@ -291,5 +312,6 @@ pub fn encode_frame(out: &mut Vec<u8>, data: &[u8], file: &str, event: Option<&s
     out.push(b'}');
 }
 
+pub mod lines;
 #[cfg(test)]
 mod tests;

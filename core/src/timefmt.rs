@@ -42,6 +42,105 @@ pub fn unix_nanos(seconds: i64, nanoseconds: u32) -> i64 {
     i64::try_from(total).unwrap_or(if total < 0 { i64::MIN } else { i64::MAX })
 }
 
+/// A Unix time in nanoseconds with all nine fraction digits, as `docker logs -t` writes it
+/// (Go's `2006-01-02T15:04:05.000000000Z07:00` in UTC): fixed width, so it sorts as text.
+pub fn rfc3339_fixed(nanos: i64) -> String {
+    let total = i128::from(nanos);
+    let secs = total.div_euclid(NANOS_PER_SEC);
+    let frac = total.rem_euclid(NANOS_PER_SEC);
+    let mut out = rfc3339_nano(i64::try_from(secs).unwrap_or(0), 0);
+    out.pop();
+    out.push_str(&format!(".{frac:09}Z"));
+    out
+}
+
+/// Parses an RFC 3339 time (`2026-12-01T13:00:00Z`, `2026-12-01T14:00:00.5+01:00`: a `T`,
+/// an optional fraction of up to nine digits, `Z` or a `±hh:mm` offset) into Unix
+/// nanoseconds; `None` when it is not one or does not fit.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<i128> {
+        let digits = b.get(range)?;
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(digits).ok()?.parse().ok()
+    };
+    let sep = |i: usize, c: u8| (b.get(i) == Some(&c)).then_some(());
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    sep(4, b'-')?;
+    sep(7, b'-')?;
+    sep(10, b'T')?;
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    sep(13, b':')?;
+    sep(16, b':')?;
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > month_days[(month - 1) as usize]
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let mut i = 19;
+    let mut frac: i128 = 0;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        frac = num(start..i)? * 10i128.pow((9 - digits) as u32);
+    }
+    let offset = match b.get(i) {
+        Some(b'Z') if i + 1 == b.len() => 0,
+        Some(&sign @ (b'+' | b'-')) if i + 6 == b.len() => {
+            sep(i + 3, b':')?;
+            let (h, m) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let minutes = h * 60 + m;
+            if sign == b'+' { minutes } else { -minutes }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let secs = days * SECS_PER_DAY + hour * 3600 + minute * 60 + second - offset * 60;
+    i64::try_from(secs * NANOS_PER_SEC + frac).ok()
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of `civil_from_days`).
+fn days_from_civil(year: i128, month: i128, day: i128) -> i128 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Go's year field: at least four digits, with a leading `-` for years before 1 BCE.
 fn push_year(out: &mut String, year: i128) {
     if year < 0 {
@@ -149,6 +248,42 @@ mod tests {
     fn extreme_seconds_do_not_panic() {
         assert!(rfc3339_nano(i64::MAX, u32::MAX).ends_with('Z'));
         assert!(rfc3339_nano(i64::MIN, 0).starts_with('-'));
+    }
+
+    #[test]
+    fn fixed_width_and_parsing_round_trip() {
+        assert_eq!(rfc3339_fixed(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339_fixed(-1), "1969-12-31T23:59:59.999999999Z");
+        let t = 1_796_130_000_123_456_789;
+        assert_eq!(rfc3339_fixed(t), "2026-12-01T13:00:00.123456789Z");
+        assert_eq!(parse_rfc3339("2026-12-01T13:00:00.123456789Z"), Some(t));
+        assert_eq!(
+            parse_rfc3339("2026-12-01T14:00:00.123456789+01:00"),
+            Some(t)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-12-01T13:00:00.5Z"),
+            Some(1_796_130_000_500_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2024-02-29T00:00:00Z"),
+            Some(1_709_164_800 * 1_000_000_000)
+        );
+        for bad in [
+            "",
+            "2026-12-01",
+            "2026-12-01 13:00:00Z",
+            "2026-12-01T13:00:00",
+            "2026-13-01T13:00:00Z",
+            "2025-02-29T13:00:00Z",
+            "2026-12-01T13:00:00.Z",
+            "2026-12-01T13:00:00.1234567890Z",
+            "2026-12-01T13:00:00+0100",
+            "2026-12-01T13:00:00Zx",
+            "9999999-12-01T13:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -91,11 +91,15 @@ fn every_endpoint_answers_with_nomad_shaped_json() {
     wait_for_demo_output(&agent);
     let ls = agent.get(&format!("/v1/client/fs/ls/{a}?path=/alloc/logs"));
     assert_eq!(ls.status, 200);
-    let first = &ls.json()[0];
+    // First the directory of arrival-time indexes (see docs/compatibility.md), then the logs.
+    let index = &ls.json()[0];
+    assert_eq!(index["Name"], ".index");
+    assert_eq!(index["IsDir"], true);
+    let first = &ls.json()[1];
     assert_eq!(first["Name"], "demo.stderr.0");
     assert!(
         ls.text()
-            .starts_with(r#"[{"FileMode":"-rw-r--r--","IsDir":false,"ModTime":""#)
+            .contains(r#"},{"FileMode":"-rw-r--r--","IsDir":false,"ModTime":""#)
     );
 
     let stat = agent.get(&format!("/v1/client/fs/stat/{a}?path=demo/tmp"));

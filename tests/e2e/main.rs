@@ -13,6 +13,7 @@ mod hostile;
 mod hotswap;
 mod isolation;
 mod lifecycle;
+mod logtime;
 mod metrics;
 mod persistence;
 mod streaming;

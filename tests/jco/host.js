@@ -18,6 +18,7 @@ class HostError extends Error {
 
 const fsError = (tag, val) => new HostError(val === undefined ? { tag } : { tag, val });
 
+const DEFAULT_NOW = { seconds: 1800000000, nanoseconds: 0 };
 const time = (t) => ({ seconds: BigInt(t.seconds), nanoseconds: t.nanoseconds });
 const optionalTime = (t) => (t == null ? undefined : time(t));
 
@@ -76,6 +77,7 @@ export class MemHost {
       entry.modified = f.modified ?? this.modified;
       entry.inode = f.inode ?? i + 1;
       entry.readError = f.read_error;
+      entry.marks = f.marks;
       this.addParents(tree, f.path);
       tree.set(f.path, entry);
     });
@@ -300,6 +302,21 @@ export class MemHost {
           const start = offset > BigInt(entry.data.length) ? entry.data.length : Number(offset);
           return new Uint8Array(entry.data.subarray(start, start + length));
         },
+        logMarks: (allocId, path, start, end) => {
+          const tree = host.tree(allocId);
+          const entry = tree.get(host.resolve(tree, path, true));
+          if (entry.marks === undefined) return [];
+          // The last mark at or before `start`, then every later one before `end`.
+          let first = 0;
+          entry.marks.forEach((m, i) => {
+            if (BigInt(m.offset) <= start) first = i;
+          });
+          return entry.marks
+            .slice(first)
+            .filter((m) => BigInt(m.offset) <= start || BigInt(m.offset) < end)
+            .map((m) => ({ offset: BigInt(m.offset), time: time(m.time) }));
+        },
+        now: () => time(fixture.now ?? DEFAULT_NOW),
       },
       'caravan:client/follow': {
         Subscription,

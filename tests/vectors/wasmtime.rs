@@ -66,6 +66,15 @@ struct Fixture {
     roles: Option<RolesFixture>,
     #[serde(default = "default_modified")]
     modified: Time,
+    #[serde(default = "default_now")]
+    now: Time,
+}
+
+fn default_now() -> Time {
+    Time {
+        seconds: 1_800_000_000,
+        nanoseconds: 0,
+    }
 }
 
 fn default_modified() -> Time {
@@ -171,6 +180,15 @@ struct FileFixture {
     modified: Option<Time>,
     #[serde(default)]
     read_error: Option<String>,
+    #[serde(default)]
+    marks: Option<Vec<MarkFixture>>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct MarkFixture {
+    offset: u64,
+    time: Time,
 }
 
 #[derive(Deserialize, Clone)]
@@ -1054,6 +1072,40 @@ impl filesystem::Host for MemHost {
             .min(data.len());
         let end = start.saturating_add(length as usize).min(data.len());
         Ok(data[start..end].to_vec())
+    }
+
+    fn log_marks(
+        &mut self,
+        alloc_id: String,
+        path: String,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<filesystem::LogMark>, filesystem::FsError> {
+        let tree = self.tree(&alloc_id)?;
+        let real = resolve(tree, &path, true)?;
+        let marks = self
+            .fixture
+            .allocations
+            .iter()
+            .filter(|a| a.id == alloc_id)
+            .flat_map(|a| &a.files)
+            .find(|f| f.path == real)
+            .and_then(|f| f.marks.as_ref());
+        let marks = marks.map_or(&[][..], Vec::as_slice);
+        // The last mark at or before `start`, then every later one before `end`.
+        let first = marks.iter().rposition(|m| m.offset <= start).unwrap_or(0);
+        Ok(marks[first.min(marks.len())..]
+            .iter()
+            .filter(|m| m.offset <= start || m.offset < end)
+            .map(|m| filesystem::LogMark {
+                offset: m.offset,
+                time: m.time.into(),
+            })
+            .collect())
+    }
+
+    fn now(&mut self) -> types::Timestamp {
+        self.fixture.now.into()
     }
 }
 

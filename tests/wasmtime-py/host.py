@@ -11,6 +11,7 @@ from wasmtime.component import Record, ResourceHost, ResourceType, Variant
 MAX_SYMLINK_HOPS = 40
 STEP_INODE_BASE = 1_000_000
 DEFAULT_MODIFIED = {"seconds": 1700000000, "nanoseconds": 500000000}
+DEFAULT_NOW = {"seconds": 1800000000, "nanoseconds": 0}
 TYPE_BITS = {"file": 0o100000, "dir": 0o040000, "symlink": 0o120000, "fifo": 0o010000}
 #: The host-defined type of `follow.subscription`.
 SUBSCRIPTION = 1
@@ -91,6 +92,7 @@ class MemHost:
             entry["modified"] = f.get("modified", self.modified)
             entry["inode"] = f.get("inode", i + 1)
             entry["read_error"] = f.get("read_error")
+            entry["marks"] = f.get("marks")
             self.add_parents(tree, f["path"])
             tree[f["path"]] = entry
         return tree
@@ -329,7 +331,23 @@ class MemHost:
                 return e.variant
             return bytes(entry["data"][offset:offset + length])
 
-        return {"stat": stat, "list": listing, "read-at": read_at}
+        def log_marks(_s, alloc_id, path, start, end):
+            try:
+                tree = self.tree(alloc_id)
+                entry = tree[self.resolve(tree, path, True)]
+            except FsError as e:
+                return e.variant
+            marks = entry.get("marks") or []
+            # The last mark at or before `start`, then every later one before `end`.
+            first = max([i for i, m in enumerate(marks) if m["offset"] <= start], default=0)
+            return [rec(offset=m["offset"], time=time(m["time"])) for m in marks[first:]
+                    if m["offset"] <= start or m["offset"] < end]
+
+        def now(_s):
+            return time(self.fixture.get("now", DEFAULT_NOW))
+
+        return {"stat": stat, "list": listing, "read-at": read_at, "log-marks": log_marks,
+                "now": now}
 
     def follow_funcs(self):
         def watch(_s, alloc_id, path):

@@ -40,7 +40,7 @@ def build_linker():
         "log": ["write"],
         "node": ["node-id", "static-meta", "dynamic-meta", "apply-meta"],
         "allocations": ["get", "list", "collect", "restart", "signal"],
-        "filesystem": ["stat", "list", "read-at"],
+        "filesystem": ["stat", "list", "read-at", "log-marks", "now"],
         "follow": ["watch"],
         "acl": ["enabled", "resolve-token", "policies", "bootstrap"],
         "stats": ["host", "allocation"],

@@ -10,6 +10,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::logindex::{self, IndexWriter};
 
 /// Within this many bytes of the size limit only whole lines are written (Nomad's
 /// `lineScanLimit`), so that a line does not straddle two files.
@@ -29,6 +32,8 @@ pub struct Rotator {
     index: u64,
     file: File,
     size: u64,
+    /// When each chunk of the current file arrived (see `logindex`).
+    marks: IndexWriter,
 }
 
 impl Rotator {
@@ -56,6 +61,7 @@ impl Rotator {
             index,
             file,
             size,
+            marks: IndexWriter::create(dir, base, index),
         };
         rotator.purge();
         Ok(rotator)
@@ -66,9 +72,15 @@ impl Rotator {
         self.index
     }
 
-    /// Append `data`, rotating as needed. Every byte is written unless an error is
+    /// Append `data`, arrived now, rotating as needed.
+    pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.write_at(data, unix_nanos(SystemTime::now()))
+    }
+
+    /// Append `data`, which arrived at `nanos` (Unix nanoseconds), rotating as needed and
+    /// recording the arrival in the index. Every byte is written unless an error is
     /// returned; on error the bytes not yet written are dropped.
-    pub fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
+    pub fn write_at(&mut self, mut data: &[u8], nanos: i64) -> io::Result<()> {
         while !data.is_empty() {
             if self.size >= self.max_size {
                 self.rotate()?;
@@ -91,6 +103,8 @@ impl Rotator {
                     None => window.len(),
                 }
             };
+            // The time first, so that a reader never sees bytes without one.
+            self.marks.mark(self.size, nanos);
             self.file.write_all(&data[..len])?;
             self.size += len as u64;
             data = &data[len..];
@@ -113,6 +127,7 @@ impl Rotator {
         self.file = file;
         self.index = index;
         self.size = 0;
+        self.marks = IndexWriter::create(&self.dir, &self.base, index);
         self.purge();
         Ok(())
     }
@@ -129,6 +144,9 @@ impl Rotator {
         };
         found.sort_unstable();
         let excess = found.len().saturating_sub(self.max_files as usize);
+        // Indexes go with their files (and any left below the oldest kept file).
+        let keep_from = found.get(excess).copied().unwrap_or(self.index);
+        logindex::purge(&self.dir, &self.base, keep_from.min(self.index));
         for index in &found[..excess] {
             let path = self.dir.join(format!("{}.{index}", self.base));
             if let Err(err) = std::fs::remove_file(&path)
@@ -138,6 +156,12 @@ impl Rotator {
             }
         }
     }
+}
+
+/// Unix nanoseconds of a time (0 before the epoch, saturating after 2262).
+pub fn unix_nanos(time: SystemTime) -> i64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// The indices of the files `<base>.<N>` in `dir` (entries whose suffix is not a plain
@@ -220,7 +244,7 @@ pub fn pump(mut source: impl Read, rotator: &mut Rotator, what: &str) {
                 return;
             }
         };
-        match rotator.write(&buf[..n]) {
+        match rotator.write_at(&buf[..n], unix_nanos(SystemTime::now())) {
             Ok(()) => {
                 failing = false;
                 written.add(&[log_type], n as u64);
@@ -390,7 +414,8 @@ mod tests {
         assert_eq!(r.index(), 0);
         r.write(b"a\nb\nc\n").unwrap();
         assert_eq!(indices(tmp.path(), "t.stdout").unwrap(), [2]);
-        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 6);
+        // The six, and the directory of indexes.
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 7);
     }
 
     #[test]

@@ -35,6 +35,7 @@ use sync::{Allocs, SpecFiles};
 use tasks::TaskControl;
 
 pub mod gc;
+pub mod logindex;
 pub mod logmon;
 pub mod procstats;
 pub mod tasks;

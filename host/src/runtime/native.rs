@@ -349,6 +349,34 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
         .map_err(fs_error)
     }
 
+    fn log_marks(
+        &self,
+        alloc_id: &str,
+        path: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<core::LogMark>, core::FsError> {
+        let marks = filesystem::Host::log_marks(
+            &mut *self.0.borrow_mut(),
+            alloc_id.to_string(),
+            path.to_string(),
+            from,
+            to,
+        )
+        .map_err(fs_error)?;
+        Ok(marks
+            .into_iter()
+            .map(|m| core::LogMark {
+                offset: m.offset,
+                time: time(m.time),
+            })
+            .collect())
+    }
+
+    fn now(&self) -> core::Timestamp {
+        time(filesystem::Host::now(&mut *self.0.borrow_mut()))
+    }
+
     fn watch(&self, alloc_id: &str, path: &str) -> Result<Resource<Subscription>, core::FsError> {
         follow::Host::watch(
             &mut *self.0.borrow_mut(),

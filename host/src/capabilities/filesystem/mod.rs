@@ -8,6 +8,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::{filesystem, types};
 use super::{CoreState, HostContext};
+use crate::allocs::{logindex, logmon};
 
 impl filesystem::Host for CoreState {
     fn stat(
@@ -46,6 +47,45 @@ impl filesystem::Host for CoreState {
             .filesystem
             .read_at(&alloc_id, &path, offset, length, &tasks)
             .map_err(fs_error)
+    }
+
+    fn log_marks(
+        &mut self,
+        alloc_id: String,
+        path: String,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<filesystem::LogMark>, filesystem::FsError> {
+        let fs = &self.ctx.filesystem;
+        fs.stat(&alloc_id, &path).map_err(fs_error)?;
+        let Some(index) = logindex::index_path(&path) else {
+            return Ok(Vec::new());
+        };
+        let tasks = task_names(&self.ctx, &alloc_id);
+        let Ok(file) = fs.open_file(&alloc_id, &index, &tasks) else {
+            return Ok(Vec::new());
+        };
+        let marks = logindex::covering(&file, from, to)
+            .map_err(|e| filesystem::FsError::Io(format!("reading the log index: {e}")))?;
+        Ok(marks
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(offset, nanos)| filesystem::LogMark {
+                offset,
+                time: types::Timestamp {
+                    seconds: nanos.div_euclid(1_000_000_000),
+                    nanoseconds: nanos.rem_euclid(1_000_000_000) as u32,
+                },
+            })
+            .collect())
+    }
+
+    fn now(&mut self) -> types::Timestamp {
+        let nanos = logmon::unix_nanos(std::time::SystemTime::now());
+        types::Timestamp {
+            seconds: nanos.div_euclid(1_000_000_000),
+            nanoseconds: nanos.rem_euclid(1_000_000_000) as u32,
+        }
     }
 }
 
