@@ -23,6 +23,8 @@ pub fn requirement(route: &Route, method: &str) -> Option<Requirement> {
             Requirement::Namespace(&["alloc-lifecycle"])
         }
         Route::AllocChecks(_) => Requirement::Namespace(&["read-job"]),
+        // And `alloc-node-exec` after the parameters, as Nomad (`exec::start`).
+        Route::AllocExec(_) => Requirement::Namespace(&["alloc-exec"]),
         Route::Nodes | Route::Node(_) => Requirement::NodeRead,
         // Nomad's `Node.Register` is for clients only; over HTTP caravan asks node write.
         Route::NodeRegister => Requirement::NodeWrite,
@@ -30,7 +32,6 @@ pub fn requirement(route: &Route, method: &str) -> Option<Requirement> {
         // Checked before answering that caravan does not implement them yet, with the
         // capability Nomad requires, so nobody learns more than they may.
         Route::AllocUnsupported(_, action) => Requirement::Namespace(match action.as_str() {
-            "exec" => &["alloc-exec"],
             "snapshot" => &["read-job"],
             _ => &["alloc-lifecycle"],
         }),

@@ -10,6 +10,10 @@ use crate::router::{FsOp, Route, route};
 use crate::stream::Stream;
 use crate::{fs, meta, stats};
 
+/// A server asked to exec in an allocation of another node.
+pub const EXEC_NOT_FORWARDED: &str =
+    "caravan does not forward exec sessions: send the request to the client node's own address";
+
 /// Decide how to answer `req`.
 pub fn handle<H: Host>(host: &H, req: &Request) -> Action<Stream<H::Watch>> {
     let query = Query::parse(&req.query);
@@ -43,6 +47,7 @@ pub fn handle<H: Host>(host: &H, req: &Request) -> Action<Stream<H::Watch>> {
             }
             Action::Stream(stream) => add_cors_headers(req, &mut stream.headers),
             Action::Forward(to) => add_cors_headers(req, &mut to.unreachable.headers),
+            Action::Exec(exec) => add_cors_headers(req, &mut exec.not_running.headers),
         }
     }
     action
@@ -104,6 +109,10 @@ fn dispatch<H: Host>(
             &crate::lifecycle::checks(host, &access, &alloc_id, &req.method)?,
             query,
         ),
+        Route::AllocExec(alloc_id) => {
+            let exec = crate::exec::start(host, &access, &alloc_id, req, query)?;
+            return Ok(Action::Exec(exec));
+        }
         Route::AllocUnsupported(alloc_id, action) => {
             access.allocation(host, &alloc_id)?;
             return Err(ApiError::not_implemented(format!(
@@ -186,6 +195,11 @@ fn forward_target(
         | Route::AllocRestart(id)
         | Route::AllocSignal(id)
         | Route::AllocChecks(id) => crate::cluster::locate_allocation(host, access, id),
+        Route::AllocExec(id) => match crate::cluster::locate_allocation(host, access, id)? {
+            None => Ok(None),
+            // A server relays plain requests, not upgraded connections.
+            Some(_) => Err(ApiError::not_implemented(EXEC_NOT_FORWARDED)),
+        },
         Route::HostStats | Route::GcAll => crate::cluster::locate_node(host, access, &node_id()),
         Route::Metadata if req.method == "GET" => {
             crate::cluster::locate_node(host, access, &node_id())

@@ -52,6 +52,13 @@ impl handler::Guest for Component {
                 node_id: to.node_id,
                 unreachable: response(to.unreachable),
             }),
+            http::Action::Exec(e) => handler::Action::Exec(handler::ExecRequest {
+                alloc_id: e.alloc_id,
+                task: e.task,
+                command: e.command,
+                tty: e.tty,
+                not_running: response(e.not_running),
+            }),
         }
     }
 

@@ -85,6 +85,17 @@ pub struct ForwardTo {
     pub unreachable: Response,
 }
 
+/// Answer a WebSocket upgrade and run a command in a task's environment (`alloc exec`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecRequest {
+    pub alloc_id: String,
+    pub task: String,
+    pub command: Vec<String>,
+    pub tty: bool,
+    /// The answer when the task is no longer running by the time the host starts it.
+    pub not_running: Response,
+}
+
 /// A streamed response: status and headers now, the body pulled from `body`.
 ///
 /// The body's type is the route layer's choice (`stream::Stream`): this vocabulary only
@@ -102,6 +113,8 @@ pub enum Action<B> {
     Stream(StreamStart<B>),
     /// Relay the request to a client node.
     Forward(ForwardTo),
+    /// Upgrade to a WebSocket and run a command in a task (`alloc exec`).
+    Exec(ExecRequest),
 }
 
 impl<B> std::fmt::Debug for Action<B> {
@@ -114,6 +127,7 @@ impl<B> std::fmt::Debug for Action<B> {
                 .field("headers", &s.headers)
                 .finish(),
             Action::Forward(to) => f.debug_tuple("Forward").field(&to.node_id).finish(),
+            Action::Exec(exec) => f.debug_tuple("Exec").field(exec).finish(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod alloc;
 pub mod api;
 pub mod b64;
 pub mod cluster;
+pub mod exec;
 pub mod filemode;
 pub mod fs;
 pub mod fs_params;

@@ -30,8 +30,10 @@ pub enum Route {
     AllocSignal(String),
     /// `allocation/:id/checks`: the allocation's health-check results.
     AllocChecks(String),
-    /// An allocation endpoint caravan does not implement (exec, snapshot, pause): (alloc
-    /// id, action).
+    /// `allocation/:id/exec`: a command in a task over a WebSocket.
+    AllocExec(String),
+    /// An allocation endpoint caravan does not implement (snapshot, pause): (alloc id,
+    /// action).
     AllocUnsupported(String, String),
     /// `/v1/acl/token/self`: the caller's own token.
     AclTokenSelf,
@@ -67,6 +69,7 @@ pub const NAMES: &[&str] = &[
     "allocation/restart",
     "allocation/signal",
     "allocation/checks",
+    "allocation/exec",
     "allocation/unsupported",
     "acl/token/self",
     "acl/bootstrap",
@@ -96,6 +99,7 @@ impl Route {
             Route::AllocRestart(_) => "allocation/restart",
             Route::AllocSignal(_) => "allocation/signal",
             Route::AllocChecks(_) => "allocation/checks",
+            Route::AllocExec(_) => "allocation/exec",
             Route::AllocUnsupported(..) => "allocation/unsupported",
             Route::AclTokenSelf => "acl/token/self",
             Route::AclBootstrap => "acl/bootstrap",
@@ -126,8 +130,8 @@ impl Route {
             Route::AllocRestart(_) => "/v1/client/allocation/:alloc_id/restart",
             Route::AllocSignal(_) => "/v1/client/allocation/:alloc_id/signal",
             Route::AllocChecks(_) => "/v1/client/allocation/:alloc_id/checks",
+            Route::AllocExec(_) => "/v1/client/allocation/:alloc_id/exec",
             Route::AllocUnsupported(_, action) => match action.as_str() {
-                "exec" => "/v1/client/allocation/:alloc_id/exec",
                 "snapshot" => "/v1/client/allocation/:alloc_id/snapshot",
                 _ => "/v1/client/allocation/:alloc_id/pause",
             },
@@ -239,7 +243,8 @@ fn alloc_route(rest: &str) -> ApiResult<Route> {
         "restart" => Ok(Route::AllocRestart(alloc_id)),
         "signal" => Ok(Route::AllocSignal(alloc_id)),
         "checks" => Ok(Route::AllocChecks(alloc_id)),
-        "exec" | "snapshot" | "pause" => Ok(Route::AllocUnsupported(alloc_id, action.to_string())),
+        "exec" => Ok(Route::AllocExec(alloc_id)),
+        "snapshot" | "pause" => Ok(Route::AllocUnsupported(alloc_id, action.to_string())),
         _ => Err(ApiError::not_found("resource not found")),
     }
 }
@@ -371,7 +376,7 @@ mod tests {
         );
         assert_eq!(
             route("/v1/client/allocation/a/exec"),
-            Ok(Route::AllocUnsupported("a".into(), "exec".into()))
+            Ok(Route::AllocExec("a".into()))
         );
     }
 
@@ -393,6 +398,7 @@ mod tests {
             "/v1/client/allocation/a/signal",
             "/v1/client/allocation/a/checks",
             "/v1/client/allocation/a/exec",
+            "/v1/client/allocation/a/pause",
             "/v1/acl/token/self",
             "/v1/acl/bootstrap",
             "/v1/internal/node/register",

@@ -8,6 +8,7 @@ mod api;
 mod cli;
 mod cluster;
 mod containment;
+mod exec;
 mod faults;
 mod hostile;
 mod hotswap;

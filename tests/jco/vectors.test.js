@@ -84,6 +84,17 @@ async function checkAction(core, host, action, vector) {
       sameHeaders(want.vanished.headers, s.vanished.headers);
       assert.deepEqual(Buffer.from(s.vanished.body), bytesOf(want.vanished, 'body'), 'vanished body');
     }
+  } else if (action.tag === 'exec') {
+    const e = action.val;
+    const want = expect.exec;
+    assert.ok(want, `unexpected exec of ${JSON.stringify(e.command)}`);
+    assert.equal(e.allocId, want.alloc_id, 'alloc_id');
+    assert.equal(e.task, want.task, 'task');
+    assert.deepEqual(e.command, want.command, 'command');
+    assert.equal(e.tty, want.tty, 'tty');
+    assert.equal(e.notRunning.status, want.not_running.status, 'not_running status');
+    sameHeaders(want.not_running.headers, e.notRunning.headers);
+    assert.deepEqual(Buffer.from(e.notRunning.body), bytesOf(want.not_running, 'body'), 'not_running body');
   } else {
     const start = action.val;
     const want = expect.stream;

@@ -408,6 +408,8 @@ struct Expect {
     #[serde(default)]
     stream: Option<ExpectStream>,
     #[serde(default)]
+    exec: Option<ExpectExec>,
+    #[serde(default)]
     compiled: Option<ExpectPolicy>,
     #[serde(default)]
     error: Option<String>,
@@ -426,6 +428,16 @@ struct ExpectResponse {
     body: Option<String>,
     #[serde(default)]
     body_base64: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectExec {
+    alloc_id: String,
+    task: String,
+    command: Vec<String>,
+    tty: bool,
+    not_running: ExpectResponse,
 }
 
 #[derive(Deserialize)]
@@ -1376,6 +1388,7 @@ fn run_wasm(fixture: &Fixture, vector: &Vector) -> Result<(), String> {
         handler::Action::Forward(to) => {
             return Err(format!("forwarded to node {}", to.node_id));
         }
+        handler::Action::Exec(e) => (Outcome::Exec(e), None),
     };
     let Some(body) = body else {
         check_outcome(outcome, vector, |_| Err("not a stream".into()))?;
@@ -1421,6 +1434,11 @@ fn run_native(fixture: &Fixture, vector: &Vector) -> Result<(), String> {
         }
         caravan_core::http::Action::SendFile(s) => {
             check_outcome(Outcome::SendFile(native::send_file(s)), vector, |_| {
+                Err("not a stream".into())
+            })?;
+        }
+        caravan_core::http::Action::Exec(e) => {
+            check_outcome(Outcome::Exec(native::exec_request(e)), vector, |_| {
                 Err("not a stream".into())
             })?;
         }
@@ -1501,6 +1519,7 @@ fn decode(b64: &str) -> Result<Vec<u8>, String> {
 enum Outcome {
     Respond(types::Response),
     SendFile(handler::SendFile),
+    Exec(handler::ExecRequest),
     Stream {
         status: u16,
         headers: Vec<types::Pair>,
@@ -1544,6 +1563,18 @@ fn check_outcome(
                 }
                 None => Ok(()),
             }
+        }
+        Outcome::Exec(e) => {
+            let want = expect
+                .exec
+                .as_ref()
+                .ok_or_else(|| format!("unexpected exec of {:?}", e.command))?;
+            same("alloc_id", want.alloc_id.as_str(), e.alloc_id.as_str())?;
+            same("task", want.task.as_str(), e.task.as_str())?;
+            same("command", &want.command, &e.command)?;
+            same("tty", want.tty, e.tty)?;
+            check_response(&want.not_running, &e.not_running)
+                .map_err(|e| format!("not_running: {e}"))
         }
         Outcome::Stream { status, headers } => {
             let want = expect

@@ -140,6 +140,17 @@ def check_action(core, host, action, vector):
             assert vanished.status == want["vanished"]["status"], "vanished status"
             same_headers(want["vanished"]["headers"], vanished.headers)
             assert bytes(vanished.body) == expected_bytes(want["vanished"], "body"), "vanished body"
+    elif action.tag == "exec":
+        want = expect.get("exec")
+        assert want, f"unexpected exec of {val.command!r}"
+        assert getattr(val, "alloc-id") == want["alloc_id"], "alloc_id"
+        assert val.task == want["task"], "task"
+        assert list(val.command) == want["command"], "command"
+        assert val.tty == want["tty"], "tty"
+        not_running = getattr(val, "not-running")
+        assert not_running.status == want["not_running"]["status"], "not_running status"
+        same_headers(want["not_running"]["headers"], not_running.headers)
+        assert bytes(not_running.body) == expected_bytes(want["not_running"], "body"), "not_running body"
     else:
         want = expect.get("stream")
         assert want, f"unexpected stream with status {val.status}"

@@ -34,6 +34,7 @@ use supervisor::{Alloc, Shared};
 use sync::{Allocs, SpecFiles};
 use tasks::TaskControl;
 
+pub mod exec;
 pub mod gc;
 pub mod logindex;
 pub mod logmon;
@@ -166,6 +167,12 @@ impl Registry {
     pub fn signal(&self, id: &str, task: Option<&str>, signal: &str) -> Result<(), LifecycleError> {
         let alloc = self.placed(id)?;
         alloc.signal(task, signal)
+    }
+
+    /// Where a command run in a task goes (`alloc exec`), if the task runs.
+    pub fn exec_target(&self, id: &str, task: &str) -> Result<exec::ExecTarget, LifecycleError> {
+        let alloc = self.placed(id)?;
+        alloc.exec_target(&self.shared, task)
     }
 
     fn placed(&self, id: &str) -> Result<Arc<Alloc>, LifecycleError> {

@@ -303,6 +303,25 @@ impl Alloc {
         }
     }
 
+    /// Where a command run in task `name` runs (`alloc exec`): the task's environment and
+    /// working directory, if the task runs.
+    pub(super) fn exec_target(
+        &self,
+        shared: &Shared,
+        name: &str,
+    ) -> Result<super::exec::ExecTarget, LifecycleError> {
+        let index = self.targets(Some(name))?[0];
+        if !self.tasks[index].is_running() {
+            return Err(LifecycleError::NotRunning);
+        }
+        let launch = self.launch(shared, index);
+        Ok(super::exec::ExecTarget {
+            label: format!("{} (exec)", launch.label),
+            env: launch.env,
+            dir: launch.dir,
+        })
+    }
+
     /// The tasks a lifecycle request names, if the allocation still runs.
     fn targets(&self, task: Option<&str>) -> Result<Vec<usize>, LifecycleError> {
         let indices: Vec<usize> = match task {

@@ -94,6 +94,12 @@ impl TaskControl {
         true
     }
 
+    /// Whether the task's process runs (and is not stopping).
+    pub fn is_running(&self) -> bool {
+        let slot = self.lock();
+        slot.leader.is_some() && !slot.stop
+    }
+
     /// Ask the running task to end this run and start again: SIGTERM to its process group.
     /// Returns the run it ends, or `None` if it is not running (or stopping).
     fn request_restart(&self) -> Option<u64> {
@@ -430,7 +436,7 @@ pub fn run(control: &TaskControl, launch: &Launch, on_start: impl FnOnce(Started
 
 /// Block until the leader has exited, leaving it unreaped (a zombie keeps its pid, and so
 /// the process group id, from being reused).
-fn wait_for_leader(pid: Pid) {
+pub(super) fn wait_for_leader(pid: Pid) {
     loop {
         match rustix::process::waitid(
             WaitId::Pid(pid),

@@ -96,6 +96,17 @@ async fn handle(
         let response = metrics_endpoint(shared, &req);
         return finish(response, &runtime.active().version, gzip);
     }
+    // A WebSocket handshake keeps its upgrade, for an `alloc exec` the core may decide.
+    let mut req = req;
+    let upgrade = req
+        .headers()
+        .contains_key(hyper::header::UPGRADE)
+        .then(|| hyper::upgrade::on(&mut req));
+    let websocket_key = req
+        .headers()
+        .get(hyper::header::SEC_WEBSOCKET_KEY)
+        .and_then(|key| key.to_str().ok())
+        .map(str::to_string);
     let request = match read_request(req).await {
         Ok(request) => request,
         Err(response) => return response,
@@ -137,6 +148,7 @@ async fn handle(
                     let tls = shared.options.forward_tls.as_ref();
                     forward(&ctx, tls, &request, &to).await
                 }
+                Decision::Exec(exec) => super::exec::exec(&ctx, exec, upgrade, websocket_key),
             };
             (response, version)
         }
@@ -162,6 +174,8 @@ async fn handle(
             (response, shared.core.version())
         }
     };
+    // An upgraded connection's answer has no body to compress.
+    let gzip = gzip && response.status() != StatusCode::SWITCHING_PROTOCOLS;
     finish(response, &version, gzip)
 }
 

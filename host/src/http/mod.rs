@@ -5,6 +5,7 @@ mod admin;
 pub mod client;
 pub mod client_tls;
 mod dispatch;
+mod exec;
 mod forward;
 mod gzip;
 mod limits;

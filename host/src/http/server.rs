@@ -116,6 +116,7 @@ async fn serve_connection<S>(
     let certificate = identity
         .as_ref()
         .and_then(|i| i.certificate_sha256.as_deref().and_then(value));
+    let closing = shared.closing.clone();
     let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         let headers = req.headers_mut();
         headers.remove(PEER_ROLE_HEADER);
@@ -132,8 +133,22 @@ async fn serve_connection<S>(
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service);
-    if let Err(err) = watcher.watch(conn).await {
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    // hyper-util's watcher takes no upgradeable connection, so the shutdown is relayed here:
+    // `closing` is cancelled just before the graceful shutdown, which waits for every
+    // watcher to be dropped (this one goes when the connection ends). An upgraded
+    // connection (`alloc exec`) leaves this future at its upgrade.
+    let _watching = watcher;
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = closing.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(err) = result {
         tracing::debug!("connection from {peer}: {err}");
     }
 }

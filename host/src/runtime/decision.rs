@@ -39,6 +39,9 @@ pub enum Decision {
     /// Relay the request to a client node (server mode), or answer as the core said when
     /// the node cannot be reached.
     Forward(handler::ForwardTo),
+    /// Answer a WebSocket upgrade and run a command in a task (`alloc exec`), or answer
+    /// `not_running` when the task has stopped since the decision.
+    Exec(handler::ExecRequest),
 }
 
 /// A streamed body: each pull answers data, a wait, or the end.

@@ -310,6 +310,7 @@ impl Core for Runtime {
                 }),
             },
             handler::Action::Forward(node) => Decision::Forward(node),
+            handler::Action::Exec(exec) => Decision::Exec(exec),
         };
         Ok(Decided {
             decision,

@@ -55,6 +55,7 @@ impl Core for NativeCore {
                 }),
             },
             Action::Forward(to) => Decision::Forward(forward_to(to)),
+            Action::Exec(e) => Decision::Exec(exec_request(e)),
         };
         Ok(Decided {
             decision,
@@ -164,6 +165,17 @@ pub fn forward_to(f: caravan_core::http::ForwardTo) -> handler::ForwardTo {
     handler::ForwardTo {
         node_id: f.node_id,
         unreachable: response(f.unreachable),
+    }
+}
+
+/// The core's exec decision in the server's terms.
+pub fn exec_request(e: caravan_core::http::ExecRequest) -> handler::ExecRequest {
+    handler::ExecRequest {
+        alloc_id: e.alloc_id,
+        task: e.task,
+        command: e.command,
+        tty: e.tty,
+        not_running: response(e.not_running),
     }
 }
 
