@@ -4,6 +4,7 @@
 //! parameters are refused before the upgrade; the CLI exits with the remote exit code.
 
 use std::net::TcpStream;
+use std::process::Command;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -282,4 +283,37 @@ fn alloc_exec_and_alloc_node_exec_are_required() {
         let mut socket = connect(&agent, &path, Some(token));
         assert_eq!(run_to_exit(&mut socket), ("hi\n".into(), String::new(), 3));
     }
+}
+
+#[test]
+fn the_cli_runs_a_command_and_exits_with_its_code() {
+    let agent = Agent::start();
+    let alloc = place_scripts(&agent, &[("web", "exec sleep 3600")]);
+    wait_task_running(&agent, &alloc, "web");
+    let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .args(["alloc", "exec", "-i=false", &alloc[..8], "/bin/sh", "-c"])
+        .arg("echo hi; echo err >&2; exit 3")
+        .env("NOMAD_ADDR", format!("http://{}", agent.addr))
+        .env_remove("NOMAD_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("failed to run caravan");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+    assert_eq!(out.status.code(), Some(3));
+
+    // Standard input goes to the command.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .args(["alloc", "exec", "-task", "web", &alloc, "/bin/cat"])
+        .env("NOMAD_ADDR", format!("http://{}", agent.addr))
+        .env_remove("NOMAD_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(b"piped\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "piped\n");
+    assert_eq!(out.status.code(), Some(0));
 }

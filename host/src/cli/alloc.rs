@@ -22,6 +22,8 @@ pub enum Alloc {
     Gc(String),
     Restart(Lifecycle),
     Signal(Lifecycle),
+    /// `alloc exec`: run by [`super::exec::run`], which has an exit code of its own.
+    Exec(super::exec::Exec),
 }
 
 /// `alloc restart` and `alloc signal`: which allocation, which task (all when none).
@@ -73,6 +75,12 @@ pub fn parse(args: &[String]) -> Result<Command> {
     let Some((sub, rest)) = args.split_first() else {
         bail!("{SUBCOMMANDS}");
     };
+    if sub == "exec" {
+        return Ok(match super::exec::parse(rest)? {
+            Some(exec) => Command::Alloc(Alloc::Exec(exec)),
+            None => Command::Text(super::exec::EXEC.help()),
+        });
+    }
     let usage = match sub.as_str() {
         "logs" => &LOGS,
         "fs" => &FS,
@@ -211,6 +219,10 @@ pub fn run(command: Alloc) -> Result<()> {
             )?;
             Ok(())
         }
+        Alloc::Exec(exec) => match super::exec::run(exec)? {
+            0 => Ok(()),
+            code => Err(anyhow::anyhow!("the command exited with {code}")),
+        },
         Alloc::Signal(signal) => {
             let id = id_of(&api.allocation(&signal.alloc)?)?;
             let body = json!({
@@ -234,7 +246,7 @@ fn id_of(alloc: &Value) -> Result<String> {
 }
 
 /// The task to read: the one asked for, or the allocation's only one.
-fn pick_task(alloc: &Value, asked: Option<&str>) -> Result<String> {
+pub(super) fn pick_task(alloc: &Value, asked: Option<&str>) -> Result<String> {
     if let Some(task) = asked {
         return Ok(task.to_string());
     }

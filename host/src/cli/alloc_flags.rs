@@ -176,6 +176,7 @@ Subcommands:
   gc       Garbage-collect a finished allocation
   restart  Restart a task (or every task) in place
   signal   Send a signal to a task (or every task)
+  exec     Run a command in a task's environment (interactive, -t: on a terminal)
 
 Allocations may be named by a unique prefix of their id. Run
 `caravan alloc <subcommand> -help` for its options.

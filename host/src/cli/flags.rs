@@ -53,6 +53,11 @@ impl Parsed {
         }
     }
 
+    /// Whether the flag was given at all.
+    pub fn given(&self, name: &str) -> bool {
+        self.matches.opt_present(name)
+    }
+
     /// A valued flag's last value, if given.
     pub fn value(&self, name: &str) -> Option<String> {
         self.matches.opt_strs(name).pop()
@@ -71,8 +76,21 @@ impl Parsed {
 
 /// Parse `args` against `table`.
 pub fn parse(table: &[Flag], args: &[String]) -> Result<Parsed> {
+    parse_with(table, args, false)
+}
+
+/// Parse the flags before the first other argument; the rest are left as they are (`alloc
+/// exec ALLOC sh -c …`, whose command has flags of its own).
+pub fn parse_leading(table: &[Flag], args: &[String]) -> Result<Parsed> {
+    parse_with(table, args, true)
+}
+
+fn parse_with(table: &[Flag], args: &[String], leading: bool) -> Result<Parsed> {
     let mut options = Options::new();
     options.long_only(true);
+    if leading {
+        options.parsing_style(getopts::ParsingStyle::StopAtFirstFree);
+    }
     for flag in table {
         let (hint, has_arg) = match flag.kind {
             Kind::Bool => ("BOOL", HasArg::Maybe),

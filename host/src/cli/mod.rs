@@ -6,6 +6,7 @@ mod alloc_flags;
 mod alloc_status;
 pub mod api;
 pub mod commands;
+mod exec;
 pub mod flags;
 pub mod frames;
 pub mod node;
@@ -100,6 +101,8 @@ Nomad's; allocations by unique id prefix; -json for scripts; exit 0 ok, 1 error.
   alloc gc ALLOC                      Garbage-collect a finished allocation
   alloc restart [-task T] [-all-tasks] ALLOC [TASK]
                                       Restart a task (or every task) in place
+  alloc exec [-task T] [-i=BOOL] [-t] ALLOC CMD [ARGS...]
+                                      Run a command in a task (exit: its exit code)
   alloc signal [-s SIGNAL] [-task T] ALLOC [TASK]
                                       Send a signal to a task (or every task)
   node status [-self] [-stats] [-json] [NODE]
@@ -226,6 +229,7 @@ fn run_command(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Text(text) => output::print(&text).map(|()| ExitCode::SUCCESS),
+        Command::Alloc(alloc::Alloc::Exec(exec)) => exec::run(exec).map(ExitCode::from),
         Command::Alloc(command) => alloc::run(command).map(|()| ExitCode::SUCCESS),
         Command::Node(command) => node::run(command).map(|()| ExitCode::SUCCESS),
         Command::Version => {

@@ -58,7 +58,7 @@ impl Connection {
                     hyper::client::conn::http1::handshake(TokioIo::new(stream))
                         .await
                         .with_context(|| format!("failed to talk HTTP to {host}"))?;
-                tokio::spawn(connection);
+                tokio::spawn(connection.with_upgrades());
                 sender
             }
             Some(tls) => {
@@ -75,7 +75,7 @@ impl Connection {
                     hyper::client::conn::http1::handshake(TokioIo::new(stream))
                         .await
                         .with_context(|| format!("failed to talk HTTP to {host}"))?;
-                tokio::spawn(connection);
+                tokio::spawn(connection.with_upgrades());
                 sender
             }
         };
@@ -172,7 +172,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    async fn read(response: Response<Incoming>) -> Result<Self> {
+    pub async fn read(response: Response<Incoming>) -> Result<Self> {
         let (parts, body) = response.into_parts();
         let body = body
             .collect()
