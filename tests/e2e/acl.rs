@@ -87,8 +87,10 @@ fn allowed(route: &str) -> &'static [&'static str] {
         "allocation/gc" => &["write", "glob"],
         "allocation/restart" | "allocation/signal" => &["write", "glob"],
         "allocation/checks" => &["read", "write", "glob"],
-        // exec is not implemented (501), but only after Nomad's `alloc-exec` check.
+        // pause is not implemented (501), but only after Nomad's `alloc-lifecycle` check.
         "allocation/unsupported" => &["write", "glob"],
+        // alloc-exec (in write) and alloc-node-exec (in no built-in policy): management only.
+        "allocation/exec" => &[],
         "nodes" | "node" => &["node-read", "node-write"],
         "allocation" => &["read", "write", "glob"],
         // Listed for everyone with a valid token; each entry is filtered by read-job.
@@ -172,9 +174,15 @@ fn routes(alloc: &str, node: &str) -> Vec<(&'static str, &'static str, String, &
             b"",
         ),
         (
+            "allocation/exec",
+            "GET",
+            format!("/v1/client/allocation/{alloc}/exec?task=demo&command=%5B%22true%22%5D"),
+            b"",
+        ),
+        (
             "allocation/unsupported",
             "POST",
-            format!("/v1/client/allocation/{alloc}/exec"),
+            format!("/v1/client/allocation/{alloc}/pause"),
             b"",
         ),
         ("acl/token/self", "GET", "/v1/acl/token/self".into(), b""),

@@ -192,7 +192,7 @@ fn agent_core_and_unimplemented_alloc_routes_check_the_caller_first() {
             "{action}: alloc-lifecycle lets it through: {body}"
         );
     }
-    // exec is not implemented yet: its own capability is checked before saying so.
+    // exec needs its own capabilities, checked before anything else.
     let exec = format!("/v1/client/allocation/{alloc}/exec");
     assert_eq!(as_token("GET", &exec, Some("secret-lifecycle")), denied);
 }

@@ -364,6 +364,11 @@ fuzz_target!(|input: Input| {
                 assert!(!no_rights, "forwarded without rights: {req:?}");
                 check_response(&to.unreachable, secret_check);
             }
+            Action::Exec(exec) => {
+                assert!(!no_rights, "exec without rights: {req:?}");
+                assert!(!exec.command.is_empty(), "exec of nothing: {req:?}");
+                check_response(&exec.not_running, secret_check);
+            }
         }
     }
 });
