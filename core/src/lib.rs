@@ -34,6 +34,8 @@ pub mod ui;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;
+#[cfg(target_arch = "wasm32")]
+mod heap;
 
 /// The in-memory host of the unit tests; the fuzz targets (`core/fuzz/`) use it too.
 #[cfg(any(test, feature = "fake"))]

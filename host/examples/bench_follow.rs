@@ -2,13 +2,14 @@
 //!
 //! Starts `caravan agent -dev` (the binary named by `CARAVAN_BIN`), follows a file with
 //! `fs/stream`, appends one line at a time and times its arrival. Run with
-//! `scripts/bench-follow`. Prints p50/p90/p99/max over the samples.
+//! `scripts/bench-follow`. Prints p50/p90/p99/max over the samples. With `BENCH_TLS=1` the
+//! agent serves https (a throwaway CA and certificate) and the client follows over TLS.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use caravan::http::client::{self, Next, Streaming};
+use caravan::http::client::{self, Next, Streaming, TlsClient, TlsOptions};
 
 fn main() {
     let samples: usize = std::env::args()
@@ -17,8 +18,20 @@ fn main() {
         .unwrap_or(1_000);
     let binary = std::env::var("CARAVAN_BIN").unwrap_or_else(|_| "target/debug/caravan".into());
     let data_dir = tempfile::tempdir().unwrap();
-    let agent = Command::new(binary)
-        .args(["agent", "-dev", "-http-port=0"])
+    let tls = std::env::var("BENCH_TLS").is_ok_and(|v| v == "1");
+    let mut command = Command::new(binary);
+    command.args(["agent", "-dev", "-http-port=0"]);
+    let tls_dir = tempfile::tempdir().unwrap();
+    let client_tls = tls.then(|| {
+        let config = https_config(tls_dir.path());
+        command.arg(format!("-config={}", config.display()));
+        TlsClient::new(&TlsOptions {
+            ca_cert: Some(&tls_dir.path().join("ca.pem")),
+            ..TlsOptions::default()
+        })
+        .unwrap()
+    });
+    let agent = command
         .arg(format!("-data-dir={}", data_dir.path().display()))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -32,7 +45,10 @@ fn main() {
         if let Some(id) = line.strip_prefix("==> dev mode: demo allocation ") {
             alloc = id.trim().to_string();
         }
-        if let Some(rest) = line.strip_prefix("Serving HTTP on http://") {
+        if let Some(rest) = line
+            .strip_prefix("Serving HTTP on http://")
+            .or_else(|| line.strip_prefix("Serving HTTPS on https://"))
+        {
             addr = rest.trim_end_matches('/').to_string();
             break;
         }
@@ -45,7 +61,7 @@ fn main() {
     std::fs::write(&file, b"").unwrap();
     let target = format!("/v1/client/fs/stream/{alloc}?path=alloc/data/bench.log");
     let request = client::request("GET", &target, &[], Vec::new()).unwrap();
-    let mut stream = Streaming::open(&addr, request).unwrap();
+    let mut stream = Streaming::open_with(&addr, client_tls.as_ref(), request).unwrap();
     assert_eq!(stream.status, 200);
     let mut writer = std::fs::OpenOptions::new()
         .append(true)
@@ -74,12 +90,40 @@ fn main() {
     latencies.sort();
     let at = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
-        "follow latency over {samples} appends: p50 {:?}  p90 {:?}  p99 {:?}  max {:?}",
+        "follow latency{} over {samples} appends: p50 {:?}  p90 {:?}  p99 {:?}  max {:?}",
+        if tls { " (TLS)" } else { "" },
         at(0.50),
         at(0.90),
         at(0.99),
         latencies.last().unwrap()
     );
+}
+
+/// A CA and a certificate for 127.0.0.1 under `dir` (`ca.pem`, `cert.pem`, `key.pem`), and
+/// the agent config serving https with them.
+fn https_config(dir: &std::path::Path) -> std::path::PathBuf {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    let config = dir.join("tls.hcl");
+    let d = dir.display();
+    std::fs::write(
+        &config,
+        format!(
+            "tls {{\n  http = true\n  ca_file = \"{d}/ca.pem\"\n  cert_file = \"{d}/cert.pem\"\n  key_file = \"{d}/key.pem\"\n}}\n"
+        ),
+    )
+    .unwrap();
+    config
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> bool {

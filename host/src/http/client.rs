@@ -315,7 +315,16 @@ pub enum Next {
 impl Streaming {
     /// Send `request` to `host` and wait for the response's head (blocking).
     pub fn open(host: &str, request: Request<Full<Bytes>>) -> Result<Self> {
-        let response = block_on(send(host, request))?;
+        Self::open_with(host, None, request)
+    }
+
+    /// [`Streaming::open`], over TLS when `tls` is given.
+    pub fn open_with(
+        host: &str,
+        tls: Option<&TlsClient>,
+        request: Request<Full<Bytes>>,
+    ) -> Result<Self> {
+        let response = block_on(send_with(host, tls, request))?;
         let (parts, body) = response.into_parts();
         Ok(Self {
             status: parts.status,

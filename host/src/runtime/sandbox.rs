@@ -32,9 +32,9 @@ const MAX_INSTANCES: u32 = 1_536;
 const CORE_INSTANCES_PER_COMPONENT: u32 = 4;
 
 /// Bytes of each pool slot's linear memory kept resident between instances (reset by
-/// `memset` of the dirty pages instead of `madvise`): the core's data, stack and the heap a
-/// plain request uses fit in it.
-const MEMORY_KEEP_RESIDENT: usize = 2 << 20;
+/// `memset` of the dirty pages instead of `madvise`): the core's data, stack and its heap
+/// arena (`core/src/heap.rs`, 1 MiB), so a plain request never grows memory.
+const MEMORY_KEEP_RESIDENT: usize = 4 << 20;
 /// The same for tables.
 const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 /// Slots whose remaining pages are decommitted in one batch.
