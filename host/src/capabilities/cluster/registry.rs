@@ -10,7 +10,7 @@
 //! `cluster.register`: this registry only records it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -55,18 +55,50 @@ pub struct Registration {
     pub allocations: Vec<AllocRecord>,
 }
 
-struct Registered {
-    node: NodeRecord,
-    allocations: Vec<Allocation>,
-    certificate: Option<String>,
-    seen: Instant,
-    seen_at: SystemTime,
+pub(super) struct Registered {
+    pub(super) node: NodeRecord,
+    pub(super) allocations: Vec<Allocation>,
+    pub(super) certificate: Option<String>,
+    /// When the node last heartbeat at this server itself.
+    pub(super) heard: Option<Instant>,
+    /// When it last heartbeat at any server (this one, or another through etcd).
+    pub(super) seen_at: SystemTime,
+    /// With the etcd registry: its registration is in etcd (its lease has not expired), as
+    /// far as the watch has told. Always false with the in-memory registry.
+    pub(super) shared: bool,
+}
+
+impl Registered {
+    /// Live: it heartbeat here within [`TTL`], or its etcd lease is alive.
+    fn live(&self) -> bool {
+        self.shared || self.heard.is_some_and(|h| h.elapsed() < TTL)
+    }
+}
+
+/// This server's view of the nodes: the whole registry when it lives in memory, the local
+/// copy the etcd watch keeps in sync when it lives in etcd. Reads never wait for etcd.
+#[derive(Default)]
+pub(super) struct View {
+    pub(super) nodes: RwLock<HashMap<String, Registered>>,
+}
+
+impl View {
+    pub(super) fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Registered>> {
+        self.nodes.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Registered>> {
+        self.nodes.read().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// What a server knows about other nodes.
 #[derive(Default)]
 pub struct Cluster {
-    nodes: RwLock<HashMap<String, Registered>>,
+    view: Arc<View>,
+    /// With `server { registry = "etcd" }`: where registrations are written, and the
+    /// watch that brings every server's registrations into `view`.
+    etcd: Option<super::etcd::Etcd>,
 }
 
 /// A node with its liveness.
@@ -81,6 +113,17 @@ pub struct KnownNode {
 }
 
 impl Cluster {
+    /// A registry kept in etcd (`server { registry = "etcd" }`): starts the tasks that write
+    /// registrations and watch everyone's, on the current tokio runtime.
+    pub fn etcd(settings: super::etcd::EtcdSettings) -> anyhow::Result<Self> {
+        let view = Arc::new(View::default());
+        let etcd = super::etcd::Etcd::start(settings, view.clone())?;
+        Ok(Self {
+            view,
+            etcd: Some(etcd),
+        })
+    }
+
     /// Record a heartbeat the core accepted.
     pub fn register(
         &self,
@@ -89,26 +132,41 @@ impl Cluster {
         certificate: Option<String>,
     ) {
         let id = node.id.clone();
-        let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
-        if !nodes.contains_key(&id) {
-            tracing::info!("node {id} registered from {}", node.http_addr);
+        let seen_at = SystemTime::now();
+        if let Some(etcd) = &self.etcd {
+            etcd.write(&id, &node, &allocations, certificate.as_deref(), seen_at);
         }
+        let mut nodes = self.view.write();
+        let shared = match nodes.get(&id) {
+            None => {
+                tracing::info!("node {id} registered from {}", node.http_addr);
+                false
+            }
+            Some(known) => known.shared,
+        };
         nodes.insert(
             id,
             Registered {
                 node,
                 allocations,
                 certificate,
-                seen: Instant::now(),
-                seen_at: SystemTime::now(),
+                heard: Some(Instant::now()),
+                seen_at,
+                shared,
             },
         );
+    }
+
+    /// With the etcd registry, whether it is reachable and in sync, and what is wrong if
+    /// not; `None` for the in-memory registry.
+    pub fn health(&self) -> Option<(bool, String)> {
+        self.etcd.as_ref().map(|etcd| etcd.health())
     }
 
     fn known(r: &Registered) -> KnownNode {
         KnownNode {
             record: r.node.clone(),
-            ready: r.seen.elapsed() < TTL,
+            ready: r.live(),
             last_seen: r.seen_at,
             certificate: r.certificate.clone(),
         }
@@ -116,32 +174,23 @@ impl Cluster {
 
     /// A registered node.
     pub fn node(&self, id: &str) -> Option<KnownNode> {
-        self.nodes
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .map(Self::known)
+        self.view.read().get(id).map(Self::known)
     }
 
     /// Every registered node.
     pub fn nodes(&self) -> Vec<KnownNode> {
-        self.nodes
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .map(Self::known)
-            .collect()
+        self.view.read().values().map(Self::known).collect()
     }
 
     /// The node holding allocation `id`, and the allocation: a live node's claim wins over
     /// one of a node that is down.
     pub fn find_allocation(&self, id: &str) -> Option<(String, Allocation)> {
-        let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
+        let nodes = self.view.read();
         nodes
             .iter()
             .filter_map(|(node_id, r)| {
                 let alloc = r.allocations.iter().find(|a| a.id == id)?;
-                Some((r.seen.elapsed() < TTL, node_id, alloc))
+                Some((r.live(), node_id, alloc))
             })
             .max_by_key(|(live, _, _)| *live)
             .map(|(_, node_id, alloc)| (node_id.clone(), alloc.clone()))
@@ -149,7 +198,7 @@ impl Cluster {
 
     /// Every allocation of every registered node, with the node's id.
     pub fn allocations(&self) -> Vec<(String, Allocation)> {
-        let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
+        let nodes = self.view.read();
         nodes
             .iter()
             .flat_map(|(id, r)| r.allocations.iter().map(move |a| (id.clone(), a.clone())))
