@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::timeout;
 
-use super::registry::{NodeRecord, Registered, TTL, View};
+use super::registry::{NodeRecord, Nodes, Registered, TTL, View};
 use crate::capabilities::bindings::allocations::{Allocation, ClientStatus, TaskState, TaskStatus};
 use crate::capabilities::bindings::types::Timestamp;
 
@@ -167,7 +167,7 @@ impl Etcd {
             .into_iter()
             .filter_map(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()).clone())
             .collect();
-        let nodes = self.shared.view.write().len();
+        let nodes = self.shared.view.read().len();
         if problems.is_empty() {
             (true, "ok".into())
         } else {
@@ -214,49 +214,44 @@ impl Shared {
     }
 
     /// A registration etcd holds: in the view, newer data winning.
-    fn apply(nodes: &mut HashMap<String, Registered>, id: String, stored: Stored) {
+    fn apply(nodes: &mut Nodes, id: String, stored: Stored) {
         let seen_at = UNIX_EPOCH + Duration::from_millis(stored.seen_ms);
-        let allocations: Vec<Allocation> = stored
-            .allocations
-            .into_iter()
-            .map(Allocation::from)
-            .collect();
-        match nodes.get_mut(&id) {
-            Some(known) => {
-                known.shared = true;
-                if seen_at >= known.seen_at {
-                    known.node = stored.node;
-                    known.allocations = allocations;
-                    known.certificate = stored.certificate;
-                    known.seen_at = seen_at;
-                }
+        let heard = match nodes.get(&id) {
+            Some(known) if seen_at < known.seen_at => {
+                nodes.set_shared(&id, true);
+                return;
             }
+            Some(known) => known.heard,
             None => {
                 tracing::info!(
                     "node {id} registered from {} (through etcd)",
                     stored.node.http_addr
                 );
-                nodes.insert(
-                    id,
-                    Registered {
-                        node: stored.node,
-                        allocations,
-                        certificate: stored.certificate,
-                        heard: None,
-                        seen_at,
-                        shared: true,
-                    },
-                );
+                None
             }
-        }
+        };
+        let allocations = stored
+            .allocations
+            .into_iter()
+            .map(Allocation::from)
+            .collect();
+        nodes.insert(
+            id,
+            Registered {
+                node: stored.node,
+                allocations,
+                certificate: stored.certificate,
+                heard,
+                seen_at,
+                shared: true,
+            },
+        );
     }
 
     /// After a fresh list: exactly the listed nodes are in etcd.
     fn resync(&self, listed: Vec<(String, Stored)>) {
         let mut nodes = self.view.write();
-        for known in nodes.values_mut() {
-            known.shared = false;
-        }
+        nodes.clear_shared();
         for (id, stored) in listed {
             Self::apply(&mut nodes, id, stored);
         }
@@ -267,7 +262,7 @@ impl Shared {
     fn requeue_held(&self) {
         let held: Vec<(String, Vec<u8>)> = self
             .view
-            .write()
+            .read()
             .iter()
             .filter(|(_, r)| r.heard.is_some_and(|h| h.elapsed() < TTL))
             .map(|(id, r)| {
@@ -366,12 +361,10 @@ async fn sync(shared: &Shared, mut client: Client) -> Result<()> {
                     }
                 }
                 EventType::Delete => {
-                    if let Some(known) = shared.node_id(kv.key()).and_then(|id| nodes.get_mut(id)) {
-                        known.shared = false;
-                        tracing::info!(
-                            "node {}: its registration left etcd (lease expired)",
-                            known.node.id
-                        );
+                    if let Some(id) = shared.node_id(kv.key())
+                        && nodes.set_shared(id, false).is_some()
+                    {
+                        tracing::info!("node {id}: its registration left etcd (lease expired)");
                     }
                 }
             }
@@ -667,5 +660,37 @@ mod tests {
             .map(Allocation::from)
             .collect();
         assert_eq!(format!("{back:?}"), format!("{:?}", [allocation]));
+    }
+
+    fn stored(name: &str, seen_ms: u64) -> Stored {
+        Stored {
+            node: NodeRecord {
+                id: "n1".into(),
+                name: name.into(),
+                datacenter: "dc1".into(),
+                http_addr: "127.0.0.1:1".into(),
+                static_meta: Default::default(),
+                dynamic_meta: Default::default(),
+            },
+            allocations: Vec::new(),
+            certificate: None,
+            seen_ms,
+        }
+    }
+
+    #[test]
+    fn the_view_takes_newer_registrations_and_marks_what_etcd_holds() {
+        let mut nodes = Nodes::default();
+        Shared::apply(&mut nodes, "n1".into(), stored("first", 2_000));
+        assert!(nodes["n1"].shared && nodes["n1"].heard.is_none());
+        // An older write arriving late does not replace newer data.
+        Shared::apply(&mut nodes, "n1".into(), stored("older", 1_000));
+        assert_eq!(nodes["n1"].node.name, "first");
+        Shared::apply(&mut nodes, "n1".into(), stored("newer", 3_000));
+        assert_eq!(nodes["n1"].node.name, "newer");
+        assert_eq!(
+            nodes["n1"].seen_at,
+            UNIX_EPOCH + Duration::from_millis(3_000)
+        );
     }
 }

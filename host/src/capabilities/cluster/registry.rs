@@ -9,7 +9,7 @@
 //! validated and authorised by the core (`core/src/register.rs`), which hands the result to
 //! `cluster.register`: this registry only records it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -75,19 +75,80 @@ impl Registered {
     }
 }
 
+/// The nodes of a [`View`], with an index of who holds which allocation (a lookup by
+/// allocation, each request's and each registration's conflict check, does not scan every
+/// node). Allocations change only through [`Nodes::insert`], which keeps the index.
+#[derive(Default)]
+pub(super) struct Nodes {
+    by_id: HashMap<String, Registered>,
+    by_alloc: HashMap<String, BTreeSet<String>>,
+}
+
+impl std::ops::Deref for Nodes {
+    type Target = HashMap<String, Registered>;
+    fn deref(&self) -> &Self::Target {
+        &self.by_id
+    }
+}
+
+impl Nodes {
+    /// Add or replace node `id`.
+    pub(super) fn insert(&mut self, id: String, registered: Registered) {
+        if let Some(old) = self.by_id.get(&id) {
+            for alloc in &old.allocations {
+                if let Some(holders) = self.by_alloc.get_mut(&alloc.id) {
+                    holders.remove(&id);
+                    if holders.is_empty() {
+                        self.by_alloc.remove(&alloc.id);
+                    }
+                }
+            }
+        }
+        for alloc in &registered.allocations {
+            self.by_alloc
+                .entry(alloc.id.clone())
+                .or_default()
+                .insert(id.clone());
+        }
+        self.by_id.insert(id, registered);
+    }
+
+    /// Set whether each node's registration is in etcd.
+    pub(super) fn set_shared(&mut self, id: &str, shared: bool) -> Option<&Registered> {
+        let known = self.by_id.get_mut(id)?;
+        known.shared = shared;
+        Some(known)
+    }
+
+    pub(super) fn clear_shared(&mut self) {
+        for known in self.by_id.values_mut() {
+            known.shared = false;
+        }
+    }
+
+    /// The nodes that registered allocation `id`.
+    fn holders(&self, id: &str) -> impl Iterator<Item = (&String, &Registered)> {
+        self.by_alloc
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|node| self.by_id.get_key_value(node))
+    }
+}
+
 /// This server's view of the nodes: the whole registry when it lives in memory, the local
 /// copy the etcd watch keeps in sync when it lives in etcd. Reads never wait for etcd.
 #[derive(Default)]
 pub(super) struct View {
-    pub(super) nodes: RwLock<HashMap<String, Registered>>,
+    nodes: RwLock<Nodes>,
 }
 
 impl View {
-    pub(super) fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Registered>> {
+    pub(super) fn write(&self) -> std::sync::RwLockWriteGuard<'_, Nodes> {
         self.nodes.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Registered>> {
+    pub(super) fn read(&self) -> std::sync::RwLockReadGuard<'_, Nodes> {
         self.nodes.read().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -187,7 +248,7 @@ impl Cluster {
     pub fn find_allocation(&self, id: &str) -> Option<(String, Allocation)> {
         let nodes = self.view.read();
         nodes
-            .iter()
+            .holders(id)
             .filter_map(|(node_id, r)| {
                 let alloc = r.allocations.iter().find(|a| a.id == id)?;
                 Some((r.live(), node_id, alloc))
