@@ -33,20 +33,25 @@ fn free_port() -> u16 {
 
 impl Etcd {
     pub fn start(dir: &Path) -> Self {
+        let mut etcd = Self::stopped(dir);
+        etcd.spawn();
+        etcd
+    }
+
+    /// One with its ports chosen, not started yet.
+    pub fn stopped(dir: &Path) -> Self {
         assert!(
             Path::new(ETCD).exists(),
             "{ETCD} is missing: the etcd tests need Debian's etcd-server \
              (scripts/ensure-packages installs it)"
         );
         std::fs::create_dir_all(dir).unwrap();
-        let mut etcd = Self {
+        Self {
             child: None,
             dir: dir.to_path_buf(),
             client_port: free_port(),
             peer_port: free_port(),
-        };
-        etcd.spawn();
-        etcd
+        }
     }
 
     /// `host:port` of its client URL.
@@ -358,6 +363,33 @@ fn servers_serve_from_their_last_view_while_etcd_is_away() {
         failures.len(),
         &failures[..failures.len().min(10)]
     );
+}
+
+#[test]
+fn a_server_starts_without_etcd_and_joins_it_when_it_comes() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut etcd = Etcd::stopped(&temp.path().join("etcd"));
+    let srv = server(&temp.path().join("a"), "server-a", &etcd);
+    let cli = client(&temp.path().join("c1"), "client-1", &srv);
+    // It serves, from what it hears itself, and says etcd is missing.
+    wait_until("the node on its server", || {
+        status(&srv, &cli.node_id).as_deref() == Some("ready")
+    });
+    let (ok, message) = server_health(&srv);
+    assert!(!ok && message.contains("etcd registry"), "{message}");
+    assert_eq!(srv.get("/v1/agent/health").status, 500);
+    etcd.restart();
+    wait_until("the server in sync with etcd", || {
+        srv.get("/v1/agent/health").status == 200
+    });
+    // Its registration reached etcd: a second server knows the node from etcd alone.
+    let other = server(&temp.path().join("b"), "server-b", &etcd);
+    wait_until("the node on the other server", || {
+        status(&other, &cli.node_id).as_deref() == Some("ready")
+    });
+    let health = other.get("/v1/agent/health").json();
+    assert_eq!(health["server"]["ok"], true);
+    assert!(health.get("client").is_none(), "{health}");
 }
 
 fn base64_of(bytes: &[u8]) -> String {
