@@ -8,6 +8,7 @@ mod api;
 mod cli;
 mod cluster;
 mod containment;
+mod etcd;
 mod exec;
 mod faults;
 mod hostile;

@@ -100,11 +100,65 @@ impl Limits {
     }
 }
 
-/// `server { enabled = bool }`.
+/// `server { enabled = bool, registry = "memory" | "etcd", etcd { ... } }`.
 #[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     pub enabled: bool,
+    /// caravan's own: where the node registry lives, `memory` (the default: each server
+    /// its own, filled by heartbeats) or `etcd` (shared by every server through etcd).
+    pub registry: Option<String>,
+    /// caravan's own: the etcd cluster of `registry = "etcd"`.
+    pub etcd: Option<EtcdConfig>,
+}
+
+/// `server { etcd { endpoints = [...], prefix = "/caravan/", ... } }`: caravan's own.
+#[derive(Debug, Default, Deserialize, PartialEq, Clone)]
+#[serde(default, deny_unknown_fields)]
+pub struct EtcdConfig {
+    /// `host:port` or `http(s)://host:port` of etcd's client URLs.
+    pub endpoints: Vec<String>,
+    /// Where the registry's keys live (default `/caravan/`): `<prefix>nodes/<node-id>`.
+    pub prefix: Option<String>,
+    /// The CA that signs etcd's certificate (https endpoints).
+    pub ca_file: Option<PathBuf>,
+    /// The certificate (and `key_file`, its key) presented to etcd, for its client auth.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// etcd's own authentication (`etcdctl user add`).
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl ServerConfig {
+    /// The etcd settings when `registry = "etcd"`; `None` for the in-memory registry.
+    pub fn etcd_registry(&self) -> Result<Option<&EtcdConfig>> {
+        match self.registry.as_deref() {
+            None | Some("memory") => Ok(None),
+            Some("etcd") => {
+                let etcd = self
+                    .etcd
+                    .as_ref()
+                    .filter(|e| !e.endpoints.is_empty())
+                    .context("server.registry = \"etcd\" needs server.etcd.endpoints")?;
+                if etcd.cert_file.is_some() != etcd.key_file.is_some() {
+                    bail!("server.etcd.cert_file and server.etcd.key_file go together");
+                }
+                if etcd.username.is_some() != etcd.password.is_some() {
+                    bail!("server.etcd.username and server.etcd.password go together");
+                }
+                if let Some(prefix) = &etcd.prefix
+                    && prefix.is_empty()
+                {
+                    bail!("server.etcd.prefix must not be empty");
+                }
+                Ok(Some(etcd))
+            }
+            Some(other) => {
+                bail!("server.registry = {other:?}: expected \"memory\" or \"etcd\"")
+            }
+        }
+    }
 }
 
 /// `advertise { http = "host:port" }`: where others reach this agent.
@@ -250,6 +304,12 @@ impl FileConfig {
         }
         self.acl.enabled |= other.acl.enabled;
         self.server.enabled |= other.server.enabled;
+        if other.server.registry.is_some() {
+            self.server.registry = other.server.registry;
+        }
+        if other.server.etcd.is_some() {
+            self.server.etcd = other.server.etcd;
+        }
         if other.client.enabled.is_some() {
             self.client.enabled = other.client.enabled;
         }
@@ -314,6 +374,7 @@ impl FileConfig {
         }
         self.limits.handshake_timeout()?;
         self.tls.check()?;
+        self.server.etcd_registry()?;
         Ok(())
     }
 }

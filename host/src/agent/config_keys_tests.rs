@@ -107,3 +107,49 @@ fn nomad_settings_caravan_ignores_load_with_one_warning_each() {
     .unwrap();
     assert_eq!(json.warnings.len(), 2, "{:?}", json.warnings);
 }
+
+#[test]
+fn the_etcd_registry_is_configured_in_the_server_block() {
+    let parsed = hcl(
+        "server {\n enabled = true\n registry = \"etcd\"\n etcd {\n  endpoints = [\"127.0.0.1:2379\", \"https://10.0.0.2:2379\"]\n  prefix = \"/c/\"\n  ca_file = \"/ca.pem\"\n  cert_file = \"/c.pem\"\n  key_file = \"/k.pem\"\n  username = \"u\"\n  password = \"p\"\n }\n}",
+    )
+    .unwrap();
+    let etcd = parsed.config.server.etcd_registry().unwrap().unwrap();
+    assert_eq!(etcd.endpoints, ["127.0.0.1:2379", "https://10.0.0.2:2379"]);
+    assert_eq!(etcd.prefix.as_deref(), Some("/c/"));
+    assert_eq!(etcd.username.as_deref(), Some("u"));
+    assert!(parsed.warnings.is_empty());
+    // The default is the in-memory registry.
+    let plain = hcl("server {\n enabled = true\n}").unwrap();
+    assert!(plain.config.server.etcd_registry().unwrap().is_none());
+    // Unknown keys and wrong types are refused; incomplete settings too.
+    let err = hcl("server {\n etcd {\n  endpoint = [\"a:1\"]\n }\n}")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"server.etcd.endpoint\"") && err.contains("line 3"),
+        "{err}"
+    );
+    let err = hcl("server {\n etcd {\n  endpoints = 5\n }\n}")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("server.etcd.endpoints"), "{err}");
+    for (text, needle) in [
+        (
+            "server {\n registry = \"etcd\"\n}",
+            "needs server.etcd.endpoints",
+        ),
+        (
+            "server {\n registry = \"raft\"\n}",
+            "expected \"memory\" or \"etcd\"",
+        ),
+        (
+            "server {\n registry = \"etcd\"\n etcd {\n  endpoints = [\"a:1\"]\n  cert_file = \"/c\"\n }\n}",
+            "go together",
+        ),
+    ] {
+        let config = hcl(text).unwrap().config;
+        let err = config.server.etcd_registry().unwrap_err().to_string();
+        assert!(err.contains(needle), "{text:?}: {err}");
+    }
+}

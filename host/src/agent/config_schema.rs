@@ -157,7 +157,12 @@ static CLIENT: Section = Section {
 };
 
 static SERVER: Section = Section {
-    keys: &[("enabled", V)],
+    keys: &[
+        ("enabled", V),
+        // caravan's own: where the node registry lives, and the etcd it may live in.
+        ("registry", V),
+        ("etcd", S(&ETCD)),
+    ],
     nomad_only: &[
         "authoritative_region",
         "bootstrap_expect",
@@ -256,5 +261,19 @@ static TLS: Section = Section {
 
 static CORE: Section = Section {
     keys: &[("call_timeout", V)],
+    nomad_only: &[],
+};
+
+/// caravan's own: `server { etcd { ... } }`.
+static ETCD: Section = Section {
+    keys: &[
+        ("endpoints", V),
+        ("prefix", V),
+        ("ca_file", V),
+        ("cert_file", V),
+        ("key_file", V),
+        ("username", V),
+        ("password", V),
+    ],
     nomad_only: &[],
 };

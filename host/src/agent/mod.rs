@@ -17,7 +17,7 @@ use self::config::FileConfig;
 use self::dev::{print_dev_help, write_demo_files, write_demo_spec};
 use crate::allocs::Registry;
 use crate::capabilities::HostContext;
-use crate::capabilities::cluster::ClusterState;
+use crate::capabilities::cluster::{Cluster, ClusterState, EtcdSettings};
 use crate::capabilities::filesystem::AllocFs;
 use crate::capabilities::node::{NodeState, default_static_meta};
 use crate::capabilities::stats::HostStats;
@@ -173,7 +173,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         acl,
         cluster: ClusterState {
             roles,
-            nodes: crate::capabilities::cluster::Cluster::default(),
+            nodes: registry_of(&config)?,
         },
     });
     // `-core native` answers requests with the natively linked core (a benchmark baseline);
@@ -295,6 +295,29 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     served?;
     drop(temp_dir);
     Ok(())
+}
+
+/// The server's node registry: in memory (the default), or in etcd.
+fn registry_of(config: &FileConfig) -> Result<Cluster> {
+    let etcd = match config.server.etcd_registry()? {
+        Some(etcd) if config.server.enabled => etcd,
+        _ => return Ok(Cluster::default()),
+    };
+    let settings = EtcdSettings {
+        endpoints: etcd.endpoints.clone(),
+        prefix: etcd.prefix.clone().unwrap_or_else(|| "/caravan/".into()),
+        ca_file: etcd.ca_file.clone(),
+        cert_file: etcd.cert_file.clone(),
+        key_file: etcd.key_file.clone(),
+        username: etcd.username.clone(),
+        password: etcd.password.clone(),
+    };
+    tracing::info!(
+        "node registry in etcd at {} under {}nodes/",
+        settings.endpoints.join(","),
+        settings.prefix
+    );
+    Cluster::etcd(settings).context("the etcd registry")
 }
 
 /// Nomad's role names (region `global`) that agents' certificates carry.

@@ -99,3 +99,46 @@ fn core_status(runtime: &Runtime) -> Response<Body> {
         Err(err) => plain(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
     }
 }
+
+/// Nomad's agent health check, answered by the host: `client` when this agent runs
+/// allocations (it serves, so it is well), `server` when it is a server (with the etcd
+/// registry, whether etcd is reachable and the view in sync). 200 when all is well, else
+/// 500, as Nomad; no ACL, as Nomad.
+pub(super) const AGENT_HEALTH_PATH: &str = "/v1/agent/health";
+
+pub(super) fn agent_health(runtime: &Runtime, method: &Method) -> Response<Body> {
+    if *method != Method::GET {
+        return plain(StatusCode::METHOD_NOT_ALLOWED, "Invalid method");
+    }
+    let ctx = runtime.context();
+    let roles = ctx.cluster.roles;
+    let mut body = serde_json::Map::new();
+    let mut healthy = true;
+    if roles.client {
+        body.insert(
+            "client".into(),
+            serde_json::json!({"ok": true, "message": "ok"}),
+        );
+    }
+    if roles.server {
+        let (ok, message) = ctx
+            .cluster
+            .nodes
+            .health()
+            .unwrap_or_else(|| (true, "ok".into()));
+        healthy &= ok;
+        body.insert(
+            "server".into(),
+            serde_json::json!({"ok": ok, "message": message}),
+        );
+    }
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    let mut response = Response::new(full(json));
+    if !healthy {
+        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}

@@ -14,7 +14,7 @@ use hyper::header::{HeaderValue, VARY};
 use hyper::{Request, Response, StatusCode};
 use tracing::Instrument;
 
-use super::admin::{AGENT_CORE_PATH, agent_core};
+use super::admin::{AGENT_CORE_PATH, AGENT_HEALTH_PATH, agent_core, agent_health};
 use super::forward::forward;
 use super::gzip::{compress, wants_gzip};
 use super::metrics::{METRICS_PATH, is_acl_denial, metrics_endpoint, route_label};
@@ -90,6 +90,11 @@ async fn handle(
     let runtime = &shared.runtime;
     if req.uri().path() == AGENT_CORE_PATH {
         return agent_core(runtime, req, peer).await;
+    }
+    if req.uri().path() == AGENT_HEALTH_PATH {
+        let mut response = agent_health(runtime, req.method());
+        add_core_header(&mut response, &runtime.active().version);
+        return response;
     }
     let gzip = wants_gzip(req.headers());
     if req.uri().path() == METRICS_PATH {

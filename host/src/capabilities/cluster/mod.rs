@@ -1,9 +1,12 @@
 //! `cluster`: this agent's roles and, on a server, the nodes and allocations clients have
 //! registered (`registry`). A client agent answers for itself too.
 
+mod etcd;
 mod registry;
 
 use std::time::SystemTime;
+
+pub use etcd::EtcdSettings;
 
 pub use registry::{
     Cluster, FORWARDED_HEADER, HEARTBEAT, KnownNode, NodeRecord, REGISTER_PATH, Registration, TTL,
