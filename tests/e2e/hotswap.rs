@@ -775,7 +775,10 @@ fn a_faulty_core_fails_only_its_own_requests() {
         &temp.path().join("data"),
         &[
             &format!("-core={}", core.display()),
-            "-core-call-timeout=300ms",
+            // Short enough that `/loop` ends soon, long enough that `/ok` never meets it on a
+            // loaded machine (a 300 ms deadline once failed `/ok` under stress-ng: the
+            // deadline is wall time, and a starved thread can sit out 300 ms).
+            "-core-call-timeout=3s",
         ],
     );
     wait_log(&agent, "serving it anyway because it was named at start-up");
@@ -803,7 +806,7 @@ fn a_faulty_core_fails_only_its_own_requests() {
     let log = agent.log();
     assert!(log.contains("deliberate panic for /panic"), "{log}");
     assert!(
-        log.contains("GET /loop from") && log.contains("stopped at the call deadline (300ms)"),
+        log.contains("GET /loop from") && log.contains("stopped at the call deadline (3s)"),
         "{log}"
     );
 }
