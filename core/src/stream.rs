@@ -152,19 +152,8 @@ impl<W> RawStream<W> {
                 }
                 Progress::Idle => {}
             }
-            if !self.follow {
-                self.ended = true;
-                return if out.is_empty() {
-                    Step::End
-                } else {
-                    Step::Data(out)
-                };
-            }
-            if !out.is_empty() {
-                return Step::Data(out);
-            }
-            let now_next = self.next_heartbeat_ms.unwrap_or(now_ms + HEARTBEAT_MS);
-            return Step::Wait(now_next.saturating_sub(now_ms).clamp(1, HEARTBEAT_MS) as u32);
+            self.ended = !self.follow;
+            return settle(out, self.ended, self.next_heartbeat_ms, now_ms);
         }
     }
 
@@ -313,5 +302,22 @@ pub fn encode_frame(out: &mut Vec<u8>, data: &[u8], file: &str, event: Option<&s
 }
 
 pub mod lines;
+/// How a pull ends once it has read what it could: the stream's end (with any last data)
+/// when it is `over`, else the data, else a wait until the next heartbeat is due.
+fn settle(out: Vec<u8>, over: bool, next_heartbeat_ms: Option<u64>, now_ms: u64) -> Step {
+    if over {
+        return if out.is_empty() {
+            Step::End
+        } else {
+            Step::Data(out)
+        };
+    }
+    if !out.is_empty() {
+        return Step::Data(out);
+    }
+    let due = next_heartbeat_ms.unwrap_or(now_ms + HEARTBEAT_MS);
+    Step::Wait(due.saturating_sub(now_ms).clamp(1, HEARTBEAT_MS) as u32)
+}
+
 #[cfg(test)]
 mod tests;

@@ -131,7 +131,7 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of `civil_from_days`).
-fn days_from_civil(year: i128, month: i128, day: i128) -> i128 {
+pub fn days_from_civil(year: i128, month: i128, day: i128) -> i128 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y.rem_euclid(400);

@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 
-use super::{FRAME_SIZE, HEARTBEAT_MS, PULL_BUDGET, READ_SIZE, Step, encode_frame};
+use super::{FRAME_SIZE, HEARTBEAT_MS, PULL_BUDGET, READ_SIZE, Step, encode_frame, settle};
 use crate::host::{FsError, Host, LogMark, TaskStatus};
 use crate::log_files::{LOG_DIR, LogFiles};
 use crate::logtime::LineOptions;
@@ -328,19 +328,8 @@ impl<W> LineStream<W> {
             }
             self.flush(&mut out, &mut pending);
             let finished = self.sources.iter().all(|s| s.done);
-            if finished || !self.follow || self.closing {
-                self.ended = true;
-                return if out.is_empty() {
-                    Step::End
-                } else {
-                    Step::Data(out)
-                };
-            }
-            if !out.is_empty() {
-                return Step::Data(out);
-            }
-            let now_next = self.next_heartbeat_ms.unwrap_or(now_ms + HEARTBEAT_MS);
-            return Step::Wait(now_next.saturating_sub(now_ms).clamp(1, HEARTBEAT_MS) as u32);
+            self.ended = finished || !self.follow || self.closing;
+            return settle(out, self.ended, self.next_heartbeat_ms, now_ms);
         }
     }
 

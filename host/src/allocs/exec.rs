@@ -210,19 +210,7 @@ fn spawn(
                     return Err(io::Error::last_os_error());
                 }
             }
-            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
-                .map_err(io::Error::from)?;
-            for signal in [
-                libc::SIGHUP,
-                libc::SIGINT,
-                libc::SIGQUIT,
-                libc::SIGUSR1,
-                libc::SIGUSR2,
-                libc::SIGPIPE,
-            ] {
-                libc::signal(signal, libc::SIG_DFL);
-            }
-            Ok(())
+            super::tasks::child_defaults()
         });
     }
     let mut slot = crate::util::lock(group);

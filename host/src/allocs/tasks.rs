@@ -342,24 +342,7 @@ pub fn run(control: &TaskControl, launch: &Launch, on_start: impl FnOnce(Started
     // SAFETY: the closure runs between fork and exec and only makes system calls that are
     // async-signal-safe (prctl, sigaction); it allocates nothing and takes no lock.
     unsafe {
-        command.pre_exec(|| {
-            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
-                .map_err(io::Error::from)?;
-            // A task starts with default signal handling whatever the agent inherited: an
-            // agent run under nohup ignores SIGHUP, an ignored signal stays ignored across
-            // exec, and a shell may not even trap it then, so `alloc signal -s SIGHUP`
-            // would never reach the task.
-            for signal in [
-                libc::SIGHUP,
-                libc::SIGINT,
-                libc::SIGQUIT,
-                libc::SIGUSR1,
-                libc::SIGUSR2,
-            ] {
-                libc::signal(signal, libc::SIG_DFL);
-            }
-            Ok(())
-        });
+        command.pre_exec(child_defaults);
     }
 
     let mut slot = control.lock();
@@ -524,6 +507,29 @@ fn has_markers(pid: u32, markers: &[(&str, &str)]) -> bool {
             .split(|&b| b == 0)
             .any(|entry| entry == wanted.as_bytes())
     })
+}
+
+/// In a task's (or an exec session's) process, between fork and exec: die with the agent,
+/// and start with default signal handling whatever the agent inherited. An agent run under
+/// nohup ignores SIGHUP, an ignored signal stays ignored across exec, and a shell may not even
+/// trap it then, so `alloc signal -s SIGHUP` would never reach the task.
+///
+/// Only async-signal-safe system calls (prctl, signal): it allocates nothing, takes no lock.
+pub(super) fn child_defaults() -> io::Result<()> {
+    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
+        .map_err(io::Error::from)?;
+    for signal in [
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGPIPE,
+    ] {
+        // SAFETY: resetting a disposition to the default is async-signal-safe.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use caravan_core::timefmt::days_from_civil;
+
 /// Seconds and nanoseconds since the Unix epoch; times before 1970 count down with a
 /// non-negative nanosecond part, as Go's `time.Unix` expects.
 pub fn unix(time: SystemTime) -> (i64, u32) {
@@ -69,21 +71,11 @@ pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     {
         return None;
     }
-    let days = days_from_civil(year, month, day);
+    let days = days_from_civil(year.into(), month.into(), day.into());
+    let days = i64::try_from(days).ok()?;
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
     let secs = u64::try_from(secs).ok()?;
     Some(UNIX_EPOCH + Duration::new(secs, nanos))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
