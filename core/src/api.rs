@@ -10,10 +10,6 @@ use crate::router::{FsOp, Route, route};
 use crate::stream::Stream;
 use crate::{fs, meta, stats};
 
-/// A server asked to exec in an allocation of another node.
-pub const EXEC_NOT_FORWARDED: &str =
-    "caravan does not forward exec sessions: send the request to the client node's own address";
-
 /// Decide how to answer `req`.
 pub fn handle<H: Host>(host: &H, req: &Request) -> Action<Stream<H::Watch>> {
     let query = Query::parse(&req.query);
@@ -194,12 +190,8 @@ fn forward_target(
         | Route::AllocGc(id)
         | Route::AllocRestart(id)
         | Route::AllocSignal(id)
-        | Route::AllocChecks(id) => crate::cluster::locate_allocation(host, access, id),
-        Route::AllocExec(id) => match crate::cluster::locate_allocation(host, access, id)? {
-            None => Ok(None),
-            // A server relays plain requests, not upgraded connections.
-            Some(_) => Err(ApiError::not_implemented(EXEC_NOT_FORWARDED)),
-        },
+        | Route::AllocChecks(id)
+        | Route::AllocExec(id) => crate::cluster::locate_allocation(host, access, id),
         Route::HostStats | Route::GcAll => crate::cluster::locate_node(host, access, &node_id()),
         Route::Metadata if req.method == "GET" => {
             crate::cluster::locate_node(host, access, &node_id())

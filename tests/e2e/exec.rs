@@ -317,3 +317,34 @@ fn the_cli_runs_a_command_and_exits_with_its_code() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "piped\n");
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn a_server_relays_a_session_to_the_node_that_runs_the_allocation() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = Agent::spawn(&temp.path().join("server"), &["-server", "-node=server"]);
+    let node = Agent::spawn(
+        &temp.path().join("c1"),
+        &["-node=c1", &format!("-servers={}", server.addr)],
+    );
+    let alloc = place_scripts(&node, &[("web", "exec sleep 3600")]);
+    wait_task_running(&node, &alloc, "web");
+    wait_until("the server to know the allocation", || {
+        server.get(&format!("/v1/allocation/{alloc}")).status == 200
+    });
+    // The handshake goes to the server; the session runs on the node, frames untouched.
+    let mut socket = connect(
+        &server,
+        &exec_path(&alloc, "web", &["/bin/sh"], false),
+        None,
+    );
+    stdin(&mut socket, "echo hi from $NOMAD_TASK_NAME; exit 3\n");
+    let (out, err, code) = run_to_exit(&mut socket);
+    assert_eq!((out.as_str(), err.as_str(), code), ("hi from web\n", "", 3));
+    // Refusals still come before the upgrade, from the node, through the server.
+    let (status, body) = refusal(
+        &server,
+        &exec_path(&alloc, "nope", &["/bin/sh"], false),
+        None,
+    );
+    assert_eq!(status, 400, "{body}");
+}

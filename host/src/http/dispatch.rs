@@ -151,7 +151,7 @@ async fn handle(
                 Decision::Forward(to) => {
                     metrics::global().http_forwarded.incr(&[route]);
                     let tls = shared.options.forward_tls.as_ref();
-                    forward(&ctx, tls, &request, &to).await
+                    forward(&ctx, tls, &request, &to, upgrade).await
                 }
                 Decision::Exec(exec) => super::exec::exec(&ctx, exec, upgrade, websocket_key),
             };

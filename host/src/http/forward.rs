@@ -1,9 +1,11 @@
 //! Server mode: relay a request to the client node that holds what it names.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::header::VARY;
-use hyper::{Request, Response};
+use hyper::upgrade::OnUpgrade;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
 
 use super::client::{Connection, TlsClient};
 use super::{Body, respond};
@@ -15,11 +17,16 @@ use crate::capabilities::cluster::FORWARDED_HEADER;
 /// (frames included) with the connection's own backpressure. Dropping either side drops the
 /// other. The node sees the caller's token and checks it again. When the node cannot be
 /// reached, the answer is the one the core gave with the decision (`to.unreachable`).
+///
+/// A WebSocket handshake (`upgrade`, an `alloc exec`) is relayed too: when the node switches
+/// protocols, both connections are upgraded and their bytes copied both ways until either
+/// side closes, so the session's frames pass through untouched.
 pub(super) async fn forward(
     ctx: &HostContext,
     tls: Option<&TlsClient>,
     request: &types::Request,
     to: &handler::ForwardTo,
+    upgrade: Option<OnUpgrade>,
 ) -> Response<Body> {
     let node_id = &to.node_id;
     let Some(node) = ctx.cluster.nodes.node(node_id) else {
@@ -55,19 +62,23 @@ pub(super) async fn forward(
         .method(request.method.as_str())
         .uri(target);
     for pair in &request.headers {
-        // Hop-by-hop headers stay here; compression is this agent's business with its client.
-        if !matches!(
-            pair.name.as_str(),
-            "host"
-                | "connection"
-                | "content-length"
-                | "transfer-encoding"
-                | "accept-encoding"
-                | "keep-alive"
-                | "upgrade"
-                | "x-caravan-peer-role"
-                | "x-caravan-peer-certificate"
-        ) {
+        // Hop-by-hop headers stay here (but those of a handshake being relayed);
+        // compression is this agent's business with its client.
+        let handshake = upgrade.is_some() && matches!(pair.name.as_str(), "connection" | "upgrade");
+        if handshake
+            || !matches!(
+                pair.name.as_str(),
+                "host"
+                    | "connection"
+                    | "content-length"
+                    | "transfer-encoding"
+                    | "accept-encoding"
+                    | "keep-alive"
+                    | "upgrade"
+                    | "x-caravan-peer-role"
+                    | "x-caravan-peer-certificate"
+            )
+        {
             outgoing = outgoing.header(pair.name.as_str(), pair.value.as_str());
         }
     }
@@ -80,6 +91,27 @@ pub(super) async fn forward(
         Err(err) => return no_path(&format!("cannot build the request: {err}")),
     };
     match connection.send(outgoing).await {
+        Ok(mut answer) if answer.status() == StatusCode::SWITCHING_PROTOCOLS => {
+            let Some(incoming) = upgrade else {
+                return no_path(&"it switched protocols on a plain request");
+            };
+            let outgoing = hyper::upgrade::on(&mut answer);
+            let relayed = node_id.clone();
+            tokio::spawn(async move {
+                match (incoming.await, outgoing.await) {
+                    (Ok(client), Ok(node)) => {
+                        let (mut client, mut node) = (TokioIo::new(client), TokioIo::new(node));
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut node).await;
+                    }
+                    (Err(err), _) | (_, Err(err)) => {
+                        tracing::debug!("relaying a session to node {relayed}: {err}");
+                    }
+                }
+            });
+            let (mut parts, _) = answer.into_parts();
+            parts.headers.remove("x-caravan-core");
+            Response::from_parts(parts, Empty::new().map_err(std::io::Error::other).boxed())
+        }
         Ok(answer) => {
             let (mut parts, body) = answer.into_parts();
             parts.headers.remove(VARY);
