@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::Command;
 use super::alloc_flags::{FS, GC, LOGS, RESTART, SIGNAL, STATUS, SUBCOMMANDS};
 use super::alloc_status::format_status;
-use super::api::{self, Api, FrameSink, encode, with_query};
+use super::api::{self, Api, FrameSink, encode, pick_task, with_query};
 use super::flags::Parsed;
 use super::output;
 
@@ -243,30 +243,6 @@ fn id_of(alloc: &Value) -> Result<String> {
         .as_str()
         .map(String::from)
         .context("the agent's allocation has no ID")
-}
-
-/// The task to read: the one asked for, or the allocation's only one.
-pub(super) fn pick_task(alloc: &Value, asked: Option<&str>) -> Result<String> {
-    if let Some(task) = asked {
-        return Ok(task.to_string());
-    }
-    let mut tasks: Vec<&String> = alloc["TaskStates"]
-        .as_object()
-        .map(|m| m.keys().collect())
-        .unwrap_or_default();
-    tasks.sort();
-    match tasks.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => bail!("Allocation has no tasks; give the task's name"),
-        many => bail!(
-            "Allocation has {} tasks; give one of: {}",
-            many.len(),
-            many.iter()
-                .map(|t| t.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
 }
 
 impl Logs {

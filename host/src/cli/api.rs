@@ -234,6 +234,30 @@ pub fn with_query(path: &str, query: &[(&str, String)]) -> String {
     out
 }
 
+/// The task to read: the one asked for, or the allocation's only one.
+pub(super) fn pick_task(alloc: &Value, asked: Option<&str>) -> Result<String> {
+    if let Some(task) = asked {
+        return Ok(task.to_string());
+    }
+    let mut tasks: Vec<&String> = alloc["TaskStates"]
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    tasks.sort();
+    match tasks.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => bail!("Allocation has no tasks; give the task's name"),
+        many => bail!(
+            "Allocation has {} tasks; give one of: {}",
+            many.len(),
+            many.iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

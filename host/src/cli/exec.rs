@@ -91,7 +91,7 @@ pub fn run(exec: Exec) -> Result<u8> {
         .as_str()
         .context("the agent's allocation has no ID")?
         .to_string();
-    let task = super::alloc::pick_task(&alloc, exec.task.as_deref())?;
+    let task = super::api::pick_task(&alloc, exec.task.as_deref())?;
     let path = with_query(
         &format!("/v1/client/allocation/{}/exec", encode(&id)),
         &[

@@ -128,7 +128,7 @@ async fn handle(
         tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let decided = core.decide(&request);
-            record_core_call("handle", started, decided.is_err());
+            metrics::record_core_call("handle", started, decided.is_err());
             decided
         })
         .await
@@ -182,19 +182,6 @@ async fn handle(
     // An upgraded connection's answer has no body to compress.
     let gzip = gzip && response.status() != StatusCode::SWITCHING_PROTOCOLS;
     finish(response, &version, gzip)
-}
-
-/// Count and time one call into the core (`handle`, or a stream's `next`); `trapped` when it
-/// failed.
-pub(super) fn record_core_call(call: &'static str, started: Instant, trapped: bool) {
-    let metrics = metrics::global();
-    metrics.core_calls.incr(&[call]);
-    metrics
-        .core_call_duration
-        .observe(&[call], started.elapsed());
-    if trapped {
-        metrics.core_traps.incr(&[call]);
-    }
 }
 
 /// What every answer gets, whichever core decided it: the core's name, `Vary`, compression.

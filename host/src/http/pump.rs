@@ -13,11 +13,11 @@ use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::dispatch::record_core_call;
 use super::shared::Shared;
 use super::{Body, add_headers, plain, status};
 use crate::capabilities::bindings::{handler, types};
 use crate::metrics;
+use crate::metrics::record_core_call;
 use crate::runtime::Pull;
 
 /// Start pulling a streamed body from the core on its own task. The body ends when the

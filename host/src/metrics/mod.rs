@@ -21,6 +21,19 @@
 //! room (http, runtime, allocs) may record into it.
 
 mod render;
+/// Count and time one call into the core (`handle`, or a stream's `next`); `trapped` when it
+/// failed.
+pub fn record_core_call(call: &'static str, started: Instant, trapped: bool) {
+    let metrics = global();
+    metrics.core_calls.incr(&[call]);
+    metrics
+        .core_call_duration
+        .observe(&[call], started.elapsed());
+    if trapped {
+        metrics.core_traps.incr(&[call]);
+    }
+}
+
 #[cfg(test)]
 mod tests;
 

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::timeout;
 
-use super::registry::{NodeRecord, Nodes, Registered, TTL, View};
+use super::view::{NodeRecord, Nodes, Registered, TTL, View};
 use crate::capabilities::bindings::allocations::{Allocation, ClientStatus, TaskState, TaskStatus};
 use crate::capabilities::bindings::types::Timestamp;
 

@@ -3,14 +3,14 @@
 
 mod etcd;
 mod registry;
+mod view;
 
 use std::time::SystemTime;
 
 pub use etcd::EtcdSettings;
 
-pub use registry::{
-    Cluster, FORWARDED_HEADER, HEARTBEAT, KnownNode, NodeRecord, REGISTER_PATH, Registration, TTL,
-};
+pub use registry::{Cluster, KnownNode};
+pub use view::{FORWARDED_HEADER, HEARTBEAT, NodeRecord, REGISTER_PATH, Registration, TTL};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::allocations::allocation;
