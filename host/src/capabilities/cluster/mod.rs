@@ -2,6 +2,7 @@
 //! registered (`registry`). A client agent answers for itself too.
 
 mod etcd;
+mod etcd_stored;
 mod registry;
 mod view;
 
