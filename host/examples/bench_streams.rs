@@ -4,9 +4,14 @@
 //! Starts `caravan agent -dev` (the binary named by `CARAVAN_BIN`, with `CARAVAN_CORE` passed as
 //! `-core` when set), opens one stream and measures RSS, opens the other N-1 on loopback (stopping
 //! at the first refusal, which it reports), waits until every one has its response headers and its
-//! first pull behind it, and prints the RSS growth divided by the streams added. With the streams
-//! open it also sends one `GET /v1/client/metadata` and prints its status: each open stream holds
-//! an instance of the core. Run with `scripts/bench idle-streams`. Usage: `bench_streams [streams]`
+//! first pull behind it, and prints the memory growth divided by the streams added. With the
+//! streams open it also sends one `GET /v1/client/metadata` and prints its status: each open
+//! stream holds an instance of the core.
+//!
+//! Memory is the proportional set size (PSS, `/proc/PID/smaps_rollup`), with the resident set
+//! (RSS) printed beside it. They differ by the core's initial memory image: every instance maps
+//! it copy-on-write from one shared file, and RSS counts its pages once per mapping although
+//! they exist once (1,000 instances would "hold" 1,000 copies); PSS counts each page once. Run with `scripts/bench idle-streams`. Usage: `bench_streams [streams]`
 //! (default 1,000).
 
 use std::io::{BufRead, BufReader};
@@ -62,7 +67,7 @@ fn main() {
     // One stream first, so the baseline includes everything a first stream initialises once.
     let warm = open(&addr, &request).expect("the first stream");
     std::thread::sleep(SETTLE);
-    let before = rss_kib(agent.0.id());
+    let before = Memory::of(agent.0.id());
     let mut open_streams = Vec::new();
     let mut refused = None;
     while open_streams.len() + 1 < streams {
@@ -82,15 +87,20 @@ fn main() {
     }
     let added = open_streams.len().max(1);
     std::thread::sleep(SETTLE);
-    let after = rss_kib(agent.0.id());
-    let per_stream = (after.saturating_sub(before)) as f64 / added as f64;
+    let after = Memory::of(agent.0.id());
+    let per = |before: u64, after: u64| after.saturating_sub(before) as f64 / added as f64;
     let metadata = status_of(&addr, "/v1/client/metadata");
     println!(
-        "idle follow streams: {} open, RSS {:.1} MiB -> {:.1} MiB, {per_stream:.1} KiB per stream; \
-         meanwhile GET /v1/client/metadata answers {metadata}",
+        "idle follow streams: {} open, PSS {:.1} MiB -> {:.1} MiB, {:.1} KiB per stream \
+         (RSS {:.1} -> {:.1} MiB, {:.1} KiB per stream); meanwhile GET /v1/client/metadata \
+         answers {metadata}",
         added + 1,
-        before as f64 / 1024.0,
-        after as f64 / 1024.0
+        before.pss as f64 / 1024.0,
+        after.pss as f64 / 1024.0,
+        per(before.pss, after.pss),
+        before.rss as f64 / 1024.0,
+        after.rss as f64 / 1024.0,
+        per(before.rss, after.rss),
     );
     drop(open_streams);
     drop(warm);
@@ -118,14 +128,29 @@ fn status_of(addr: &str, target: &str) -> String {
     reply.status.to_string()
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS in /proc/PID/status")
+/// A process's memory in KiB.
+#[derive(Clone, Copy)]
+struct Memory {
+    pss: u64,
+    rss: u64,
+}
+
+impl Memory {
+    fn of(pid: u32) -> Self {
+        let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
+        let field = |name: &str| {
+            rollup
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name} in /proc/PID/smaps_rollup"))
+        };
+        Self {
+            pss: field("Pss:"),
+            rss: field("Rss:"),
+        }
+    }
 }
 
 /// The agent, killed however the benchmark ends (a failed assertion included).

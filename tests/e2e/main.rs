@@ -18,6 +18,7 @@ mod lifecycle;
 mod logtime;
 mod metrics;
 mod persistence;
+mod relay;
 mod streaming;
 mod tls;
 mod traversal;

@@ -238,6 +238,7 @@ fn run_command(command: Command) -> Result<ExitCode> {
         }
         Command::AclBootstrap => commands::acl_bootstrap().map(|()| ExitCode::SUCCESS),
         Command::Agent(options) => tokio::runtime::Builder::new_multi_thread()
+            .max_blocking_threads(MAX_BLOCKING_THREADS)
             .enable_all()
             .build()
             .map_err(anyhow::Error::from)
@@ -254,6 +255,12 @@ fn run_command(command: Command) -> Result<ExitCode> {
         Command::CoreSwap(path) => commands::swap(&path).map(|()| ExitCode::SUCCESS),
     }
 }
+
+/// Threads for blocking work: calls into the core (CPU, and file I/O that the page cache
+/// mostly answers), file reads for `cat`, swaps. Tokio's default of 512 only adds threads,
+/// each with its stack and allocator cache, when 1,000 streams pull at once on a few cores;
+/// 64 still lets slow disks overlap.
+const MAX_BLOCKING_THREADS: usize = 64;
 
 /// Parse `args` (without the program name).
 pub fn parse(args: &[String]) -> Result<Command> {

@@ -91,6 +91,16 @@ impl Connection {
         self.peer_certificate.as_deref()
     }
 
+    /// Ready for a request now: open, and done with every earlier answer.
+    pub fn is_free(&self) -> bool {
+        self.sender.is_ready()
+    }
+
+    /// The peer or an error closed it: it will carry nothing more.
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+
     /// Send one request (with a `Host` header unless it has one) and return the response
     /// as soon as its head arrives; the body streams.
     pub async fn send(&mut self, mut request: Request<Full<Bytes>>) -> Result<Response<Incoming>> {

@@ -34,9 +34,11 @@ const MAX_BODY: usize = 1 << 20;
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One request in a span of its own (method, path and peer; never the query or a header,
-/// which may carry a token), ending in exactly one INFO line with the status and the time
-/// the answer's head took. Everything logged while handling it carries the span. The same
-/// status and time are recorded in the metrics, labelled by the route's pattern.
+/// which may carry a token), ending in one DEBUG line with the status and the time the
+/// answer's head took (Nomad logs `request complete` at DEBUG too: a line per request at the
+/// default level costs a write per request and buries what matters). Everything logged while
+/// handling it carries the span. The same status and time are recorded in the metrics,
+/// labelled by the route's pattern.
 pub(super) async fn traced(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
@@ -57,7 +59,7 @@ pub(super) async fn traced(
     let took = started.elapsed();
     let status = response.status();
     span.in_scope(|| {
-        tracing::info!(status = status.as_u16(), took = ?took, "served");
+        tracing::debug!(status = status.as_u16(), took = ?took, "request complete");
     });
     let metrics = metrics::global();
     metrics
@@ -151,7 +153,7 @@ async fn handle(
                 Decision::Forward(to) => {
                     metrics::global().http_forwarded.incr(&[route]);
                     let tls = shared.options.forward_tls.as_ref();
-                    forward(&ctx, tls, &request, &to, upgrade).await
+                    forward(&ctx, &shared.connections, tls, &request, &to, upgrade).await
                 }
                 Decision::Exec(exec) => super::exec::exec(&ctx, exec, upgrade, websocket_key),
             };

@@ -10,6 +10,7 @@ mod forward;
 mod gzip;
 mod limits;
 mod metrics;
+mod pool;
 mod pump;
 mod send_file;
 pub mod server;

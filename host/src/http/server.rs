@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::dispatch::traced;
 use super::limits::{Acceptor, PerClient, too_many_conns};
+use super::pool::ConnectionPool;
 pub use super::shared::ServerOptions;
 use super::shared::Shared;
 use super::tls::{PeerIdentity, Tls};
@@ -46,6 +47,7 @@ pub async fn serve(
         open_streams: AtomicUsize::new(0),
         closing: CancellationToken::new(),
         registrations: tokio::sync::Mutex::new(()),
+        connections: ConnectionPool::default(),
     });
     let per_client = PerClient::new(shared.options.max_conns_per_client);
     let mut acceptor = Acceptor::new(listener);

@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicUsize;
 use tokio_util::sync::CancellationToken;
 
 use super::client::TlsClient;
+use super::pool::ConnectionPool;
 use crate::runtime::{Core, Runtime};
 
 /// Transport limits.
@@ -46,4 +47,6 @@ pub(super) struct Shared {
     /// interleave with another registration's, or two nodes could claim one allocation at
     /// once. Heartbeats are one per node per second; nothing else waits on this.
     pub registrations: tokio::sync::Mutex<()>,
+    /// Server mode: connections to client nodes, kept for the next relayed read.
+    pub connections: ConnectionPool,
 }
