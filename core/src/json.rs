@@ -126,30 +126,127 @@ fn newline(out: &mut String, indent: Option<usize>) {
 }
 
 /// Appends `s` as a JSON string literal with Nomad's escaping rules.
+///
+/// Runs of bytes that need no escape are copied as one slice: strings are mostly plain
+/// ASCII, and copying them a `char` at a time was the core's hottest loop in wasm.
 pub fn write_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+    let bytes = s.as_bytes();
+    let mut plain_from = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = ESCAPE[usize::from(bytes[i])];
+        // U+2028 and U+2029 are E2 80 A8 and E2 80 A9; any other E2 sequence is plain.
+        let line_separator = escape == LINE_SEPARATOR
+            && bytes.get(i + 1) == Some(&0x80)
+            && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9));
+        if escape == PLAIN || (escape == LINE_SEPARATOR && !line_separator) {
+            i += 1;
+            continue;
         }
+        // `i` is at an ASCII byte or the lead byte of U+2028/9: a char boundary.
+        out.push_str(&s[plain_from..i]);
+        if line_separator {
+            out.push_str(if bytes[i + 2] == 0xA8 {
+                "\\u2028"
+            } else {
+                "\\u2029"
+            });
+            i += 3;
+        } else if escape == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(bytes[i] >> 4)]));
+            out.push(char::from(HEX[usize::from(bytes[i] & 0xf)]));
+            i += 1;
+        } else {
+            out.push('\\');
+            out.push(char::from(escape));
+            i += 1;
+        }
+        plain_from = i;
     }
+    out.push_str(&s[plain_from..]);
     out.push('"');
 }
+
+/// A byte written as it is.
+const PLAIN: u8 = 0;
+/// A byte that may start U+2028 or U+2029 (both escaped, as Go does).
+const LINE_SEPARATOR: u8 = 0xE2;
+
+/// For each byte: [`PLAIN`], [`LINE_SEPARATOR`], or the character that follows the backslash
+/// of its escape (`u` for `\u00XX`).
+const ESCAPE: [u8; 256] = {
+    let mut table = [PLAIN; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table[b'\n' as usize] = b'n';
+    table[b'\r' as usize] = b'r';
+    table[b'\t' as usize] = b't';
+    table[0x08] = b'b';
+    table[0x0c] = b'f';
+    table[0xE2] = LINE_SEPARATOR;
+    table
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The escaping rules one `char` at a time, as they read in the spec.
+    fn write_string_by_char(s: &str) -> String {
+        let mut out = String::from('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\u{2028}' => out.push_str("\\u2028"),
+                '\u{2029}' => out.push_str("\\u2029"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    #[test]
+    fn write_string_escapes_exactly_as_the_rules_say() {
+        let mut samples: Vec<String> = (0u32..0x300)
+            .chain(0x2000..0x2100)
+            .filter_map(char::from_u32)
+            .map(|c| format!("a{c}b{c}{c}"))
+            .collect();
+        samples.extend(
+            [
+                "",
+                "plain",
+                "\u{2028}",
+                "x\u{2029}",
+                "\u{20ac}\u{2027}\u{e2}",
+                "\"\\\n\u{1}\u{1f}\u{7f}",
+            ]
+            .map(String::from),
+        );
+        for sample in samples {
+            let mut fast = String::new();
+            write_string(&mut fast, &sample);
+            assert_eq!(fast, write_string_by_char(&sample), "{sample:?}");
+        }
+    }
 
     fn compact(v: &Value) -> String {
         String::from_utf8(to_vec(v, false)).unwrap()

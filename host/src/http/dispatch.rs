@@ -124,19 +124,26 @@ async fn handle(
     } else {
         None
     };
-    let decided = {
-        let core = shared.core.clone();
-        let request = request.clone();
-        tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            let decided = core.decide(&request);
-            metrics::record_core_call("handle", started, decided.is_err());
-            decided
-        })
-        .await
+    // The request moves to the blocking thread and comes back with the decision (a relay
+    // still needs it), rather than being copied for every call.
+    let core = shared.core.clone();
+    let called = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let decided = core.decide(&request);
+        metrics::record_core_call("handle", started, decided.is_err());
+        (decided, request)
+    })
+    .await;
+    let (decided, request) = match called {
+        Ok(called) => called,
+        Err(join) => {
+            tracing::error!("{route}: request task failed: {join}");
+            let response = plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            return finish(response, &shared.core.version(), false);
+        }
     };
     let (response, version) = match decided {
-        Ok(Ok(Decided { decision, version })) => {
+        Ok(Decided { decision, version }) => {
             let response = match decision {
                 Decision::Respond(r) => {
                     if is_acl_denial(&r) {
@@ -159,7 +166,7 @@ async fn handle(
             };
             (response, version)
         }
-        Ok(Err(trap)) => {
+        Err(trap) => {
             tracing::error!(
                 "{} {} from {peer}: the core failed: {trap:#}",
                 request.method,
@@ -169,15 +176,6 @@ async fn handle(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal error: the core failed on this request",
             );
-            (response, shared.core.version())
-        }
-        Err(join) => {
-            tracing::error!(
-                "{} {}: request task failed: {join}",
-                request.method,
-                request.path
-            );
-            let response = plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
             (response, shared.core.version())
         }
     };

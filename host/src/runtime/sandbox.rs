@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceAny};
 use wasmtime::error::Context as _;
 use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
-    StoreLimitsBuilder, Trap,
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    ProfilingStrategy, Store, StoreLimitsBuilder, Trap,
 };
 
 use super::cache::CoreCache;
@@ -288,6 +288,11 @@ pub(super) fn engine_config() -> Config {
         .epoch_interruption(true)
         .max_wasm_stack(512 << 10)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    // `perf` names the core's functions when the agent writes /tmp/perf-PID.map
+    // (docs/performance.md, "Profiling").
+    if std::env::var_os("CARAVAN_PERF_MAP").is_some() {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     config
 }
 
