@@ -29,6 +29,8 @@ use crate::capabilities::bindings::handler;
 /// How long the output may stay open after the command exited (a process that left its
 /// group holds it) before the session ends anyway.
 const OUTPUT_GRACE: Duration = Duration::from_secs(1);
+/// How long a finished session waits for the client to answer its close.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Answer the upgrade and run the session, or the core's `not-running` answer when the
 /// task has stopped since the decision.
@@ -100,7 +102,7 @@ async fn session<S>(
     tokio::pin!(grace);
     loop {
         if let (Some(code), 0) = (exit_code, open) {
-            finish(&mut tx, code).await;
+            finish(&mut tx, &mut rx, code).await;
             return;
         }
         tokio::select! {
@@ -126,7 +128,7 @@ async fn session<S>(
                         continue;
                     }
                     None => {
-                        finish(&mut tx, exit_code.unwrap_or(-1)).await;
+                        finish(&mut tx, &mut rx, exit_code.unwrap_or(-1)).await;
                         return;
                     }
                 };
@@ -141,10 +143,14 @@ async fn session<S>(
     }
 }
 
-/// The last frame, then a normal close.
-async fn finish<S>(tx: &mut S, code: i32)
+/// The last frame, then a normal close, then the client's close. Until the client has
+/// answered (or [`CLOSE_GRACE`] has passed), what it still sends is read and dropped: closing
+/// the socket with unread input makes the kernel reset the connection, and a client that had
+/// not yet read the last frames (a `stdin` close crossing them is enough) would lose them.
+async fn finish<T, R>(tx: &mut T, rx: &mut R, code: i32)
 where
-    S: futures_util::Sink<Message> + Unpin,
+    T: futures_util::Sink<Message> + Unpin,
+    R: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
     let _ = tx.send(Message::text(frames::exited_frame(code))).await;
     let _ = tx
@@ -154,6 +160,14 @@ where
         })))
         .await;
     let _ = tx.flush().await;
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Some(Ok(message)) = rx.next().await {
+            if message.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 fn input(process: &mut Process, frame: &[u8], label: &str) {
