@@ -10,8 +10,12 @@ use crate::support::{Agent, task_state, wait_for, wait_task_running, wait_until}
 
 /// Numbers its lines, carrying the count across runs in a file of its task dir: a restart
 /// may repeat the last number (killed between printing and saving it) but never skip one.
+///
+/// The count is replaced by a rename, never rewritten in place: a kill between the truncation
+/// and the write of `> count` would leave it empty and the next run would start again at 1.
 const COUNTER: &str = "i=$(cat count 2>/dev/null || echo 0); \
-    while :; do i=$((i+1)); echo \"$i\"; echo \"$i\" > count; sleep 0.02; done";
+    while :; do i=$((i+1)); echo \"$i\"; echo \"$i\" > count.new; mv count.new count; \
+    sleep 0.02; done";
 
 /// Says when its trap is set, and each time SIGHUP reaches it.
 const HUP_TRAP: &str = "trap 'echo got HUP' HUP; echo trapped; while :; do sleep 0.02; done";
