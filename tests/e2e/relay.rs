@@ -97,15 +97,27 @@ fn register(srv: &Agent, node: &FakeNode, alloc: &str) {
 
 const ALLOC: &str = "00000000-0000-4000-8000-0000000000bb";
 
+/// One request through the server to the fake node, which registers again first; the node
+/// answers `200 ok` to everything, so that is what the relay must bring back.
+fn relay(srv: &Agent, node: &FakeNode, method: &str, target: &str, body: &[u8]) {
+    register(srv, node, ALLOC);
+    let reply = srv.request(method, target, &[], body);
+    assert_eq!((reply.status, reply.text().as_str()), (200, "ok"));
+}
+
 #[test]
 fn relayed_reads_share_one_connection_to_the_node() {
     let temp = tempfile::tempdir().unwrap();
     let node = FakeNode::start(false);
     let srv = server_with(temp.path(), &node, ALLOC);
     for _ in 0..10 {
-        register(&srv, &node, ALLOC);
-        let reply = srv.get(&format!("/v1/client/fs/ls/{ALLOC}"));
-        assert_eq!((reply.status, reply.text().as_str()), (200, "ok"));
+        relay(
+            &srv,
+            &node,
+            "GET",
+            &format!("/v1/client/fs/ls/{ALLOC}"),
+            b"",
+        );
     }
     // One connection carries them all; a second may open when a read arrives before the
     // first connection has noticed its previous answer ended (a matter of scheduling on a
@@ -121,9 +133,8 @@ fn a_connection_the_node_closed_is_replaced_without_failing_the_read() {
     let node = FakeNode::start(true);
     let srv = server_with(temp.path(), &node, ALLOC);
     for _ in 0..10 {
-        register(&srv, &node, ALLOC);
-        let reply = srv.get(&format!("/v1/client/fs/stat/{ALLOC}?path=/"));
-        assert_eq!((reply.status, reply.text().as_str()), (200, "ok"));
+        let target = format!("/v1/client/fs/stat/{ALLOC}?path=/");
+        relay(&srv, &node, "GET", &target, b"");
     }
     // Each read was answered once: a kept connection found closed was not counted as a
     // request, and no read was answered twice.
@@ -136,14 +147,8 @@ fn changes_of_state_get_a_connection_of_their_own() {
     let node = FakeNode::start(false);
     let srv = server_with(temp.path(), &node, ALLOC);
     for _ in 0..3 {
-        register(&srv, &node, ALLOC);
-        let reply = srv.request(
-            "POST",
-            &format!("/v1/client/allocation/{ALLOC}/restart"),
-            &[],
-            br#"{"TaskName":"web"}"#,
-        );
-        assert_eq!((reply.status, reply.text().as_str()), (200, "ok"));
+        let target = format!("/v1/client/allocation/{ALLOC}/restart");
+        relay(&srv, &node, "POST", &target, br#"{"TaskName":"web"}"#);
     }
     assert_eq!(node.counts(), (3, 3));
 }
