@@ -1,7 +1,5 @@
 //! One request in, one action out: routing, the handlers of the non-fs routes, and CORS.
 
-use serde_json::json;
-
 use crate::access::{self, Access};
 use crate::host::{CollectError, Host, LogLevel};
 use crate::http::{Action, ApiError, ApiResult, Request, Response, StreamStart};
@@ -230,17 +228,23 @@ fn apply_metadata(
     Ok(meta_response(&static_meta, &dynamic, query))
 }
 
-fn meta_response(
-    static_meta: &std::collections::BTreeMap<String, String>,
-    dynamic: &crate::host::DynamicMeta,
+fn meta_response<'a>(
+    static_meta: &'a std::collections::BTreeMap<String, String>,
+    dynamic: &'a crate::host::DynamicMeta,
     query: &Query,
 ) -> Response {
-    let body = json!({
-        "Dynamic": meta::visible_dynamic(static_meta, dynamic),
-        "Meta": meta::merged(static_meta, dynamic),
-        "Static": static_meta,
-    });
-    Response::json(&body, query)
+    let as_entries =
+        |entries: Vec<(&'a str, &'a str)>| entries.into_iter().map(|(k, v)| (k, Some(v))).collect();
+    let statics = static_meta.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let body = crate::json::string_maps_to_vec(
+        &[
+            ("Dynamic", meta::visible_dynamic(static_meta, dynamic)),
+            ("Meta", as_entries(meta::merged(static_meta, dynamic))),
+            ("Static", as_entries(statics.collect())),
+        ],
+        crate::http::pretty(query),
+    );
+    Response::json_encoded(body)
 }
 
 /// Nomad's one text for an allocation GC cannot take: gone, or not terminal (a race with

@@ -140,7 +140,9 @@ pub fn node_body(host: &impl Host, id: &str) -> ApiResult<Value> {
         "Drain": false,
         "HTTPAddr": node.http_addr,
         "ID": node.id,
-        "Meta": crate::meta::merged(&node.static_meta, &node.dynamic_meta),
+        "Meta": crate::meta::merged(&node.static_meta, &node.dynamic_meta)
+            .into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>(),
         "ModifyIndex": 0,
         "Name": node.name,
         "NodeClass": "",

@@ -36,10 +36,15 @@ pub struct Response {
 impl Response {
     /// 200 with a JSON body encoded by Nomad's rules.
     pub fn json(value: &serde_json::Value, query: &Query) -> Self {
+        Self::json_encoded(crate::json::to_vec(value, pretty(query)))
+    }
+
+    /// 200 with a body already encoded by Nomad's JSON rules.
+    pub fn json_encoded(body: Vec<u8>) -> Self {
         Self {
             status: 200,
             headers: vec![("Content-Type".into(), "application/json".into())],
-            body: crate::json::to_vec(value, pretty(query)),
+            body,
         }
     }
 
@@ -62,7 +67,7 @@ impl Response {
 }
 
 /// Nomad's `?pretty`: on when the key is present and its first value is not `0`.
-fn pretty(query: &Query) -> bool {
+pub(crate) fn pretty(query: &Query) -> bool {
     query.has("pretty") && query.get("pretty") != Some("0")
 }
 

@@ -92,15 +92,31 @@ fn write_array(out: &mut String, items: &[Value], indent: Option<usize>) {
 }
 
 fn write_object(out: &mut String, map: &Map<String, Value>, indent: Option<usize>) {
-    if map.is_empty() {
+    // serde_json without preserve_order keeps a BTreeMap, so iteration is already the
+    // byte-wise key order go-msgpack produces for Go maps and sorted struct output.
+    write_members(
+        out,
+        map.iter().map(|(k, v)| (k.as_str(), v)),
+        indent,
+        write_value,
+    );
+}
+
+/// An object from members in key order, each value written by `write`.
+fn write_members<'a, V>(
+    out: &mut String,
+    members: impl Iterator<Item = (&'a str, V)>,
+    indent: Option<usize>,
+    write: impl Fn(&mut String, V, Option<usize>),
+) {
+    let mut members = members.peekable();
+    if members.peek().is_none() {
         out.push_str("{}");
         return;
     }
     out.push('{');
     let inner = indent.map(|level| level + 1);
-    // serde_json without preserve_order keeps a BTreeMap, so iteration is already the
-    // byte-wise key order go-msgpack produces for Go maps and sorted struct output.
-    for (i, (key, item)) in map.iter().enumerate() {
+    for (i, (key, item)) in members.enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -110,10 +126,45 @@ fn write_object(out: &mut String, map: &Map<String, Value>, indent: Option<usize
         if indent.is_some() {
             out.push(' ');
         }
-        write_value(out, item, inner);
+        write(out, item, inner);
     }
     newline(out, indent);
     out.push('}');
+}
+
+/// One member of a [`string_maps_to_vec`] document: its name and its entries in key order,
+/// `None` written as `null`.
+pub type StringMap<'a> = (&'a str, Vec<(&'a str, Option<&'a str>)>);
+
+/// Encodes an object of string maps (members in key order) exactly as [`to_vec`] encodes
+/// the same document built as a `Value`, without building it: the metadata routes answer
+/// from borrowed maps instead of copying every key and value into a `Value` and freeing
+/// them again (docs/performance.md).
+pub fn string_maps_to_vec(members: &[StringMap<'_>], pretty: bool) -> Vec<u8> {
+    debug_assert!(members.windows(2).all(|pair| pair[0].0 < pair[1].0));
+    let mut out = String::new();
+    let indent = if pretty { Some(0) } else { None };
+    let write_map = |out: &mut String, entries: &Vec<(&str, Option<&str>)>, indent| {
+        write_members(
+            out,
+            entries.iter().copied(),
+            indent,
+            |out, value, _| match value {
+                Some(value) => write_string(out, value),
+                None => out.push_str("null"),
+            },
+        );
+    };
+    write_members(
+        &mut out,
+        members.iter().map(|(name, entries)| (*name, entries)),
+        indent,
+        write_map,
+    );
+    if pretty {
+        out.push('\n');
+    }
+    out.into_bytes()
 }
 
 fn newline(out: &mut String, indent: Option<usize>) {
@@ -258,6 +309,27 @@ mod tests {
 
     fn float(x: f64) -> Value {
         Value::Number(Number::from_f64(x).unwrap())
+    }
+
+    #[test]
+    fn string_maps_encode_exactly_as_the_same_value() {
+        let members = [
+            ("Dynamic", vec![]),
+            ("Meta", vec![("a\u{2028}\"<", Some("x\ny")), ("b", None)]),
+            ("Static", vec![("k", Some("v")), ("z", Some(""))]),
+        ];
+        let value = json!({
+            "Dynamic": {},
+            "Meta": { "a\u{2028}\"<": "x\ny", "b": null },
+            "Static": { "k": "v", "z": "" },
+        });
+        for pretty in [false, true] {
+            assert_eq!(
+                String::from_utf8(string_maps_to_vec(&members, pretty)).unwrap(),
+                String::from_utf8(to_vec(&value, pretty)).unwrap()
+            );
+        }
+        assert_eq!(string_maps_to_vec(&[], false), b"{}");
     }
 
     #[test]

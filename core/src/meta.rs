@@ -140,35 +140,47 @@ pub fn plan(
         .collect()
 }
 
-/// The node's effective `Meta`: static overlaid by dynamic, tombstones removing keys.
-pub fn merged(
-    static_meta: &BTreeMap<String, String>,
-    dynamic: &DynamicMeta,
-) -> BTreeMap<String, String> {
-    let mut meta = static_meta.clone();
-    for (key, value) in dynamic {
-        match value {
-            Some(value) => {
-                meta.insert(key.clone(), value.clone());
+/// The node's effective `Meta` in key order: static overlaid by dynamic, tombstones
+/// removing keys. Borrowed, so an answer is written without copying either map.
+pub fn merged<'a>(
+    static_meta: &'a BTreeMap<String, String>,
+    dynamic: &'a DynamicMeta,
+) -> Vec<(&'a str, &'a str)> {
+    let mut meta = Vec::with_capacity(static_meta.len() + dynamic.len());
+    let mut statics = static_meta.iter().peekable();
+    let mut dynamics = dynamic.iter().peekable();
+    // Both maps iterate in key order: merge them, the dynamic entry winning a shared key.
+    loop {
+        let take_static = match (statics.peek(), dynamics.peek()) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some((s, _)), Some((d, _))) if s == d => {
+                statics.next();
+                false
             }
-            None => {
-                meta.remove(key);
-            }
+            (Some((s, _)), Some((d, _))) => s < d,
+        };
+        if take_static {
+            let (key, value) = statics.next().expect("peeked");
+            meta.push((key.as_str(), value.as_str()));
+        } else if let (key, Some(value)) = dynamics.next().expect("peeked") {
+            meta.push((key.as_str(), value.as_str()));
         }
     }
     meta
 }
 
-/// Dynamic metadata as Nomad shows it: tombstones for keys that are no longer static are
-/// dropped (Nomad drops them when the agent starts).
-pub fn visible_dynamic(
+/// Dynamic metadata as Nomad shows it, in key order: tombstones for keys that are no longer
+/// static are dropped (Nomad drops them when the agent starts).
+pub fn visible_dynamic<'a>(
     static_meta: &BTreeMap<String, String>,
-    dynamic: &DynamicMeta,
-) -> DynamicMeta {
+    dynamic: &'a DynamicMeta,
+) -> Vec<(&'a str, Option<&'a str>)> {
     dynamic
         .iter()
         .filter(|(key, value)| value.is_some() || static_meta.contains_key(*key))
-        .map(|(key, value)| (key.clone(), value.clone()))
+        .map(|(key, value)| (key.as_str(), value.as_deref()))
         .collect()
 }
 
@@ -268,16 +280,37 @@ mod tests {
             ("zone".to_string(), Some("b".to_string())),
             ("stale".to_string(), None),
         ]);
-        assert_eq!(
-            merged(&statics(), &dynamic),
-            BTreeMap::from([("zone".to_string(), "b".to_string())])
-        );
+        assert_eq!(merged(&statics(), &dynamic), [("zone", "b")]);
         assert_eq!(
             visible_dynamic(&statics(), &dynamic),
-            BTreeMap::from([
-                ("rack".to_string(), None),
-                ("zone".to_string(), Some("b".to_string()))
-            ])
+            [("rack", None), ("zone", Some("b"))]
         );
+    }
+
+    #[test]
+    fn merge_interleaves_keys_in_order_and_dynamic_wins() {
+        let statics = BTreeMap::from([
+            ("b".to_string(), "static-b".to_string()),
+            ("d".to_string(), "static-d".to_string()),
+            ("f".to_string(), "static-f".to_string()),
+        ]);
+        let dynamic = BTreeMap::from([
+            ("a".to_string(), Some("dyn-a".to_string())),
+            ("b".to_string(), Some("dyn-b".to_string())),
+            ("c".to_string(), None),
+            ("d".to_string(), None),
+            ("g".to_string(), Some("dyn-g".to_string())),
+        ]);
+        assert_eq!(
+            merged(&statics, &dynamic),
+            [
+                ("a", "dyn-a"),
+                ("b", "dyn-b"),
+                ("f", "static-f"),
+                ("g", "dyn-g")
+            ]
+        );
+        assert_eq!(merged(&statics, &DynamicMeta::new()).len(), 3);
+        assert_eq!(merged(&BTreeMap::new(), &dynamic).len(), 3);
     }
 }
