@@ -228,23 +228,28 @@ fn apply_metadata(
     Ok(meta_response(&static_meta, &dynamic, query))
 }
 
-fn meta_response<'a>(
-    static_meta: &'a std::collections::BTreeMap<String, String>,
-    dynamic: &'a crate::host::DynamicMeta,
+fn meta_response(
+    static_meta: &std::collections::BTreeMap<String, String>,
+    dynamic: &crate::host::DynamicMeta,
     query: &Query,
 ) -> Response {
-    let as_entries =
-        |entries: Vec<(&'a str, &'a str)>| entries.into_iter().map(|(k, v)| (k, Some(v))).collect();
     let statics = static_meta.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let body = crate::json::string_maps_to_vec(
         &[
             ("Dynamic", meta::visible_dynamic(static_meta, dynamic)),
-            ("Meta", as_entries(meta::merged(static_meta, dynamic))),
-            ("Static", as_entries(statics.collect())),
+            ("Meta", all_present(meta::merged(static_meta, dynamic))),
+            ("Static", all_present(statics)),
         ],
         crate::http::pretty(query),
     );
     Response::json_encoded(body)
+}
+
+/// Entries of a map without tombstones, in the form of one that may have them.
+fn all_present<'a>(
+    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<(&'a str, Option<&'a str>)> {
+    entries.into_iter().map(|(k, v)| (k, Some(v))).collect()
 }
 
 /// Nomad's one text for an allocation GC cannot take: gone, or not terminal (a race with

@@ -140,9 +140,7 @@ pub fn node_body(host: &impl Host, id: &str) -> ApiResult<Value> {
         "Drain": false,
         "HTTPAddr": node.http_addr,
         "ID": node.id,
-        "Meta": crate::meta::merged(&node.static_meta, &node.dynamic_meta)
-            .into_iter()
-            .collect::<std::collections::BTreeMap<_, _>>(),
+        "Meta": crate::meta::merged(&node.static_meta, &node.dynamic_meta),
         "ModifyIndex": 0,
         "Name": node.name,
         "NodeClass": "",

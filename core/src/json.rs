@@ -10,9 +10,13 @@ use serde_json::{Map, Number, Value};
 
 /// Encodes `value` the way Nomad's HTTP agent does, compact or pretty (`?pretty`).
 pub fn to_vec(value: &Value, pretty: bool) -> Vec<u8> {
+    document(pretty, |out, indent| write_value(out, value, indent))
+}
+
+/// A whole document: compact, or pretty (indented from level 0 and ending in a newline).
+fn document(pretty: bool, write: impl FnOnce(&mut String, Option<usize>)) -> Vec<u8> {
     let mut out = String::new();
-    let indent = if pretty { Some(0) } else { None };
-    write_value(&mut out, value, indent);
+    write(&mut out, pretty.then_some(0));
     if pretty {
         out.push('\n');
     }
@@ -142,8 +146,6 @@ pub type StringMap<'a> = (&'a str, Vec<(&'a str, Option<&'a str>)>);
 /// them again (docs/performance.md).
 pub fn string_maps_to_vec(members: &[StringMap<'_>], pretty: bool) -> Vec<u8> {
     debug_assert!(members.windows(2).all(|pair| pair[0].0 < pair[1].0));
-    let mut out = String::new();
-    let indent = if pretty { Some(0) } else { None };
     let write_map = |out: &mut String, entries: &Vec<(&str, Option<&str>)>, indent| {
         write_members(
             out,
@@ -155,16 +157,14 @@ pub fn string_maps_to_vec(members: &[StringMap<'_>], pretty: bool) -> Vec<u8> {
             },
         );
     };
-    write_members(
-        &mut out,
-        members.iter().map(|(name, entries)| (*name, entries)),
-        indent,
-        write_map,
-    );
-    if pretty {
-        out.push('\n');
-    }
-    out.into_bytes()
+    document(pretty, |out, indent| {
+        write_members(
+            out,
+            members.iter().map(|(name, entries)| (*name, entries)),
+            indent,
+            write_map,
+        );
+    })
 }
 
 fn newline(out: &mut String, indent: Option<usize>) {

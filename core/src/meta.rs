@@ -140,33 +140,21 @@ pub fn plan(
         .collect()
 }
 
-/// The node's effective `Meta` in key order: static overlaid by dynamic, tombstones
-/// removing keys. Borrowed, so an answer is written without copying either map.
+/// The node's effective `Meta`: static overlaid by dynamic, tombstones removing keys.
+/// Borrowed, so an answer is written without copying either map.
 pub fn merged<'a>(
     static_meta: &'a BTreeMap<String, String>,
     dynamic: &'a DynamicMeta,
-) -> Vec<(&'a str, &'a str)> {
-    let mut meta = Vec::with_capacity(static_meta.len() + dynamic.len());
-    let mut statics = static_meta.iter().peekable();
-    let mut dynamics = dynamic.iter().peekable();
-    // Both maps iterate in key order: merge them, the dynamic entry winning a shared key.
-    loop {
-        let take_static = match (statics.peek(), dynamics.peek()) {
-            (None, None) => break,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (Some((s, _)), Some((d, _))) if s == d => {
-                statics.next();
-                false
-            }
-            (Some((s, _)), Some((d, _))) => s < d,
+) -> BTreeMap<&'a str, &'a str> {
+    let mut meta: BTreeMap<&str, &str> = static_meta
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect();
+    for (key, value) in dynamic {
+        match value {
+            Some(value) => meta.insert(key, value),
+            None => meta.remove(key.as_str()),
         };
-        if take_static {
-            let (key, value) = statics.next().expect("peeked");
-            meta.push((key.as_str(), value.as_str()));
-        } else if let (key, Some(value)) = dynamics.next().expect("peeked") {
-            meta.push((key.as_str(), value.as_str()));
-        }
     }
     meta
 }
@@ -280,7 +268,10 @@ mod tests {
             ("zone".to_string(), Some("b".to_string())),
             ("stale".to_string(), None),
         ]);
-        assert_eq!(merged(&statics(), &dynamic), [("zone", "b")]);
+        assert_eq!(
+            merged(&statics(), &dynamic),
+            BTreeMap::from([("zone", "b")])
+        );
         assert_eq!(
             visible_dynamic(&statics(), &dynamic),
             [("rack", None), ("zone", Some("b"))]
@@ -303,12 +294,12 @@ mod tests {
         ]);
         assert_eq!(
             merged(&statics, &dynamic),
-            [
+            BTreeMap::from([
                 ("a", "dyn-a"),
                 ("b", "dyn-b"),
                 ("f", "static-f"),
                 ("g", "dyn-g")
-            ]
+            ])
         );
         assert_eq!(merged(&statics, &DynamicMeta::new()).len(), 3);
         assert_eq!(merged(&BTreeMap::new(), &dynamic).len(), 3);
