@@ -6,6 +6,7 @@ mod acl;
 mod allocations;
 mod api;
 mod cli;
+mod cli_usage;
 mod cluster;
 mod containment;
 mod etcd;

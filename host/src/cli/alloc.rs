@@ -7,11 +7,12 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use super::Command;
-use super::alloc_flags::{FS, GC, LOGS, RESTART, SIGNAL, STATUS, SUBCOMMANDS};
+pub use super::alloc_flags::{FS, GC, LOGS, RESTART, SIGNAL, STATUS};
 use super::alloc_status::format_status;
 use super::api::{self, Api, FrameSink, encode, pick_task, with_query};
 use super::flags::Parsed;
 use super::output;
+use super::table::WrongArguments;
 
 /// A parsed `caravan alloc …` command.
 #[derive(Debug, PartialEq, Eq)]
@@ -70,114 +71,98 @@ pub struct Status {
     pub verbose: bool,
 }
 
-/// Parse `caravan alloc …` (without `alloc`).
-pub fn parse(args: &[String]) -> Result<Command> {
-    let Some((sub, rest)) = args.split_first() else {
-        bail!("{SUBCOMMANDS}");
+/// `alloc logs`'s command.
+pub fn build_logs(parsed: &Parsed) -> Result<Command> {
+    let (alloc, task) = alloc_and_task(parsed)?;
+    let lines = number(parsed, "n")?;
+    let bytes = number(parsed, "c")?;
+    Ok(Command::Alloc(Alloc::Logs(Logs {
+        alloc,
+        task,
+        follow: parsed.bool("f")?,
+        stdout: parsed.bool("stdout")?,
+        stderr: parsed.bool("stderr")?,
+        tail: parsed.bool("tail")? || lines.is_some() || bytes.is_some(),
+        lines,
+        bytes,
+        since: parsed.value("since"),
+        timestamps: parsed.bool("timestamps")?,
+        json: parsed.bool("json")?,
+    })))
+}
+
+/// `alloc fs`'s command.
+pub fn build_fs(parsed: &Parsed) -> Result<Command> {
+    let (alloc, path) = match parsed.free() {
+        [alloc] => (alloc.clone(), "/".to_string()),
+        [alloc, path] => (alloc.clone(), path.clone()),
+        _ => return Err(WrongArguments.into()),
     };
-    if sub == "exec" {
-        return Ok(match super::exec::parse(rest)? {
-            Some(exec) => Command::Alloc(Alloc::Exec(exec)),
-            None => Command::Text(super::exec::EXEC.help()),
-        });
+    Ok(Command::Alloc(Alloc::Fs(Fs {
+        alloc,
+        path,
+        stat: parsed.bool("stat")?,
+        follow: parsed.bool("f")?,
+        json: parsed.bool("json")?,
+        machine: parsed.bool("H")?,
+    })))
+}
+
+/// `alloc status`'s command.
+pub fn build_status(parsed: &Parsed) -> Result<Command> {
+    Ok(Command::Alloc(Alloc::Status(Status {
+        alloc: only_alloc(parsed)?,
+        stats: parsed.bool("stats")?,
+        json: parsed.bool("json")?,
+        verbose: parsed.bool("verbose")?,
+    })))
+}
+
+/// `alloc gc`'s command.
+pub fn build_gc(parsed: &Parsed) -> Result<Command> {
+    Ok(Command::Alloc(Alloc::Gc(only_alloc(parsed)?)))
+}
+
+/// `alloc restart`'s command.
+pub fn build_restart(parsed: &Parsed) -> Result<Command> {
+    let (alloc, task) = alloc_and_task(parsed)?;
+    let all_tasks = parsed.bool("all-tasks")?;
+    if all_tasks && task.is_some() {
+        bail!("The -all-tasks option cannot be used with a task name");
     }
-    let usage = match sub.as_str() {
-        "logs" => &LOGS,
-        "fs" => &FS,
-        "status" => &STATUS,
-        "gc" => &GC,
-        "restart" => &RESTART,
-        "signal" => &SIGNAL,
-        "-h" | "-help" | "--help" | "help" => return Ok(Command::Text(SUBCOMMANDS.into())),
-        other => bail!("unknown subcommand \"alloc {other}\"\n\n{SUBCOMMANDS}"),
-    };
-    let Some(parsed) = usage.parse(rest)? else {
-        return Ok(Command::Text(usage.help()));
-    };
-    let free = parsed.free();
-    let command = match sub.as_str() {
-        "logs" => {
-            let (alloc, task) = match free {
-                [alloc] => (alloc.clone(), parsed.value("task")),
-                [alloc, task] => (alloc.clone(), parsed.value("task").or(Some(task.clone()))),
-                _ => bail!("{}", usage.wrong_arguments()),
-            };
-            let lines = number(&parsed, "n")?;
-            let bytes = number(&parsed, "c")?;
-            Alloc::Logs(Logs {
-                alloc,
-                task,
-                follow: parsed.bool("f")?,
-                stdout: parsed.bool("stdout")?,
-                stderr: parsed.bool("stderr")?,
-                tail: parsed.bool("tail")? || lines.is_some() || bytes.is_some(),
-                lines,
-                bytes,
-                since: parsed.value("since"),
-                timestamps: parsed.bool("timestamps")?,
-                json: parsed.bool("json")?,
-            })
-        }
-        "fs" => {
-            let (alloc, path) = match free {
-                [alloc] => (alloc.clone(), "/".to_string()),
-                [alloc, path] => (alloc.clone(), path.clone()),
-                _ => bail!("{}", usage.wrong_arguments()),
-            };
-            Alloc::Fs(Fs {
-                alloc,
-                path,
-                stat: parsed.bool("stat")?,
-                follow: parsed.bool("f")?,
-                json: parsed.bool("json")?,
-                machine: parsed.bool("H")?,
-            })
-        }
-        "status" => {
-            let [alloc] = free else {
-                bail!("{}", usage.wrong_arguments());
-            };
-            Alloc::Status(Status {
-                alloc: alloc.clone(),
-                stats: parsed.bool("stats")?,
-                json: parsed.bool("json")?,
-                verbose: parsed.bool("verbose")?,
-            })
-        }
-        "restart" | "signal" => {
-            let (alloc, task) = match free {
-                [alloc] => (alloc.clone(), parsed.value("task")),
-                [alloc, task] => (alloc.clone(), parsed.value("task").or(Some(task.clone()))),
-                _ => bail!("{}", usage.wrong_arguments()),
-            };
-            if sub == "restart" {
-                let all_tasks = parsed.bool("all-tasks")?;
-                if all_tasks && task.is_some() {
-                    bail!("The -all-tasks option cannot be used with a task name");
-                }
-                Alloc::Restart(Lifecycle {
-                    alloc,
-                    task,
-                    all_tasks,
-                    signal: String::new(),
-                })
-            } else {
-                Alloc::Signal(Lifecycle {
-                    alloc,
-                    task,
-                    all_tasks: false,
-                    signal: parsed.value("s").unwrap_or_else(|| "SIGKILL".into()),
-                })
-            }
-        }
-        _ => {
-            let [alloc] = free else {
-                bail!("{}", usage.wrong_arguments());
-            };
-            Alloc::Gc(alloc.clone())
-        }
-    };
-    Ok(Command::Alloc(command))
+    Ok(Command::Alloc(Alloc::Restart(Lifecycle {
+        alloc,
+        task,
+        all_tasks,
+        signal: String::new(),
+    })))
+}
+
+/// `alloc signal`'s command.
+pub fn build_signal(parsed: &Parsed) -> Result<Command> {
+    let (alloc, task) = alloc_and_task(parsed)?;
+    Ok(Command::Alloc(Alloc::Signal(Lifecycle {
+        alloc,
+        task,
+        all_tasks: false,
+        signal: parsed.value("s").unwrap_or_else(|| "SIGKILL".into()),
+    })))
+}
+
+/// `<allocation> [<task>]`; `-task` wins over the argument.
+fn alloc_and_task(parsed: &Parsed) -> Result<(String, Option<String>)> {
+    match parsed.free() {
+        [alloc] => Ok((alloc.clone(), parsed.value("task"))),
+        [alloc, task] => Ok((alloc.clone(), parsed.value("task").or(Some(task.clone())))),
+        _ => Err(WrongArguments.into()),
+    }
+}
+
+fn only_alloc(parsed: &Parsed) -> Result<String> {
+    match parsed.free() {
+        [alloc] => Ok(alloc.clone()),
+        _ => Err(WrongArguments.into()),
+    }
 }
 
 fn number(parsed: &Parsed, name: &str) -> Result<Option<u64>> {
@@ -386,7 +371,8 @@ fn run_fs(api: &Api, fs: &Fs) -> Result<()> {
         );
         return api.frames(&path, |frame| {
             if let Some(event) = frame.file_event.as_deref().filter(|e| !e.is_empty()) {
-                eprintln!("{}: {event}", frame.file.as_deref().unwrap_or(""));
+                let note = format!("{}: {event}\n", frame.file.as_deref().unwrap_or(""));
+                output::emit(&mut std::io::stderr().lock(), note.as_bytes())?;
             }
             api::write_data(&mut std::io::stdout().lock(), &frame)
         });
@@ -425,11 +411,15 @@ fn run_status(api: &Api, status: &Status) -> Result<()> {
     output::print(&format_status(&alloc, stats.as_ref(), status.verbose))
 }
 
-/// `flags::parse` for a table, for tests.
+/// `caravan alloc …` parsed through the command table, for tests.
 #[cfg(test)]
 fn parse_alloc(list: &[&str]) -> Result<Command> {
-    let args: Vec<String> = list.iter().map(|s| s.to_string()).collect();
-    parse(&args)
+    let args: Vec<String> = ["alloc"]
+        .iter()
+        .chain(list)
+        .map(|s| s.to_string())
+        .collect();
+    super::parse(&args)
 }
 
 #[cfg(test)]

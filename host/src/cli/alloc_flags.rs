@@ -1,13 +1,8 @@
-//! The flag tables of `caravan alloc …`: each parses its command line and prints its help.
+//! The flag tables of `caravan alloc …`: each parses its command line and prints its help
+//! (through its row in [`super::table::COMMANDS`]).
 
 use super::Usage;
 use super::flags::{Flag, Kind};
-
-pub(super) const HELP: Flag = Flag {
-    name: "help",
-    kind: Kind::Bool,
-    help: "Print this help",
-};
 
 pub const LOGS: Usage = Usage {
     usage: "caravan alloc logs [options] <allocation> [<task>]",
@@ -64,7 +59,6 @@ pub const LOGS: Usage = Usage {
             kind: Kind::Bool,
             help: "Print the agent's frames, one JSON object a line (Data in base64)",
         },
-        HELP,
     ],
 };
 
@@ -93,7 +87,6 @@ pub const FS: Usage = Usage {
             kind: Kind::Bool,
             help: "Print the listing or stat as JSON",
         },
-        HELP,
     ],
 };
 
@@ -116,7 +109,6 @@ pub const STATUS: Usage = Usage {
             kind: Kind::Bool,
             help: "Show full ids",
         },
-        HELP,
     ],
 };
 
@@ -124,7 +116,7 @@ pub const GC: Usage = Usage {
     usage: "caravan alloc gc <allocation>",
     about: "Garbage-collect a finished allocation on its client: its directory is removed.\n\
             A running allocation is refused by the agent (exit 1).",
-    flags: &[HELP],
+    flags: &[],
 };
 
 pub const RESTART: Usage = Usage {
@@ -143,7 +135,6 @@ pub const RESTART: Usage = Usage {
             kind: Kind::Bool,
             help: "Restart every task; a task may not be named then",
         },
-        HELP,
     ],
 };
 
@@ -162,22 +153,5 @@ pub const SIGNAL: Usage = Usage {
             kind: Kind::Value("task-name"),
             help: "The task to signal (as the <task> argument)",
         },
-        HELP,
     ],
 };
-
-pub(super) const SUBCOMMANDS: &str = "\
-Usage: caravan alloc <subcommand> [options] <allocation> ...
-
-Subcommands:
-  logs     Print or follow a task's stdout/stderr
-  fs       List, print, stat or follow files of an allocation
-  status   Show an allocation's status (-stats: resource usage)
-  gc       Garbage-collect a finished allocation
-  restart  Restart a task (or every task) in place
-  signal   Send a signal to a task (or every task)
-  exec     Run a command in a task's environment (interactive, -t: on a terminal)
-
-Allocations may be named by a unique prefix of their id. Run
-`caravan alloc <subcommand> -help` for its options.
-";

@@ -115,7 +115,7 @@ impl Api {
     }
 
     /// Stream `path` and hand each frame to `each`; stops when the body ends, `each` says
-    /// so (`Ok(false)`), or on Ctrl-C / SIGTERM, which count as a clean end.
+    /// its output is closed (`Ok(false)`), or on Ctrl-C / SIGTERM: all clean ends.
     pub fn frames(
         &self,
         path: &str,
@@ -125,7 +125,8 @@ impl Api {
         self.frames_of(streams)
     }
 
-    /// Several streams at once (stdout and stderr of a task), until all end or Ctrl-C.
+    /// Several streams at once (stdout and stderr of a task), until all end, Ctrl-C, or
+    /// any one's output is closed (`| head`: nobody would read the others' either).
     pub fn frames_of(&self, streams: Vec<(String, FrameSink)>) -> Result<()> {
         client::block_on(async {
             use tokio::signal::unix::{SignalKind, signal};
@@ -136,10 +137,13 @@ impl Api {
             for (path, sink) in streams {
                 tasks.spawn(read_frames(self.agent.clone(), path, sink));
             }
-            // Each stream is read concurrently; the first error ends them all.
+            // Each stream is read concurrently; the first error or closed output ends them
+            // all (returning drops the set, which aborts the others).
             let all = async {
                 while let Some(done) = tasks.join_next().await {
-                    done.context("a stream's reader failed")??;
+                    if done.context("a stream's reader failed")?? == Ended::OutputClosed {
+                        break;
+                    }
                 }
                 Ok(())
             };
@@ -152,7 +156,16 @@ impl Api {
     }
 }
 
-async fn read_frames(agent: Agent, path: String, mut sink: FrameSink) -> Result<()> {
+/// Why a stream's reading stopped.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// The agent ended the body.
+    Body,
+    /// The sink's output is closed.
+    OutputClosed,
+}
+
+async fn read_frames(agent: Agent, path: String, mut sink: FrameSink) -> Result<Ended> {
     let mut headers = Vec::new();
     if let Some(token) = &agent.token {
         headers.push((TOKEN_HEADER, token.as_str()));
@@ -182,11 +195,11 @@ async fn read_frames(agent: Agent, path: String, mut sink: FrameSink) -> Result<
                 continue;
             }
             if !sink(frame)? {
-                return Ok(());
+                return Ok(Ended::OutputClosed);
             }
         }
     }
-    decoder.finish()
+    decoder.finish().map(|()| Ended::Body)
 }
 
 /// What receives a stream's frames; `Ok(false)` stops reading.

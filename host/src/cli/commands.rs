@@ -6,9 +6,30 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use super::Usage;
 use crate::capabilities::HostContext;
 use crate::http::client::Agent;
 use crate::runtime::{MAX_CORE_SIZE, RuntimeOptions, Sandbox};
+
+pub const CORE_CHECK: Usage = Usage {
+    usage: "caravan core check <file>",
+    about: "Run every check a swap runs on a core component, offline (exit 1 if rejected).",
+    flags: &[],
+};
+
+pub const CORE_SWAP: Usage = Usage {
+    usage: "caravan core swap <file>",
+    about: "Make the agent serve this core component (checked first; the old core serves on\n\
+            if it is rejected).",
+    flags: &[],
+};
+
+pub const ACL_BOOTSTRAP: Usage = Usage {
+    usage: "caravan acl bootstrap",
+    about: "Create the first management token on the agent and print it (once: the agent\n\
+            refuses a second bootstrap).",
+    flags: &[],
+};
 
 /// Run every check a swap runs, against a throwaway agent state; `Ok(false)` on rejection.
 pub fn check(path: &Path) -> Result<bool> {
@@ -23,21 +44,21 @@ pub fn check(path: &Path) -> Result<bool> {
     let started = Instant::now();
     match sandbox.prepare(&bytes) {
         Ok(core) => {
-            println!(
-                "{}: ok: core {} (sha256 {}) passed every check in {:.0?}",
+            super::output::print(&format!(
+                "{}: ok: core {} (sha256 {}) passed every check in {:.0?}\n",
                 path.display(),
                 core.version,
                 core.sha256,
                 started.elapsed()
-            );
+            ))?;
             Ok(true)
         }
         Err(rejection) => {
-            println!(
-                "{}: rejected (sha256 {}): {rejection}",
+            super::output::print(&format!(
+                "{}: rejected (sha256 {}): {rejection}\n",
                 path.display(),
                 rejection.sha256
-            );
+            ))?;
             Ok(false)
         }
     }
@@ -57,13 +78,12 @@ pub fn swap(path: &Path) -> Result<()> {
     }
     let reply: serde_json::Value = serde_json::from_slice(&reply.body)
         .with_context(|| format!("the agent answered something other than JSON: {text}"))?;
-    println!(
-        "serving core {} (sha256 {}); swaps since start: {}",
+    super::output::print(&format!(
+        "serving core {} (sha256 {}); swaps since start: {}\n",
         reply["Version"].as_str().unwrap_or("?"),
         reply["SHA256"].as_str().unwrap_or("?"),
         reply["Swaps"]
-    );
-    Ok(())
+    ))
 }
 
 /// A core file, refused early when it could never be accepted.
@@ -91,13 +111,17 @@ pub fn acl_bootstrap() -> anyhow::Result<()> {
         );
     }
     let token: serde_json::Value = serde_json::from_slice(&reply.body)?;
+    let mut text = String::new();
     for (label, key) in [
         ("Accessor ID", "AccessorID"),
         ("Secret ID", "SecretID"),
         ("Name", "Name"),
         ("Type", "Type"),
     ] {
-        println!("{label:<12} = {}", token[key].as_str().unwrap_or(""));
+        text.push_str(&format!(
+            "{label:<12} = {}\n",
+            token[key].as_str().unwrap_or("")
+        ));
     }
-    Ok(())
+    super::output::print(&text)
 }

@@ -16,9 +16,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::Usage;
-use super::alloc_flags::HELP;
 use super::api::{Api, encode, with_query};
-use super::flags::{Flag, Kind};
+use super::flags::{Flag, Kind, Parsed};
+use super::table::WrongArguments;
 use crate::http::client::{self, Agent};
 
 pub const EXEC: Usage = Usage {
@@ -42,7 +42,6 @@ pub const EXEC: Usage = Usage {
             kind: Kind::Bool,
             help: "Run the command on a terminal (default: when stdin is one)",
         },
-        HELP,
     ],
 };
 
@@ -56,21 +55,16 @@ pub struct Exec {
     pub command: Vec<String>,
 }
 
-/// Parse `alloc exec …` (without `alloc exec`); `None` asks for the help.
-pub fn parse(args: &[String]) -> Result<Option<Exec>> {
-    let parsed = super::flags::parse_leading(EXEC.flags, args)
-        .map_err(|err| anyhow!("{err}\n\n{}", EXEC.help()))?;
-    if parsed.bool("help")? {
-        return Ok(None);
-    }
+/// `alloc exec`'s command (its flags end at the allocation: the rest is the command).
+pub fn build(parsed: &Parsed) -> Result<super::Command> {
     let [alloc, command @ ..] = parsed.free() else {
-        bail!("{}", EXEC.wrong_arguments());
+        return Err(WrongArguments.into());
     };
     if command.is_empty() {
-        bail!("{}", EXEC.wrong_arguments());
+        return Err(WrongArguments.into());
     }
     let given = |name: &str| parsed.given(name);
-    Ok(Some(Exec {
+    Ok(super::Command::Alloc(super::alloc::Alloc::Exec(Exec {
         alloc: alloc.clone(),
         task: parsed.value("task"),
         stdin: if given("i") { parsed.bool("i")? } else { true },
@@ -80,7 +74,7 @@ pub fn parse(args: &[String]) -> Result<Option<Exec>> {
             rustix::termios::isatty(std::io::stdin())
         },
         command: command.to_vec(),
-    }))
+    })))
 }
 
 /// Run the session; the remote exit code.

@@ -22,7 +22,7 @@ pub enum Kind {
 }
 
 /// One row of a command's flag table.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Flag {
     pub name: &'static str,
     pub kind: Kind,

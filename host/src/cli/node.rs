@@ -7,8 +7,9 @@ use anyhow::{Result, bail};
 use serde_json::{Map, Value, json};
 
 use super::api::{Api, encode, with_query};
-use super::flags::{Flag, Kind};
+use super::flags::{Flag, Kind, Parsed};
 use super::output;
+use super::table::WrongArguments;
 use super::{Command, Usage};
 
 /// A parsed `caravan node …` or `caravan system gc`.
@@ -36,12 +37,6 @@ pub struct Status {
     pub json: bool,
     pub verbose: bool,
 }
-
-const HELP: Flag = Flag {
-    name: "help",
-    kind: Kind::Bool,
-    help: "Print this help",
-};
 
 const NODE_ID: Flag = Flag {
     name: "node-id",
@@ -73,7 +68,6 @@ pub const STATUS: Usage = Usage {
             kind: Kind::Bool,
             help: "Show full ids",
         },
-        HELP,
     ],
 };
 
@@ -88,7 +82,6 @@ pub const META_READ: Usage = Usage {
             kind: Kind::Bool,
             help: "Print the agent's answer as JSON",
         },
-        HELP,
     ],
 };
 
@@ -102,99 +95,73 @@ pub const META_APPLY: Usage = Usage {
             kind: Kind::Repeated("k1,k2"),
             help: "Unset these keys (comma-separated; repeatable)",
         },
-        HELP,
     ],
 };
 
 pub const SYSTEM_GC: Usage = Usage {
     usage: "caravan system gc [options]",
     about: "Garbage-collect every finished allocation on a client (/v1/client/gc).",
-    flags: &[NODE_ID, HELP],
+    flags: &[NODE_ID],
 };
 
-const NODE_SUBCOMMANDS: &str = "\
-Usage: caravan node <subcommand> [options]
-
-Subcommands:
-  status       List nodes, or show one (-self: this agent's) and its allocations
-  meta read    Print a client's metadata
-  meta apply   Set or unset a client's dynamic metadata
-";
-
-/// Parse `caravan node …` (without `node`).
-pub fn parse(args: &[String]) -> Result<Command> {
-    let (usage, rest) = match args {
-        [sub, rest @ ..] if sub == "status" => (&STATUS, rest),
-        [meta, sub, rest @ ..] if meta == "meta" && sub == "read" => (&META_READ, rest),
-        [meta, sub, rest @ ..] if meta == "meta" && sub == "apply" => (&META_APPLY, rest),
-        [help, ..] if matches!(help.as_str(), "-h" | "-help" | "--help" | "help") => {
-            return Ok(Command::Text(NODE_SUBCOMMANDS.into()));
-        }
-        _ => bail!("{NODE_SUBCOMMANDS}"),
+/// `node status`'s command.
+pub fn build_status(parsed: &Parsed) -> Result<Command> {
+    let node = match parsed.free() {
+        [] => None,
+        [node] => Some(node.clone()),
+        _ => return Err(WrongArguments.into()),
     };
-    let Some(parsed) = usage.parse(rest)? else {
-        return Ok(Command::Text(usage.help()));
-    };
-    let free = parsed.free();
-    let node = if std::ptr::eq(usage, &STATUS) {
-        let node = match free {
-            [] => None,
-            [node] => Some(node.clone()),
-            _ => bail!("{}", usage.wrong_arguments()),
-        };
-        let this = parsed.bool("self")?;
-        if this && node.is_some() {
-            bail!("-self and a node id exclude each other");
-        }
-        Node::Status(Status {
-            node,
-            this,
-            stats: parsed.bool("stats")?,
-            json: parsed.bool("json")?,
-            verbose: parsed.bool("verbose")?,
-        })
-    } else if std::ptr::eq(usage, &META_READ) {
-        if !free.is_empty() {
-            bail!("{}", usage.wrong_arguments());
-        }
-        Node::MetaRead {
-            node_id: parsed.value("node-id"),
-            json: parsed.bool("json")?,
-        }
-    } else {
-        let mut set = BTreeMap::new();
-        for pair in free {
-            let Some((key, value)) = pair.split_once('=') else {
-                bail!("{pair:?} is not key=value\n\n{}", usage.help());
-            };
-            set.insert(key.to_string(), Some(value.to_string()));
-        }
-        for list in parsed.values("unset") {
-            for key in list.split(',').map(str::trim).filter(|k| !k.is_empty()) {
-                set.insert(key.to_string(), None);
-            }
-        }
-        if set.is_empty() {
-            bail!("nothing to apply\n\n{}", usage.help());
-        }
-        Node::MetaApply {
-            node_id: parsed.value("node-id"),
-            set,
-        }
-    };
-    Ok(Command::Node(node))
+    let this = parsed.bool("self")?;
+    if this && node.is_some() {
+        bail!("-self and a node id exclude each other");
+    }
+    Ok(Command::Node(Node::Status(Status {
+        node,
+        this,
+        stats: parsed.bool("stats")?,
+        json: parsed.bool("json")?,
+        verbose: parsed.bool("verbose")?,
+    })))
 }
 
-/// Parse `caravan system …` (without `system`).
-pub fn parse_system(args: &[String]) -> Result<Command> {
-    let Some(("gc", rest)) = args.split_first().map(|(s, r)| (s.as_str(), r)) else {
-        bail!("usage: {}", SYSTEM_GC.usage);
-    };
-    let Some(parsed) = SYSTEM_GC.parse(rest)? else {
-        return Ok(Command::Text(SYSTEM_GC.help()));
-    };
+/// `node meta read`'s command.
+pub fn build_meta_read(parsed: &Parsed) -> Result<Command> {
     if !parsed.free().is_empty() {
-        bail!("{}", SYSTEM_GC.wrong_arguments());
+        return Err(WrongArguments.into());
+    }
+    Ok(Command::Node(Node::MetaRead {
+        node_id: parsed.value("node-id"),
+        json: parsed.bool("json")?,
+    }))
+}
+
+/// `node meta apply`'s command.
+pub fn build_meta_apply(parsed: &Parsed) -> Result<Command> {
+    let mut set = BTreeMap::new();
+    for pair in parsed.free() {
+        let Some((key, value)) = pair.split_once('=') else {
+            bail!("{pair:?} is not key=value");
+        };
+        set.insert(key.to_string(), Some(value.to_string()));
+    }
+    for list in parsed.values("unset") {
+        for key in list.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+            set.insert(key.to_string(), None);
+        }
+    }
+    if set.is_empty() {
+        bail!("nothing to apply: give key=value pairs or -unset");
+    }
+    Ok(Command::Node(Node::MetaApply {
+        node_id: parsed.value("node-id"),
+        set,
+    }))
+}
+
+/// `system gc`'s command.
+pub fn build_system_gc(parsed: &Parsed) -> Result<Command> {
+    if !parsed.free().is_empty() {
+        return Err(WrongArguments.into());
     }
     Ok(Command::Node(Node::Gc {
         node_id: parsed.value("node-id"),

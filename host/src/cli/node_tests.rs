@@ -2,8 +2,8 @@
 use super::*;
 
 fn parse_node(list: &[&str]) -> Result<Command> {
-    let args: Vec<String> = list.iter().map(|s| s.to_string()).collect();
-    parse(&args)
+    let args: Vec<String> = ["node"].iter().chain(list).map(|s| s.to_string()).collect();
+    super::super::parse(&args)
 }
 
 #[test]
@@ -64,12 +64,19 @@ fn node_commands_parse() {
         parse_node(&["status", "-h"]).unwrap(),
         Command::Text(_)
     ));
-    let args = vec!["gc".to_string(), "-node-id".into(), "n".into()];
+    let parse_system = |list: &[&str]| {
+        let args: Vec<String> = ["system"]
+            .iter()
+            .chain(list)
+            .map(|s| s.to_string())
+            .collect();
+        super::super::parse(&args)
+    };
     assert!(matches!(
-        parse_system(&args).unwrap(),
+        parse_system(&["gc", "-node-id", "n"]).unwrap(),
         Command::Node(Node::Gc { node_id: Some(ref n) }) if n == "n"
     ));
-    assert!(parse_system(&["frob".to_string()]).is_err());
+    assert!(parse_system(&["frob"]).is_err());
 }
 
 #[test]
