@@ -3,6 +3,7 @@
 mod support;
 
 mod acl;
+mod agent_start;
 mod allocations;
 mod api;
 mod cli;

@@ -257,16 +257,14 @@ pub struct AclConfig {
 impl FileConfig {
     /// Read a config file; `.json` files are JSON, anything else HCL. A key Nomad does not
     /// know, or a value of the wrong type, is an error naming the file, line and key; a
-    /// Nomad setting caravan does not implement is logged once and ignored.
-    pub fn load(path: &Path) -> Result<Self> {
+    /// Nomad setting caravan does not implement is ignored, with one warning returned for
+    /// the caller to log (the log is set up from the configuration, so after this).
+    pub fn load(path: &Path) -> Result<(Self, Vec<String>)> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("failed to read config file {}", path.display()))?;
         let json = path.extension().is_some_and(|e| e == "json");
         let parsed = super::config_keys::parse(path, &text, json)?;
-        for warning in &parsed.warnings {
-            tracing::warn!("{warning}");
-        }
-        Ok(parsed.config)
+        Ok((parsed.config, parsed.warnings))
     }
 
     /// Later files win, as Nomad merges several `-config` files.
@@ -585,8 +583,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("agent.hcl");
         std::fs::write(&path, "log_level = \"WARN\"\nui {\n  enabled = false\n}\n").unwrap();
-        let config = FileConfig::load(&path).unwrap();
+        let (config, warnings) = FileConfig::load(&path).unwrap();
         assert_eq!(config.log_level.as_deref(), Some("WARN"));
+        assert!(warnings.is_empty(), "{warnings:?}");
         assert!(!config.ui.enabled());
     }
 }

@@ -63,8 +63,11 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     if options.dev {
         config.bind_addr = Some("127.0.0.1".into());
     }
+    let mut ignored = Vec::new();
     for file in &options.config_files {
-        config.merge(FileConfig::load(file)?);
+        let (file_config, warnings) = FileConfig::load(file)?;
+        config.merge(file_config);
+        ignored.extend(warnings);
     }
     if options.data_dir.is_some() {
         config.data_dir = options.data_dir.clone();
@@ -88,6 +91,10 @@ pub async fn run(options: AgentOptions) -> Result<()> {
             .as_deref()
             .unwrap_or(crate::util::logging::DEFAULT_LEVEL),
     )?;
+    // Only now is there a log to say it in.
+    for warning in &ignored {
+        tracing::warn!("{warning}");
+    }
 
     // A dev agent without a data dir gets a temporary one, removed when it exits.
     let temp_dir = match (&config.data_dir, options.dev) {
