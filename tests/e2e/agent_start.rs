@@ -1,7 +1,10 @@
 //! What an agent tells a new user as it starts: one warning per ignored Nomad setting
-//! (after the log is set up, so that it shows).
+//! (after the log is set up, so that it shows), and a dev agent whose demo task survives
+//! the documented `alloc signal` examples.
 
-use crate::support::{Agent, wait_log};
+use std::process::{Command, Stdio};
+
+use crate::support::{Agent, task_state, wait_log, wait_task_running, wait_until};
 
 /// Nomad settings caravan ignores are each named once on stderr, at the default level.
 #[test]
@@ -33,4 +36,49 @@ fn ignored_nomad_settings_are_each_warned_about_once() {
         assert_eq!(log.matches(&warning).count(), 1, "{warning}\nin\n{log}");
     }
     assert_eq!(log.matches("ignoring").count(), 4, "{log}");
+}
+
+fn demo_stdout(agent: &Agent) -> String {
+    let reply = agent.get(&format!(
+        "/v1/client/fs/cat/{}?path=alloc/logs/demo.stdout.0",
+        agent.demo_alloc
+    ));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.text()
+}
+
+/// `caravan alloc signal -s SIGHUP ALLOC demo` (docs/cli.md's example) and the other common
+/// signals: the demo logs each and keeps running, as it was.
+#[test]
+fn the_demo_task_logs_the_common_signals_and_keeps_running() {
+    let agent = Agent::start();
+    let alloc = agent.demo_alloc.clone();
+    wait_task_running(&agent, &alloc, "demo");
+    for signal in ["SIGHUP", "SIGUSR1", "SIGUSR2", "SIGINT", "SIGQUIT"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
+            .args(["alloc", "signal", "-s", signal, &alloc[..8], "demo"])
+            .env("NOMAD_ADDR", format!("http://{}", agent.addr))
+            .env_remove("NOMAD_TOKEN")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let caught = format!("demo: caught {signal}\n");
+        wait_until(&caught, || demo_stdout(&agent).contains(&caught));
+        // Still the same run of the task, still printing the date.
+        let after = demo_stdout(&agent).len();
+        wait_until("a date after the signal", || {
+            demo_stdout(&agent)[after..]
+                .lines()
+                .any(|l| !l.is_empty() && !l.starts_with("demo:"))
+        });
+        let state = task_state(&agent, &alloc, "demo").unwrap();
+        assert_eq!(state["State"], "running", "{state}");
+        assert_eq!(state["Restarts"], 0, "{state}");
+    }
 }

@@ -7,6 +7,15 @@ use std::path::Path;
 
 use anyhow::Result;
 
+/// The demo task: the date to stdout and `tick` to stderr every second. It logs the common
+/// signals and keeps running, so every `alloc signal` example works on it; SIGTERM (a
+/// stop) is logged too, and ends it at once. A signal to the task's process group also
+/// ends the `sleep`, so the trap runs without waiting for the second to pass.
+const DEMO_SCRIPT: &str = "\
+for sig in HUP INT QUIT USR1 USR2; do trap \"echo 'demo: caught SIG$sig'\" $sig; done
+trap \"echo 'demo: caught SIGTERM, stopping'; exit 0\" TERM
+while :; do date; echo tick >&2; sleep 1; done";
+
 /// The dev agent's demo allocation: kept if the specs dir already has one.
 pub(super) fn write_demo_spec(specs_dir: &Path) -> Result<String> {
     std::fs::create_dir_all(specs_dir)?;
@@ -25,7 +34,7 @@ pub(super) fn write_demo_spec(specs_dir: &Path) -> Result<String> {
         "Tasks": [{
             "Name": "demo",
             "Command": "/bin/sh",
-            "Args": ["-c", "while :; do date; echo tick >&2; sleep 1; done"],
+            "Args": ["-c", DEMO_SCRIPT],
             "Env": {},
             "LogConfig": {"MaxFiles": 10, "MaxFileSizeMB": 10, "Disabled": false}
         }]
