@@ -82,3 +82,16 @@ fn the_demo_task_logs_the_common_signals_and_keeps_running() {
         assert_eq!(state["Restarts"], 0, "{state}");
     }
 }
+
+/// A plain-HTTP agent on a wildcard address without ACLs says once that anyone can use it
+/// (that loopback is not warned about is `agent::exposure`'s unit test).
+#[test]
+fn serving_plain_http_beyond_loopback_is_warned_about_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = Agent::start_in(dir.path(), &["-bind=0.0.0.0"]);
+    let port = open.addr.rsplit_once(':').unwrap().1;
+    let warning =
+        format!("serving plain HTTP on 0.0.0.0:{port}, which is not loopback, without TLS or ACLs");
+    wait_log(&open, &warning);
+    assert_eq!(open.log().matches("which is not loopback").count(), 1);
+}

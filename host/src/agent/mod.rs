@@ -11,6 +11,7 @@ pub mod config;
 mod config_keys;
 mod config_schema;
 mod dev;
+mod exposure;
 mod heartbeat;
 
 use self::config::FileConfig;
@@ -244,6 +245,9 @@ pub async fn run(options: AgentOptions) -> Result<()> {
             )
         })?;
     let addr = listener.local_addr()?;
+    if let Some(warning) = exposure::warning(addr, tls.is_some(), config.acl.enabled) {
+        tracing::warn!("{warning}");
+    }
     let ctx = runtime.context();
     let advertised = match (&options.advertise, &config.advertise.http) {
         (Some(a), _) | (None, Some(a)) => a.clone(),
