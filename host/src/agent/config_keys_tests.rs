@@ -153,3 +153,70 @@ fn the_etcd_registry_is_configured_in_the_server_block() {
         assert!(err.contains(needle), "{text:?}: {err}");
     }
 }
+
+/// Every key path of `section` under `prefix`: those caravan reads (leaves and maps), and
+/// the Nomad keys it ignores.
+fn schema_keys(section: &Section, prefix: &str, read: &mut Vec<String>, ignored: &mut Vec<String>) {
+    for (key, kind) in section.keys {
+        let path = join(prefix, key);
+        match kind {
+            Kind::Section(sub) => schema_keys(sub, &path, read, ignored),
+            Kind::Value | Kind::Map => read.push(path),
+        }
+    }
+    ignored.extend(section.nomad_only.iter().map(|key| join(prefix, key)));
+}
+
+/// docs/configuration.md lists exactly the keys the parser reads (its table's first column)
+/// and those it ignores (its list, one line per section).
+#[test]
+fn the_configuration_reference_lists_every_key_the_parser_accepts() {
+    const DOC: &str = include_str!("../../../docs/configuration.md");
+    let (mut read, mut ignored) = (Vec::new(), Vec::new());
+    schema_keys(&TOP, "", &mut read, &mut ignored);
+    let documented: Vec<String> = DOC
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`'))
+        .map(|(key, _)| key.to_string())
+        .collect();
+    let ignored_part = DOC
+        .split_once("## Nomad keys caravan ignores")
+        .expect("the ignored keys' heading")
+        .1;
+    let mut documented_ignored = Vec::new();
+    let mut prefix = String::new();
+    for line in ignored_part.lines() {
+        // `- section: keys, ...`, continued on indented lines.
+        let items = if let Some(item) = line.strip_prefix("- ") {
+            let (section, rest) = item.split_once(": ").expect("- section: keys");
+            prefix = section.trim_matches('`').replace("top level", "");
+            rest
+        } else if line.starts_with("  ") {
+            line
+        } else {
+            continue;
+        };
+        for key in items.split(", ").map(|k| k.trim().trim_end_matches(',')) {
+            if let Some(key) = key.strip_prefix('`').and_then(|k| k.strip_suffix('`')) {
+                documented_ignored.push(join(&prefix, key));
+            }
+        }
+    }
+    for (what, doc, parser) in [
+        ("the keys caravan reads", documented, read),
+        (
+            "the Nomad keys caravan ignores",
+            documented_ignored,
+            ignored,
+        ),
+    ] {
+        let not_documented: Vec<&String> = parser.iter().filter(|k| !doc.contains(k)).collect();
+        let not_parsed: Vec<&String> = doc.iter().filter(|k| !parser.contains(k)).collect();
+        assert!(
+            not_documented.is_empty() && not_parsed.is_empty() && doc.len() == parser.len(),
+            "{what}: not in docs/configuration.md: {not_documented:?}; documented but not \
+             in config_schema.rs: {not_parsed:?}"
+        );
+    }
+}
