@@ -1,4 +1,5 @@
-//! Who may do what: each route's requirement, checked against the caller's token.
+//! Who may do what: a route's requirement (its row in [`crate::router`]), checked against
+//! the caller's token.
 //!
 //! Alloc-scoped routes look the allocation up first (an unknown allocation is 404 for
 //! everyone, as Nomad) and check the **allocation's** namespace, never a `namespace`
@@ -7,38 +8,6 @@
 use crate::acl::{Acl, Requirement};
 use crate::host::{Allocation, Host, ResolveError, Token};
 use crate::http::{ApiError, ApiResult, Request};
-use crate::router::{FsOp, Route};
-
-/// What a route needs; `None` for routes that check nothing themselves.
-pub fn requirement(route: &Route, method: &str) -> Option<Requirement> {
-    Some(match route {
-        Route::Metadata if method == "POST" => Requirement::NodeWrite,
-        Route::Metadata | Route::HostStats => Requirement::NodeRead,
-        Route::GcAll => Requirement::NodeWrite,
-        Route::Fs(FsOp::Logs, _) => Requirement::Namespace(&["read-logs", "read-fs"]),
-        Route::Fs(_, _) => Requirement::Namespace(&["read-fs"]),
-        Route::AllocStats(_) => Requirement::Namespace(&["read-job"]),
-        Route::AllocGc(_) => Requirement::Namespace(&["submit-job", "gc-allocation"]),
-        Route::AllocRestart(_) | Route::AllocSignal(_) => {
-            Requirement::Namespace(&["alloc-lifecycle"])
-        }
-        Route::AllocChecks(_) => Requirement::Namespace(&["read-job"]),
-        // And `alloc-node-exec` after the parameters, as Nomad (`exec::start`).
-        Route::AllocExec(_) => Requirement::Namespace(&["alloc-exec"]),
-        Route::Nodes | Route::Node(_) => Requirement::NodeRead,
-        // Nomad's `Node.Register` is for clients only; over HTTP caravan asks node write.
-        Route::NodeRegister => Requirement::NodeWrite,
-        Route::Allocation(_) | Route::Allocations => Requirement::Namespace(&["read-job"]),
-        // Checked before answering that caravan does not implement them yet, with the
-        // capability Nomad requires, so nobody learns more than they may.
-        Route::AllocUnsupported(_, action) => Requirement::Namespace(match action.as_str() {
-            "snapshot" => &["read-job"],
-            _ => &["alloc-lifecycle"],
-        }),
-        // The UI's assets are public, as Nomad's: every call the page makes checks the token.
-        Route::AclTokenSelf | Route::AclBootstrap | Route::Ui(_) => return None,
-    })
-}
 
 /// The caller of one request and what its route requires.
 pub struct Access<'a> {

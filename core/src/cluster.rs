@@ -10,13 +10,55 @@ use serde_json::{Map, Value, json};
 use crate::access::Access;
 use crate::host::{Allocation, Host, NodeInfo, PlacedAllocation, TaskStatus, Timestamp};
 use crate::http::{ApiError, ApiResult, ForwardTo, Request};
-use crate::params::go_quote;
+use crate::params::{Query, go_quote};
 
 /// Marks a request a server already forwarded.
 pub const FORWARDED_HEADER: &str = "x-caravan-forwarded";
 
 fn forwarded(req: &Request) -> bool {
     req.header(FORWARDED_HEADER).is_some()
+}
+
+/// Which agent answers: a server forwards what it knows to be elsewhere to that client node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locate<'a> {
+    /// Always this agent.
+    Here,
+    /// The node that holds this allocation.
+    Allocation(&'a str),
+    /// The node named by `?node_id=` (this agent's own client when empty).
+    Node,
+    /// For a GET, as [`Locate::Node`]; for a POST, `?node_id=` or else the body's `NodeID`
+    /// (metadata applies); any other method here.
+    NodeOrBody,
+}
+
+/// Where a request goes: another node when this server knows the allocation or node_id is
+/// elsewhere (`Some`), else here.
+pub fn forward_target(
+    host: &impl Host,
+    req: &Request,
+    query: &Query,
+    locate: Locate,
+    access: &Access,
+) -> ApiResult<Option<String>> {
+    let node_id = || query.get("node_id").unwrap_or("").to_string();
+    match locate {
+        Locate::Here => Ok(None),
+        Locate::Allocation(id) => locate_allocation(host, access, id),
+        Locate::Node => locate_node(host, access, &node_id()),
+        Locate::NodeOrBody => match req.method.as_str() {
+            "GET" => locate_node(host, access, &node_id()),
+            "POST" => {
+                let apply = crate::meta::decode_apply(&req.body)?;
+                let id = Some(node_id())
+                    .filter(|id| !id.is_empty())
+                    .unwrap_or(apply.node_id);
+                locate_node(host, access, &id)
+            }
+            _ => Ok(None),
+        },
+    }
 }
 
 /// For alloc-scoped routes: the node to forward to, or `None` to answer here.

@@ -14,6 +14,7 @@ pub mod exec;
 pub mod filemode;
 pub mod fs;
 pub mod fs_params;
+pub mod gc;
 pub mod host;
 pub mod http;
 pub mod json;

@@ -129,10 +129,7 @@ pub fn signal(
 
 /// `GET /v1/client/allocation/:id/checks`: check id → result. caravan runs no health
 /// checks yet, so the map is empty.
-pub fn checks(host: &impl Host, access: &Access, alloc_id: &str, method: &str) -> ApiResult<Value> {
-    if method != "GET" {
-        return Err(ApiError::invalid_method());
-    }
+pub fn checks(host: &impl Host, access: &Access, alloc_id: &str) -> ApiResult<Value> {
     access.allocation(host, alloc_id)?;
     Ok(Value::Object(Map::new()))
 }

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::host::{DynamicMeta, MetaOp};
-use crate::http::{ApiError, ApiResult};
-use crate::params::go_quote;
+use crate::access::Access;
+use crate::host::{DynamicMeta, Host, MetaOp};
+use crate::http::{ApiError, ApiResult, Request, Response};
+use crate::params::{Query, go_quote};
 
 /// A decoded `NodeMetaApplyRequest`.
 #[derive(Debug, Default, PartialEq)]
@@ -170,6 +171,55 @@ pub fn visible_dynamic<'a>(
         .filter(|(key, value)| value.is_some() || static_meta.contains_key(*key))
         .map(|(key, value)| (key.as_str(), value.as_deref()))
         .collect()
+}
+
+/// `GET /v1/client/metadata`.
+pub fn read(host: &impl Host, access: &Access, query: &Query) -> ApiResult<Response> {
+    access.node(host)?;
+    let static_meta = host.static_meta();
+    let dynamic = host.dynamic_meta();
+    Ok(meta_response(&static_meta, &dynamic, query))
+}
+
+/// `POST /v1/client/metadata`: validate, then apply as one change set.
+pub fn apply(
+    host: &impl Host,
+    access: &Access,
+    req: &Request,
+    query: &Query,
+) -> ApiResult<Response> {
+    let apply = decode_apply(&req.body)?;
+    access.node(host)?;
+    let changes = validate(apply.meta.as_ref())?;
+    let static_meta = host.static_meta();
+    let dynamic = host
+        .apply_meta(plan(&static_meta, changes))
+        .map_err(|e| ApiError::internal(format!("failed to store node metadata: {e}")))?;
+    Ok(meta_response(&static_meta, &dynamic, query))
+}
+
+fn meta_response(
+    static_meta: &BTreeMap<String, String>,
+    dynamic: &DynamicMeta,
+    query: &Query,
+) -> Response {
+    let statics = static_meta.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let body = crate::json::string_maps_to_vec(
+        &[
+            ("Dynamic", visible_dynamic(static_meta, dynamic)),
+            ("Meta", all_present(merged(static_meta, dynamic))),
+            ("Static", all_present(statics)),
+        ],
+        crate::http::pretty(query),
+    );
+    Response::json_encoded(body)
+}
+
+/// Entries of a map without tombstones, in the form of one that may have them.
+fn all_present<'a>(
+    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<(&'a str, Option<&'a str>)> {
+    entries.into_iter().map(|(k, v)| (k, Some(v))).collect()
 }
 
 #[cfg(test)]

@@ -1,8 +1,23 @@
-//! Which handler a path reaches, decided the way Nomad's `http.ServeMux` and sub-dispatchers
-//! decide it, except that unclean paths are cleaned in place instead of redirected
-//! (python-nomad does not follow redirects; nomad-tools sends `/v1//client/...`).
+//! The route table: every route the core serves, each described once — its name, path
+//! pattern, methods, CORS, ACL requirement and where it is answered — in [`Route::spec`], an
+//! exhaustive `match` the compiler checks. Parsing ([`route`]), the access check, forwarding
+//! and [`dispatch`] all read from it, so a new route is one row here plus its handler
+//! (docs/architecture.md, "Where a new route goes").
+//!
+//! Paths are matched the way Nomad's `http.ServeMux` and sub-dispatchers match them, except
+//! that unclean paths are cleaned in place instead of redirected (python-nomad does not
+//! follow redirects; nomad-tools sends `/v1//client/...`).
 
-use crate::http::{ApiError, ApiResult};
+use std::sync::LazyLock;
+
+use crate::access::Access;
+use crate::acl::Requirement::{self, Namespace, NodeRead, NodeWrite};
+use crate::cluster::Locate;
+use crate::host::Host;
+use crate::http::{Action, ApiError, ApiResult, Request, Response, StreamStart};
+use crate::params::Query;
+use crate::stream::Stream;
+use crate::{cluster, exec, fs, gc, lifecycle, logs, meta, register, stats, tokens, ui};
 
 /// The file-system operations under `/v1/client/fs/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +30,7 @@ pub enum FsOp {
     Logs,
 }
 
-/// Every route the core serves.
+/// Every route the core serves, with what its path carries; [`Route::spec`] describes each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Metadata,
@@ -53,118 +68,191 @@ pub enum Route {
     Ui(String),
 }
 
-/// The name of every route, so tests can prove they cover them all.
-pub const NAMES: &[&str] = &[
-    "metadata",
-    "stats",
-    "gc",
-    "fs/ls",
-    "fs/stat",
-    "fs/readat",
-    "fs/cat",
-    "fs/stream",
-    "fs/logs",
-    "allocation/stats",
-    "allocation/gc",
-    "allocation/restart",
-    "allocation/signal",
-    "allocation/checks",
-    "allocation/exec",
-    "allocation/unsupported",
-    "acl/token/self",
-    "acl/bootstrap",
-    "node/register",
-    "nodes",
-    "node",
-    "allocations",
-    "allocation",
-    "ui",
-];
-
-impl Route {
-    /// This route's entry in [`NAMES`].
-    pub fn name(&self) -> &'static str {
-        match self {
-            Route::Metadata => "metadata",
-            Route::HostStats => "stats",
-            Route::GcAll => "gc",
-            Route::Fs(FsOp::Ls, _) => "fs/ls",
-            Route::Fs(FsOp::Stat, _) => "fs/stat",
-            Route::Fs(FsOp::ReadAt, _) => "fs/readat",
-            Route::Fs(FsOp::Cat, _) => "fs/cat",
-            Route::Fs(FsOp::Stream, _) => "fs/stream",
-            Route::Fs(FsOp::Logs, _) => "fs/logs",
-            Route::AllocStats(_) => "allocation/stats",
-            Route::AllocGc(_) => "allocation/gc",
-            Route::AllocRestart(_) => "allocation/restart",
-            Route::AllocSignal(_) => "allocation/signal",
-            Route::AllocChecks(_) => "allocation/checks",
-            Route::AllocExec(_) => "allocation/exec",
-            Route::AllocUnsupported(..) => "allocation/unsupported",
-            Route::AclTokenSelf => "acl/token/self",
-            Route::AclBootstrap => "acl/bootstrap",
-            Route::NodeRegister => "node/register",
-            Route::Nodes => "nodes",
-            Route::Node(_) => "node",
-            Route::Allocations => "allocations",
-            Route::Allocation(_) => "allocation",
-            Route::Ui(_) => "ui",
-        }
-    }
-
-    /// The route's path pattern, ids as placeholders (`/v1/client/fs/cat/:alloc_id`): a
-    /// bounded set, for labels (the host's request metrics) that must never carry an id.
-    pub fn pattern(&self) -> &'static str {
-        match self {
-            Route::Metadata => "/v1/client/metadata",
-            Route::HostStats => "/v1/client/stats",
-            Route::GcAll => "/v1/client/gc",
-            Route::Fs(FsOp::Ls, _) => "/v1/client/fs/ls/:alloc_id",
-            Route::Fs(FsOp::Stat, _) => "/v1/client/fs/stat/:alloc_id",
-            Route::Fs(FsOp::ReadAt, _) => "/v1/client/fs/readat/:alloc_id",
-            Route::Fs(FsOp::Cat, _) => "/v1/client/fs/cat/:alloc_id",
-            Route::Fs(FsOp::Stream, _) => "/v1/client/fs/stream/:alloc_id",
-            Route::Fs(FsOp::Logs, _) => "/v1/client/fs/logs/:alloc_id",
-            Route::AllocStats(_) => "/v1/client/allocation/:alloc_id/stats",
-            Route::AllocGc(_) => "/v1/client/allocation/:alloc_id/gc",
-            Route::AllocRestart(_) => "/v1/client/allocation/:alloc_id/restart",
-            Route::AllocSignal(_) => "/v1/client/allocation/:alloc_id/signal",
-            Route::AllocChecks(_) => "/v1/client/allocation/:alloc_id/checks",
-            Route::AllocExec(_) => "/v1/client/allocation/:alloc_id/exec",
-            Route::AllocUnsupported(_, action) => match action.as_str() {
-                "snapshot" => "/v1/client/allocation/:alloc_id/snapshot",
-                _ => "/v1/client/allocation/:alloc_id/pause",
-            },
-            Route::AclTokenSelf => "/v1/acl/token/self",
-            Route::AclBootstrap => "/v1/acl/bootstrap",
-            Route::NodeRegister => REGISTER_PATH,
-            Route::Nodes => "/v1/nodes",
-            Route::Node(_) => "/v1/node/:node_id",
-            Route::Allocations => "/v1/allocations",
-            Route::Allocation(_) => "/v1/allocation/:alloc_id",
-            Route::Ui(_) => "/ui/*",
-        }
-    }
-
-    /// Nomad wraps every client route in CORS handling except `/v1/client/gc`.
-    pub fn cors(&self) -> bool {
-        !matches!(
-            self,
-            Route::GcAll
-                | Route::AclTokenSelf
-                | Route::AclBootstrap
-                | Route::NodeRegister
-                | Route::Nodes
-                | Route::Node(_)
-                | Route::Allocations
-                | Route::Allocation(_)
-                | Route::Ui(_)
-        )
-    }
+/// One row of the table: everything decided about a route before its handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spec<'a> {
+    /// Short and unique: the tests prove every route is covered by these names.
+    pub name: &'static str,
+    /// The path, ids as placeholders (`/v1/client/fs/cat/:alloc_id`): it is what [`route`]
+    /// matches, and, as a bounded set, the label of the host's request metrics (never an id).
+    pub pattern: &'static str,
+    pub methods: Methods,
+    pub cors: Cors,
+    pub acl: Needs,
+    pub locate: Locate<'a>,
 }
+
+/// Which methods a route takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Methods {
+    /// Any method: Nomad's handler never looks.
+    Any,
+    /// Only these; any other is Nomad's 405 `Invalid method`, after forwarding (the node
+    /// answers for itself) and before the handler.
+    Only(&'static [&'static str]),
+    /// Only these, refused by the handler itself: Nomad checks something else first (that
+    /// the route exists on this agent, or the WebSocket handshake).
+    InHandler(&'static [&'static str]),
+}
+
+/// Whether Nomad wraps the route in its CORS handler (every client route but GC-all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cors {
+    Wrapped,
+    Bare,
+}
+
+/// What the caller's token must allow ([`Access`] checks it where the handler looks the
+/// allocation or node up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Nothing checked here: public (the UI's assets), or the handler resolves the token
+    /// itself (the ACL token routes).
+    Nothing,
+    /// This, whatever the method.
+    Always(Requirement),
+    /// The first for reads, the second for a POST (node metadata).
+    ReadWrite(Requirement, Requirement),
+}
+
+const GET: &[&str] = &["GET"];
+const GET_HEAD: &[&str] = &["GET", "HEAD"];
+const GET_POST: &[&str] = &["GET", "POST"];
+const POST_PUT: &[&str] = &["POST", "PUT"];
 
 /// Where a client registers with a server (its heartbeat); the host's heartbeat uses it.
 pub const REGISTER_PATH: &str = "/v1/internal/node/register";
+
+impl Route {
+    /// The table: one row per route.
+    #[rustfmt::skip]
+    pub fn spec(&self) -> Spec<'_> {
+        use {Cors::*, Locate::*, Methods::*, Needs::*};
+        let row = |name, pattern, methods, cors, acl, locate| Spec { name, pattern, methods, cors, acl, locate };
+        match self {
+            //                             name                       pattern                                      methods               cors      acl                                                   locate
+            Route::Metadata         => row("metadata",                "/v1/client/metadata",                       Only(GET_POST),       Wrapped,  ReadWrite(NodeRead, NodeWrite),                       NodeOrBody),
+            Route::HostStats        => row("stats",                   "/v1/client/stats",                          Any,                  Wrapped,  Always(NodeRead),                                     Node),
+            Route::GcAll            => row("gc",                      "/v1/client/gc",                             Any,                  Bare,     Always(NodeWrite),                                    Node),
+            Route::Fs(op, id)       => row(op.name(),                 op.pattern(),                                Any,                  Wrapped,  Always(op.requirement()),                             Allocation(id)),
+            Route::AllocStats(id)   => row("allocation/stats",        "/v1/client/allocation/:alloc_id/stats",     Any,                  Wrapped,  Always(Namespace(&["read-job"])),                     Allocation(id)),
+            Route::AllocGc(id)      => row("allocation/gc",           "/v1/client/allocation/:alloc_id/gc",        Any,                  Wrapped,  Always(Namespace(&["submit-job", "gc-allocation"])),  Allocation(id)),
+            Route::AllocRestart(id) => row("allocation/restart",      "/v1/client/allocation/:alloc_id/restart",   Only(POST_PUT),       Wrapped,  Always(Namespace(&["alloc-lifecycle"])),              Allocation(id)),
+            Route::AllocSignal(id)  => row("allocation/signal",       "/v1/client/allocation/:alloc_id/signal",    Only(POST_PUT),       Wrapped,  Always(Namespace(&["alloc-lifecycle"])),              Allocation(id)),
+            Route::AllocChecks(id)  => row("allocation/checks",       "/v1/client/allocation/:alloc_id/checks",    Only(GET),            Wrapped,  Always(Namespace(&["read-job"])),                     Allocation(id)),
+            // And `alloc-node-exec` after the parameters, as Nomad (`exec::start`).
+            Route::AllocExec(id)    => row("allocation/exec",         "/v1/client/allocation/:alloc_id/exec",      InHandler(GET),       Wrapped,  Always(Namespace(&["alloc-exec"])),                   Allocation(id)),
+            // Checked before answering that caravan does not implement them yet, with the
+            // capability Nomad requires, so nobody learns more than they may.
+            Route::AllocUnsupported(_, action) => match action.as_str() {
+                "snapshot"          => row("allocation/unsupported",  "/v1/client/allocation/:alloc_id/snapshot",  Any,                  Wrapped,  Always(Namespace(&["read-job"])),                     Here),
+                _                   => row("allocation/unsupported",  "/v1/client/allocation/:alloc_id/pause",     Any,                  Wrapped,  Always(Namespace(&["alloc-lifecycle"])),              Here),
+            },
+            Route::AclTokenSelf     => row("acl/token/self",          "/v1/acl/token/self",                        Any,                  Bare,     Nothing,                                              Here),
+            Route::AclBootstrap     => row("acl/bootstrap",           "/v1/acl/bootstrap",                         Only(POST_PUT),       Bare,     Nothing,                                              Here),
+            // Nomad's `Node.Register` is for clients only; over HTTP caravan asks node write.
+            Route::NodeRegister     => row("node/register",           REGISTER_PATH,                               InHandler(POST_PUT),  Bare,     Always(NodeWrite),                                    Here),
+            Route::Nodes            => row("nodes",                   "/v1/nodes",                                 Any,                  Bare,     Always(NodeRead),                                     Here),
+            Route::Node(_)          => row("node",                    "/v1/node/:node_id",                         Any,                  Bare,     Always(NodeRead),                                     Here),
+            Route::Allocations      => row("allocations",             "/v1/allocations",                           Any,                  Bare,     Always(Namespace(&["read-job"])),                     Here),
+            Route::Allocation(_)    => row("allocation",              "/v1/allocation/:alloc_id",                  Any,                  Bare,     Always(Namespace(&["read-job"])),                     Here),
+            // The UI's assets are public, as Nomad's: every call the page makes checks the token.
+            Route::Ui(_)            => row("ui",                      "/ui/*",                                     InHandler(GET_HEAD),  Bare,     Nothing,                                              Here),
+        }
+    }
+
+    /// This route's entry in [`NAMES`].
+    pub fn name(&self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The route's path pattern (see [`Spec::pattern`]).
+    pub fn pattern(&self) -> &'static str {
+        self.spec().pattern
+    }
+
+    /// Whether Nomad wraps the route in CORS handling.
+    pub fn cors(&self) -> bool {
+        self.spec().cors == Cors::Wrapped
+    }
+}
+
+impl Spec<'_> {
+    /// What a caller needs for this method, from the row's [`Needs`].
+    pub fn requirement(&self, method: &str) -> Option<Requirement> {
+        match self.acl {
+            Needs::Nothing => None,
+            Needs::Always(requirement) => Some(requirement),
+            Needs::ReadWrite(_, write) if method == "POST" => Some(write),
+            Needs::ReadWrite(read, _) => Some(read),
+        }
+    }
+}
+
+impl FsOp {
+    #[rustfmt::skip]
+    fn name(self) -> &'static str {
+        match self {
+            FsOp::Ls => "fs/ls", FsOp::Stat => "fs/stat", FsOp::ReadAt => "fs/readat",
+            FsOp::Cat => "fs/cat", FsOp::Stream => "fs/stream", FsOp::Logs => "fs/logs",
+        }
+    }
+
+    fn pattern(self) -> &'static str {
+        match self {
+            FsOp::Ls => "/v1/client/fs/ls/:alloc_id",
+            FsOp::Stat => "/v1/client/fs/stat/:alloc_id",
+            FsOp::ReadAt => "/v1/client/fs/readat/:alloc_id",
+            FsOp::Cat => "/v1/client/fs/cat/:alloc_id",
+            FsOp::Stream => "/v1/client/fs/stream/:alloc_id",
+            FsOp::Logs => "/v1/client/fs/logs/:alloc_id",
+        }
+    }
+
+    fn requirement(self) -> Requirement {
+        match self {
+            FsOp::Logs => Namespace(&["read-logs", "read-fs"]),
+            _ => Namespace(&["read-fs"]),
+        }
+    }
+}
+
+/// Every route, built from the id its path carries (unused by routes without one): what
+/// [`route`] tries in turn, and where [`NAMES`] come from.
+pub const ALL: &[fn(String) -> Route] = &[
+    |_| Route::Metadata,
+    |_| Route::HostStats,
+    |_| Route::GcAll,
+    |id| Route::Fs(FsOp::Ls, id),
+    |id| Route::Fs(FsOp::Stat, id),
+    |id| Route::Fs(FsOp::ReadAt, id),
+    |id| Route::Fs(FsOp::Cat, id),
+    |id| Route::Fs(FsOp::Stream, id),
+    |id| Route::Fs(FsOp::Logs, id),
+    Route::AllocStats,
+    Route::AllocGc,
+    Route::AllocRestart,
+    Route::AllocSignal,
+    Route::AllocChecks,
+    Route::AllocExec,
+    |id| Route::AllocUnsupported(id, "snapshot".into()),
+    |id| Route::AllocUnsupported(id, "pause".into()),
+    |_| Route::AclTokenSelf,
+    |_| Route::AclBootstrap,
+    |_| Route::NodeRegister,
+    |_| Route::Nodes,
+    Route::Node,
+    |_| Route::Allocations,
+    Route::Allocation,
+    Route::Ui,
+];
+
+/// The name of every route, so tests can prove they cover them all.
+pub static NAMES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut names: Vec<_> = ALL.iter().map(|make| make(String::new()).name()).collect();
+    names.dedup();
+    names
+});
 
 const FS_PREFIX: &str = "/v1/client/fs/";
 const ALLOC_PREFIX: &str = "/v1/client/allocation/";
@@ -174,79 +262,45 @@ pub fn route(raw_path: &str) -> ApiResult<Route> {
     let decoded = crate::params::decode_path(raw_path)
         .ok_or_else(|| ApiError::bad_request("invalid URL escape in path"))?;
     let path = clean(&decoded);
-    match path.as_str() {
-        "/v1/client/metadata" => return Ok(Route::Metadata),
-        "/v1/client/stats" => return Ok(Route::HostStats),
-        "/v1/client/gc" => return Ok(Route::GcAll),
-        "/v1/acl/token/self" => return Ok(Route::AclTokenSelf),
-        "/v1/acl/bootstrap" => return Ok(Route::AclBootstrap),
-        REGISTER_PATH => return Ok(Route::NodeRegister),
-        "/v1/nodes" => return Ok(Route::Nodes),
-        "/v1/allocations" => return Ok(Route::Allocations),
-        _ => {}
-    }
     if path == "/ui" || path.starts_with("/ui/") {
         return Ok(Route::Ui(path));
     }
-    if let Some(rest) = path.strip_prefix(FS_PREFIX) {
-        return fs_route(rest);
-    }
-    if let Some(rest) = path.strip_prefix(ALLOC_PREFIX) {
-        return alloc_route(rest);
-    }
-    for (prefix, make) in [
-        ("/v1/node/", Route::Node as fn(String) -> Route),
-        ("/v1/allocation/", Route::Allocation),
-    ] {
-        if let Some(id) = path
-            .strip_prefix(prefix)
-            .filter(|id| !id.is_empty() && !id.contains('/'))
-        {
-            return Ok(make(id.to_string()));
+    for make in ALL {
+        if let Some(id) = capture(make(String::new()).pattern(), &path)? {
+            return Ok(make(id));
         }
     }
-    if path == "/v1/client/fs" {
+    // Nothing matched: the texts of Nomad's sub-dispatchers, else its fallthrough.
+    if path.starts_with(ALLOC_PREFIX) {
+        return Err(ApiError::not_found("resource not found"));
+    }
+    if path == "/v1/client/fs" || path.starts_with(FS_PREFIX) {
         return Err(ApiError::not_found("Invalid method"));
     }
     Err(ApiError::not_found(""))
 }
 
-fn fs_route(rest: &str) -> ApiResult<Route> {
-    const OPS: [(&str, FsOp); 6] = [
-        ("ls/", FsOp::Ls),
-        ("stat/", FsOp::Stat),
-        ("readat/", FsOp::ReadAt),
-        ("cat/", FsOp::Cat),
-        ("stream/", FsOp::Stream),
-        ("logs/", FsOp::Logs),
-    ];
-    for (prefix, op) in OPS {
-        if let Some(alloc_id) = rest.strip_prefix(prefix) {
-            if alloc_id.is_empty() {
-                return Err(ApiError::bad_request("must provide a valid alloc id"));
-            }
-            return Ok(Route::Fs(op, alloc_id.to_string()));
-        }
-    }
-    Err(ApiError::not_found("Invalid method"))
-}
-
-fn alloc_route(rest: &str) -> ApiResult<Route> {
-    let tokens: Vec<&str> = rest.split('/').collect();
-    let [alloc_id, action] = tokens.as_slice() else {
-        return Err(ApiError::not_found("resource not found"));
+/// The id `path` carries if it matches `pattern` (an empty one for a pattern without a
+/// placeholder). A placeholder is one non-empty segment, except under `/v1/client/fs/`,
+/// where Nomad's handlers take everything after the operation, slashes included.
+fn capture(pattern: &str, path: &str) -> ApiResult<Option<String>> {
+    let Some((prefix, placeholder)) = pattern.split_once(':') else {
+        return Ok((pattern == path).then(String::new));
     };
-    let alloc_id = alloc_id.to_string();
-    match *action {
-        "stats" => Ok(Route::AllocStats(alloc_id)),
-        "gc" => Ok(Route::AllocGc(alloc_id)),
-        "restart" => Ok(Route::AllocRestart(alloc_id)),
-        "signal" => Ok(Route::AllocSignal(alloc_id)),
-        "checks" => Ok(Route::AllocChecks(alloc_id)),
-        "exec" => Ok(Route::AllocExec(alloc_id)),
-        "snapshot" | "pause" => Ok(Route::AllocUnsupported(alloc_id, action.to_string())),
-        _ => Err(ApiError::not_found("resource not found")),
+    let suffix = placeholder.find('/').map_or("", |i| &placeholder[i..]);
+    let Some(id) = path
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix(suffix))
+    else {
+        return Ok(None);
+    };
+    if prefix.starts_with(FS_PREFIX) {
+        if id.is_empty() {
+            return Err(ApiError::bad_request("must provide a valid alloc id"));
+        }
+        return Ok(Some(id.to_string()));
     }
+    Ok((!id.is_empty() && !id.contains('/')).then(|| id.to_string()))
 }
 
 /// Go's `path.Clean`, keeping a trailing slash as `ServeMux` does.
@@ -268,188 +322,127 @@ pub fn clean(path: &str) -> String {
     cleaned
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn err(path: &str) -> (u16, String) {
-        let e = route(path).unwrap_err();
-        (e.status, e.message)
+/// Answer a routed request: its row's access requirement, forwarding and methods, then
+/// its handler.
+pub fn dispatch<H: Host>(
+    host: &H,
+    req: &Request,
+    query: &Query,
+    route: Route,
+) -> ApiResult<Action<Stream<H::Watch>>> {
+    let spec = route.spec();
+    let access = Access {
+        request: req,
+        requirement: spec.requirement(&req.method),
+    };
+    if let Some(node) = cluster::forward_target(host, req, query, spec.locate, &access)? {
+        return Ok(Action::Forward(cluster::forward_to(node)));
     }
-
-    #[test]
-    fn exact_routes() {
-        assert_eq!(route("/v1/client/metadata"), Ok(Route::Metadata));
-        assert_eq!(route("/v1/client/stats"), Ok(Route::HostStats));
-        assert_eq!(route("/v1/client/gc"), Ok(Route::GcAll));
+    if let Methods::Only(methods) = spec.methods
+        && !methods.contains(&req.method.as_str())
+    {
+        return Err(ApiError::invalid_method());
     }
-
-    #[test]
-    fn exact_routes_with_trailing_slash_fall_through_to_empty_404() {
-        for path in [
-            "/v1/client/stats/",
-            "/v1/client/gc/",
-            "/v1/client/metadata/",
-            "/v1/nope",
-            "/",
-        ] {
-            assert_eq!(err(path), (404, String::new()), "{path}");
+    let response = match route {
+        Route::Metadata if req.method == "GET" => meta::read(host, &access, query)?,
+        Route::Metadata => meta::apply(host, &access, req, query)?,
+        Route::HostStats => {
+            access.node(host)?;
+            Response::json(&stats::host_body(host.host_stats().as_ref()), query)
         }
-    }
-
-    #[test]
-    fn fs_routes_take_everything_after_the_prefix_as_the_alloc_id() {
-        assert_eq!(
-            route("/v1/client/fs/ls/abc"),
-            Ok(Route::Fs(FsOp::Ls, "abc".into()))
-        );
-        assert_eq!(
-            route("/v1/client/fs/cat/abc/def"),
-            Ok(Route::Fs(FsOp::Cat, "abc/def".into()))
-        );
-        assert_eq!(
-            route("/v1/client/fs/logs/x"),
-            Ok(Route::Fs(FsOp::Logs, "x".into()))
-        );
-        assert_eq!(
-            route("/v1/client/fs/stream/x"),
-            Ok(Route::Fs(FsOp::Stream, "x".into()))
-        );
-        assert_eq!(
-            route("/v1/client/fs/readat/x"),
-            Ok(Route::Fs(FsOp::ReadAt, "x".into()))
-        );
-        assert_eq!(
-            route("/v1/client/fs/stat/x"),
-            Ok(Route::Fs(FsOp::Stat, "x".into()))
-        );
-    }
-
-    #[test]
-    fn fs_errors_match_nomad() {
-        assert_eq!(
-            err("/v1/client/fs/ls/"),
-            (400, "must provide a valid alloc id".into())
-        );
-        assert_eq!(err("/v1/client/fs/"), (404, "Invalid method".into()));
-        assert_eq!(err("/v1/client/fs"), (404, "Invalid method".into()));
-        assert_eq!(err("/v1/client/fs/ls"), (404, "Invalid method".into()));
-        assert_eq!(err("/v1/client/fs/foo/x"), (404, "Invalid method".into()));
-    }
-
-    #[test]
-    fn unclean_paths_are_cleaned_not_redirected() {
-        assert_eq!(
-            route("/v1//client/fs/logs/x"),
-            Ok(Route::Fs(FsOp::Logs, "x".into()))
-        );
-        assert_eq!(route("/v1/./client/stats"), Ok(Route::HostStats));
-        assert_eq!(route("/v1/client/x/../stats"), Ok(Route::HostStats));
-        assert_eq!(route("/v1/client/%73tats"), Ok(Route::HostStats));
-    }
-
-    #[test]
-    fn allocation_routes_need_exactly_two_tokens() {
-        assert_eq!(
-            route("/v1/client/allocation/a/stats"),
-            Ok(Route::AllocStats("a".into()))
-        );
-        assert_eq!(
-            route("/v1/client/allocation/a/gc"),
-            Ok(Route::AllocGc("a".into()))
-        );
-        assert_eq!(
-            err("/v1/client/allocation/a"),
-            (404, "resource not found".into())
-        );
-        assert_eq!(
-            err("/v1/client/allocation/a/stats/x"),
-            (404, "resource not found".into())
-        );
-        assert_eq!(
-            err("/v1/client/allocation/a/nope"),
-            (404, "resource not found".into())
-        );
-        assert_eq!(
-            route("/v1/client/allocation/a/restart"),
-            Ok(Route::AllocRestart("a".into()))
-        );
-        assert_eq!(
-            route("/v1/client/allocation/a/exec"),
-            Ok(Route::AllocExec("a".into()))
-        );
-    }
-
-    #[test]
-    fn every_route_has_a_listed_name() {
-        let paths = [
-            "/v1/client/metadata",
-            "/v1/client/stats",
-            "/v1/client/gc",
-            "/v1/client/fs/ls/a",
-            "/v1/client/fs/stat/a",
-            "/v1/client/fs/readat/a",
-            "/v1/client/fs/cat/a",
-            "/v1/client/fs/stream/a",
-            "/v1/client/fs/logs/a",
-            "/v1/client/allocation/a/stats",
-            "/v1/client/allocation/a/gc",
-            "/v1/client/allocation/a/restart",
-            "/v1/client/allocation/a/signal",
-            "/v1/client/allocation/a/checks",
-            "/v1/client/allocation/a/exec",
-            "/v1/client/allocation/a/pause",
-            "/v1/acl/token/self",
-            "/v1/acl/bootstrap",
-            "/v1/internal/node/register",
-            "/v1/nodes",
-            "/v1/node/n",
-            "/v1/allocations",
-            "/v1/allocation/a",
-            "/ui/",
-        ];
-        let names: std::collections::BTreeSet<_> =
-            paths.iter().map(|p| route(p).unwrap().name()).collect();
-        assert_eq!(names, NAMES.iter().copied().collect());
-    }
-
-    #[test]
-    fn patterns_carry_no_ids() {
-        let id = "5fc98185-17ff-26bc-a802-0c74fa471c99";
-        for (path, pattern) in [
-            (
-                format!("/v1/client/fs/cat/{id}"),
-                "/v1/client/fs/cat/:alloc_id",
-            ),
-            (
-                format!("/v1/client/allocation/{id}/stats"),
-                "/v1/client/allocation/:alloc_id/stats",
-            ),
-            (
-                format!("/v1/client/allocation/{id}/exec"),
-                "/v1/client/allocation/:alloc_id/exec",
-            ),
-            (format!("/v1/node/{id}"), "/v1/node/:node_id"),
-            ("/ui/app.js".to_string(), "/ui/*"),
-            ("/v1//client/./stats".to_string(), "/v1/client/stats"),
-        ] {
-            assert_eq!(route(&path).unwrap().pattern(), pattern, "{path}");
+        Route::GcAll => {
+            access.node(host)?;
+            gc::all(host);
+            Response::empty()
         }
-    }
+        Route::Fs(op, alloc_id) => return fs_dispatch(host, &access, op, &alloc_id, query),
+        Route::AllocStats(alloc_id) => {
+            access.allocation(host, &alloc_id)?;
+            let usage = host.allocation_usage(&alloc_id);
+            let only = query.get("task").filter(|t| !t.is_empty());
+            Response::json(&stats::allocation_body(&usage, only), query)
+        }
+        Route::AllocGc(alloc_id) => {
+            gc::allocation(host, &access, &alloc_id)?;
+            Response::empty()
+        }
+        Route::AllocRestart(alloc_id) => {
+            lifecycle::restart(host, &access, &alloc_id, &req.method, &req.body)?;
+            Response::json(&lifecycle::generic_response(), query)
+        }
+        Route::AllocSignal(alloc_id) => {
+            lifecycle::signal(host, &access, &alloc_id, &req.method, &req.body)?;
+            Response::json(&lifecycle::generic_response(), query)
+        }
+        Route::AllocChecks(alloc_id) => {
+            Response::json(&lifecycle::checks(host, &access, &alloc_id)?, query)
+        }
+        Route::AllocExec(alloc_id) => {
+            return Ok(Action::Exec(exec::start(
+                host, &access, &alloc_id, req, query,
+            )?));
+        }
+        Route::AllocUnsupported(alloc_id, action) => {
+            access.allocation(host, &alloc_id)?;
+            return Err(ApiError::not_implemented(format!(
+                "caravan does not implement the allocation {action} endpoint"
+            )));
+        }
+        Route::AclTokenSelf => tokens::token_self(host, req, query)?,
+        Route::AclBootstrap => tokens::bootstrap(host, query)?,
+        Route::NodeRegister => register::register(host, &access, req)?,
+        Route::Nodes => {
+            access.node(host)?;
+            Response::json(&cluster::nodes_body(host), query)
+        }
+        Route::Node(id) => {
+            access.node(host)?;
+            Response::json(&cluster::node_body(host, &id)?, query)
+        }
+        Route::Allocations => {
+            access.authenticate(host)?;
+            let namespace = query
+                .get("namespace")
+                .filter(|n| !n.is_empty())
+                .unwrap_or("default");
+            Response::json(&cluster::allocations_body(host, &access, namespace), query)
+        }
+        Route::Allocation(id) => {
+            Response::json(&cluster::allocation_body(host, &access, &id)?, query)
+        }
+        Route::Ui(path) => ui::serve(host, req, &path)?,
+    };
+    Ok(Action::Respond(response))
+}
 
-    #[test]
-    fn ui_routes_take_the_cleaned_path() {
-        assert_eq!(route("/ui/"), Ok(Route::Ui("/ui/".into())));
-        assert_eq!(route("/ui"), Ok(Route::Ui("/ui".into())));
-        assert_eq!(route("//ui/./app.js"), Ok(Route::Ui("/ui/app.js".into())));
-        assert_eq!(route("/ui/../v1/client/stats"), Ok(Route::HostStats));
-        assert_eq!(err("/uix"), (404, String::new()));
-    }
-
-    #[test]
-    fn clean_matches_go() {
-        assert_eq!(clean("/a//b/./c/../d/"), "/a/b/d/");
-        assert_eq!(clean("/../.."), "/");
-        assert_eq!(clean(""), "/");
+fn fs_dispatch<H: Host>(
+    host: &H,
+    access: &Access,
+    op: FsOp,
+    alloc_id: &str,
+    query: &Query,
+) -> ApiResult<Action<Stream<H::Watch>>> {
+    match op {
+        FsOp::Ls => fs::ls(host, access, alloc_id, query).map(Action::Respond),
+        FsOp::Stat => fs::stat(host, access, alloc_id, query).map(Action::Respond),
+        FsOp::Cat => fs::cat(host, access, alloc_id, query),
+        FsOp::ReadAt => fs::readat(host, access, alloc_id, query),
+        FsOp::Stream => fs::stream(host, access, alloc_id, query),
+        FsOp::Logs => {
+            let (body, plain) = logs::start(host, access, alloc_id, query)?;
+            let content_type = if plain {
+                "text/plain"
+            } else {
+                "application/json"
+            };
+            Ok(Action::Stream(StreamStart {
+                status: 200,
+                headers: vec![("Content-Type".into(), content_type.into())],
+                body,
+            }))
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;

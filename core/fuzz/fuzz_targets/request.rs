@@ -325,7 +325,7 @@ fuzz_target!(|input: Input| {
                     let requirement = routed
                         .as_ref()
                         .ok()
-                        .and_then(|r| caravan_core::access::requirement(r, &req.method));
+                        .and_then(|r| r.spec().requirement(&req.method));
                     assert!(
                         matches!(requirement, None | Some(Requirement::Namespace(_)))
                             && !matches!(
