@@ -7,6 +7,7 @@ mod agent_start;
 mod allocations;
 mod api;
 mod cli;
+mod cli_global_flags;
 mod cli_usage;
 mod cluster;
 mod containment;

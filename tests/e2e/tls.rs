@@ -17,19 +17,19 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use crate::support::{Agent, PATIENCE, wait_for, wait_log, wait_log_after, wait_until};
 
 /// A throwaway certificate authority.
-struct Ca {
+pub(crate) struct Ca {
     issuer: CertifiedIssuer<'static, KeyPair>,
 }
 
 /// A certificate and its key, PEM and DER.
-struct Leaf {
+pub(crate) struct Leaf {
     cert_pem: String,
     key_pem: String,
     der: CertificateDer<'static>,
 }
 
 impl Ca {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params
@@ -39,12 +39,12 @@ impl Ca {
         Self { issuer }
     }
 
-    fn pem(&self) -> String {
+    pub(crate) fn pem(&self) -> String {
         self.issuer.pem()
     }
 
     /// A certificate for `names` (Nomad's roles: `server.global.nomad`, `client.global.nomad`).
-    fn issue(&self, names: &[&str]) -> Leaf {
+    pub(crate) fn issue(&self, names: &[&str]) -> Leaf {
         let key = KeyPair::generate().unwrap();
         let params =
             CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
@@ -58,7 +58,7 @@ impl Ca {
     }
 }
 
-fn server_leaf(ca: &Ca) -> Leaf {
+pub(crate) fn server_leaf(ca: &Ca) -> Leaf {
     ca.issue(&["server.global.nomad", "localhost", "127.0.0.1"])
 }
 
@@ -70,10 +70,10 @@ fn replace(path: &Path, text: &str) {
 }
 
 /// A TLS agent: its certificate files in `<dir>/tls`, config in `<dir>/tls.hcl`.
-struct Setup {
+pub(crate) struct Setup {
     _dir: tempfile::TempDir,
-    tls_dir: PathBuf,
-    agent: Agent,
+    pub(crate) tls_dir: PathBuf,
+    pub(crate) agent: Agent,
 }
 
 fn start(ca: &Ca, leaf: &Leaf, extra: &str) -> Setup {
@@ -81,7 +81,7 @@ fn start(ca: &Ca, leaf: &Leaf, extra: &str) -> Setup {
 }
 
 /// [`start`] with more agent flags.
-fn start_with(ca: &Ca, leaf: &Leaf, extra: &str, flags: &[&str]) -> Setup {
+pub(crate) fn start_with(ca: &Ca, leaf: &Leaf, extra: &str, flags: &[&str]) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let tls_dir = dir.path().join("tls");
     std::fs::create_dir(&tls_dir).unwrap();
@@ -454,7 +454,7 @@ fn curl_speaks_mutual_tls_to_every_kind_of_endpoint() {
 }
 
 /// Write `leaf` as `<dir>/<name>.pem` and `<dir>/<name>-key.pem`.
-fn write_leaf(dir: &Path, name: &str, leaf: &Leaf) -> (PathBuf, PathBuf) {
+pub(crate) fn write_leaf(dir: &Path, name: &str, leaf: &Leaf) -> (PathBuf, PathBuf) {
     let (cert, key) = (
         dir.join(format!("{name}.pem")),
         dir.join(format!("{name}-key.pem")),
@@ -465,7 +465,7 @@ fn write_leaf(dir: &Path, name: &str, leaf: &Leaf) -> (PathBuf, PathBuf) {
 }
 
 /// Run `caravan args...` with Nomad's environment.
-fn cli(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
+pub(crate) fn cli(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_caravan"));
     command.args(args);
     for name in [
@@ -477,6 +477,8 @@ fn cli(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
         "NOMAD_TLS_SERVER_NAME",
         "NOMAD_SKIP_VERIFY",
         "NOMAD_TOKEN",
+        "NOMAD_NAMESPACE",
+        "NOMAD_REGION",
     ] {
         command.env_remove(name);
     }

@@ -163,7 +163,10 @@ fn parse_agent(flags: &Parsed) -> Result<AgentOptions> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::parse;
+
+    fn parse(args: &[String]) -> Result<Command> {
+        crate::cli::parse(args).map(|i| i.command)
+    }
     use std::path::Path;
 
     fn args(list: &[&str]) -> Vec<String> {

@@ -176,8 +176,8 @@ fn number(parsed: &Parsed, name: &str) -> Result<Option<u64>> {
 }
 
 /// Run a parsed `caravan alloc …`.
-pub fn run(command: Alloc) -> Result<()> {
-    let api = Api::from_env()?;
+pub fn run(command: Alloc, target: &super::Target) -> Result<()> {
+    let api = Api::new(target)?;
     match command {
         Alloc::Logs(logs) => run_logs(&api, &logs),
         Alloc::Fs(fs) => run_fs(&api, &fs),
@@ -204,7 +204,7 @@ pub fn run(command: Alloc) -> Result<()> {
             )?;
             Ok(())
         }
-        Alloc::Exec(exec) => match super::exec::run(exec)? {
+        Alloc::Exec(exec) => match super::exec::run(exec, target)? {
             0 => Ok(()),
             code => Err(anyhow::anyhow!("the command exited with {code}")),
         },
@@ -419,7 +419,7 @@ fn parse_alloc(list: &[&str]) -> Result<Command> {
         .chain(list)
         .map(|s| s.to_string())
         .collect();
-    super::parse(&args)
+    super::parse(&args).map(|i| i.command)
 }
 
 #[cfg(test)]

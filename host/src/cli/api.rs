@@ -13,7 +13,7 @@ use super::frames::{Decoder, Frame};
 use super::output;
 use crate::http::client::{self, Agent, TOKEN_HEADER};
 
-/// The agent at `NOMAD_ADDR`, with `NOMAD_TOKEN`.
+/// The agent a command talks to (its global flags over `NOMAD_*`).
 pub struct Api {
     agent: Agent,
 }
@@ -25,10 +25,15 @@ fn unexpected(status: u16, body: &[u8]) -> anyhow::Error {
 }
 
 impl Api {
-    pub fn from_env() -> Result<Self> {
+    pub fn new(target: &super::Target) -> Result<Self> {
         Ok(Self {
-            agent: Agent::from_env()?,
+            agent: target.agent()?,
         })
+    }
+
+    /// The agent, for calls of other kinds (`alloc exec`'s WebSocket).
+    pub fn agent(&self) -> &Agent {
+        &self.agent
     }
 
     /// The agent's `host:port`.
@@ -74,8 +79,10 @@ impl Api {
         if id.len() == 36 {
             return self.get_json(&format!("/v1/allocation/{}", encode(id)));
         }
+        let namespace = self.agent.namespace.as_deref().unwrap_or("*");
         let list = self.get_json(&format!(
-            "/v1/allocations?namespace=*&prefix={}",
+            "/v1/allocations?namespace={}&prefix={}",
+            encode(namespace),
             encode(id)
         ))?;
         let matches: Vec<&Value> = list
@@ -170,7 +177,7 @@ async fn read_frames(agent: Agent, path: String, mut sink: FrameSink) -> Result<
     if let Some(token) = &agent.token {
         headers.push((TOKEN_HEADER, token.as_str()));
     }
-    let request = client::request("GET", &path, &headers, "")?;
+    let request = client::request("GET", &agent.target(&path), &headers, "")?;
     let response = agent
         .send(request)
         .await

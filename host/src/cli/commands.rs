@@ -6,9 +6,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use super::Usage;
+use super::{Target, Usage};
 use crate::capabilities::HostContext;
-use crate::http::client::Agent;
 use crate::runtime::{MAX_CORE_SIZE, RuntimeOptions, Sandbox};
 
 pub const CORE_CHECK: Usage = Usage {
@@ -64,10 +63,10 @@ pub fn check(path: &Path) -> Result<bool> {
     }
 }
 
-/// Send the component to the agent at `NOMAD_ADDR` and print what it says.
-pub fn swap(path: &Path) -> Result<()> {
+/// Send the component to the agent (`-address` or `NOMAD_ADDR`) and print what it says.
+pub fn swap(path: &Path, target: &Target) -> Result<()> {
     let bytes = read_core_file(path)?;
-    let reply = Agent::from_env()?.call("PUT", "/v1/agent/core", bytes)?;
+    let reply = target.agent()?.call("PUT", "/v1/agent/core", bytes)?;
     let text = String::from_utf8_lossy(&reply.body);
     if reply.status != 200 {
         bail!(
@@ -101,8 +100,8 @@ fn read_core_file(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Print the bootstrap token once, in Nomad's CLI layout.
-pub fn acl_bootstrap() -> anyhow::Result<()> {
-    let reply = Agent::from_env()?.call("POST", "/v1/acl/bootstrap", "")?;
+pub fn acl_bootstrap(target: &Target) -> anyhow::Result<()> {
+    let reply = target.agent()?.call("POST", "/v1/acl/bootstrap", "")?;
     if reply.status != 200 {
         anyhow::bail!(
             "bootstrap refused ({}): {}",

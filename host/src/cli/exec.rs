@@ -78,8 +78,8 @@ pub fn build(parsed: &Parsed) -> Result<super::Command> {
 }
 
 /// Run the session; the remote exit code.
-pub fn run(exec: Exec) -> Result<u8> {
-    let api = Api::from_env()?;
+pub fn run(exec: Exec, target: &super::Target) -> Result<u8> {
+    let api = Api::new(target)?;
     let alloc = api.allocation(&exec.alloc)?;
     let id = alloc["ID"]
         .as_str()
@@ -94,8 +94,7 @@ pub fn run(exec: Exec) -> Result<u8> {
             ("tty", exec.tty.to_string()),
         ],
     );
-    let agent = Agent::from_env()?;
-    let code = client::block_on(session(&agent, &path, exec.stdin, exec.tty))?;
+    let code = client::block_on(session(api.agent(), &path, exec.stdin, exec.tty))?;
     Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(1))
 }
 
@@ -110,7 +109,7 @@ async fn session(agent: &Agent, path: &str, stdin: bool, tty: bool) -> Result<i6
     if let Some(token) = &agent.token {
         headers.push(("X-Nomad-Token", token.as_str()));
     }
-    let request = client::request("GET", path, &headers, "")?;
+    let request = client::request("GET", &agent.target(path), &headers, "")?;
     let response = agent
         .send(request)
         .await

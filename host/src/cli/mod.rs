@@ -14,6 +14,7 @@ pub mod frames;
 pub mod node;
 pub mod output;
 pub mod table;
+pub mod target;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use self::flags::Flag;
+pub use self::target::Target;
 use crate::agent::AgentOptions;
 
 pub use self::agent_flags::AGENT_FLAGS;
@@ -45,6 +47,13 @@ pub enum Command {
     Text(String),
 }
 
+/// A command line: the command, and the agent it talks to (Nomad's global flags).
+#[derive(Debug)]
+pub struct Invocation {
+    pub command: Command,
+    pub target: Target,
+}
+
 /// A command's usage line, description and flag table; its help is printed from them
 /// ([`table::Entry::help`], which adds `-help` and the global flags).
 pub struct Usage {
@@ -55,13 +64,13 @@ pub struct Usage {
 
 /// Run the command line `args` (without the program name); errors are printed.
 pub fn run(args: &[String]) -> ExitCode {
-    let result = parse(args).and_then(|command| {
+    let result = parse(args).and_then(|Invocation { command, target }| {
         // The agent sets its log up from its flags and config file; the other commands log
         // (the checks' warnings, say) at the default level.
         if !matches!(command, Command::Agent(_)) {
             crate::util::logging::init(crate::util::logging::DEFAULT_LEVEL)?;
         }
-        run_command(command)
+        run_command(command, &target)
     });
     result.unwrap_or_else(|err| {
         // A closed stderr has nobody to tell; it is no reason to panic.
@@ -70,15 +79,15 @@ pub fn run(args: &[String]) -> ExitCode {
     })
 }
 
-fn run_command(command: Command) -> Result<ExitCode> {
+fn run_command(command: Command, target: &Target) -> Result<ExitCode> {
     match command {
         Command::Text(text) => output::print(&text).map(|()| ExitCode::SUCCESS),
-        Command::Alloc(alloc::Alloc::Exec(exec)) => exec::run(exec).map(ExitCode::from),
-        Command::Alloc(command) => alloc::run(command).map(|()| ExitCode::SUCCESS),
-        Command::Node(command) => node::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Alloc(alloc::Alloc::Exec(exec)) => exec::run(exec, target).map(ExitCode::from),
+        Command::Alloc(command) => alloc::run(command, target).map(|()| ExitCode::SUCCESS),
+        Command::Node(command) => node::run(command, target).map(|()| ExitCode::SUCCESS),
         Command::Version => output::print(&format!("caravan {}\n", env!("CARGO_PKG_VERSION")))
             .map(|()| ExitCode::SUCCESS),
-        Command::AclBootstrap => commands::acl_bootstrap().map(|()| ExitCode::SUCCESS),
+        Command::AclBootstrap => commands::acl_bootstrap(target).map(|()| ExitCode::SUCCESS),
         Command::Agent(options) => tokio::runtime::Builder::new_multi_thread()
             .max_blocking_threads(MAX_BLOCKING_THREADS)
             .enable_all()
@@ -94,7 +103,7 @@ fn run_command(command: Command) -> Result<ExitCode> {
                 ExitCode::FAILURE
             }
         }),
-        Command::CoreSwap(path) => commands::swap(&path).map(|()| ExitCode::SUCCESS),
+        Command::CoreSwap(path) => commands::swap(&path, target).map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -105,6 +114,6 @@ fn run_command(command: Command) -> Result<ExitCode> {
 const MAX_BLOCKING_THREADS: usize = 64;
 
 /// Parse `args` (without the program name) against the command table.
-pub fn parse(args: &[String]) -> Result<Command> {
+pub fn parse(args: &[String]) -> Result<Invocation> {
     table::parse(args)
 }

@@ -176,8 +176,8 @@ fn node_query(path: &str, node_id: &Option<String>) -> String {
 }
 
 /// Run a parsed `caravan node …` / `caravan system gc`.
-pub fn run(command: Node) -> Result<()> {
-    let api = Api::from_env()?;
+pub fn run(command: Node, target: &super::Target) -> Result<()> {
+    let api = Api::new(target)?;
     match command {
         Node::Status(status) => run_status(&api, &status),
         Node::MetaRead { node_id, json } => {

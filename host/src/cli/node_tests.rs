@@ -3,7 +3,7 @@ use super::*;
 
 fn parse_node(list: &[&str]) -> Result<Command> {
     let args: Vec<String> = ["node"].iter().chain(list).map(|s| s.to_string()).collect();
-    super::super::parse(&args)
+    super::super::parse(&args).map(|i| i.command)
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn node_commands_parse() {
             .chain(list)
             .map(|s| s.to_string())
             .collect();
-        super::super::parse(&args)
+        super::super::parse(&args).map(|i| i.command)
     };
     assert!(matches!(
         parse_system(&["gc", "-node-id", "n"]).unwrap(),

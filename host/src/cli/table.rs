@@ -6,7 +6,7 @@
 use anyhow::{Result, bail};
 
 use super::flags::{self, Flag, Kind, Parsed};
-use super::{Command, Usage, alloc, commands, exec, node};
+use super::{Command, Invocation, Target, Usage, alloc, commands, exec, node};
 
 /// One command.
 pub struct Entry {
@@ -15,7 +15,7 @@ pub struct Entry {
     /// One line for the listings.
     pub summary: &'static str,
     pub usage: &'static Usage,
-    /// It talks to an agent (at NOMAD_ADDR, with NOMAD_TOKEN).
+    /// It talks to an agent, so it takes Nomad's global flags ([`super::target::FLAGS`]).
     pub remote: bool,
     /// Flags only before the first argument: the rest is another program's (`alloc exec`).
     pub leading: bool,
@@ -219,24 +219,27 @@ impl Entry {
             flags::help(&[HELP]),
         );
         if self.remote {
+            out.push_str(&super::target::help());
             out.push_str(
-                "\nThe agent is NOMAD_ADDR (default http://127.0.0.1:4646), with NOMAD_TOKEN if set.\n\
-                 Exit status: 0 on success, 1 on any error (the agent's status and message are \
+                "\nExit status: 0 on success, 1 on any error (the agent's status and message are \
                  printed).\n",
             );
         }
         out
     }
 
-    /// Every flag this command parses: its own and help.
+    /// Every flag this command parses: its own, the global ones if remote, and help.
     fn table(&self) -> Vec<Flag> {
         let mut table: Vec<Flag> = self.usage.flags.to_vec();
+        if self.remote {
+            table.extend(super::target::FLAGS.iter().map(|(flag, _)| flag.clone()));
+        }
         table.extend([HELP, H]);
         table
     }
 
     /// Parse this command's arguments (after its words).
-    fn parse(&self, args: &[String]) -> Result<Command> {
+    fn parse(&self, args: &[String]) -> Result<Invocation> {
         let table = self.table();
         let parsed = if self.leading {
             flags::parse_leading(&table, args)
@@ -254,17 +257,23 @@ impl Entry {
             Err(_) if self.help_word_among_flags(args) => return Ok(self.answer_help()),
             Err(err) => bail!("{err}\n\n{}", self.help()),
         };
-        (self.build)(&parsed).map_err(|err| {
+        let target = if self.remote {
+            Target::from_flags(&parsed)?
+        } else {
+            Target::default()
+        };
+        let command = (self.build)(&parsed).map_err(|err| {
             if err.is::<WrongArguments>() {
                 anyhow::anyhow!("{err}\n\n{}", self.help())
             } else {
                 err
             }
-        })
+        })?;
+        Ok(Invocation { command, target })
     }
 
-    fn answer_help(&self) -> Command {
-        Command::Text(self.help())
+    fn answer_help(&self) -> Invocation {
+        text(self.help())
     }
 
     /// A help word where this command reads flags: anywhere, or before the first argument.
@@ -280,8 +289,7 @@ impl Entry {
 }
 
 /// Parse a whole command line (without the program name).
-pub fn parse(args: &[String]) -> Result<Command> {
-    let text = Command::Text;
+pub fn parse(args: &[String]) -> Result<Invocation> {
     let first = args.first().map(String::as_str);
     match first {
         None | Some("help") => return Ok(text(usage())),
@@ -327,6 +335,14 @@ pub fn parse(args: &[String]) -> Result<Command> {
     }
 }
 
+/// Print `text`, talking to no agent.
+fn text(text: String) -> Invocation {
+    Invocation {
+        command: Command::Text(text),
+        target: Target::default(),
+    }
+}
+
 /// The listed commands under `prefix` (all for none), one a line with their summary; empty
 /// when no command starts with `prefix`.
 fn listing(prefix: &[&str]) -> String {
@@ -347,8 +363,9 @@ pub fn usage() -> String {
     format!(
         "Usage: caravan <command> [options]\n\nCommands:\n{}\n\
          Commands that talk to an agent use NOMAD_ADDR (default http://127.0.0.1:4646) and\n\
-         NOMAD_TOKEN, as Nomad's CLI; allocations go by unique id prefix; -json is for\n\
-         scripts; exit 0 on success, 1 on any error.\n\
+         NOMAD_TOKEN, or the global flags (-address, -token, -namespace, -region, the TLS\n\
+         ones), as Nomad's CLI; allocations go by unique id prefix; -json is for scripts;\n\
+         exit 0 on success, 1 on any error.\n\
          `caravan <command> -help` prints a command's options; `caravan version` the version.\n",
         listing(&[])
     )

@@ -1,6 +1,10 @@
 //! The command table: every command's `-help` answers with its usage and nothing else.
 use super::*;
 
+fn parse(args: &[String]) -> Result<Command> {
+    super::parse(args).map(|i| i.command)
+}
+
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
@@ -137,4 +141,78 @@ fn unknown_or_incomplete_commands_fail_with_a_listing() {
     for version in ["version", "-version", "--version", "-v"] {
         assert!(matches!(parse(&args(&[version])), Ok(Command::Version)));
     }
+}
+
+/// Nomad's global flags on every command that talks to an agent, anywhere among its flags,
+/// each overriding its NOMAD_* variable; commands that talk to none refuse them.
+#[test]
+fn global_flags_override_the_environment() {
+    let given = args(&[
+        "alloc",
+        "status",
+        "-address=https://10.0.0.9:4646",
+        "ab",
+        "-token",
+        "s3cret",
+        "-namespace=prod",
+        "-region",
+        "eu",
+        "-tls-skip-verify",
+        "-tls-server-name=server.global.nomad",
+    ]);
+    let invocation = super::parse(&given).unwrap();
+    assert!(matches!(
+        invocation.command,
+        Command::Alloc(alloc::Alloc::Status(ref s)) if s.alloc == "ab"
+    ));
+    let target = invocation.target;
+    for (var, value) in [
+        ("NOMAD_ADDR", "https://10.0.0.9:4646"),
+        ("NOMAD_TOKEN", "s3cret"),
+        ("NOMAD_NAMESPACE", "prod"),
+        ("NOMAD_REGION", "eu"),
+        ("NOMAD_SKIP_VERIFY", "true"),
+        ("NOMAD_TLS_SERVER_NAME", "server.global.nomad"),
+    ] {
+        assert_eq!(target.var(var).as_deref(), Some(value), "{var}");
+    }
+    let agent = target.agent().unwrap();
+    assert_eq!(agent.host, "10.0.0.9:4646");
+    assert_eq!(agent.token.as_deref(), Some("s3cret"));
+    assert_eq!(agent.namespace.as_deref(), Some("prod"));
+    assert_eq!(agent.target("/v1/x"), "/v1/x?region=eu");
+    assert!(agent.tls.is_some());
+    // -tls-skip-verify=false overrides NOMAD_SKIP_VERIFY=true.
+    let off = super::parse(&args(&["node", "status", "-tls-skip-verify=false"])).unwrap();
+    assert_eq!(
+        off.target.var("NOMAD_SKIP_VERIFY").as_deref(),
+        Some("false")
+    );
+    // Every remote command takes them; the others do not.
+    for entry in COMMANDS {
+        let line = line(entry, &["-address=http://127.0.0.1:1", "-help"]);
+        assert!(matches!(parse(&line), Ok(Command::Text(_))), "{line:?}");
+        let help = entry.help();
+        for (flag, var) in super::super::target::FLAGS {
+            assert_eq!(
+                help.contains(&format!("  -{}", flag.name)),
+                entry.remote,
+                "{:?} -{}",
+                entry.words,
+                flag.name
+            );
+            assert!(flag.help.contains(var), "-{} names {var}", flag.name);
+        }
+    }
+    let err = parse(&args(&["core", "check", "-address=http://x:1", "f.wasm"])).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("unknown flag -address"),
+        "{err:#}"
+    );
+    let bare = super::parse(&args(&["alloc", "status", "-address=10.0.0.1:1", "ab"])).unwrap();
+    let err = bare.target.agent().unwrap_err();
+    assert!(
+        format!("{err:#}").contains("-address or NOMAD_ADDR"),
+        "{err:#}"
+    );
 }

@@ -218,7 +218,8 @@ pub fn env_token() -> Option<String> {
     std::env::var("NOMAD_TOKEN").ok()
 }
 
-/// An agent as Nomad's CLI finds it: `NOMAD_ADDR`, the TLS variables and `NOMAD_TOKEN`.
+/// An agent as Nomad's CLI finds it: `NOMAD_ADDR`, the TLS variables, `NOMAD_TOKEN`,
+/// `NOMAD_NAMESPACE` and `NOMAD_REGION`.
 #[derive(Debug, Clone)]
 pub struct Agent {
     /// `host:port`.
@@ -226,6 +227,10 @@ pub struct Agent {
     /// Set when `NOMAD_ADDR` is `https://…`.
     pub tls: Option<TlsClient>,
     pub token: Option<String>,
+    /// Where allocations are looked up by prefix (`None`: every namespace).
+    pub namespace: Option<String>,
+    /// Sent as `region=` with each request, as Nomad's API client does.
+    pub region: Option<String>,
 }
 
 impl Agent {
@@ -233,10 +238,12 @@ impl Agent {
     /// `NOMAD_CAPATH`, `NOMAD_CLIENT_CERT`, `NOMAD_CLIENT_KEY`, `NOMAD_TLS_SERVER_NAME` and
     /// `NOMAD_SKIP_VERIFY` when the address is https, and `NOMAD_TOKEN` if set.
     pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(|name| std::env::var(name).ok())
     }
 
-    fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+    /// The agent that these variables (Nomad's `NOMAD_*` names) describe; the CLI's global
+    /// flags come in this way, over the environment.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let addr = var("NOMAD_ADDR").unwrap_or_else(|| DEFAULT_ADDR.into());
         let addr = addr.trim();
@@ -245,7 +252,9 @@ impl Agent {
         } else if let Some(host) = addr.strip_prefix("https://") {
             (host, true)
         } else {
-            bail!("NOMAD_ADDR must be an http:// or https:// address (got {addr:?})");
+            bail!(
+                "the address (-address or NOMAD_ADDR) must be http:// or https:// (got {addr:?})"
+            );
         };
         let host = host.trim_end_matches('/').to_string();
         let tls = if https {
@@ -263,7 +272,7 @@ impl Agent {
                     .and_then(|v| parse_bool(&v))
                     .unwrap_or(false),
             };
-            Some(TlsClient::new(&options).context("NOMAD_ADDR is https")?)
+            Some(TlsClient::new(&options).context("the address is https")?)
         } else {
             None
         };
@@ -271,7 +280,21 @@ impl Agent {
             host,
             tls,
             token: var("NOMAD_TOKEN").map(|t| t.trim().to_string()),
+            namespace: var("NOMAD_NAMESPACE").map(|n| n.trim().to_string()),
+            region: var("NOMAD_REGION").map(|r| r.trim().to_string()),
         })
+    }
+
+    /// `path` (with or without a query) as sent to this agent: with `region=` when set.
+    pub fn target(&self, path: &str) -> String {
+        match &self.region {
+            None => path.to_string(),
+            Some(region) => {
+                let join = if path.contains('?') { '&' } else { '?' };
+                let region: String = url_encode(region);
+                format!("{path}{join}region={region}")
+            }
+        }
     }
 
     /// Send `request` on a connection of its own and return the response's head.
@@ -285,7 +308,7 @@ impl Agent {
         if let Some(token) = &self.token {
             headers.push((TOKEN_HEADER, token.as_str()));
         }
-        let request = request(method, path, &headers, body)?;
+        let request = request(method, &self.target(path), &headers, body)?;
         block_on(async {
             tokio::time::timeout(Duration::from_secs(60), async {
                 Reply::read(self.send(request).await?).await
@@ -294,6 +317,20 @@ impl Agent {
             .with_context(|| format!("no answer from {} within 60s", self.host))?
         })
     }
+}
+
+/// A query value percent-encoded (unreserved characters stay).
+fn url_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
 }
 
 /// Go's `strconv.ParseBool`, which Nomad uses for `NOMAD_SKIP_VERIFY`.
@@ -375,11 +412,11 @@ mod tests {
                     .map(|(_, v)| v.to_string())
             }
         };
-        let agent = Agent::from_lookup(vars(&[])).unwrap();
+        let agent = Agent::from_vars(vars(&[])).unwrap();
         assert_eq!(agent.host, "127.0.0.1:4646");
         assert_eq!(agent.token, None);
         assert!(agent.tls.is_none());
-        let agent = Agent::from_lookup(vars(&[
+        let agent = Agent::from_vars(vars(&[
             ("NOMAD_ADDR", "http://10.0.0.1:5000/"),
             ("NOMAD_TOKEN", " s3cret\n"),
             ("NOMAD_CACERT", "/nonexistent"),
@@ -388,25 +425,37 @@ mod tests {
         assert_eq!(agent.host, "10.0.0.1:5000");
         assert_eq!(agent.token.as_deref(), Some("s3cret"));
         assert!(agent.tls.is_none(), "TLS variables only count for https");
-        let agent = Agent::from_lookup(vars(&[
+        let agent = Agent::from_vars(vars(&[
             ("NOMAD_ADDR", "https://10.0.0.1:5000"),
             ("NOMAD_SKIP_VERIFY", "true"),
         ]))
         .unwrap();
         assert_eq!(agent.host, "10.0.0.1:5000");
         assert!(agent.tls.is_some());
-        let missing = Agent::from_lookup(vars(&[
+        let missing = Agent::from_vars(vars(&[
             ("NOMAD_ADDR", "https://10.0.0.1:5000"),
             ("NOMAD_CACERT", "/nonexistent/ca.pem"),
         ]));
         assert!(format!("{:#}", missing.unwrap_err()).contains("/nonexistent/ca.pem"));
-        let half = Agent::from_lookup(vars(&[
+        let half = Agent::from_vars(vars(&[
             ("NOMAD_ADDR", "https://10.0.0.1:5000"),
             ("NOMAD_SKIP_VERIFY", "1"),
             ("NOMAD_CLIENT_CERT", "/x.pem"),
         ]));
         assert!(half.is_err());
-        assert!(Agent::from_lookup(vars(&[("NOMAD_ADDR", "10.0.0.1:5000")])).is_err());
+        assert!(Agent::from_vars(vars(&[("NOMAD_ADDR", "10.0.0.1:5000")])).is_err());
+        let agent = Agent::from_vars(vars(&[
+            ("NOMAD_REGION", "eu west"),
+            ("NOMAD_NAMESPACE", "prod"),
+        ]))
+        .unwrap();
+        assert_eq!(agent.namespace.as_deref(), Some("prod"));
+        assert_eq!(agent.target("/v1/x"), "/v1/x?region=eu%20west");
+        assert_eq!(agent.target("/v1/x?y=1"), "/v1/x?y=1&region=eu%20west");
+        assert_eq!(
+            Agent::from_vars(vars(&[])).unwrap().target("/v1/x"),
+            "/v1/x"
+        );
         assert_eq!(parse_bool("T"), Some(true));
         assert_eq!(parse_bool("no"), None);
     }
