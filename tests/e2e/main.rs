@@ -22,6 +22,7 @@ mod logtime;
 mod metrics;
 mod persistence;
 mod relay;
+mod service;
 mod streaming;
 mod tls;
 mod traversal;

@@ -43,22 +43,25 @@ impl Agent {
             .args(["agent", "-bind=127.0.0.1", "-http-port=0"])
             .arg(format!("-data-dir={}", data_dir.display()))
             .args(flags);
-        Self::from_command(command, data_dir)
+        Self::from_command(command)
     }
 
-    /// A dev agent on `data_dir` whose process may hold at most `max_fds` descriptors.
-    pub fn start_with_fd_limit(data_dir: &Path, max_fds: u32) -> Self {
+    /// A dev agent on `data_dir`, with extra flags, whose process may hold at most `max_fds`
+    /// descriptors (soft and hard limits: the agent cannot raise them).
+    pub fn start_with_fd_limit(data_dir: &Path, max_fds: u32, extra: &[&str]) -> Self {
         let mut command = Command::new("sh");
         command
             .args(["-c", &format!("ulimit -n {max_fds} && exec \"$0\" \"$@\"")])
             .arg(env!("CARGO_BIN_EXE_caravan"))
             .args(["agent", "-dev", "-bind=127.0.0.1", "-http-port=0"])
-            .arg(format!("-data-dir={}", data_dir.display()));
-        Self::from_command(command, data_dir)
+            .arg(format!("-data-dir={}", data_dir.display()))
+            .args(extra);
+        Self::from_command(command)
     }
 
-    /// Start `command` (an agent on `data_dir`) and wait until it serves.
-    fn from_command(mut command: Command, data_dir: &Path) -> Self {
+    /// Start `command` (an agent) and wait until it serves; its data dir is the one it
+    /// prints.
+    pub fn from_command(mut command: Command) -> Self {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -76,6 +79,7 @@ impl Agent {
         });
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let (mut addr, mut node_id, mut demo_alloc) = (None, String::new(), String::new());
+        let mut data_dir = PathBuf::new();
         let mut line = String::new();
         while addr.is_none() {
             line.clear();
@@ -83,7 +87,9 @@ impl Agent {
                 panic!("agent exited before serving:\n{}", log.lock().unwrap());
             }
             if let Some(rest) = line.strip_prefix("==> caravan agent: node ") {
-                node_id = rest.split(',').next().unwrap().to_string();
+                let (node, dir) = rest.trim_end().split_once(", data dir ").unwrap();
+                node_id = node.to_string();
+                data_dir = PathBuf::from(dir);
             }
             if let Some(rest) = line.strip_prefix("==> dev mode: demo allocation ") {
                 demo_alloc = rest.trim().to_string();
@@ -101,7 +107,7 @@ impl Agent {
             addr: addr.unwrap(),
             node_id,
             demo_alloc,
-            data_dir: data_dir.to_path_buf(),
+            data_dir,
             log,
             _temp: None,
         }

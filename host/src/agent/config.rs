@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use crate::allocs::gc::GcConfig;
 
+pub use super::config_limits::Limits;
+
 /// Nomad's default HTTP port.
 pub const DEFAULT_HTTP_PORT: u16 = 4646;
 
@@ -69,35 +71,6 @@ pub struct TlsConfig {
     pub verify_server_hostname: bool,
     /// `tls12` (the default) or `tls13`.
     pub tls_min_version: Option<String>,
-}
-
-/// `limits { http_max_conns_per_client = 100, https_handshake_timeout = "5s" }`, Nomad's
-/// names and defaults.
-#[derive(Debug, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct Limits {
-    /// Connections one client address may hold open to the HTTP API; 0 means no limit.
-    pub http_max_conns_per_client: usize,
-    /// How long a client has to complete the TLS handshake (Go duration); `0` means no limit.
-    pub https_handshake_timeout: String,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            http_max_conns_per_client: 100,
-            https_handshake_timeout: "5s".into(),
-        }
-    }
-}
-
-impl Limits {
-    /// `https_handshake_timeout`; `None` when it is `0` (no limit).
-    pub fn handshake_timeout(&self) -> Result<Option<Duration>> {
-        let timeout = crate::util::duration::parse(&self.https_handshake_timeout)
-            .map_err(|e| anyhow::anyhow!("limits.https_handshake_timeout: {e}"))?;
-        Ok((!timeout.is_zero()).then_some(timeout))
-    }
 }
 
 /// `server { enabled = bool, registry = "memory" | "etcd", etcd { ... } }`.
@@ -371,6 +344,7 @@ impl FileConfig {
             crate::util::logging::check_level(level).context("invalid log_level")?;
         }
         self.limits.handshake_timeout()?;
+        self.limits.min_body_rate()?;
         self.tls.check()?;
         self.server.etcd_registry()?;
         Ok(())

@@ -242,6 +242,9 @@ static LIMITS: Section = Section {
     keys: &[
         ("http_max_conns_per_client", V),
         ("https_handshake_timeout", V),
+        // caravan's own: the minimum request-body data rate (Kestrel's).
+        ("http_min_body_data_rate", V),
+        ("http_min_body_data_rate_grace", V),
     ],
     nomad_only: &["rpc_handshake_timeout", "rpc_max_conns_per_client"],
 };

@@ -9,10 +9,12 @@ use anyhow::{Context, Result, bail};
 
 pub mod config;
 mod config_keys;
+mod config_limits;
 mod config_schema;
 mod dev;
 mod exposure;
 mod heartbeat;
+mod service;
 
 use self::config::FileConfig;
 use self::dev::{print_dev_help, write_demo_files, write_demo_spec};
@@ -23,6 +25,7 @@ use crate::capabilities::filesystem::AllocFs;
 use crate::capabilities::node::{NodeState, default_static_meta};
 use crate::capabilities::stats::HostStats;
 use crate::http::client;
+use crate::http::limits::{conns_per_client, raise_open_files_limit};
 use crate::http::tls::{Tls, TlsSettings};
 use crate::runtime::native::NativeCore;
 use crate::runtime::triggers::{self, CoreSource};
@@ -97,9 +100,16 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         tracing::warn!("{warning}");
     }
 
+    let open_files = raise_open_files_limit();
+
     // A dev agent without a data dir gets a temporary one, removed when it exits.
     let temp_dir = match (&config.data_dir, options.dev) {
-        (None, true) => Some(tempfile::Builder::new().prefix("caravan-dev-").tempdir()?),
+        (None, true) => Some(
+            tempfile::Builder::new()
+                .prefix("caravan-dev-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .tempdir()?,
+        ),
         (None, false) => {
             anyhow::bail!("a data_dir is required (in the config file or with -data-dir)")
         }
@@ -140,7 +150,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     if let Some(id) = &demo_alloc {
         write_demo_files(&alloc_root.join(id))?;
     }
-    let _watcher = watch_specs(registry.clone())?;
+    let specs_watcher = watch_specs(registry.clone())?;
     crate::allocs::gc::start(registry.clone(), alloc_root.clone(), gc_config);
 
     let mut static_meta = default_static_meta();
@@ -211,28 +221,21 @@ pub async fn run(options: AgentOptions) -> Result<()> {
             None => "from the compiled cache".into(),
         }
     );
-    let _core_watcher = match &core_source {
+    let core_watcher = match &core_source {
         CoreSource::File(path) => Some(triggers::watch_file(runtime.clone(), path)?),
         CoreSource::Builtin => None,
     };
-    triggers::reload_on_sighup(runtime.clone(), core_source)?;
     if native_core {
         tracing::info!(
             "answering with the native core {}",
             *crate::runtime::native::VERSION
         );
     }
-    let _acl_watcher = watch_acl(runtime.clone())?;
+    let acl_watcher = watch_acl(runtime.clone())?;
     let tls = tls_settings(&config)?.map(Tls::new).transpose()?;
-    let _tls_watcher = match &tls {
-        Some(tls) => {
-            // SIGHUP reloads the certificates as well as the core.
-            tls.reload_on_sighup()?;
-            Some(tls.watch()?)
-        }
-        None => None,
-    };
-    let shutdown = shutdown_signal()?;
+    let tls_watcher = tls.as_ref().map(|tls| tls.watch()).transpose()?;
+    service::reload_on_sighup(runtime.clone(), core_source, tls.clone())?;
+    let shutdown = service::shutdown_signal()?;
 
     let listener = tokio::net::TcpListener::bind(config.http_addr()?)
         .await
@@ -280,12 +283,22 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     }
     out.flush()?;
     drop(out);
+    service::ready();
 
+    let configured = config.limits.http_max_conns_per_client;
+    let per_client = conns_per_client(configured, open_files);
+    if per_client != configured {
+        tracing::warn!(
+            "open-files limit {open_files}: at most {per_client} connections per client address \
+             (limits.http_max_conns_per_client = {configured}); raise LimitNOFILE"
+        );
+    }
     let server_options = crate::http::server::ServerOptions {
         max_streams: options
             .max_streams
             .unwrap_or(crate::http::server::ServerOptions::default().max_streams),
-        max_conns_per_client: config.limits.http_max_conns_per_client,
+        max_conns_per_client: per_client,
+        min_body_rate: config.limits.min_body_rate()?,
         forward_tls: if roles.server {
             outgoing_tls(&config, CLIENT_ROLE)?
         } else {
@@ -304,6 +317,8 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         .await
         .context("failed to stop the tasks")?;
     served?;
+    // The watches go before the directories they watch.
+    drop((specs_watcher, acl_watcher, core_watcher, tls_watcher));
     drop(temp_dir);
     Ok(())
 }
@@ -399,19 +414,4 @@ fn watch_acl(runtime: Arc<Runtime>) -> Result<notify::RecommendedWatcher> {
     };
     reload();
     crate::util::dirwatch::watch_dir(&dir, true, ACL_DEBOUNCE, "acl-watcher", reload)
-}
-
-/// Resolves on SIGINT or SIGTERM. The handlers are installed by this call, not when the
-/// future is first polled, so a signal arriving just after "Serving HTTP" is printed still
-/// shuts down gracefully instead of killing the agent.
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("failed to handle SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("failed to handle SIGINT")?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-    })
 }

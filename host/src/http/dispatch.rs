@@ -8,15 +8,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, VARY};
+use hyper::header::{CONNECTION, HeaderValue, VARY};
 use hyper::{Request, Response, StatusCode};
 use tracing::Instrument;
 
 use super::admin::{AGENT_CORE_PATH, AGENT_HEALTH_PATH, agent_core, agent_health};
 use super::forward::forward;
 use super::gzip::{compress, wants_gzip};
+use super::limits::{BodyError, MinDataRate, read_body};
 use super::metrics::{METRICS_PATH, is_acl_denial, metrics_endpoint, route_label};
 use super::pump::stream;
 use super::send_file::send_file;
@@ -114,7 +114,7 @@ async fn handle(
         .get(hyper::header::SEC_WEBSOCKET_KEY)
         .and_then(|key| key.to_str().ok())
         .map(str::to_string);
-    let request = match read_request(req).await {
+    let request = match read_request(req, shared.options.min_body_rate).await {
         Ok(request) => request,
         Err(response) => return response,
     };
@@ -184,6 +184,15 @@ async fn handle(
     finish(response, &version, gzip)
 }
 
+/// An answer after which the connection closes: the rest of a body that stopped arriving is
+/// never read.
+fn closing(mut response: Response<Body>) -> Response<Body> {
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 /// What every answer gets, whichever core decided it: the core's name, `Vary`, compression.
 fn finish(mut response: Response<Body>, core_version: &str, gzip: bool) -> Response<Body> {
     add_core_header(&mut response, core_version);
@@ -196,26 +205,33 @@ fn finish(mut response: Response<Body>, core_version: &str, gzip: bool) -> Respo
     response
 }
 
-async fn read_request(req: Request<Incoming>) -> Result<types::Request, Response<Body>> {
+async fn read_request(
+    req: Request<Incoming>,
+    rate: Option<MinDataRate>,
+) -> Result<types::Request, Response<Body>> {
     let (parts, body) = req.into_parts();
-    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY).collect())
-        .await
-    {
-        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
-        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => {
+    let body = match read_body(body, MAX_BODY, BODY_READ_TIMEOUT, rate).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
             return Err(plain(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request body too large",
             ));
         }
-        Ok(Err(_)) => {
+        Err(BodyError::Malformed) => {
             return Err(plain(StatusCode::BAD_REQUEST, "malformed request body"));
         }
-        Err(_) => {
-            return Err(plain(
+        Err(BodyError::TimedOut) => {
+            return Err(closing(plain(
                 StatusCode::REQUEST_TIMEOUT,
                 "request body not received in time",
-            ));
+            )));
+        }
+        Err(BodyError::TooSlow) => {
+            return Err(closing(plain(
+                StatusCode::REQUEST_TIMEOUT,
+                "request body arrived below the minimum data rate",
+            )));
         }
     };
     let headers = parts

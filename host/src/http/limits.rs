@@ -1,6 +1,7 @@
 //! Connection limits: how many connections one client address may hold open (Nomad's
-//! `limits { http_max_conns_per_client }`), and surviving file-descriptor exhaustion in
-//! the accept loop.
+//! `limits { http_max_conns_per_client }`), how slowly a request body may arrive (caravan's
+//! `http_min_body_data_rate`), the open-files limit, and surviving file-descriptor
+//! exhaustion in the accept loop.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -25,6 +26,44 @@ pub fn too_many_conns() -> Vec<u8> {
         TOO_MANY_CONNS.len()
     )
     .into_bytes()
+}
+
+/// Raise the soft open-files limit to the hard one, as Go programs (Nomad among them) do at
+/// start: distributions set the soft limit low (1024) for programs that use `select`, and an
+/// agent serving many connections and tasks' logs needs more. Returns the soft limit now in
+/// force (`u64::MAX` for none).
+pub fn raise_open_files_limit() -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if let Some(current) = limit.current
+        && limit.maximum != Some(current)
+    {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        // The hard limit may be unlimited, which Linux refuses as a soft limit (above
+        // fs.nr_open): then the soft one stays as it was.
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => tracing::debug!(
+                "open-files limit raised from {current} to {}",
+                limit.maximum.map_or("unlimited".into(), |m| m.to_string())
+            ),
+            Err(err) => tracing::debug!("open-files limit left at {current}: {err}"),
+        }
+    }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+/// The per-address connection cap for an open-files limit: the configured one, but never
+/// more than an eighth of the descriptors, so that a few addresses cannot hold them all
+/// and shut out every other client (0, no cap, stays the operator's choice).
+pub fn conns_per_client(configured: usize, open_files: u64) -> usize {
+    let share = usize::try_from(open_files / 8).unwrap_or(usize::MAX).max(1);
+    match configured {
+        0 => 0,
+        configured => configured.min(share),
+    }
 }
 
 /// Open connections per client address.
@@ -72,6 +111,81 @@ impl Drop for ConnSlot {
             if *count == 0 {
                 open.remove(&self.ip);
             }
+        }
+    }
+}
+
+/// The slowest a request body may arrive: after `grace`, the bytes received must average at
+/// least `bytes_per_second` since the body began (Kestrel's `MinRequestBodyDataRate`). A
+/// body trickled a byte at a time would otherwise hold its connection, and a descriptor,
+/// for the whole body timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinDataRate {
+    pub bytes_per_second: u64,
+    pub grace: Duration,
+}
+
+impl MinDataRate {
+    /// Kestrel's default: 240 B/s after 5 s.
+    pub const DEFAULT: Self = Self {
+        bytes_per_second: 240,
+        grace: Duration::from_secs(5),
+    };
+
+    /// How long after its start a body that has sent `received` bytes may wait for more.
+    fn allowance(&self, received: u64) -> Duration {
+        let earned = Duration::from_secs_f64(received as f64 / self.bytes_per_second as f64);
+        earned.max(self.grace)
+    }
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BodyError {
+    TooLarge,
+    Malformed,
+    /// Not all there by the body timeout.
+    TimedOut,
+    /// Arriving below the minimum data rate after the grace.
+    TooSlow,
+}
+
+/// Read a whole request body: at most `max` bytes, all of it within `timeout`, and (with a
+/// `rate`) never falling below it once the grace has passed.
+pub async fn read_body<B>(
+    body: B,
+    max: usize,
+    timeout: Duration,
+    rate: Option<MinDataRate>,
+) -> Result<Vec<u8>, BodyError>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Unpin,
+{
+    use http_body_util::BodyExt;
+    use tokio::time::Instant;
+    let start = Instant::now();
+    let timed_out = start + timeout;
+    let mut body = body;
+    let mut data = Vec::new();
+    loop {
+        let too_slow = rate.map(|rate| start + rate.allowance(data.len() as u64));
+        let deadline = too_slow.map_or(timed_out, |at| at.min(timed_out));
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(frame) => frame,
+            Err(_) if too_slow.is_some_and(|at| at < timed_out) => return Err(BodyError::TooSlow),
+            Err(_) => return Err(BodyError::TimedOut),
+        };
+        let Some(frame) = frame else {
+            return Ok(data);
+        };
+        let Ok(frame) = frame else {
+            return Err(BodyError::Malformed);
+        };
+        if let Ok(chunk) = frame.into_data() {
+            if data.len() + chunk.len() > max {
+                return Err(BodyError::TooLarge);
+            }
+            data.extend_from_slice(&chunk);
         }
     }
 }
@@ -156,4 +270,79 @@ impl Acceptor {
 
 fn open_reserve() -> Option<File> {
     File::open("/dev/null").ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use futures_util::stream::{self, StreamExt};
+    use http_body_util::StreamBody;
+    use hyper::body::Frame;
+
+    const TIMEOUT: Duration = Duration::from_secs(30);
+
+    type Chunk = Result<Frame<Bytes>, std::convert::Infallible>;
+
+    fn chunks(sizes: &[usize]) -> Vec<Chunk> {
+        sizes
+            .iter()
+            .map(|&n| Ok(Frame::data(Bytes::from(vec![b'x'; n]))))
+            .collect()
+    }
+
+    /// A body that sends these chunks, then nothing more, never ending.
+    fn stalled(sizes: &[usize]) -> StreamBody<impl futures_util::Stream<Item = Chunk> + Unpin> {
+        StreamBody::new(stream::iter(chunks(sizes)).chain(stream::pending()))
+    }
+
+    /// A short grace, so that the tests do not wait 5 s; the outcomes, not the times, are
+    /// what is checked.
+    const RATE: MinDataRate = MinDataRate {
+        bytes_per_second: 240,
+        grace: Duration::from_millis(50),
+    };
+
+    #[tokio::test]
+    async fn a_whole_body_is_read() {
+        let body = StreamBody::new(stream::iter(chunks(&[100; 100])));
+        let read = read_body(body, 1 << 20, TIMEOUT, Some(RATE)).await;
+        assert_eq!(read.map(|b| b.len()), Ok(10_000));
+    }
+
+    #[tokio::test]
+    async fn a_stalled_body_is_cut_for_its_rate_before_the_timeout() {
+        let read = read_body(stalled(&[1]), 1 << 20, TIMEOUT, Some(RATE)).await;
+        assert_eq!(read, Err(BodyError::TooSlow));
+    }
+
+    #[tokio::test]
+    async fn without_a_rate_only_the_timeout_holds() {
+        let timeout = Duration::from_millis(50);
+        let read = read_body(stalled(&[1]), 1 << 20, timeout, None).await;
+        assert_eq!(read, Err(BodyError::TimedOut));
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused() {
+        let read = read_body(stalled(&[600, 600]), 1000, TIMEOUT, Some(RATE)).await;
+        assert_eq!(read, Err(BodyError::TooLarge));
+    }
+
+    #[test]
+    fn bytes_received_earn_time_at_the_rate_after_the_grace() {
+        let rate = MinDataRate::DEFAULT;
+        assert_eq!(rate.allowance(0), Duration::from_secs(5), "the grace");
+        assert_eq!(rate.allowance(240), Duration::from_secs(5));
+        assert_eq!(rate.allowance(2400), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_per_client_cap_is_at_most_an_eighth_of_the_descriptors() {
+        assert_eq!(conns_per_client(100, 65_536), 100);
+        assert_eq!(conns_per_client(100, 256), 32);
+        assert_eq!(conns_per_client(100, 4), 1);
+        assert_eq!(conns_per_client(0, 256), 0, "no cap stays no cap");
+        assert_eq!(conns_per_client(100, u64::MAX), 100);
+    }
 }

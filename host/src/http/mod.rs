@@ -8,7 +8,7 @@ mod dispatch;
 mod exec;
 mod forward;
 mod gzip;
-mod limits;
+pub mod limits;
 mod metrics;
 mod pool;
 mod pump;

@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicUsize;
 use tokio_util::sync::CancellationToken;
 
 use super::client::TlsClient;
+use super::limits::MinDataRate;
 use super::pool::ConnectionPool;
 use crate::runtime::{Core, Runtime};
 
@@ -16,6 +17,8 @@ pub struct ServerOptions {
     pub max_streams: usize,
     /// Connections one client address may hold open; 0 means no limit.
     pub max_conns_per_client: usize,
+    /// The slowest a request body may arrive (`None`: only the body timeout holds).
+    pub min_body_rate: Option<MinDataRate>,
     /// How a server speaks to its client nodes when it forwards: TLS between agents, or
     /// `None` for plain HTTP.
     pub forward_tls: Option<TlsClient>,
@@ -27,6 +30,7 @@ impl Default for ServerOptions {
             max_streams: 1024,
             // Nomad's default for `limits { http_max_conns_per_client }`.
             max_conns_per_client: 100,
+            min_body_rate: Some(MinDataRate::DEFAULT),
             forward_tls: None,
         }
     }

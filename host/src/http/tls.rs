@@ -111,20 +111,6 @@ impl Tls {
         })
     }
 
-    /// Reload on SIGHUP. The handler is installed before this returns.
-    pub fn reload_on_sighup(self: &Arc<Self>) -> Result<()> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hangup = signal(SignalKind::hangup()).context("failed to handle SIGHUP")?;
-        let tls = self.clone();
-        tokio::spawn(async move {
-            while hangup.recv().await.is_some() {
-                let tls = tls.clone();
-                let _ = tokio::task::spawn_blocking(move || tls.reload("SIGHUP")).await;
-            }
-        });
-        Ok(())
-    }
-
     /// Reload whenever the certificate, key or CA file changes. Their directories are
     /// watched, not the files (a watch on a file dies with the first atomic rename over
     /// it), and only events naming one of the files count.

@@ -1,5 +1,5 @@
 //! The swap triggers that come from the machine rather than over HTTP: the `-core` file
-//! changing on disk, and SIGHUP. Each reads the configured source and hands it to
+//! changing on disk, and SIGHUP (handled in `agent::service`). Each reads the configured source and hands it to
 //! [`Runtime::swap`], which checks, installs and logs.
 
 use std::io::Read;
@@ -91,27 +91,8 @@ fn changes_content(kind: &EventKind) -> bool {
     }
 }
 
-/// Reload the configured core on SIGHUP: the `-core` file, or the built-in core (which
-/// re-runs its checks, or returns to it after an admin swap). The handler is installed
-/// before this returns, so a SIGHUP arriving later never takes the default action
-/// (terminating the agent).
-pub fn reload_on_sighup(runtime: Arc<Runtime>, source: CoreSource) -> Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangup = signal(SignalKind::hangup()).context("failed to handle SIGHUP")?;
-    tokio::spawn(async move {
-        while hangup.recv().await.is_some() {
-            let (runtime, source) = (runtime.clone(), source.clone());
-            let _ = tokio::task::spawn_blocking(move || {
-                reload(&runtime, &source, Trigger::Signal);
-            })
-            .await;
-        }
-    });
-    Ok(())
-}
-
 /// Read the source and swap to it; the swap logs its outcome.
-fn reload(runtime: &Runtime, source: &CoreSource, trigger: Trigger) {
+pub fn reload(runtime: &Runtime, source: &CoreSource, trigger: Trigger) {
     let bytes = match source.read() {
         Ok(bytes) => bytes,
         Err(err) => {

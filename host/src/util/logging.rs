@@ -28,13 +28,14 @@ pub fn check_level(level: &str) -> Result<tracing::Level> {
 }
 
 /// Install the process's subscriber (once; later calls do nothing): the filter comes from
-/// `RUST_LOG` when it is set, else every target logs at `level` and above.
+/// `RUST_LOG` when it is set, else see [`default_filter`].
 pub fn init(level: &str) -> Result<()> {
     let filter = match std::env::var("RUST_LOG") {
-        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
-            .map_err(|err| anyhow::anyhow!("invalid RUST_LOG {directives:?}: {err}"))?,
-        _ => EnvFilter::default().add_directive(check_level(level)?.into()),
+        Ok(directives) if !directives.trim().is_empty() => directives,
+        _ => default_filter(check_level(level)?),
     };
+    let filter = EnvFilter::try_new(&filter)
+        .map_err(|err| anyhow::anyhow!("invalid RUST_LOG {filter:?}: {err}"))?;
     // `try_init` also installs the `log` bridge (`tracing_log::LogTracer`).
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -44,9 +45,30 @@ pub fn init(level: &str) -> Result<()> {
     Ok(())
 }
 
+/// caravan's own messages (the host's and the core's, all under `caravan`) at `level` and
+/// above; the libraries' only from WARN up, whatever `level` says. Their INFO lines are
+/// internal (notify reports each inotify watch it could not remove, once per watch at every
+/// stop) and would be noise in a service's journal; `RUST_LOG` shows them when wanted.
+fn default_filter(level: tracing::Level) -> String {
+    let libraries = level.min(tracing::Level::WARN);
+    format!("{libraries},caravan={level}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn libraries_log_warnings_and_errors_only() {
+        use tracing::Level;
+        assert_eq!(default_filter(Level::INFO), "WARN,caravan=INFO");
+        assert_eq!(default_filter(Level::TRACE), "WARN,caravan=TRACE");
+        assert_eq!(default_filter(Level::ERROR), "ERROR,caravan=ERROR");
+        for level in LEVELS {
+            let filter = default_filter(check_level(level).unwrap());
+            assert!(EnvFilter::try_new(&filter).is_ok(), "{filter}");
+        }
+    }
 
     #[test]
     fn nomads_levels_in_any_case() {
