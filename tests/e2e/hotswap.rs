@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::support::{Agent, PATIENCE, Reply, wait_for, wait_log, wait_until};
 
-fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -26,7 +26,7 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// `core` with a custom section appended (id 0, LEB128 size, name, payload): a valid
 /// component that behaves the same, with other bytes and so another SHA-256.
-fn variant(core: &[u8], name: &str) -> Vec<u8> {
+pub(crate) fn variant(core: &[u8], name: &str) -> Vec<u8> {
     let mut section = Vec::new();
     leb128(&mut section, name.len());
     section.extend_from_slice(name.as_bytes());

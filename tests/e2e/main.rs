@@ -16,6 +16,7 @@ mod exec;
 mod faults;
 mod hostile;
 mod hotswap;
+mod hotswap_modes;
 mod isolation;
 mod lifecycle;
 mod logtime;

@@ -5,8 +5,9 @@ use super::MAX_CORE_SIZE;
 use crate::capabilities::bindings::{handler, types};
 
 /// Requests with known answers, each answered by `handle` (the sandbox runs each in a
-/// fresh store under the call deadline). They read state but never change it, so checking
-/// a candidate cannot disturb the agent.
+/// fresh store under the call deadline, over a scratch context with ACLs off on a client,
+/// so every answer is the core's alone, whatever the agent's configuration). They read
+/// state but never change it.
 pub(super) fn self_check(
     handle: impl Fn(&types::Request) -> anyhow::Result<handler::Action>,
 ) -> Result<(), String> {

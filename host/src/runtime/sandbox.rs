@@ -93,9 +93,20 @@ impl Sandbox {
         Ok(core)
     }
 
-    /// The self-check (see [`checks::self_check`]) on `core`.
+    /// The self-check (see [`checks::self_check`]) on `core`, in a throwaway context of its
+    /// own (an empty data dir, ACLs off, a client agent): what is checked is the core's
+    /// behaviour, so the answers must not depend on this agent's ACLs, roles or state.
     pub(super) fn self_check(&self, core: &LoadedCore) -> Result<(), String> {
-        checks::self_check(|request| self.handle(core, request).map(|(action, _)| action))
+        let unprepared = |err: anyhow::Error| format!("could not prepare the self-check: {err:#}");
+        let scratch = tempfile::Builder::new()
+            .prefix("caravan-self-check-")
+            .tempdir()
+            .map_err(|err| unprepared(err.into()))?;
+        let ctx = HostContext::scratch(scratch.path()).map_err(unprepared)?;
+        checks::self_check(|request| {
+            self.handle_in(ctx.clone(), core, request)
+                .map(|(action, _)| action)
+        })
     }
 
     /// Compile (or fetch from the cache), link and start a core.
@@ -165,7 +176,17 @@ impl Sandbox {
         core: &LoadedCore,
         request: &types::Request,
     ) -> Result<(handler::Action, CoreCall)> {
-        let mut store = self.new_store();
+        self.handle_in(self.ctx.clone(), core, request)
+    }
+
+    /// [`Self::handle`] with the capabilities of `ctx` rather than the agent's.
+    fn handle_in(
+        &self,
+        ctx: Arc<HostContext>,
+        core: &LoadedCore,
+        request: &types::Request,
+    ) -> Result<(handler::Action, CoreCall)> {
+        let mut store = self.new_store_in(ctx);
         let instance = core.pre.instantiate(&mut store).map_err(|err| {
             anyhow::anyhow!("failed to instantiate the core: {}", self.explain(err))
         })?;
@@ -219,11 +240,15 @@ impl Sandbox {
     }
 
     pub(super) fn new_store(&self) -> Store<CoreState> {
+        self.new_store_in(self.ctx.clone())
+    }
+
+    fn new_store_in(&self, ctx: Arc<HostContext>) -> Store<CoreState> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(MAX_MEMORY)
             .instances(4)
             .build();
-        let mut store = Store::new(&self.engine, CoreState::new(self.ctx.clone(), limits));
+        let mut store = Store::new(&self.engine, CoreState::new(ctx, limits));
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(self.call_ticks);
         store
