@@ -94,7 +94,7 @@ fn build_modules(workspace: &Path) -> Result<[Vec<u8>; 3]> {
     ] {
         cmd.env_remove(var);
     }
-    // SIMD: the core's base64 of stream frames uses wasm's 128-bit SIMD (core/src/base64.rs);
+    // SIMD: the core's base64 of stream frames uses wasm's 128-bit SIMD (core/src/wire/b64.rs);
     // every runtime we run the core on (wasmtime, Node through jco, wasmtime-py) has it.
     cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+simd128");
     let status = cmd.status().context("failed to run cargo for the core")?;

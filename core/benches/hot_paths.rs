@@ -3,7 +3,9 @@
 
 use std::hint::black_box;
 
-use caravan_core::{json, router, stream};
+use caravan_core::fs::stream;
+use caravan_core::router;
+use caravan_core::wire::json;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn frames(c: &mut Criterion) {

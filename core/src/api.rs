@@ -1,11 +1,11 @@
 //! One request in, one action out: the route table's answer ([`crate::router`]), wrapped in
 //! Nomad's CORS handling.
 
+use crate::fs::stream::Stream;
 use crate::host::{Host, LogLevel};
 use crate::http::{Action, Request, Response};
-use crate::params::Query;
 use crate::router::{dispatch, route};
-use crate::stream::Stream;
+use crate::wire::params::Query;
 
 /// Decide how to answer `req`.
 pub fn handle<H: Host>(host: &H, req: &Request) -> Action<Stream<H::Watch>> {
@@ -92,5 +92,4 @@ fn add_cors_headers(req: &Request, headers: &mut Vec<(String, String)>) {
 }
 
 #[cfg(test)]
-#[path = "api_tests.rs"]
 mod tests;

@@ -16,12 +16,12 @@ pub struct Timestamp {
 impl Timestamp {
     /// Nanoseconds since the epoch, as Nomad's `Timestamp` fields carry them.
     pub fn unix_nanos(self) -> i64 {
-        crate::timefmt::unix_nanos(self.seconds, self.nanoseconds)
+        crate::wire::timefmt::unix_nanos(self.seconds, self.nanoseconds)
     }
 
     /// Go's RFC 3339 text with nanoseconds, as Nomad's JSON writes a `time.Time`.
     pub fn rfc3339_nano(self) -> String {
-        crate::timefmt::rfc3339_nano(self.seconds, self.nanoseconds)
+        crate::wire::timefmt::rfc3339_nano(self.seconds, self.nanoseconds)
     }
 }
 

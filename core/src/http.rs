@@ -1,6 +1,6 @@
 //! Requests, responses and the one error type, mapped to a status and body in one place.
 
-use crate::params::Query;
+use crate::wire::params::Query;
 
 /// An HTTP request as the host received it.
 #[derive(Debug, Clone, Default)]
@@ -36,7 +36,7 @@ pub struct Response {
 impl Response {
     /// 200 with a JSON body encoded by Nomad's rules.
     pub fn json(value: &serde_json::Value, query: &Query) -> Self {
-        Self::json_encoded(crate::json::to_vec(value, pretty(query)))
+        Self::json_encoded(crate::wire::json::to_vec(value, pretty(query)))
     }
 
     /// 200 with a body already encoded by Nomad's JSON rules.

@@ -1,42 +1,43 @@
 //! caravan's core: everything Nomad *specifies* about the Client HTTP API.
 //!
 //! The modules here are plain Rust, unit-tested natively. They reach the machine only
-//! through the [`host::Host`] trait, which the wasm glue in `bindings.rs` implements
-//! with the component's imports (and tests implement with an in-memory fake).
+//! through the [`host::Host`] trait, which the wasm glue in `wasm/` implements with the
+//! component's imports (and tests implement with an in-memory fake).
+//!
+//! Layers, from the top down (imports only point down, never across a layer's folders
+//! back up):
+//!
+//! - `api`: one request in, one action out, wrapped in Nomad's CORS handling;
+//! - `router`: the route table (every route's name, pattern, methods, CORS, ACL requirement,
+//!   where it is answered) and the dispatch to its handler;
+//! - the handlers, one folder per concept: `alloc` (lifecycle, exec, GC), `cluster`
+//!   (forwarding, server views, registration), `fs` (files, logs, streams), `node`
+//!   (metadata, stats), `tokens` (the ACL token routes), `ui` (the web UI's assets);
+//! - `acl`: policies and capabilities, and the access check every handler makes;
+//! - `host`, `http`: the vocabulary — the [`host::Host`] trait and its types; requests,
+//!   responses, actions and errors;
+//! - `wire`: Go's wire formats (JSON, parameters, times, file modes, sniffing, base64);
+//! - `wasm` (wasm32 only): the component's bindings and allocator.
 
-pub mod access;
-pub mod acl;
-pub mod alloc;
 pub mod api;
-pub mod b64;
-pub mod cluster;
-pub mod exec;
-pub mod filemode;
-pub mod fs;
-pub mod fs_params;
-pub mod gc;
-pub mod host;
-pub mod http;
-pub mod json;
-pub mod lifecycle;
-pub mod log_files;
-pub mod logs;
-pub mod logtime;
-pub mod meta;
-pub mod params;
-pub mod register;
 pub mod router;
-pub mod sniff;
-pub mod stats;
-pub mod stream;
-pub mod timefmt;
+
+pub mod alloc;
+pub mod cluster;
+pub mod fs;
+pub mod node;
 pub mod tokens;
 pub mod ui;
 
+pub mod acl;
+
+pub mod host;
+pub mod http;
+
+pub mod wire;
+
 #[cfg(target_arch = "wasm32")]
-mod bindings;
-#[cfg(target_arch = "wasm32")]
-mod heap;
+mod wasm;
 
 /// The in-memory host of the unit tests; the fuzz targets (`core/fuzz/`) use it too.
 #[cfg(any(test, feature = "fake"))]

@@ -10,14 +10,19 @@
 
 use std::sync::LazyLock;
 
-use crate::access::Access;
 use crate::acl::Requirement::{self, Namespace, NodeRead, NodeWrite};
+use crate::acl::access::Access;
+use crate::alloc::{exec, gc, lifecycle};
 use crate::cluster::Locate;
+use crate::cluster::register;
+use crate::fs::logs;
+use crate::fs::stream::Stream;
 use crate::host::Host;
 use crate::http::{Action, ApiError, ApiResult, Request, Response, StreamStart};
-use crate::params::Query;
-use crate::stream::Stream;
-use crate::{cluster, exec, fs, gc, lifecycle, logs, meta, register, stats, tokens, ui};
+use crate::node::{meta, stats};
+use crate::tokens;
+use crate::wire::params::Query;
+use crate::{cluster, fs, ui};
 
 /// The file-system operations under `/v1/client/fs/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,7 +264,7 @@ const ALLOC_PREFIX: &str = "/v1/client/allocation/";
 
 /// Route a decoded path. Unknown paths are 404 with an empty body, as Nomad's fallthrough.
 pub fn route(raw_path: &str) -> ApiResult<Route> {
-    let decoded = crate::params::decode_path(raw_path)
+    let decoded = crate::wire::params::decode_path(raw_path)
         .ok_or_else(|| ApiError::bad_request("invalid URL escape in path"))?;
     let path = clean(&decoded);
     if path == "/ui" || path.starts_with("/ui/") {

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use caravan_core::fake::{ALLOC, Fake, NODE};
 use caravan_core::host::{ClientStatus, Host, Roles, Timestamp, Token};
 use caravan_core::http::{Action, Request, Response};
-use caravan_core::stream::{Step, Stream};
+use caravan_core::fs::stream::{Step, Stream};
 use serde_json::Value;
 
 /// The content of a file in the task's `secrets/` directory: no answer may contain it.

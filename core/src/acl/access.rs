@@ -18,7 +18,7 @@ pub struct Access<'a> {
 impl Access<'_> {
     /// The allocation, if it exists and the caller may use it this way.
     pub fn allocation(&self, host: &impl Host, id: &str) -> ApiResult<Allocation> {
-        let allocation = crate::alloc::lookup(host, id)?;
+        let allocation = crate::acl::allocation::lookup(host, id)?;
         self.check(host, &allocation.namespace)?;
         Ok(allocation)
     }

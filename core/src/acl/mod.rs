@@ -1,6 +1,9 @@
 //! ACLs as Nomad evaluates them: where the token comes from, how a policy document becomes
 //! capabilities, and whether a token's policies allow a route.
 
+pub mod access;
+pub mod allocation;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;

@@ -13,11 +13,11 @@
 
 use serde_json::Value;
 
-use crate::access::Access;
 use crate::acl::Requirement;
+use crate::acl::access::Access;
 use crate::host::{Host, TaskStatus};
 use crate::http::{ApiError, ApiResult, ExecRequest, Request};
-use crate::params::{Query, go_quote, parse_bool};
+use crate::wire::params::{Query, go_quote, parse_bool};
 
 /// Nomad's `taskNotPresentErr`.
 pub const NO_TASK: &str = "must provide task name";
@@ -100,13 +100,13 @@ fn parse_command(text: &str) -> ApiResult<Vec<String>> {
                 Value::String(s) => Ok(s),
                 other => Err(fail(format!(
                     "json: cannot unmarshal {} into Go value of type string",
-                    crate::meta::go_type(&other)
+                    crate::node::meta::go_type(&other)
                 ))),
             })
             .collect(),
         other => Err(fail(format!(
             "json: cannot unmarshal {} into Go value of type []string",
-            crate::meta::go_type(&other)
+            crate::node::meta::go_type(&other)
         ))),
     }
 }
@@ -224,7 +224,7 @@ impl Output {
 /// `{"stdout":{"data":"<base64>"}}`.
 pub fn data_frame(stream: Output, data: &[u8]) -> String {
     let mut out = format!("{{\"{}\":{{\"data\":\"", stream.name()).into_bytes();
-    crate::b64::encode_into(&mut out, data);
+    crate::wire::b64::encode_into(&mut out, data);
     out.extend_from_slice(b"\"}}");
     // Base64 and the fixed text are ASCII.
     String::from_utf8(out).unwrap_or_default()

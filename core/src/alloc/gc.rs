@@ -1,7 +1,7 @@
 //! Garbage collection of terminal allocations: `/v1/client/gc` and
 //! `/v1/client/allocation/:id/gc`.
 
-use crate::access::Access;
+use crate::acl::access::Access;
 use crate::host::{CollectError, Host, LogLevel};
 use crate::http::{ApiError, ApiResult};
 

@@ -8,10 +8,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::access::Access;
+use crate::acl::access::Access;
 use crate::host::{Allocation, Host, LifecycleError, TaskStatus};
 use crate::http::{ApiError, ApiResult};
-use crate::meta::{field, go_type};
+use crate::node::meta::{field, go_type};
 
 /// Nomad's `ErrTaskNotRunning`.
 pub const NOT_RUNNING: &str = "Task not running";
@@ -109,7 +109,7 @@ pub fn signal(
         // Nomad's raw_exec sends SIGINT instead of an unknown signal; caravan sends nothing.
         return Err(ApiError::bad_request(format!(
             "invalid signal {}",
-            crate::params::go_quote(&signal)
+            crate::wire::params::go_quote(&signal)
         )));
     }
     let task = Some(task).filter(|t| !t.is_empty());
@@ -233,7 +233,7 @@ fn lifecycle_error(
     match (err, task, act) {
         (LifecycleError::NotFound, _, _) => ApiError::not_found(format!(
             "Unknown allocation {}",
-            crate::params::go_quote(&allocation.id)
+            crate::wire::params::go_quote(&allocation.id)
         )),
         (LifecycleError::UnknownTask, Some(name), Act::Restart) => {
             ApiError::bad_request(format!("Could not find task runner for task: {name}"))

@@ -5,12 +5,14 @@
 //! is borrowed from the client (CVE-2023-1782). A forwarded request carries a header and
 //! is never forwarded again (Nomad's metadata forwarding loop, #16517).
 
+pub mod register;
+
 use serde_json::{Map, Value, json};
 
-use crate::access::Access;
+use crate::acl::access::Access;
 use crate::host::{Allocation, Host, NodeInfo, PlacedAllocation, TaskStatus, Timestamp};
 use crate::http::{ApiError, ApiResult, ForwardTo, Request};
-use crate::params::{Query, go_quote};
+use crate::wire::params::{Query, go_quote};
 
 /// Marks a request a server already forwarded.
 pub const FORWARDED_HEADER: &str = "x-caravan-forwarded";
@@ -50,7 +52,7 @@ pub fn forward_target(
         Locate::NodeOrBody => match req.method.as_str() {
             "GET" => locate_node(host, access, &node_id()),
             "POST" => {
-                let apply = crate::meta::decode_apply(&req.body)?;
+                let apply = crate::node::meta::decode_apply(&req.body)?;
                 let id = Some(node_id())
                     .filter(|id| !id.is_empty())
                     .unwrap_or(apply.node_id);
@@ -182,7 +184,7 @@ pub fn node_body(host: &impl Host, id: &str) -> ApiResult<Value> {
         "Drain": false,
         "HTTPAddr": node.http_addr,
         "ID": node.id,
-        "Meta": crate::meta::merged(&node.static_meta, &node.dynamic_meta),
+        "Meta": crate::node::meta::merged(&node.static_meta, &node.dynamic_meta),
         "ModifyIndex": 0,
         "Name": node.name,
         "NodeClass": "",

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::access::Access;
+use crate::acl::access::Access;
 use crate::host::{
     Allocation, ClientStatus, DynamicMeta, Host, LogLevel, NodeRegistration, Registration,
     TaskState, TaskStatus, Timestamp,

@@ -3,7 +3,7 @@
 
 use crate::host::Host;
 use crate::http::{ApiError, ApiResult};
-use crate::params::{go_quote, parse_int};
+use crate::wire::params::{go_quote, parse_int};
 
 /// Where logmon writes, relative to the allocation directory.
 pub const LOG_DIR: &str = "alloc/logs";
@@ -48,7 +48,10 @@ impl LogFiles {
             .map_err(|e| ApiError::internal(format!("failed to list entries: {e}")))?;
         let prefix = self.prefix();
         let mut files = Vec::new();
-        for entry in entries.iter().filter(|e| !crate::filemode::is_dir(e.mode)) {
+        for entry in entries
+            .iter()
+            .filter(|e| !crate::wire::filemode::is_dir(e.mode))
+        {
             let Some(suffix) = entry.name.strip_prefix(&prefix) else {
                 continue;
             };

@@ -1,15 +1,15 @@
 //! `fs/logs`: parameters, Nomad's `findClosest` for where to start among a task's rotated
 //! log files, and the opt-in `lines=N` tail.
 
-use crate::access::Access;
-use crate::fs_params;
+use crate::acl::access::Access;
+use crate::fs::log_files::{LogFile, LogFiles};
+use crate::fs::logtime::{self, LineOptions};
+use crate::fs::params;
+use crate::fs::stream::lines::{LineStream, LogSource};
+use crate::fs::stream::{FRAME_SIZE, Source, Stream};
 use crate::host::{Allocation, Host};
 use crate::http::{ApiError, ApiResult};
-use crate::log_files::{LogFile, LogFiles};
-use crate::logtime::{self, LineOptions};
-use crate::params::{Query, go_quote};
-use crate::stream::lines::{LineStream, LogSource};
-use crate::stream::{FRAME_SIZE, Source, Stream};
+use crate::wire::params::{Query, go_quote};
 
 /// Nomad's `findClosest`: from the first file at or after `desired` (else the last), walk
 /// `offset` bytes forward (positive) or backward (negative) across files.
@@ -107,8 +107,8 @@ pub fn start<W>(
         .get("task")
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::bad_request("must provide task name"))?;
-    let follow = fs_params::flag(query, "follow", false)?;
-    let plain = fs_params::flag(query, "plain", false)?;
+    let follow = params::flag(query, "follow", false)?;
+    let plain = params::flag(query, "plain", false)?;
     let kind = match query.get("type") {
         Some(kind @ ("stdout" | "stderr" | "all")) => kind,
         _ => {
@@ -117,12 +117,12 @@ pub fn start<W>(
             ));
         }
     };
-    let offset = fs_params::offset(query)?;
-    let origin_end = fs_params::origin_is_end(query)?;
+    let offset = params::offset(query)?;
+    let origin_end = params::origin_is_end(query)?;
     let lines = match query.get("lines").filter(|l| !l.is_empty()) {
         None => None,
         Some(l) => Some(
-            u64::try_from(fs_params::int_param(l, "lines")?)
+            u64::try_from(params::int_param(l, "lines")?)
                 .map_err(|_| ApiError::bad_request("lines must not be negative"))?,
         ),
     };

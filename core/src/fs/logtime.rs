@@ -2,11 +2,11 @@
 //! `type=all` and `until_exit`. Their parameters and texts live here; the line-by-line
 //! stream that applies them is `stream::lines`.
 
-use crate::fs_params;
+use crate::fs::params;
 use crate::host::Host;
 use crate::http::{ApiError, ApiResult};
-use crate::params::{Query, go_quote};
-use crate::timefmt;
+use crate::wire::params::{Query, go_quote};
+use crate::wire::timefmt;
 
 /// What the new parameters asked for. With none of them, `fs/logs` is Nomad's byte stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -65,9 +65,9 @@ pub fn options(host: &impl Host, query: &Query, merged: bool) -> ApiResult<LineO
     Ok(LineOptions {
         since,
         until,
-        timestamps: fs_params::flag(query, "timestamps", false)?,
+        timestamps: params::flag(query, "timestamps", false)?,
         merged,
-        until_exit: fs_params::flag(query, "until_exit", false)?,
+        until_exit: params::flag(query, "until_exit", false)?,
     })
 }
 

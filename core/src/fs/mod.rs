@@ -5,16 +5,21 @@
 //! the first of two fences. Messages name paths relative to the allocation directory,
 //! never the host's absolute paths (Nomad leaks those).
 
+pub mod log_files;
+pub mod logs;
+pub mod logtime;
+pub mod params;
+pub mod stream;
+
 use serde_json::{Value, json};
 
-use crate::access::Access;
-use crate::filemode::{go_file_mode, is_dir};
-use crate::fs_params;
+use crate::acl::access::Access;
+use crate::fs::stream::{Source, Stream};
 use crate::host::{FileInfo, FsError, Host};
 use crate::http::{Action, ApiError, ApiResult, Response, SendFile, StreamStart};
-use crate::params::{Query, go_quote};
-use crate::sniff::detect_content_type;
-use crate::stream::{Source, Stream};
+use crate::wire::filemode::{go_file_mode, is_dir};
+use crate::wire::params::{Query, go_quote};
+use crate::wire::sniff::detect_content_type;
 
 /// How many bytes Go's sniffer looks at.
 const SNIFF_LEN: u32 = 512;
@@ -95,10 +100,10 @@ pub fn readat<H: Host>(
 ) -> ApiResult<Action<Stream<H::Watch>>> {
     let given = required_path(query)?;
     // Nomad parses readat's offset without an empty check: it is required.
-    let offset = fs_params::int_param(query.get("offset").unwrap_or(""), "offset")?;
+    let offset = params::int_param(query.get("offset").unwrap_or(""), "offset")?;
     let limit = match query.get("limit").filter(|l| !l.is_empty()) {
         None => 0,
-        Some(limit) => fs_params::int_param(limit, "limit")?,
+        Some(limit) => params::int_param(limit, "limit")?,
     };
     access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
@@ -116,9 +121,9 @@ pub fn stream<H: Host>(
     query: &Query,
 ) -> ApiResult<Action<Stream<H::Watch>>> {
     let given = required_path(query)?;
-    let follow = fs_params::flag(query, "follow", true)?;
-    let offset = fs_params::offset(query)?;
-    let origin_end = fs_params::origin_is_end(query)?;
+    let follow = params::flag(query, "follow", true)?;
+    let offset = params::offset(query)?;
+    let origin_end = params::origin_is_end(query)?;
     access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
     let info = host

@@ -2,7 +2,7 @@
 //! error texts.
 
 use crate::http::{ApiError, ApiResult};
-use crate::params::{Query, parse_bool, parse_int};
+use crate::wire::params::{Query, parse_bool, parse_int};
 
 /// A boolean parameter with Nomad's error text (Nomad answers 500 for `fs/stream`'s
 /// `follow`; it is bad input, so 400 everywhere).

@@ -5,8 +5,8 @@
 //! it may wait; the host wakes the stream early when a watched path changes. Time comes in
 //! as an argument, so the machine is pure and testable with a fake host.
 
+use crate::fs::log_files::{LOG_DIR, LogFiles};
 use crate::host::{FsError, Host};
-use crate::log_files::{LOG_DIR, LogFiles};
 
 /// Most data bytes in one frame (Nomad's frame size).
 pub const FRAME_SIZE: u32 = 64 * 1024;
@@ -279,13 +279,13 @@ pub fn encode_frame(out: &mut Vec<u8>, data: &[u8], file: &str, event: Option<&s
     if !data.is_empty() {
         key(out, "Data");
         out.push(b'"');
-        crate::b64::encode_into(out, data);
+        crate::wire::b64::encode_into(out, data);
         out.push(b'"');
     }
     if !file.is_empty() {
         key(out, "File");
         let mut quoted = String::new();
-        crate::json::write_string(&mut quoted, file);
+        crate::wire::json::write_string(&mut quoted, file);
         out.extend_from_slice(quoted.as_bytes());
     }
     if let Some(event) = event {

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::access::Access;
+use crate::acl::access::Access;
 use crate::host::{DynamicMeta, Host, MetaOp};
 use crate::http::{ApiError, ApiResult, Request, Response};
-use crate::params::{Query, go_quote};
+use crate::wire::params::{Query, go_quote};
 
 /// A decoded `NodeMetaApplyRequest`.
 #[derive(Debug, Default, PartialEq)]
@@ -204,7 +204,7 @@ fn meta_response(
     query: &Query,
 ) -> Response {
     let statics = static_meta.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    let body = crate::json::string_maps_to_vec(
+    let body = crate::wire::json::string_maps_to_vec(
         &[
             ("Dynamic", visible_dynamic(static_meta, dynamic)),
             ("Meta", all_present(merged(static_meta, dynamic))),

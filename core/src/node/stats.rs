@@ -229,7 +229,7 @@ mod tests {
         );
         assert_eq!(body["Timestamp"], 0);
         assert_eq!(
-            crate::json::to_vec(&body["ResourceUsage"]["CpuStats"], false),
+            crate::wire::json::to_vec(&body["ResourceUsage"]["CpuStats"], false),
             br#"{"Measured":null,"Percent":0.0,"SystemMode":0.0,"ThrottledPeriods":0,"ThrottledTime":0,"TotalTicks":0.0,"UserMode":0.0}"#
         );
     }

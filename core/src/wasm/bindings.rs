@@ -102,14 +102,14 @@ fn disposition_in(d: policy::Disposition) -> core_host::Disposition {
 }
 
 /// A streamed body: the core's state machine behind the exported resource.
-struct BodyStream(RefCell<crate::stream::Stream<follow::Subscription>>);
+struct BodyStream(RefCell<crate::fs::stream::Stream<follow::Subscription>>);
 
 impl handler::GuestBodyStream for BodyStream {
     fn next(&self, now_ms: u64) -> handler::Step {
         match self.0.borrow_mut().next(&Imports, now_ms) {
-            crate::stream::Step::Data(data) => handler::Step::Data(data),
-            crate::stream::Step::Wait(ms) => handler::Step::Wait(ms),
-            crate::stream::Step::End => handler::Step::End,
+            crate::fs::stream::Step::Data(data) => handler::Step::Data(data),
+            crate::fs::stream::Step::Wait(ms) => handler::Step::Wait(ms),
+            crate::fs::stream::Step::End => handler::Step::End,
         }
     }
 }

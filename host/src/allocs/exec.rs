@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use caravan_core::exec::Output;
+use caravan_core::alloc::exec::Output;
 use rustix::process::{Pid, Signal};
 use tokio::sync::mpsc;
 

@@ -1,6 +1,6 @@
 //! `alloc exec` once the core has decided it: answer the WebSocket upgrade, start the
 //! command (`allocs::exec`) and move Nomad's exec frames between the socket and the
-//! process. The frames are encoded and decoded by `caravan_core::exec`, linked natively.
+//! process. The frames are encoded and decoded by `caravan_core::alloc::exec`, linked natively.
 //!
 //! The session ends with `{"exited":true,"result":{"exit_code":N}}` and a close frame once
 //! the command has exited and its output is read (or a moment after its exit, when
@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use caravan_core::exec::{self as frames, Input};
+use caravan_core::alloc::exec::{self as frames, Input};
 use futures_util::{SinkExt, StreamExt};
 use hyper::header::{CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, UPGRADE};
 use hyper::upgrade::OnUpgrade;

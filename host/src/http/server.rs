@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use caravan_core::register::{PEER_CERTIFICATE_HEADER, PEER_ROLE_HEADER};
+use caravan_core::cluster::register::{PEER_CERTIFICATE_HEADER, PEER_ROLE_HEADER};
 use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;

@@ -253,7 +253,7 @@ fn go_time(now: SystemTime) -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let rfc3339 = caravan_core::timefmt::rfc3339_nano(seconds, 0);
+    let rfc3339 = caravan_core::wire::timefmt::rfc3339_nano(seconds, 0);
     // `2026-01-02T03:04:05Z`
     let date_time = rfc3339.trim_end_matches('Z').replacen('T', " ", 1);
     format!("{date_time} +0000 UTC")

@@ -1,5 +1,5 @@
 //! The WIT types of the capabilities to the core's plain types and back: the conversions the
-//! component's glue (`core/src/bindings.rs`) makes on the other side of the boundary, for the
+//! component's glue (`core/src/wasm/bindings.rs`) makes on the other side of the boundary, for the
 //! natively linked baseline (`native.rs`).
 
 use caravan_core::acl::{CompiledPolicy, Disposition, NamespaceRule};

@@ -69,7 +69,7 @@ impl Core for NativeCore {
 }
 
 /// Who may use `/v1/agent/core`, a route the host answers itself: decided by the natively
-/// linked core's ACL rules (`caravan_core::access::agent_core`), so they are the same rules
+/// linked core's ACL rules (`caravan_core::acl::access::agent_core`), so they are the same rules
 /// whichever core component is loaded, and the host keeps no ACL logic of its own. `Err`
 /// holds the core's refusal.
 pub fn authorize_agent_core(
@@ -85,12 +85,12 @@ pub fn authorize_agent_core(
         headers,
         body: Vec::new(),
     };
-    caravan_core::access::agent_core(&host, &request, replace)
+    caravan_core::acl::access::agent_core(&host, &request, replace)
         .map_err(|refusal| response(refusal.into_response()))
 }
 
 /// Whether the caller may read `/v1/metrics`, which the host answers itself: the natively
-/// linked core's rule (`caravan_core::access::metrics`; Nomad requires no capability), like
+/// linked core's rule (`caravan_core::acl::access::metrics`; Nomad requires no capability), like
 /// [`authorize_agent_core`]. `Err` holds the core's refusal.
 pub fn authorize_metrics(
     ctx: Arc<HostContext>,
@@ -104,14 +104,14 @@ pub fn authorize_metrics(
         headers,
         body: Vec::new(),
     };
-    caravan_core::access::metrics(&host, &request)
+    caravan_core::acl::access::metrics(&host, &request)
         .map_err(|refusal| response(refusal.into_response()))
 }
 
 /// A streamed body and the host state (its subscriptions) it holds until it ends.
 pub struct NativeBody {
     host: NativeHost<CoreState>,
-    stream: caravan_core::stream::Stream<Resource<Subscription>>,
+    stream: caravan_core::fs::stream::Stream<Resource<Subscription>>,
 }
 
 impl Pull for NativeBody {
@@ -180,11 +180,11 @@ pub fn exec_request(e: caravan_core::http::ExecRequest) -> handler::ExecRequest 
 }
 
 /// A pull's result in the server's terms.
-pub fn step(step: caravan_core::stream::Step) -> handler::Step {
+pub fn step(step: caravan_core::fs::stream::Step) -> handler::Step {
     match step {
-        caravan_core::stream::Step::Data(data) => handler::Step::Data(data),
-        caravan_core::stream::Step::Wait(ms) => handler::Step::Wait(ms),
-        caravan_core::stream::Step::End => handler::Step::End,
+        caravan_core::fs::stream::Step::Data(data) => handler::Step::Data(data),
+        caravan_core::fs::stream::Step::Wait(ms) => handler::Step::Wait(ms),
+        caravan_core::fs::stream::Step::End => handler::Step::End,
     }
 }
 

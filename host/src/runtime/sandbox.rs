@@ -33,7 +33,7 @@ const CORE_INSTANCES_PER_COMPONENT: u32 = 4;
 
 /// Bytes of each pool slot's linear memory kept resident between instances (reset by
 /// `memset` of the dirty pages instead of `madvise`): the core's data, stack and its heap
-/// arena (`core/src/heap.rs`, 1 MiB), so a plain request never grows memory.
+/// arena (`core/src/wasm/heap.rs`, 1 MiB), so a plain request never grows memory.
 const MEMORY_KEEP_RESIDENT: usize = 4 << 20;
 /// The same for tables.
 const TABLE_KEEP_RESIDENT: usize = 64 << 10;

@@ -1,9 +1,9 @@
 //! Wall-clock times as the API writes and reads them. Formatting is the core's
-//! (`caravan_core::timefmt`, Go's `RFC3339Nano`), so host and core never disagree.
+//! (`caravan_core::wire::timefmt`, Go's `RFC3339Nano`), so host and core never disagree.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use caravan_core::timefmt::days_from_civil;
+use caravan_core::wire::timefmt::days_from_civil;
 
 /// Seconds and nanoseconds since the Unix epoch; times before 1970 count down with a
 /// non-negative nanosecond part, as Go's `time.Unix` expects.
@@ -24,7 +24,7 @@ pub fn unix(time: SystemTime) -> (i64, u32) {
 /// RFC 3339 in UTC with Go's `RFC3339Nano` fraction, the way Nomad's JSON writes times.
 pub fn rfc3339(time: SystemTime) -> String {
     let (seconds, nanoseconds) = unix(time);
-    caravan_core::timefmt::rfc3339_nano(seconds, nanoseconds)
+    caravan_core::wire::timefmt::rfc3339_nano(seconds, nanoseconds)
 }
 
 /// RFC 3339 (`2026-01-02T03:04:05.5Z`, or with a `±hh:mm` offset) to a `SystemTime`.

@@ -15,9 +15,9 @@
 use std::collections::VecDeque;
 
 use super::{FRAME_SIZE, HEARTBEAT_MS, PULL_BUDGET, READ_SIZE, Step, encode_frame, settle};
+use crate::fs::log_files::{LOG_DIR, LogFiles};
+use crate::fs::logtime::LineOptions;
 use crate::host::{FsError, Host, LogMark, TaskStatus};
-use crate::log_files::{LOG_DIR, LogFiles};
-use crate::logtime::LineOptions;
 
 /// The longest piece of a line sent at once.
 pub const LINE_MAX: usize = FRAME_SIZE as usize - 64;

@@ -6,7 +6,7 @@
 //! servers can run side by side, and a restarted server refills itself within a heartbeat.
 //!
 //! The client's side ([`Registration`]) is serialised here; the server's side is decoded,
-//! validated and authorised by the core (`core/src/register.rs`), which hands the result to
+//! validated and authorised by the core (`core/src/cluster/register.rs`), which hands the result to
 //! `cluster.register`: this registry only records it.
 
 use std::sync::Arc;

@@ -38,7 +38,7 @@ pub struct NodeRecord {
 }
 
 /// One heartbeat as a client sends it: the node and everything it runs. The core decodes
-/// this shape (`core/src/register.rs`); change both together.
+/// this shape (`core/src/cluster/register.rs`); change both together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Registration {
     #[serde(rename = "Node")]

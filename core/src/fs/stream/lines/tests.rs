@@ -1,8 +1,8 @@
 //! The line-by-line `fs/logs` extensions through the real route against the fake host.
 
 use crate::fake::{ALLOC, Fake};
+use crate::fs::stream::{Step, Stream};
 use crate::http::{Action, Request};
-use crate::stream::{Step, Stream};
 
 const OUT0: &str = "alloc/logs/web.stdout.0";
 const OUT1: &str = "alloc/logs/web.stdout.1";

@@ -3,10 +3,10 @@
 
 use serde_json::json;
 
-use crate::access;
+use crate::acl::access;
 use crate::host::{BootstrapError, Host, LogLevel, Timestamp};
 use crate::http::{ApiError, ApiResult, Request, Response};
-use crate::params::Query;
+use crate::wire::params::Query;
 
 /// `GET /v1/acl/token/self`: the caller's token.
 pub fn token_self(host: &impl Host, req: &Request, query: &Query) -> ApiResult<Response> {

@@ -1,0 +1,5 @@
+//! The component's glue (wasm32 only): the WIT bindings implementing [`crate::host::Host`]
+//! with the component's imports and exporting `handle`, and the allocator.
+
+mod bindings;
+mod heap;
