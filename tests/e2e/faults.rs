@@ -294,20 +294,10 @@ fn count_sequence(data: &[u8], run: u32) -> (u64, Vec<u8>) {
     (next, rest.to_vec())
 }
 
-/// SIGKILL while a fast writer's logs rotate, then a restart on the same data dir.
-///
-/// What "nothing lost or duplicated" means here: each run of the task (the agent starts it
-/// again after the restart; the run number is kept in a file of the task dir) prints
-/// `<run> 0` … `<run> N-1`. Output the task had written into its pipe but the agent had not
-/// read when it was killed dies with the pipe; it was never the agent's. So:
-/// - every byte in the log files when the agent died is still there, unchanged, after the
-///   restart, and `fs/logs` serves it;
-/// - run 1's files hold `1 0` … `1 k` in order, each once, plus at most the beginning of
-///   line `k + 1` (the last pipe read);
-/// - run 2 starts in a new file (never appending to bytes of run 1; an empty file the
-///   kill left right after a rotation counts as new) and its files hold exactly `2 0` …
-///   `2 N-1`;
-/// - `fs/logs` (all files from the start) serves exactly the files' concatenation.
+/// SIGKILL of the agent while a fast writer's logs rotate, then a restart on the same data
+/// dir. The writer and its executor (which writes the logs) do not notice: the files hold
+/// `1 0` … `1 N-1` exactly once, in order, across the rotations, and `fs/logs` (all files
+/// from the start) serves exactly the files' concatenation.
 #[test]
 fn sigkill_during_log_rotation_loses_and_duplicates_nothing() {
     const LINES: u64 = 600_000;
@@ -335,63 +325,29 @@ fn sigkill_during_log_rotation_loses_and_duplicates_nothing() {
     let mut agent = agent;
     agent.signal(rustix::process::Signal::KILL);
     agent.wait_exit();
-    // The task dies with the agent (parent-death signal); wait until it has, so that the
-    // files are final.
-    let run_file = data.join("alloc").join(&id).join("writer/run");
-    assert!(run_file.exists(), "run 1 recorded its number");
-    wait_until("the killed writer to be gone", || {
-        !std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-            std::fs::read(e.path().join("environ"))
-                .is_ok_and(|env| env.windows(id.len()).any(|w| w == id.as_bytes()))
-        })
-    });
     let before = log_files(&logs, "writer");
-    let run1: Vec<u8> = before.iter().flat_map(|(_, d)| d.clone()).collect();
-    let (k, cut) = count_sequence(&run1, 1);
-    assert!(
-        k < LINES,
-        "the kill landed while run 1 was writing ({k} lines)"
-    );
-    assert!(
-        format!("1 {k}\n").as_bytes().starts_with(&cut),
-        "run 1 ends with the beginning of its next line: {:?}",
-        String::from_utf8_lossy(&cut)
-    );
-    eprintln!(
-        "killed during rotation: run 1 logged {k} whole lines in {} files",
-        before.len()
-    );
+    drop(agent);
 
     let agent = Agent::start_in(&data, &[]);
     wait_task_running(&agent, &id, "writer");
-    let last = format!("2 {}\n", LINES - 1);
-    wait_until("run 2 to finish writing", || {
+    let last = format!("1 {}\n", LINES - 1);
+    wait_until("run 1 to finish writing", || {
         log_files(&logs, "writer")
             .last()
             .is_some_and(|(_, d)| d.ends_with(last.as_bytes()))
     });
     let after = log_files(&logs, "writer");
-    // When the kill lands just after a rotation created the next file, that file is still
-    // empty: it holds nothing of run 1, and run 2 starts in it (a restart writes into the
-    // highest file only when it is empty). Every file with run 1's bytes is kept as it was.
-    let run1_files = match before.last() {
-        Some((_, last)) if last.is_empty() => before.len() - 1,
-        _ => before.len(),
-    };
-    assert_eq!(
-        &after[..run1_files],
-        &before[..run1_files],
-        "run 1's files are unchanged by the restart"
-    );
-    let run2: Vec<u8> = after[run1_files..]
-        .iter()
-        .flat_map(|(_, d)| d.clone())
-        .collect();
-    let (n, rest) = count_sequence(&run2, 2);
+    assert!(after.len() >= before.len());
+    for ((i, was), (j, is)) in before.iter().zip(&after) {
+        assert_eq!(i, j);
+        assert!(is.starts_with(was), "file {i} was only ever appended to");
+    }
+    let all: Vec<u8> = after.iter().flat_map(|(_, d)| d.clone()).collect();
+    let (n, rest) = count_sequence(&all, 1);
     assert_eq!(
         (n, rest.len()),
         (LINES, 0),
-        "run 2 is complete, exactly once"
+        "one run, complete, exactly once"
     );
 
     let served = agent.get(&format!(

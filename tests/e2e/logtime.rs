@@ -96,7 +96,7 @@ fn on_disk(agent: &Agent, id: &str, kind: &str) -> Vec<u8> {
 fn place_numbered(agent: &Agent) -> String {
     let id = uuid::Uuid::new_v4().to_string();
     // The first run prints LINES numbered stdout lines (about 1.2 MB: one rotation) with an
-    // stderr line every 1500, then idles; after a restart of the agent, the second run
+    // stderr line every 1500, then idles; restarted (after a restart of the agent), the second run
     // waits for `go`, prints ten of each and exits.
     let script = format!(
         "d=$NOMAD_ALLOC_DIR/data; \
@@ -187,11 +187,19 @@ fn logs_by_time_across_a_rotation_and_a_restart() {
         joined(&all[all.len() - 7..], false)
     );
 
-    // The agent restarts; the task's second run prints into new files and exits.
+    // The agent restarts (the first run goes on), then the task is restarted: its second
+    // run prints into new files and exits.
     assert!(agent.terminate().success());
     let agent = Agent::start_in(temp.path(), &[]);
+    let restart = agent.request(
+        "POST",
+        &format!("/v1/client/allocation/{id}/restart"),
+        &[],
+        format!(r#"{{"TaskName":"{TASK}"}}"#).as_bytes(),
+    );
+    assert_eq!(restart.status, 200, "{}", restart.text());
     wait_until("the second run to start", || {
-        task_state(&agent, &id, TASK).is_some_and(|s| s["State"] == "running")
+        task_state(&agent, &id, TASK).is_some_and(|s| s["State"] == "running" && s["Restarts"] == 1)
     });
     let tail_from = out[LINES as usize - 3].0.clone();
     let mut follow = agent.open_stream(

@@ -21,6 +21,7 @@ mod isolation;
 mod lifecycle;
 mod logtime;
 mod metrics;
+mod outlive;
 mod persistence;
 mod relay;
 mod service;

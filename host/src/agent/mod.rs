@@ -312,8 +312,10 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     };
     let served =
         crate::http::server::serve(listener, core, runtime, server_options, tls, shutdown).await;
-    // Tasks are stopped whether or not serving ended cleanly; the next agent restarts them.
-    tokio::task::spawn_blocking(move || registry.shutdown())
+    // Tasks outlive the agent (their executors are not its children) and the next agent
+    // re-attaches to them, unless the data dir is a temporary one that goes with this agent.
+    let stop_tasks = temp_dir.is_some();
+    tokio::task::spawn_blocking(move || registry.shutdown(stop_tasks))
         .await
         .context("failed to stop the tasks")?;
     served?;

@@ -184,7 +184,7 @@ mod tests {
             0,
             "nothing more to do"
         );
-        registry.shutdown();
+        registry.shutdown(true);
     }
 
     #[test]
@@ -207,7 +207,7 @@ mod tests {
         let n = collect_garbage(&registry, &config, || (10.0, 75.0));
         assert_eq!(n, 1);
         assert_eq!(remaining(&registry), ids[2..]);
-        registry.shutdown();
+        registry.shutdown(true);
     }
 
     #[test]

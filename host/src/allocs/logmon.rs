@@ -10,6 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use super::logindex::{self, IndexWriter};
@@ -21,6 +22,21 @@ pub const LINE_SCAN_LIMIT: u64 = 32 * 1024;
 /// How much a pump reads from a task's pipe at once: the memory a stream costs, whatever
 /// the task prints.
 pub const PUMP_CHUNK: usize = 64 * 1024;
+
+/// Bytes written by this process's pumps, stdout then stderr, and bytes dropped because
+/// they could not be written: what an executor reports to its agent, which counts them in
+/// its metrics and says in its log when output is dropped.
+static WRITTEN: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes of task output this process has written (stdout, stderr) and dropped.
+pub fn written() -> (u64, u64, u64) {
+    (
+        WRITTEN[0].load(Ordering::Relaxed),
+        WRITTEN[1].load(Ordering::Relaxed),
+        DROPPED.load(Ordering::Relaxed),
+    )
+}
 
 /// A stream of log files `<dir>/<base>.<N>`.
 #[derive(Debug)]
@@ -226,10 +242,10 @@ fn open_log(path: &Path) -> io::Result<Option<(File, u64)>> {
 /// never block on a full pipe because its log disk is full.
 pub fn pump(mut source: impl Read, rotator: &mut Rotator, what: &str) {
     // `<task>.stdout` or `<task>.stderr`: one of two label values.
-    let log_type = if rotator.base.ends_with(".stderr") {
-        "stderr"
+    let (log_type, total) = if rotator.base.ends_with(".stderr") {
+        ("stderr", &WRITTEN[1])
     } else {
-        "stdout"
+        ("stdout", &WRITTEN[0])
     };
     let written = &crate::metrics::global().log_bytes_written;
     let mut buf = vec![0u8; PUMP_CHUNK];
@@ -248,12 +264,15 @@ pub fn pump(mut source: impl Read, rotator: &mut Rotator, what: &str) {
             Ok(()) => {
                 failing = false;
                 written.add(&[log_type], n as u64);
+                total.fetch_add(n as u64, Ordering::Relaxed);
             }
-            Err(err) if !failing => {
-                failing = true;
-                tracing::error!("failed to write the log of {what}, dropping output: {err}");
+            Err(err) => {
+                DROPPED.fetch_add(n as u64, Ordering::Relaxed);
+                if !failing {
+                    failing = true;
+                    tracing::error!("failed to write the log of {what}, dropping output: {err}");
+                }
             }
-            Err(_) => {}
         }
     }
 }

@@ -5,14 +5,18 @@
 //!
 //! Every state change is written to the state store before anyone can observe it through
 //! the API, so an agent that is killed and restarted finds each allocation as it was: terminal
-//! ones stay terminal and readable, and tasks that were running are started again (their
-//! leftovers, if the old agent's death did not take them, are stopped first).
+//! ones stay terminal and readable, and tasks that were running still run: each is owned by
+//! an executor process of its own (see [`executor`]), which the new agent re-attaches to.
+//! A task whose run ended meanwhile is recorded with its exit status; one whose executor
+//! died is failed (and what is left of it stopped).
 //!
 //! [`Registry`] is the face the rest of the daemon sees. Below it, each file has one job and
 //! imports only from the files under it:
 //!
 //! - `sync`: the specs directory against the placed allocations, collection and tombstones;
 //! - `supervisor`: one placed allocation and the threads that run, stop and record its tasks;
+//! - [`executor`] (the process that owns a task's run, and how the agent speaks to it),
+//!   `leftovers` (what is left of a run nobody saw end);
 //! - [`tasks`] (one task as a process group), [`logmon`] (its rotating log files) and
 //!   [`procstats`] (its resource usage, sampled from `/proc`);
 //! - `env` (the `NOMAD_*` environment), `layout` (the alloc-dir layout) and `persist`
@@ -30,11 +34,12 @@ use anyhow::{Context, Result};
 
 use crate::store::StateStore;
 use procstats::{TaskSample, TaskStats};
-use supervisor::{Alloc, Shared};
+use supervisor::{Alloc, Runner, Shared};
 use sync::{Allocs, SpecFiles};
 use tasks::TaskControl;
 
 pub mod exec;
+pub mod executor;
 pub mod gc;
 pub mod logindex;
 pub mod logmon;
@@ -43,6 +48,7 @@ pub mod tasks;
 
 mod env;
 mod layout;
+mod leftovers;
 mod persist;
 mod record;
 mod spec;
@@ -56,6 +62,9 @@ pub use spec::{AllocSpec, LogConfig, TaskSpec};
 
 /// How long a collection waits for the processes it has just SIGKILLed.
 const COLLECT_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a starting agent waits, at most, to re-attach to the tasks that were running.
+const REATTACH_WAIT: Duration = Duration::from_secs(30);
 
 /// The allocations of this node, their directories, processes and persisted records.
 pub struct Registry {
@@ -92,6 +101,12 @@ impl Registry {
                 usage: TaskStats::start(stats_interval),
                 shutting_down: AtomicBool::new(false),
                 base_env: env::base_env(),
+                // The unit tests' binary cannot serve as `caravan executor`.
+                runner: if cfg!(test) {
+                    Runner::InProcess
+                } else {
+                    Runner::Executors
+                },
             }),
             allocs: Mutex::new(Allocs {
                 placed: restored
@@ -110,8 +125,13 @@ impl Registry {
             }
         }
         registry.reconcile();
-        for alloc in restored {
+        for alloc in &restored {
             alloc.start(&registry.shared, None);
+        }
+        // Until re-attached, a running task could not be signalled, restarted or stopped.
+        let deadline = std::time::Instant::now() + REATTACH_WAIT;
+        for task in restored.iter().flat_map(|a| &a.tasks) {
+            task.wait_settled(deadline.saturating_duration_since(std::time::Instant::now()));
         }
         Ok(registry)
     }
@@ -199,10 +219,16 @@ impl Registry {
         self.allocs().forget(&self.shared, id, &alloc)
     }
 
-    /// Stop every task for the agent's exit (SIGTERM, SIGKILL after each kill timeout),
-    /// leaving the persisted states as they are so that the next agent resumes them.
-    pub fn shutdown(&self) {
+    /// Prepare for the agent's exit: nothing is recorded any more, so that the next agent
+    /// finds the states as they are now. Tasks keep running under their executors unless
+    /// `stop_tasks` (a `-dev` agent's temporary data dir goes with it): then every task is
+    /// stopped (SIGTERM, SIGKILL after each kill timeout). Tasks run in the agent's own
+    /// process are always stopped.
+    pub fn shutdown(&self, stop_tasks: bool) {
         self.shared.shutting_down.store(true, Ordering::SeqCst);
+        if !stop_tasks && self.shared.runner == Runner::Executors {
+            return;
+        }
         let allocs: Vec<Arc<Alloc>> = self.allocs().placed.values().cloned().collect();
         let stoppable: Vec<(&TaskControl, Duration)> =
             allocs.iter().flat_map(|a| a.stoppable()).collect();

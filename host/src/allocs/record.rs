@@ -65,6 +65,10 @@ pub struct TaskRecord {
     pub pid: Option<u32>,
     #[serde(default)]
     pub start_ticks: Option<u64>,
+    /// The executor that runs it (where tasks outlive the agent): how a restarted agent
+    /// re-attaches to the run.
+    #[serde(default)]
+    pub executor: Option<super::executor::ExecutorRef>,
     /// How often it was restarted in place (`restart`), and when last.
     #[serde(default)]
     pub restarts: u32,
@@ -85,6 +89,7 @@ impl TaskRecord {
             signal: None,
             pid: None,
             start_ticks: None,
+            executor: None,
             restarts: 0,
             last_restart: None,
         }

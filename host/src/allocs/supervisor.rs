@@ -1,6 +1,7 @@
-//! One placed allocation and its threads: a supervisor per task runs it (after stopping
-//! the leftovers of a run the previous agent did not see end), records each change of state
-//! before anyone can observe it, and stops the siblings of a failed task, as Nomad does.
+//! One placed allocation and its threads: a supervisor per task runs it (re-attaching to
+//! the executor of a run a previous agent started, or stopping the leftovers of a run
+//! nobody saw end), records each change of state before anyone can observe it, and stops
+//! the siblings of a failed task, as Nomad does.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,11 +11,12 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 
+use super::executor::{self, ExecutorRef, Job};
 use super::procstats::TaskStats;
 use super::record::{AllocRecord, LifecycleError, TaskStatus, client_status};
 use super::spec::AllocSpec;
-use super::tasks::{self, Launch, LogTarget, Outcome, TaskControl};
-use super::{env, layout, persist};
+use super::tasks::{self, Launch, LogTarget, Outcome, Started, TaskControl};
+use super::{env, layout, leftovers, persist};
 use crate::store::StateStore;
 
 /// How long a restart request waits for the runs it ends (below the core's call deadline).
@@ -30,6 +32,16 @@ pub(super) struct Shared {
     pub shutting_down: AtomicBool,
     /// The agent's environment without the denylist: raw_exec tasks inherit the host's.
     pub base_env: BTreeMap<String, String>,
+    pub runner: Runner,
+}
+
+/// Where tasks run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Runner {
+    /// Each under an executor process of its own: tasks outlive the agent.
+    Executors,
+    /// In the agent's own process (unit tests: their binary cannot be an executor).
+    InProcess,
 }
 
 impl Shared {
@@ -185,14 +197,13 @@ impl Alloc {
         }
         let spec = &self.spec.tasks[index];
         let id = &self.spec.id;
-        let recorded = {
-            let live = self.live();
-            let task = &live.record.tasks[index];
-            task.pid.zip(task.start_ticks)
-        };
-        if let Some((pid, start_ticks)) = recorded {
+        let (run, executor) = self.recorded(index);
+        let mut resume = executor.is_some() && shared.runner == Runner::Executors;
+        if let Some((pid, start_ticks)) = run
+            && !resume
+        {
             let markers = env::run_markers(&self.spec, index);
-            let found = tasks::stop_leftovers(pid, start_ticks, &markers, spec.kill_timeout());
+            let found = leftovers::stop_leftovers(pid, start_ticks, &markers, spec.kill_timeout());
             if found > 0 {
                 tracing::info!(
                     "allocation {id}: stopped {found} leftover process(es) of task {}",
@@ -201,7 +212,7 @@ impl Alloc {
             }
         }
         let outcome = loop {
-            let outcome = self.run_once(shared, index);
+            let outcome = self.run_once(shared, index, std::mem::take(&mut resume));
             if !self.tasks[index].take_restart() || shared.is_shutting_down() {
                 break outcome;
             }
@@ -222,26 +233,82 @@ impl Alloc {
         self.finish_task(shared, index, &outcome);
     }
 
-    /// One run of task `index`, from its start to its leader's exit.
-    fn run_once(self: &Arc<Self>, shared: &Arc<Shared>, index: usize) -> Outcome {
+    /// The recorded run of task `index` (leader pid and start time) and its executor.
+    fn recorded(&self, index: usize) -> (Option<(u32, u64)>, Option<ExecutorRef>) {
+        let live = self.live();
+        let task = &live.record.tasks[index];
+        (task.pid.zip(task.start_ticks), task.executor)
+    }
+
+    /// One run of task `index`, from its start (or, with `resume`, from re-attaching to the
+    /// executor that runs it) to its leader's exit.
+    fn run_once(self: &Arc<Self>, shared: &Arc<Shared>, index: usize, resume: bool) -> Outcome {
         let spec = &self.spec.tasks[index];
         let id = &self.spec.id;
         let launch = self.launch(shared, index);
-        let outcome = tasks::run(&self.tasks[index], &launch, |started| {
-            tracing::info!("{}: started (pid {})", launch.label, started.pid);
+        let on_start = |started: Started, executor: Option<ExecutorRef>| {
+            match (&executor, resume) {
+                (Some(e), true) => tracing::info!(
+                    "{}: re-attached to its executor (pid {}), task pid {}",
+                    launch.label,
+                    e.pid,
+                    started.pid
+                ),
+                (Some(e), false) => tracing::info!(
+                    "{}: started (pid {}, executor pid {})",
+                    launch.label,
+                    started.pid,
+                    e.pid
+                ),
+                (None, _) => tracing::info!("{}: started (pid {})", launch.label, started.pid),
+            }
             shared.usage.track(id, &spec.name, started.pid);
             let mut live = self.live();
             self.update(shared, &mut live, |record| {
                 let task = &mut record.tasks[index];
                 task.state = TaskStatus::Running;
-                task.started_at = Some(SystemTime::now());
+                if !resume || task.started_at.is_none() {
+                    task.started_at = Some(SystemTime::now());
+                }
                 task.finished_at = None;
                 task.pid = Some(started.pid);
                 task.start_ticks = Some(started.start_ticks);
+                task.executor = executor;
             });
-        });
+        };
+        let control = &self.tasks[index];
+        let outcome = match shared.runner {
+            Runner::InProcess => tasks::run(control, &launch, |started| on_start(started, None)),
+            Runner::Executors => {
+                let dir = executor::dir(&launch.dir);
+                let job = Job {
+                    launch: launch.clone(),
+                    kill_timeout: spec.kill_timeout(),
+                };
+                let job = (!resume).then_some(&job);
+                let label = &launch.label;
+                executor::run(control, &dir, label, job, |s, e| on_start(s, Some(e)))
+            }
+        };
         shared.usage.untrack(id, &spec.name);
+        if let Outcome::Lost(_) = outcome {
+            self.clean_up_lost(index);
+        }
         outcome
+    }
+
+    /// A run whose executor died (or that this agent cannot speak to): kill the executor if
+    /// it is still there, and stop what is left of the task's process group.
+    fn clean_up_lost(&self, index: usize) {
+        let (run, executor) = self.recorded(index);
+        if let Some(executor) = executor {
+            executor::kill_executor(&executor);
+        }
+        if let Some((pid, start_ticks)) = run {
+            let markers = env::run_markers(&self.spec, index);
+            let timeout = self.spec.tasks[index].kill_timeout();
+            leftovers::stop_leftovers(pid, start_ticks, &markers, timeout);
+        }
     }
 
     /// Restart one task or every running one in place. Returns once the interrupted runs
@@ -349,6 +416,10 @@ impl Alloc {
             Outcome::NotStarted => false,
             Outcome::StartFailed(message) => {
                 tracing::error!("{label}: {message}");
+                true
+            }
+            Outcome::Lost(message) => {
+                tracing::error!("{label}: {message}; the task is failed");
                 true
             }
             Outcome::Exited {

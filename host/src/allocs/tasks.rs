@@ -8,9 +8,13 @@
 //! still names our (possibly zombie) leader.
 //!
 //! The task gets SIGKILL if the thread that started it dies (`PR_SET_PDEATHSIG`): that
-//! thread lives exactly as long as the task, so this only fires when the agent itself dies.
-//! A task without its agent has nobody reading its output, and the next agent restarts it;
-//! killing it then prevents two copies from running.
+//! thread lives exactly as long as the task, so this only fires when the process running it
+//! dies. That process is the task's executor (see `executor`), which outlives the agent; a
+//! task without it has nobody reading its output. (Unit tests run tasks in their own process,
+//! which cannot serve as an executor.)
+//!
+//! A task the agent reaches through its executor is controlled the same way: [`Leader`] is
+//! either a process group of this process's own or an executor to ask.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -21,6 +25,9 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
+use serde::{Deserialize, Serialize};
+
+use super::executor;
 
 use super::logmon::{self, Rotator};
 use super::procstats;
@@ -29,8 +36,22 @@ use super::procstats;
 /// They finish in microseconds unless a process that escaped the group still holds a pipe.
 const PUMP_GRACE: Duration = Duration::from_secs(1);
 
-/// How often leftovers of a previous agent are checked while they get time to exit.
-const LEFTOVER_POLL: Duration = Duration::from_millis(50);
+/// What runs a task, to be signalled.
+#[derive(Debug)]
+pub enum Leader {
+    /// A process group of this process (its id is the leader's pid).
+    Group(Pid),
+    /// A task run by an executor.
+    Executor(executor::Client),
+}
+
+/// What a stop, a kill or a signal sends.
+#[derive(Clone, Copy)]
+enum Order {
+    Stop,
+    Kill,
+    Signal(Signal),
+}
 
 /// The shared handle through which a task is stopped and awaited.
 #[derive(Debug, Default)]
@@ -41,8 +62,8 @@ pub struct TaskControl {
 
 #[derive(Debug, Default)]
 struct Slot {
-    /// The leader (and process group id) while it is not reaped.
-    leader: Option<Pid>,
+    /// The leader while it is not reaped (or its executor, while it runs).
+    leader: Option<Leader>,
     /// A stop was asked for: a task not started yet never starts.
     stop: bool,
     /// The task will not run again and its final state is recorded.
@@ -74,14 +95,14 @@ impl TaskControl {
     pub fn request_stop(&self) {
         let mut slot = self.lock();
         slot.stop = true;
-        signal_group(slot.leader, Signal::TERM);
+        send(slot.leader.as_ref(), Order::Stop);
     }
 
     /// Stop the task at once: SIGKILL to its process group if it runs.
     pub fn kill(&self) {
         let mut slot = self.lock();
         slot.stop = true;
-        signal_group(slot.leader, Signal::KILL);
+        send(slot.leader.as_ref(), Order::Kill);
     }
 
     /// Send `signal` to the task's process group; false if it is not running.
@@ -90,8 +111,66 @@ impl TaskControl {
         if slot.leader.is_none() || slot.stop {
             return false;
         }
-        signal_group(slot.leader, signal);
+        send(slot.leader.as_ref(), Order::Signal(signal))
+    }
+
+    /// Start a run under the lock, so that a stop either comes first (and nothing starts:
+    /// [`Outcome::NotStarted`]) or finds the leader `start` returns with what goes with it.
+    pub(super) fn start_with<T>(
+        &self,
+        start: impl FnOnce() -> Result<(Leader, T), Outcome>,
+    ) -> Result<T, Outcome> {
+        let mut slot = self.lock();
+        if slot.stop {
+            return Err(Outcome::NotStarted);
+        }
+        let (leader, started) = start()?;
+        slot.leader = Some(leader);
+        drop(slot);
+        self.changed.notify_all();
+        Ok(started)
+    }
+
+    /// The task now runs under `leader` (an executor); a stop asked for meanwhile is sent.
+    pub(super) fn attach(&self, leader: Leader) {
+        let mut slot = self.lock();
+        if slot.stop {
+            send(Some(&leader), Order::Stop);
+        }
+        slot.leader = Some(leader);
+        self.changed.notify_all();
+    }
+
+    /// Wait until the task runs (or its run, or the task, is over), at most `timeout`:
+    /// a restarted agent answers requests about a task only once it controls it again.
+    pub fn wait_settled(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut slot = self.lock();
+        while slot.leader.is_none() && slot.runs == 0 && !slot.done {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            slot = self
+                .changed
+                .wait_timeout(slot, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
         true
+    }
+
+    /// The executor's run is over: returns whether a stop or restart was asked for.
+    pub(super) fn detach(&self) -> bool {
+        let mut slot = self.lock();
+        slot.leader = None;
+        slot.stop || slot.restart
+    }
+
+    /// Count a run as over and wake those waiting for it.
+    pub(super) fn run_over(&self) {
+        self.lock().runs += 1;
+        self.changed.notify_all();
     }
 
     /// Whether the task's process runs (and is not stopping).
@@ -108,7 +187,7 @@ impl TaskControl {
             return None;
         }
         slot.restart = true;
-        signal_group(slot.leader, Signal::TERM);
+        send(slot.leader.as_ref(), Order::Stop);
         Some(slot.runs)
     }
 
@@ -171,9 +250,33 @@ impl TaskControl {
     }
 }
 
-fn signal_group(leader: Option<Pid>, signal: Signal) {
-    if let Some(leader) = leader
-        && let Err(err) = rustix::process::kill_process_group(leader, signal)
+/// Send `order` to the task `leader` runs, if any; false if it was not delivered.
+fn send(leader: Option<&Leader>, order: Order) -> bool {
+    match (leader, order) {
+        (None, _) => false,
+        (Some(Leader::Group(pid)), order) => {
+            let signal = match order {
+                Order::Stop => Signal::TERM,
+                Order::Kill => Signal::KILL,
+                Order::Signal(signal) => signal,
+            };
+            signal_group(*pid, signal);
+            true
+        }
+        (Some(Leader::Executor(client)), Order::Stop) => {
+            client.stop();
+            true
+        }
+        (Some(Leader::Executor(client)), Order::Kill) => {
+            client.kill();
+            true
+        }
+        (Some(Leader::Executor(client)), Order::Signal(signal)) => client.signal(signal),
+    }
+}
+
+fn signal_group(leader: Pid, signal: Signal) {
+    if let Err(err) = rustix::process::kill_process_group(leader, signal)
         && err != rustix::io::Errno::SRCH
     {
         tracing::warn!("failed to signal process group {leader:?}: {err}");
@@ -190,7 +293,7 @@ pub fn begin_restart(control: &TaskControl) -> Option<u64> {
 /// Wait for run `run` to end, SIGKILLing its group after `timeout`, as a stop does.
 pub fn finish_restart(control: &TaskControl, run: u64, timeout: Duration) {
     if !control.wait_run_over(run, timeout) {
-        signal_group(control.lock().leader, Signal::KILL);
+        send(control.lock().leader.as_ref(), Order::Kill);
         control.wait_run_over(run, Duration::from_secs(1));
     }
 }
@@ -251,7 +354,7 @@ pub fn stop_all(tasks: &[(&TaskControl, Duration)]) {
 }
 
 /// Where a task's output goes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LogTarget {
     /// The allocation's `alloc/logs` directory.
     pub dir: PathBuf,
@@ -262,7 +365,7 @@ pub struct LogTarget {
 }
 
 /// Everything needed to start a task's process.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Launch {
     /// Names the task in the agent's log.
     pub label: String,
@@ -277,15 +380,15 @@ pub struct Launch {
 }
 
 /// A started task's leader.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Started {
     pub pid: u32,
     /// With the pid, identifies the process after a restart of the agent.
     pub start_ticks: u64,
 }
 
-/// How a run of a task ended.
-#[derive(Clone, Debug, PartialEq)]
+/// How a run of a task ended (as an executor records it, too).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
     /// A stop came before the task started.
     NotStarted,
@@ -298,6 +401,8 @@ pub enum Outcome {
         /// It was asked to stop.
         stopped: bool,
     },
+    /// Its executor died, or cannot be spoken to, without recording the run's end.
+    Lost(String),
 }
 
 /// Run the task to completion on the calling thread, which must live until this returns
@@ -358,8 +463,9 @@ pub fn run(control: &TaskControl, launch: &Launch, on_start: impl FnOnce(Started
         }
     };
     let pid = Pid::from_child(&child);
-    slot.leader = Some(pid);
+    slot.leader = Some(Leader::Group(pid));
     drop(slot);
+    control.changed.notify_all();
 
     let start_ticks = procstats::read_stat(child.id()).map_or(0, |s| s.start_ticks);
     on_start(Started {
@@ -382,7 +488,7 @@ pub fn run(control: &TaskControl, launch: &Launch, on_start: impl FnOnce(Started
     wait_for_leader(pid);
     let mut slot = control.lock();
     // What the leader leaves behind in its group goes with it, as Nomad's cgroups see to.
-    signal_group(slot.leader.take(), Signal::KILL);
+    send(slot.leader.take().as_ref(), Order::Kill);
     // A restart ends the run as a stop does: not a failure.
     let stopped = slot.stop || slot.restart;
     drop(slot);
@@ -398,8 +504,7 @@ pub fn run(control: &TaskControl, launch: &Launch, on_start: impl FnOnce(Started
             break;
         }
     }
-    control.lock().runs += 1;
-    control.changed.notify_all();
+    control.run_over();
     match status {
         Ok(status) => Outcome::Exited {
             code: status.code(),
@@ -459,58 +564,8 @@ fn spawn_pump(
     }
 }
 
-/// Stop what a previous agent left of a task: processes of group `pgid` started no earlier
-/// than its leader (`start_ticks`) and whose environment carries every `markers` pair (the
-/// task's NOMAD_ALLOC_ID and NOMAD_TASK_NAME), so a reused pid is never touched. They get
-/// SIGTERM, then SIGKILL after `timeout`. Returns how many were found.
-pub fn stop_leftovers(
-    pgid: u32,
-    start_ticks: u64,
-    markers: &[(&str, &str)],
-    timeout: Duration,
-) -> usize {
-    let find = || -> Vec<u32> {
-        procstats::all_processes()
-            .into_iter()
-            .filter(|p| p.pgrp == pgid && p.start_ticks >= start_ticks && !p.zombie)
-            .filter(|p| has_markers(p.pid, markers))
-            .map(|p| p.pid)
-            .collect()
-    };
-    let found = find();
-    let signal = |pids: &[u32], signal: Signal| {
-        for &pid in pids {
-            if let Some(pid) = Pid::from_raw(pid as i32) {
-                let _ = rustix::process::kill_process(pid, signal);
-            }
-        }
-    };
-    signal(&found, Signal::TERM);
-    let deadline = Instant::now() + timeout;
-    let mut left = found.clone();
-    while !left.is_empty() && Instant::now() < deadline {
-        std::thread::sleep(LEFTOVER_POLL);
-        left = find();
-    }
-    signal(&left, Signal::KILL);
-    found.len()
-}
-
-/// Whether `/proc/<pid>/environ` holds every `KEY=value` of `markers`.
-fn has_markers(pid: u32, markers: &[(&str, &str)]) -> bool {
-    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
-        return false;
-    };
-    markers.iter().all(|(key, value)| {
-        let wanted = format!("{key}={value}");
-        environ
-            .split(|&b| b == 0)
-            .any(|entry| entry == wanted.as_bytes())
-    })
-}
-
-/// In a task's (or an exec session's) process, between fork and exec: die with the agent,
-/// and start with default signal handling whatever the agent inherited. An agent run under
+/// In a task's (or an exec session's) process, between fork and exec: die with the process
+/// that started it (the task's executor, the agent for an exec session), and start with default signal handling whatever the agent inherited. An agent run under
 /// nohup ignores SIGHUP, an ignored signal stays ignored across exec, and a shell may not even
 /// trap it then, so `alloc signal -s SIGHUP` would never reach the task.
 ///

@@ -1,5 +1,6 @@
 //! Task processes: stops, traps, leftovers, restarts and signals, with real shells.
 use super::*;
+use crate::allocs::leftovers::stop_leftovers;
 use crate::util::testing::{PATIENCE, wait_until};
 use std::path::Path;
 

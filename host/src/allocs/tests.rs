@@ -365,7 +365,7 @@ fn a_restarted_agent_runs_running_tasks_again_with_fresh_log_files() {
         registry.get(ID).unwrap().tasks[1].state == TaskStatus::Dead
     });
     let first_pid = registry.get(ID).unwrap().tasks[0].pid.unwrap();
-    registry.shutdown();
+    registry.shutdown(true);
     assert!(procstats::read_stat(first_pid).is_none_or(|p| p.zombie));
     assert_eq!(
         status(&registry),
@@ -388,5 +388,5 @@ fn a_restarted_agent_runs_running_tasks_again_with_fresh_log_files() {
         "a finished task stays finished"
     );
     assert!(!setup.logs(ID).join("once.stdout.1").exists());
-    registry.shutdown();
+    registry.shutdown(true);
 }

@@ -1,0 +1,418 @@
+//! Tasks that outlive the agent: each run of a task is owned by a `caravan executor`
+//! process of its own, not by the agent. The executor runs the task ([`tasks::run`], the same
+//! code an in-process run uses), pumps its output into the log files, and records how the
+//! run ended in a file; it is in a session of its own and is never the agent's child, so a
+//! signal to the agent (or its process group), or the agent's death, does not reach it.
+//!
+//! The agent reaches an executor through a Unix socket in the task's `private/executor/`
+//! directory (0700), one request line and one answer line per request, and remembers the
+//! executor in the task's record, so a restarted agent re-attaches to it:
+//!
+//! - `hello` → `caravan-executor <protocol> <executor pid> <task pid> <task start ticks>`;
+//! - `signal <number>` → `ok` or `not-running`;
+//! - `stop` (SIGTERM to the task's group, and the run counts as stopped) and `kill`
+//!   (SIGKILL) → `ok`;
+//! - `counters` → `counters <stdout bytes> <stderr bytes> <dropped bytes>`: written to the
+//!   logs so far (the agent's `logmon.bytes_written` metric adds them up), and dropped
+//!   because they could not be written (the agent says so in its log).
+//!
+//! An executor never closes a connection: the agent keeps one open per running task (asking
+//! for `counters` on it every few seconds), and its end means the executor has exited, once
+//! the run's outcome is in the `exit` file. A connection that ends without an `exit` file is
+//! an executor that died (SIGKILL, OOM): its task is failed.
+//!
+//! [`PROTOCOL`] is that contract's version. A newer agent keeps speaking every older
+//! version, so an upgraded agent adopts what an older one started; an executor speaking a
+//! version the agent does not know (after a downgrade) is stopped, never left unsupervised.
+//!
+//! [`tasks::run`]: super::tasks::run
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use rustix::process::Signal;
+use serde::{Deserialize, Serialize};
+
+use super::tasks::{Launch, Leader, Outcome, Started, TaskControl};
+
+pub mod server;
+
+/// The version of the protocol between the agent and its executors (requests, answers and
+/// the `launch` and `exit` files).
+pub const PROTOCOL: u32 = 1;
+
+/// How long the agent waits for an executor's answer: a stuck executor must not hold a
+/// task's lock for ever.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often the agent asks a running task's executor how much it has logged.
+const COUNTERS_EVERY: Duration = Duration::from_secs(2);
+
+const LAUNCH_FILE: &str = "launch";
+const EXIT_FILE: &str = "exit";
+const SOCKET: &str = "sock";
+const LOG_FILE: &str = "executor.log";
+
+/// What an executor is given: the task's process, and how long it gets to stop when the
+/// executor must stop it on its own (its directory is gone).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Job {
+    pub launch: Launch,
+    pub kill_timeout: Duration,
+}
+
+/// What a task's record keeps to find its executor again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutorRef {
+    pub pid: u32,
+    /// With the pid, names the process for good.
+    pub start_ticks: u64,
+    pub protocol: u32,
+}
+
+/// An executor's answer to `hello`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hello {
+    pub protocol: u32,
+    pub executor: u32,
+    pub task: Started,
+}
+
+/// The executor of one task, by its directory; every request is a connection of its own.
+#[derive(Debug, Clone)]
+pub struct Client {
+    dir: PathBuf,
+}
+
+impl Client {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Send one request and read its answer line.
+    fn request(&self, line: &str) -> io::Result<String> {
+        let stream = connect(&self.dir)?;
+        stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
+        stream.set_write_timeout(Some(ANSWER_TIMEOUT))?;
+        (&stream).write_all(format!("{line}\n").as_bytes())?;
+        let mut answer = String::new();
+        BufReader::new(&stream).read_line(&mut answer)?;
+        if answer.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the executor closed the connection",
+            ));
+        }
+        Ok(answer.trim_end().to_owned())
+    }
+
+    /// `hello`: who is there, and which protocol it speaks.
+    pub fn hello(&self) -> io::Result<Hello> {
+        let answer = self.request("hello")?;
+        let bad = || io::Error::other(format!("not an executor's hello: {answer:?}"));
+        let fields: Vec<&str> = answer.split(' ').collect();
+        let [name, protocol, executor, pid, start_ticks] = fields[..] else {
+            return Err(bad());
+        };
+        if name != "caravan-executor" {
+            return Err(bad());
+        }
+        let number = |s: &str| s.parse::<u64>().map_err(|_| bad());
+        Ok(Hello {
+            protocol: u32::try_from(number(protocol)?).map_err(|_| bad())?,
+            executor: u32::try_from(number(executor)?).map_err(|_| bad())?,
+            task: Started {
+                pid: u32::try_from(number(pid)?).map_err(|_| bad())?,
+                start_ticks: number(start_ticks)?,
+            },
+        })
+    }
+
+    /// Send `signal` to the task's process group; false if it is not running (or the
+    /// executor cannot be reached).
+    pub fn signal(&self, signal: Signal) -> bool {
+        self.act(&format!("signal {}", signal.as_raw())) == Some(true)
+    }
+
+    /// SIGTERM to the task's group; the run counts as stopped.
+    pub fn stop(&self) {
+        self.act("stop");
+    }
+
+    /// SIGKILL to the task's group; the run counts as stopped.
+    pub fn kill(&self) {
+        self.act("kill");
+    }
+
+    /// Whether the executor acted; `None` when it could not be asked (logged).
+    fn act(&self, line: &str) -> Option<bool> {
+        match self.request(line) {
+            Ok(answer) => Some(answer == "ok"),
+            Err(err) => {
+                tracing::warn!("executor in {}: {line}: {err}", self.dir.display());
+                None
+            }
+        }
+    }
+
+    /// The connection kept open while the task runs: reading it returns end-of-file once
+    /// the executor exits.
+    fn watch(&self) -> io::Result<UnixStream> {
+        let stream = connect(&self.dir)?;
+        stream.set_write_timeout(Some(ANSWER_TIMEOUT))?;
+        Ok(stream)
+    }
+}
+
+/// What an executor's `counters` answer says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Counters {
+    stdout: u64,
+    stderr: u64,
+    dropped: u64,
+}
+
+/// Keep `stream` (an executor's connection) until it ends, asking for `counters` every
+/// [`COUNTERS_EVERY`]: what was logged since goes to the agent's metrics, and output
+/// dropped (a full disk) to its log, once per stretch of failures.
+fn watch_until_exit(stream: &UnixStream, label: &str) {
+    let metric = &crate::metrics::global().log_bytes_written;
+    let mut counted = Counters::default();
+    let mut dropping = false;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    let mut asked = false;
+    loop {
+        let wait = if asked {
+            ANSWER_TIMEOUT
+        } else {
+            COUNTERS_EVERY
+        };
+        if stream.set_read_timeout(Some(wait)).is_err() {
+            return;
+        }
+        match (&*stream).read(&mut byte) {
+            // The executor exited (or died).
+            Ok(0) => return,
+            Ok(_) if byte[0] != b'\n' => line.push(byte[0]),
+            Ok(_) => {
+                if let Some(now) = parse_counters(&line) {
+                    metric.add(&["stdout"], now.stdout.saturating_sub(counted.stdout));
+                    metric.add(&["stderr"], now.stderr.saturating_sub(counted.stderr));
+                    let dropped = now.dropped > counted.dropped;
+                    if dropped && !dropping {
+                        tracing::error!(
+                            "{label}: failed to write the log of the task, dropping output \
+                             (see its executor's log)"
+                        );
+                    }
+                    dropping = dropped;
+                    counted = now;
+                }
+                line.clear();
+                asked = false;
+            }
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if !asked {
+                    asked = (&*stream).write_all(b"counters\n").is_ok();
+                }
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+fn parse_counters(line: &[u8]) -> Option<Counters> {
+    let text = std::str::from_utf8(line).ok()?;
+    let mut words = text.strip_prefix("counters ")?.split(' ');
+    let mut next = || words.next()?.parse().ok();
+    Some(Counters {
+        stdout: next()?,
+        stderr: next()?,
+        dropped: next()?,
+    })
+}
+
+/// A task's executor directory, in its `private` dir (never served by `fs`).
+pub fn dir(task_dir: &Path) -> PathBuf {
+    task_dir.join("private/executor")
+}
+
+/// Connect to the executor socket in `dir`, however long the path (a socket's path is
+/// limited to about 100 bytes; the directory is reached through its descriptor instead).
+fn connect(dir: &Path) -> io::Result<UnixStream> {
+    let handle = std::fs::File::open(dir)?;
+    UnixStream::connect(socket_path(&handle))
+}
+
+fn socket_path(dir: &std::fs::File) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}/{SOCKET}", dir.as_raw_fd()))
+}
+
+/// How the run ended, if its executor recorded it.
+fn read_exit(dir: &Path) -> Option<Outcome> {
+    let data = std::fs::read(dir.join(EXIT_FILE)).ok()?;
+    match serde_json::from_slice(&data) {
+        Ok(outcome) => Some(outcome),
+        Err(err) => {
+            tracing::warn!("unreadable {}: {err}", dir.join(EXIT_FILE).display());
+            None
+        }
+    }
+}
+
+/// Start an executor for `job` in `dir`, and return once its task runs (or has failed to
+/// start). The executor forks away from its starter, so the agent is never its parent.
+fn spawn(dir: &Path, job: &Job) -> Result<Hello, Outcome> {
+    let failed = |what: &str, err: &dyn std::fmt::Display| {
+        Outcome::StartFailed(format!("failed to {what} for the executor: {err}"))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| failed("create its directory", &e))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| failed("set its directory's mode", &e))?;
+    for stale in [EXIT_FILE, SOCKET] {
+        match std::fs::remove_file(dir.join(stale)) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => {
+                return Err(failed("remove a stale file", &err));
+            }
+            _ => {}
+        }
+    }
+    let launch = serde_json::to_vec(job).map_err(|e| failed("describe the task", &e))?;
+    crate::util::fs::write_atomic_private(&dir.join(LAUNCH_FILE), &launch)
+        .map_err(|e| failed("write the launch file", &format!("{e:#}")))?;
+    // The running agent's own binary, even if an upgrade has replaced the file since: an
+    // executor speaks the protocol of the agent that starts it.
+    let mut command = Command::new("/proc/self/exe");
+    command
+        .arg0("caravan")
+        .arg("executor")
+        .arg(dir)
+        .env_clear()
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: setsid is async-signal-safe; the closure allocates nothing and takes no lock.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().map_err(|e| failed("start a process", &e))?;
+    let mut complaint = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ = stderr.read_to_string(&mut complaint);
+    }
+    let status = child.wait().map_err(|e| failed("wait", &e))?;
+    if !status.success() {
+        return Err(Outcome::StartFailed(format!(
+            "the executor did not start ({status}): {}",
+            complaint.trim()
+        )));
+    }
+    Client::new(dir).hello().map_err(|err| ended(dir, &err))
+}
+
+/// The outcome of a run whose executor cannot be reached: what its `exit` file says, or
+/// that it died without saying.
+fn ended(dir: &Path, err: &dyn std::fmt::Display) -> Outcome {
+    read_exit(dir).unwrap_or_else(|| Outcome::Lost(format!("its executor is gone ({err})")))
+}
+
+/// Run the task under an executor, from start (`job`) or by re-attaching to the executor
+/// already running it (`None`), until the run is over; `label` names the task in the log.
+/// `on_start` gets the task's leader and its executor once the agent controls it.
+pub fn run(
+    control: &TaskControl,
+    dir: &Path,
+    label: &str,
+    job: Option<&Job>,
+    on_start: impl FnOnce(Started, ExecutorRef),
+) -> Outcome {
+    let client = Client::new(dir);
+    let connect = || -> Result<(Hello, UnixStream), Outcome> {
+        let hello = match job {
+            Some(job) => spawn(dir, job)?,
+            None => client.hello().map_err(|err| ended(dir, &err))?,
+        };
+        if hello.protocol != PROTOCOL {
+            return Err(Outcome::Lost(format!(
+                "its executor (pid {}) speaks protocol {}, this agent {PROTOCOL}",
+                hello.executor, hello.protocol
+            )));
+        }
+        let watch = client.watch().map_err(|err| ended(dir, &err))?;
+        Ok((hello, watch))
+    };
+    let leader = || Leader::Executor(client.clone());
+    let connected = match job {
+        // Started under the task's lock, as an in-process run is: a stop either comes first
+        // (and nothing starts) or finds the executor to ask, and a signal sent as soon as
+        // the task prints reaches it.
+        Some(_) => control.start_with(|| connect().map(|connected| (leader(), connected))),
+        // Already running: a stop asked for meanwhile is sent once attached.
+        None => connect().inspect(|_| control.attach(leader())),
+    };
+    let (hello, watch) = match connected {
+        Ok(connected) => connected,
+        Err(outcome) => return outcome,
+    };
+    let executor = ExecutorRef {
+        pid: hello.executor,
+        start_ticks: super::procstats::read_stat(hello.executor).map_or(0, |s| s.start_ticks),
+        protocol: hello.protocol,
+    };
+    on_start(hello.task, executor);
+    watch_until_exit(&watch, label);
+    let asked = control.detach();
+    let outcome = read_exit(dir).unwrap_or_else(|| {
+        Outcome::Lost(format!(
+            "its executor (pid {}) died without recording the task's end",
+            hello.executor
+        ))
+    });
+    control.run_over();
+    match outcome {
+        Outcome::Exited {
+            code,
+            signal,
+            stopped,
+        } => Outcome::Exited {
+            code,
+            signal,
+            stopped: stopped || asked,
+        },
+        other => other,
+    }
+}
+
+/// Kill an executor that is still the process `executor` names (a stuck one, or one this
+/// agent cannot speak to), so that nothing runs unsupervised.
+pub fn kill_executor(executor: &ExecutorRef) {
+    let same = super::procstats::read_stat(executor.pid)
+        .is_some_and(|s| s.start_ticks == executor.start_ticks && !s.zombie);
+    if same && let Some(pid) = rustix::process::Pid::from_raw(executor.pid as i32) {
+        let _ = rustix::process::kill_process(pid, Signal::KILL);
+    }
+}
+
+#[cfg(test)]
+mod tests;
