@@ -58,14 +58,13 @@ fn alive(pid: u32) -> bool {
 
 /// The parent of a process (a task's executor).
 fn parent(pid: u32) -> u32 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    fields[1].parse().unwrap()
+    parent_of(pid).expect("the process exists")
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    fields.get(1)?.parse().ok()
 }
 
 /// The whole lines of the task's stdout on disk (every file, in order).
@@ -303,4 +302,89 @@ fn a_task_that_ends_while_the_agent_is_away_is_seen_with_its_exit_code() {
         "/v1/client/fs/cat/{alloc}?path=alloc/logs/once.stdout.0"
     ));
     assert_eq!(log.text(), "bye\n");
+}
+
+/// The session of a process (field 6 of `/proc/<pid>/stat`).
+fn session(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    fields[3].parse().unwrap()
+}
+
+/// What each descriptor of a process points at.
+fn descriptors(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|target| target.display().to_string())
+        .collect()
+}
+
+#[test]
+fn executors_are_in_their_own_session_and_inherit_nothing_of_the_agent() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path();
+    let agent = Agent::start_in(data, &[]);
+    let alloc = place(&agent, "count", COUNTER);
+    wait_task_running(&agent, &alloc, "count");
+    let pid = task_pid(data, &alloc, "count");
+    let executor = parent(pid);
+    assert_ne!(
+        session(executor),
+        session(agent.pid()),
+        "a session of its own"
+    );
+    assert_ne!(parent(executor), agent.pid(), "not the agent's child");
+
+    // Unix sockets are the executor's own (its listener, the agent's connections); a TCP
+    // socket would be the agent's listener, leaked.
+    let unix: std::collections::HashSet<String> = std::fs::read_to_string("/proc/net/unix")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(6).map(|i| format!("socket:[{i}]")))
+        .collect();
+    for (who, pid) in [("executor", executor), ("task", pid)] {
+        for target in descriptors(pid) {
+            assert!(
+                !target.starts_with("socket:") || (who == "executor" && unix.contains(&target)),
+                "the {who} holds {target}"
+            );
+            assert!(!target.contains("state.redb"), "the {who} holds {target}");
+            assert!(!target.contains("/acl"), "the {who} holds {target}");
+        }
+    }
+}
+
+#[test]
+fn a_dev_agent_without_a_data_dir_stops_its_tasks_when_it_exits() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_caravan"));
+    command.args(["agent", "-dev", "-bind=127.0.0.1", "-http-port=0"]);
+    let agent = Agent::from_command(command);
+    let data = agent.data_dir.clone();
+    let demo = agent.demo_alloc.clone();
+    wait_task_running(&agent, &demo, "demo");
+    // The task's leader: the process of its tree whose parent is its executor.
+    let is_executor = |pid: u32| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.split(|&b| b == 0).nth(1) == Some(b"executor".as_slice()))
+    };
+    let pid = crate::support::wait_for("the demo task in stats", || {
+        stats_pids(&agent, &demo, "demo")
+            .into_iter()
+            .find(|&p| parent_of(p).is_some_and(is_executor))
+    });
+    let executor = parent(pid);
+    assert!(agent.terminate().success());
+    assert!(
+        !alive(pid) && !alive(executor),
+        "stopped before the agent exits"
+    );
+    assert!(!data.exists(), "its temporary data dir is gone");
 }
