@@ -209,6 +209,10 @@ fn a_task_keeps_its_process_and_its_log_across_sigkill_and_sigterm_of_the_agent(
         agent.get(&format!("/v1/allocation/{alloc}")).json()["ClientStatus"] == "complete"
     });
     assert_every_number_once(&agent, &alloc, "count", seen);
+    // And it is collected as any other.
+    let gc = agent.get(&format!("/v1/client/allocation/{alloc}/gc"));
+    assert_eq!(gc.status, 200, "{}", gc.text());
+    assert!(!data.join("alloc").join(&alloc).exists());
 }
 
 #[test]
