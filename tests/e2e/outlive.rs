@@ -1,7 +1,9 @@
 //! Tasks outlive the agent (issue 26): a task keeps its process, and its log keeps every
 //! line exactly once, across SIGKILL and SIGTERM of the agent; the restarted agent
-//! re-attaches (stats, signal, exec and the CLI work on the task); a task whose executor
-//! is killed is failed, and the agent says so; removing the spec still stops the task.
+//! re-attaches (stats, signal, exec and the CLI work on the task), also when its binary was
+//! replaced meanwhile (an upgrade in place); a task whose executor is killed is failed, and
+//! the agent says so; removing the spec and a `-dev` agent's temporary data dir still stop
+//! tasks; executors hold nothing of the agent's.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -391,4 +393,40 @@ fn a_dev_agent_without_a_data_dir_stops_its_tasks_when_it_exits() {
         "stopped before the agent exits"
     );
     assert!(!data.exists(), "its temporary data dir is gone");
+}
+
+#[test]
+fn an_agent_from_a_replaced_binary_re_attaches_to_the_executors_of_the_old_one() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    // The "old" binary, installed at a path of its own and replaced (removed) while its
+    // executors run: they keep running the file they were started from.
+    let old = temp.path().join("caravan-old");
+    std::fs::copy(env!("CARGO_BIN_EXE_caravan"), &old).unwrap();
+    let mut command = Command::new(&old);
+    command
+        .args(["agent", "-dev", "-bind=127.0.0.1", "-http-port=0"])
+        .arg(format!("-data-dir={}", data.display()));
+    let agent = Agent::from_command(command);
+    let alloc = place(&agent, "count", COUNTER);
+    wait_task_running(&agent, &alloc, "count");
+    let pid = task_pid(&data, &alloc, "count");
+    let executor = parent(pid);
+    assert!(agent.terminate().success());
+    std::fs::remove_file(&old).unwrap();
+    let exe = std::fs::read_link(format!("/proc/{executor}/exe")).unwrap();
+    assert!(
+        exe.display().to_string().ends_with("(deleted)"),
+        "the executor runs the old file: {}",
+        exe.display()
+    );
+
+    let agent = Agent::start_in(&data, &[]);
+    assert_reattached(&agent, &alloc, pid);
+    assert_eq!(parent(pid), executor, "the same executor");
+    wait_log(
+        &agent,
+        &format!("allocation {alloc} task count: re-attached to its executor (pid {executor})"),
+    );
 }

@@ -114,3 +114,35 @@ fn a_long_directory_is_reached_through_its_descriptor() {
     });
     assert_eq!(Client::new(&dir).request("hello").unwrap(), "hi");
 }
+
+#[test]
+fn an_executor_speaking_an_unknown_protocol_is_not_adopted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let listener = UnixListener::bind(tmp.path().join(SOCKET)).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let task = Started {
+                pid: 4242,
+                start_ticks: 7,
+            };
+            let newer = server::hello_line(43, task).replacen(
+                &format!(" {PROTOCOL} "),
+                &format!(" {} ", PROTOCOL + 1),
+                1,
+            );
+            std::thread::spawn(move || {
+                server::answer(&stream.unwrap(), &TaskControl::new(), &newer)
+            });
+        }
+    });
+    let control = TaskControl::new();
+    let outcome = run(&control, tmp.path(), "test task", None, |_, _| {
+        panic!("adopted an executor of another protocol")
+    });
+    let expected = format!(
+        "its executor (pid 43) speaks protocol {}, this agent {PROTOCOL}",
+        PROTOCOL + 1
+    );
+    assert_eq!(outcome, Outcome::Lost(expected));
+    assert!(!control.is_running());
+}
