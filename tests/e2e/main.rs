@@ -10,6 +10,7 @@ mod cli;
 mod cli_global_flags;
 mod cli_usage;
 mod cluster;
+mod config_validate;
 mod containment;
 mod etcd;
 mod exec;

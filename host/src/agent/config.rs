@@ -232,12 +232,11 @@ impl FileConfig {
     /// know, or a value of the wrong type, is an error naming the file, line and key; a
     /// Nomad setting caravan does not implement is ignored, with one warning returned for
     /// the caller to log (the log is set up from the configuration, so after this).
-    pub fn load(path: &Path) -> Result<(Self, Vec<String>)> {
+    pub fn load(path: &Path) -> Result<super::config_keys::Parsed<Self>> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("failed to read config file {}", path.display()))?;
         let json = path.extension().is_some_and(|e| e == "json");
-        let parsed = super::config_keys::parse(path, &text, json)?;
-        Ok((parsed.config, parsed.warnings))
+        super::config_keys::parse(path, &text, json)
     }
 
     /// Later files win, as Nomad merges several `-config` files.
@@ -338,16 +337,35 @@ impl FileConfig {
 
     /// Reject settings that cannot work, at start-up rather than later.
     pub fn check(&self) -> Result<()> {
-        self.call_timeout()?;
-        self.client.gc()?;
-        if let Some(level) = &self.log_level {
-            crate::util::logging::check_level(level).context("invalid log_level")?;
+        let errors: Vec<String> = self.problems().into_iter().map(|(_, e)| e).collect();
+        match errors.len() {
+            0 => Ok(()),
+            _ => Err(super::config_keys::Invalid(errors).into()),
         }
-        self.limits.handshake_timeout()?;
-        self.limits.min_body_rate()?;
-        self.tls.check()?;
-        self.server.etcd_registry()?;
-        Ok(())
+    }
+
+    /// Every setting that cannot work: the key it is about (when its message does not
+    /// start with one) and the message.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let level = || match &self.log_level {
+            Some(level) => crate::util::logging::check_level(level)
+                .context("invalid log_level")
+                .map(drop),
+            None => Ok(()),
+        };
+        // Every check, so that every mistake is reported at once.
+        [
+            ("core.call_timeout", self.call_timeout().map(drop)),
+            ("client", self.client.gc().map(drop)),
+            ("log_level", level()),
+            ("limits", self.limits.handshake_timeout().map(drop)),
+            ("limits", self.limits.min_body_rate().map(drop)),
+            ("tls", self.tls.check()),
+            ("server", self.server.etcd_registry().map(drop)),
+        ]
+        .into_iter()
+        .filter_map(|(key, result)| result.err().map(|err| (key, format!("{err:#}"))))
+        .collect()
     }
 }
 
@@ -557,7 +575,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("agent.hcl");
         std::fs::write(&path, "log_level = \"WARN\"\nui {\n  enabled = false\n}\n").unwrap();
-        let (config, warnings) = FileConfig::load(&path).unwrap();
+        let parsed = FileConfig::load(&path).unwrap();
+        let (config, warnings) = (parsed.config, parsed.warnings);
         assert_eq!(config.log_level.as_deref(), Some("WARN"));
         assert!(warnings.is_empty(), "{warnings:?}");
         assert!(!config.ui.enabled());

@@ -2,6 +2,7 @@
 //! is kept, a key Nomad knows but caravan does not implement is dropped with one warning
 //! (so an existing Nomad client config still loads), and anything else is an error that
 //! names the file, the line (HCL) and the key. Wrong types are errors that name them too.
+//! Every error of a file is reported, not only the first (`caravan config validate`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,16 +16,41 @@ use serde_json::Value;
 
 use super::config_schema::{Kind, Section, TOP};
 
+/// Everything wrong with a configuration, one message a line (file and line first).
+#[derive(Debug)]
+pub struct Invalid(pub Vec<String>);
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_slice() {
+            [one] => f.write_str(one),
+            all => {
+                write!(f, "{} errors in the configuration:", all.len())?;
+                all.iter().try_for_each(|error| write!(f, "\n  {error}"))
+            }
+        }
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// How many type errors one file may report: each found one is removed and the rest
+/// deserialized again.
+const MAX_TYPE_ERRORS: usize = 64;
+
 /// A config file's settings, and what in it was ignored.
 #[derive(Debug)]
 pub struct Parsed<T> {
     pub config: T,
     /// One line per key Nomad knows that caravan does not implement.
     pub warnings: Vec<String>,
+    /// The line of each key path (HCL only), for errors found later.
+    pub lines: HashMap<String, usize>,
 }
 
 /// Parse `text` (HCL, or JSON if `json`) read from `file` into the configuration `T`
-/// (generic so this module stays below the configuration it checks).
+/// (generic so this module stays below the configuration it checks). Its errors are one
+/// [`Invalid`] listing all of them, in the file's order.
 pub fn parse<T: DeserializeOwned>(file: &Path, text: &str, json: bool) -> Result<Parsed<T>> {
     let name = file.display();
     let (value, lines) = if json {
@@ -45,17 +71,42 @@ pub fn parse<T: DeserializeOwned>(file: &Path, text: &str, json: bool) -> Result
         None => format!("config file {name}"),
     };
     let mut value = value;
-    let mut ignored = Vec::new();
-    classify(&mut value, &TOP, "", &mut ignored).map_err(|path| {
-        anyhow!(
-            "{}: unknown key {path:?}: Nomad's agent configuration has no such setting",
-            at(&path)
-        )
-    })?;
-    let config: T = serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        anyhow!("{}: {path}: {}", at(&path), e.inner())
-    })?;
+    let (mut ignored, mut unknown) = (Vec::new(), Vec::new());
+    classify(&mut value, &TOP, "", &mut ignored, &mut unknown);
+    // (line, message): sorted by line at the end, so errors read in the file's order.
+    let mut errors: Vec<(usize, String)> = unknown
+        .iter()
+        .map(|path| {
+            let message = format!(
+                "{}: unknown key {path:?}: Nomad's agent configuration has no such setting",
+                at(path)
+            );
+            (lines.get(path).copied().unwrap_or(usize::MAX), message)
+        })
+        .collect();
+    // A wrong type stops deserialization: note it, remove the value, and go on.
+    let mut config = None;
+    for _ in 0..MAX_TYPE_ERRORS {
+        match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+            Ok(parsed) => {
+                config = Some(parsed);
+                break;
+            }
+            Err(e) => {
+                let path = e.path().to_string();
+                let line = lines.get(&path).copied().unwrap_or(usize::MAX);
+                errors.push((line, format!("{}: {path}: {}", at(&path), e.inner())));
+                if !remove(&mut value, e.path()) {
+                    break;
+                }
+            }
+        }
+    }
+    errors.sort_by_key(|(line, _)| *line);
+    let config = match config {
+        Some(config) if errors.is_empty() => config,
+        _ => return Err(Invalid(errors.into_iter().map(|(_, m)| m).collect()).into()),
+    };
     let warnings = ignored
         .into_iter()
         .map(|path| {
@@ -65,45 +116,81 @@ pub fn parse<T: DeserializeOwned>(file: &Path, text: &str, json: bool) -> Result
             )
         })
         .collect();
-    Ok(Parsed { config, warnings })
+    Ok(Parsed {
+        config,
+        warnings,
+        lines,
+    })
 }
 
-/// Check `value`'s keys against `section`: remove the Nomad-only ones (their paths go to
-/// `ignored`); an unknown key is `Err(its path)`.
+/// Check `value`'s keys against `section`, removing every key that is not caravan's: the
+/// Nomad-only ones' paths go to `ignored`, the others' to `unknown`.
 fn classify(
     value: &mut Value,
     section: &Section,
     prefix: &str,
     ignored: &mut Vec<String>,
-) -> Result<(), String> {
+    unknown: &mut Vec<String>,
+) {
     let object = match value {
         Value::Object(object) => object,
         // Repeated blocks; the type check of deserialization has the last word.
         Value::Array(items) => {
             for item in items {
-                classify(item, section, prefix, ignored)?;
+                classify(item, section, prefix, ignored, unknown);
             }
-            return Ok(());
+            return;
         }
-        _ => return Ok(()),
+        _ => return,
     };
     let mut drop = Vec::new();
     for (key, inner) in object.iter_mut() {
         let path = join(prefix, key);
         match section.keys.iter().find(|(k, _)| k == key) {
-            Some((_, Kind::Section(sub))) => classify(inner, sub, &path, ignored)?,
+            Some((_, Kind::Section(sub))) => classify(inner, sub, &path, ignored, unknown),
             Some((_, Kind::Value | Kind::Map)) => {}
             None if section.nomad_only.contains(&key.as_str()) => {
                 ignored.push(path);
                 drop.push(key.clone());
             }
-            None => return Err(path),
+            None => {
+                unknown.push(path);
+                drop.push(key.clone());
+            }
         }
     }
     for key in drop {
         object.remove(&key);
     }
-    Ok(())
+}
+
+/// Remove the value at `path` (where deserialization failed); `false` if there is none.
+fn remove(value: &mut Value, path: &serde_path_to_error::Path) -> bool {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut at = value;
+    for segment in parents {
+        let next = match (segment, at) {
+            (Segment::Map { key }, Value::Object(map)) => map.get_mut(key),
+            (Segment::Seq { index }, Value::Array(items)) => items.get_mut(*index),
+            _ => None,
+        };
+        let Some(next) = next else {
+            return false;
+        };
+        at = next;
+    }
+    match (last, at) {
+        (Segment::Map { key }, Value::Object(map)) => map.remove(key).is_some(),
+        (Segment::Seq { index }, Value::Array(items)) if *index < items.len() => {
+            items.remove(*index);
+            true
+        }
+        _ => false,
+    }
 }
 
 fn join(prefix: &str, key: &str) -> String {

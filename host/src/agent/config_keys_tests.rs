@@ -220,3 +220,31 @@ fn the_configuration_reference_lists_every_key_the_parser_accepts() {
         );
     }
 }
+
+/// A file's every mistake, in its order: unknown keys and blocks, and every wrong type.
+#[test]
+fn every_error_of_a_file_is_reported_with_its_line() {
+    let err = hcl(
+        "data_dir = \"/x\"\nclient {\n  enabeld = true\n  gc_max_allocs = \"many\"\n}\n\
+         tsl {\n  http = true\n}\nports { http = \"no\" }\n",
+    )
+    .unwrap_err();
+    let Invalid(errors) = err.downcast::<Invalid>().unwrap();
+    assert_eq!(
+        errors,
+        [
+            "config file agent.hcl, line 3: unknown key \"client.enabeld\": Nomad's agent \
+             configuration has no such setting",
+            "config file agent.hcl, line 4: client.gc_max_allocs: invalid type: string \
+             \"many\", expected usize",
+            "config file agent.hcl, line 6: unknown key \"tsl\": Nomad's agent configuration \
+             has no such setting",
+            "config file agent.hcl, line 9: ports.http: invalid type: string \"no\", expected u16",
+        ]
+    );
+    let shown = Invalid(errors).to_string();
+    assert!(
+        shown.starts_with("4 errors in the configuration:\n  config file"),
+        "{shown}"
+    );
+}

@@ -64,7 +64,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("agent.hcl");
         std::fs::write(&path, text)?;
-        Ok(FileConfig::load(&path)?.0)
+        Ok(FileConfig::load(&path)?.config)
     }
 
     #[test]

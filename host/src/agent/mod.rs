@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 pub mod config;
+pub mod config_files;
 mod config_keys;
 mod config_limits;
 mod config_schema;
@@ -63,15 +64,10 @@ pub struct AgentOptions {
 
 /// Run the agent until SIGINT or SIGTERM.
 pub async fn run(options: AgentOptions) -> Result<()> {
-    let mut config = FileConfig::default();
-    if options.dev {
+    // Every mistake in the files at once (`caravan config validate` says the same).
+    let (mut config, ignored) = config_files::load(&options.config_files)?;
+    if options.dev && config.bind_addr.is_none() {
         config.bind_addr = Some("127.0.0.1".into());
-    }
-    let mut ignored = Vec::new();
-    for file in &options.config_files {
-        let (file_config, warnings) = FileConfig::load(file)?;
-        config.merge(file_config);
-        ignored.extend(warnings);
     }
     if options.data_dir.is_some() {
         config.data_dir = options.data_dir.clone();

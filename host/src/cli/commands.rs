@@ -23,6 +23,15 @@ pub const CORE_SWAP: Usage = Usage {
     flags: &[],
 };
 
+pub const CONFIG_VALIDATE: Usage = Usage {
+    usage: "caravan config validate <file>...",
+    about: "Check agent configuration files (HCL, or JSON for .json) as `caravan agent -config`\n\
+            loads them, merged in order: every unknown key, wrong type or impossible setting\n\
+            is printed with its file and line (exit 1); the Nomad settings caravan ignores are\n\
+            printed as warnings. The agent refuses to start on the same errors.",
+    flags: &[],
+};
+
 pub const ACL_BOOTSTRAP: Usage = Usage {
     usage: "caravan acl bootstrap",
     about: "Create the first management token on the agent and print it (once: the agent\n\
@@ -97,6 +106,14 @@ fn read_core_file(path: &Path) -> Result<Vec<u8>> {
         );
     }
     Ok(bytes)
+}
+
+/// Check configuration files as the agent would load them; an error lists every mistake.
+pub fn config_validate(paths: &[std::path::PathBuf]) -> Result<()> {
+    let (_, warnings) = crate::agent::config_files::load(paths)?;
+    let mut text: String = warnings.iter().map(|w| format!("Warning: {w}\n")).collect();
+    text.push_str("Configuration is valid!\n");
+    super::output::print(&text)
 }
 
 /// Print the bootstrap token once, in Nomad's CLI layout.

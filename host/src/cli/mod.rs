@@ -38,6 +38,8 @@ pub enum Command {
     CoreCheck(PathBuf),
     /// `caravan core swap FILE`: make a running agent serve this core.
     CoreSwap(PathBuf),
+    /// `caravan config validate FILE...`: check agent configuration files, offline.
+    ConfigValidate(Vec<PathBuf>),
     /// `caravan alloc logs|fs|status|gc`.
     Alloc(alloc::Alloc),
     /// `caravan node status|meta read|meta apply`, `caravan system gc`.
@@ -104,6 +106,9 @@ fn run_command(command: Command, target: &Target) -> Result<ExitCode> {
             }
         }),
         Command::CoreSwap(path) => commands::swap(&path, target).map(|()| ExitCode::SUCCESS),
+        Command::ConfigValidate(paths) => {
+            commands::config_validate(&paths).map(|()| ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -78,6 +78,20 @@ pub const COMMANDS: &[Entry] = &[
         hidden: false,
         build: |parsed| one_argument(parsed).map(|file| Command::CoreSwap(file.into())),
     },
+    Entry {
+        words: &["config", "validate"],
+        summary: "Check agent configuration files: every mistake, with file and line",
+        usage: &commands::CONFIG_VALIDATE,
+        remote: false,
+        leading: false,
+        hidden: false,
+        build: |parsed| match parsed.free() {
+            [] => Err(WrongArguments.into()),
+            files => Ok(Command::ConfigValidate(
+                files.iter().map(std::path::PathBuf::from).collect(),
+            )),
+        },
+    },
     client(
         &["alloc", "logs"],
         "Print or follow a task's stdout/stderr",
