@@ -12,9 +12,9 @@
 use std::time::{Duration, Instant};
 
 use caravan::capabilities::HostContext;
-use caravan::capabilities::bindings::types;
 use caravan::runtime::native::NativeCore;
 use caravan::runtime::{Core, DEFAULT_CORE, Runtime, RuntimeOptions, Sandbox};
+use caravan::wit::types;
 
 const CALLS: u32 = 5_000;
 const RUNS: usize = 9;

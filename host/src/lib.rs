@@ -9,19 +9,24 @@
 //! - `runtime`: wasmtime — the engine, the checks a core passes, hot swap, the compiled
 //!   cache, and the natively linked baseline core;
 //! - `capabilities`: the WIT interfaces the core imports, one module each;
+//! - `registry`: server mode's registry of client nodes (in memory, or shared through etcd);
 //! - `allocs`: allocations and their tasks (processes, logs, usage, GC);
 //! - `store`: the client's persistent state (redb);
-//! - `util`: small helpers (durations, times, atomic writes, logging);
+//! - `util`: small helpers (durations, times, atomic writes, file watching, logging);
+//! - `wit`: the WIT contract's generated bindings, and their `From` conversions to and
+//!   from the core crate's types;
 //! - `metrics`: the one metrics registry every room records into (beside `util`: it
 //!   imports nothing from the crate).
 
 pub mod metrics;
 pub mod util;
+pub mod wit;
 
 pub mod agent;
 pub mod allocs;
 pub mod capabilities;
 pub mod cli;
 pub mod http;
+pub mod registry;
 pub mod runtime;
 pub mod store;

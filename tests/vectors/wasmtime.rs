@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use base64::Engine as _;
-use caravan::capabilities::bindings::{
+use caravan::capabilities::follow::Subscription;
+use caravan::wit::{
     Core, CorePre, acl, allocations, cluster, filesystem, follow, handler, log, node, policy,
     stats, types,
 };
-use caravan::capabilities::follow::Subscription;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
@@ -1410,7 +1410,7 @@ fn run_wasm(fixture: &Fixture, vector: &Vector) -> Result<(), String> {
 }
 
 fn run_native(fixture: &Fixture, vector: &Vector) -> Result<(), String> {
-    use caravan::runtime::native::{self, NativeHost};
+    use caravan::runtime::native::NativeHost;
     let host = NativeHost::new(MemHost::new(fixture));
     for (name, text) in &fixture.acl.policies {
         let compiled = caravan_core::acl::compile(name, text)
@@ -1422,23 +1422,23 @@ fn run_native(fixture: &Fixture, vector: &Vector) -> Result<(), String> {
         check_policy(result, &vector.expect)?;
         return check_state(&host.state(), &vector.expect);
     }
-    let action = caravan_core::handle(&host, &native::core_request(&request(vector)?));
+    let action = caravan_core::handle(&host, &(&request(vector)?).into());
     match action {
         caravan_core::http::Action::Forward(to) => {
             return Err(format!("forwarded to node {}", to.node_id));
         }
         caravan_core::http::Action::Respond(r) => {
-            check_outcome(Outcome::Respond(native::response(r)), vector, |_| {
+            check_outcome(Outcome::Respond(r.into()), vector, |_| {
                 Err("not a stream".into())
             })?;
         }
         caravan_core::http::Action::SendFile(s) => {
-            check_outcome(Outcome::SendFile(native::send_file(s)), vector, |_| {
+            check_outcome(Outcome::SendFile(s.into()), vector, |_| {
                 Err("not a stream".into())
             })?;
         }
         caravan_core::http::Action::Exec(e) => {
-            check_outcome(Outcome::Exec(native::exec_request(e)), vector, |_| {
+            check_outcome(Outcome::Exec(e.into()), vector, |_| {
                 Err("not a stream".into())
             })?;
         }
@@ -1453,7 +1453,7 @@ fn run_native(fixture: &Fixture, vector: &Vector) -> Result<(), String> {
                     .collect(),
             };
             check_outcome(outcome, vector, |pull| match pull {
-                Pull::At(now) => Ok(native::step(body.next(&host, now))),
+                Pull::At(now) => Ok(body.next(&host, now).into()),
                 Pull::Change(step) => host.state().change(step).map(|()| handler::Step::End),
             })?;
         }

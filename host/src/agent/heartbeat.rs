@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use crate::capabilities::cluster::{HEARTBEAT, REGISTER_PATH, Registration};
 use crate::http::client::{self, TOKEN_HEADER, TlsClient};
+use crate::registry::{HEARTBEAT, REGISTER_PATH, Registration};
 
 /// Register with each server every [`HEARTBEAT`], in a task of its own on the agent's
 /// runtime, for as long as the process runs. A server that cannot be reached (or does not

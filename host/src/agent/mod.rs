@@ -21,13 +21,14 @@ use self::config::FileConfig;
 use self::dev::{print_dev_help, write_demo_files, write_demo_spec};
 use crate::allocs::Registry;
 use crate::capabilities::HostContext;
-use crate::capabilities::cluster::{Cluster, ClusterState, EtcdSettings};
+use crate::capabilities::cluster::ClusterState;
 use crate::capabilities::filesystem::AllocFs;
 use crate::capabilities::node::{NodeState, default_static_meta};
 use crate::capabilities::stats::HostStats;
 use crate::http::client;
 use crate::http::limits::{conns_per_client, raise_open_files_limit};
 use crate::http::tls::{Tls, TlsSettings};
+use crate::registry::{Cluster, EtcdSettings};
 use crate::runtime::native::NativeCore;
 use crate::runtime::triggers::{self, CoreSource};
 use crate::runtime::{Core, DEFAULT_CALL_TIMEOUT, Runtime, RuntimeOptions, Sandbox};
@@ -160,7 +161,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         .client
         .servers
         .extend(options.servers.iter().cloned());
-    let roles = crate::capabilities::bindings::cluster::AgentRoles {
+    let roles = crate::wit::cluster::AgentRoles {
         server: config.server.enabled,
         client: options.client
             || options.dev

@@ -2,9 +2,9 @@
 
 use wasmtime::component::{HasSelf, Linker};
 
-use super::bindings::allocations;
 use super::{CoreState, timestamp};
 use crate::allocs::{self, AllocRecord};
+use crate::wit::allocations;
 
 impl allocations::Host for CoreState {
     fn get(&mut self, id: String) -> Option<allocations::Allocation> {

@@ -3,7 +3,7 @@
 use wasmtime::component::{HasSelf, Linker};
 
 use super::CoreState;
-use super::bindings::{log, types};
+use crate::wit::{log, types};
 
 /// The target the core's messages are logged under (`RUST_LOG=caravan::core=debug`).
 pub const CORE_TARGET: &str = "caravan::core";

@@ -6,7 +6,6 @@
 
 pub mod acl;
 pub mod allocations;
-pub mod bindings;
 pub mod cluster;
 pub mod filesystem;
 pub mod follow;
@@ -39,8 +38,8 @@ pub struct HostContext {
 
 impl HostContext {
     /// One heartbeat's worth of this client.
-    pub fn registration(&self) -> cluster::Registration {
-        cluster::Registration {
+    pub fn registration(&self) -> crate::registry::Registration {
+        crate::registry::Registration {
             node: self.node.record(),
             allocations: self.allocations.list(),
         }
@@ -76,12 +75,12 @@ impl HostContext {
             follow: follow::Follower::new()?,
             acl: acl::AclStore::open(&dir.join("acl"), false)?,
             cluster: cluster::ClusterState {
-                roles: bindings::cluster::AgentRoles {
+                roles: crate::wit::cluster::AgentRoles {
                     server: false,
                     client: true,
                     ui: true,
                 },
-                nodes: cluster::Cluster::default(),
+                nodes: crate::registry::Cluster::default(),
             },
         }))
     }
@@ -122,9 +121,9 @@ pub fn add_to_linker(linker: &mut Linker<CoreState>) -> wasmtime::Result<()> {
 }
 
 /// A time in the contract's terms.
-pub fn timestamp(time: SystemTime) -> bindings::types::Timestamp {
+pub fn timestamp(time: SystemTime) -> crate::wit::types::Timestamp {
     let (seconds, nanoseconds) = crate::util::time::unix(time);
-    bindings::types::Timestamp {
+    crate::wit::types::Timestamp {
         seconds,
         nanoseconds,
     }

@@ -6,8 +6,8 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::CoreState;
-use super::bindings::{node, types};
 use crate::store::{MetaOp, StateStore};
+use crate::wit::{node, types};
 
 /// Who this node is.
 pub struct NodeState {

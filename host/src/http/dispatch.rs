@@ -22,10 +22,10 @@ use super::pump::stream;
 use super::send_file::send_file;
 use super::shared::Shared;
 use super::{Body, add_core_header, plain, respond};
-use crate::capabilities::bindings::types;
-use crate::capabilities::cluster::REGISTER_PATH;
 use crate::metrics;
+use crate::registry::REGISTER_PATH;
 use crate::runtime::{Decided, Decision};
+use crate::wit::types;
 
 /// Largest request body read (metadata applies are tiny); core swaps have their own limit.
 const MAX_BODY: usize = 1 << 20;

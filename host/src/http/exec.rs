@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, frame::coding::
 use super::{Body, full, respond};
 use crate::allocs::exec::{Event, Process};
 use crate::capabilities::HostContext;
-use crate::capabilities::bindings::handler;
+use crate::wit::handler;
 
 /// How long the output may stay open after the command exited (a process that left its
 /// group holds it) before the session ends anyway.

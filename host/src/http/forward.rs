@@ -12,8 +12,8 @@ use super::client::{Connection, TlsClient};
 use super::pool::ConnectionPool;
 use super::{Body, respond};
 use crate::capabilities::HostContext;
-use crate::capabilities::bindings::{handler, types};
-use crate::capabilities::cluster::FORWARDED_HEADER;
+use crate::registry::FORWARDED_HEADER;
+use crate::wit::{handler, types};
 
 /// Relay a request to the client node that holds what it names, streaming the answer back
 /// (frames included) with the connection's own backpressure. Dropping either side drops the

@@ -19,9 +19,9 @@ use super::shared::Shared;
 use super::{Body, full, plain, respond};
 use crate::allocs::ClientStatus;
 use crate::capabilities::HostContext;
-use crate::capabilities::bindings::types;
 use crate::metrics::{self, Derived, Point, UNMATCHED_ROUTE};
 use crate::runtime::native::authorize_metrics;
+use crate::wit::types;
 
 /// Nomad's metrics route.
 pub(super) const METRICS_PATH: &str = "/v1/metrics";

@@ -25,7 +25,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use hyper::{Response, StatusCode};
 
-use crate::capabilities::bindings::types;
+use crate::wit::types;
 
 /// Every response body the server sends.
 type Body = BoxBody<Bytes, std::io::Error>;

@@ -15,10 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::shared::Shared;
 use super::{Body, add_headers, plain, status};
-use crate::capabilities::bindings::{handler, types};
 use crate::metrics;
 use crate::metrics::record_core_call;
 use crate::runtime::Pull;
+use crate::wit::{handler, types};
 
 /// Start pulling a streamed body from the core on its own task. The body ends when the
 /// core says so, when the client goes away, or at shutdown. The bytes sent count towards

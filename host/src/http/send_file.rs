@@ -11,9 +11,9 @@ use hyper::{Response, StatusCode};
 
 use super::{Body, add_headers, plain, respond};
 use crate::capabilities::HostContext;
-use crate::capabilities::bindings::handler;
 use crate::capabilities::filesystem::task_names;
 use crate::metrics;
+use crate::wit::handler;
 
 /// Chunk size for copying files: each chunk is one `pread` on the blocking pool straight
 /// into the buffer hyper writes from (64 KiB chunks cost a hand-off per 64 KiB and another

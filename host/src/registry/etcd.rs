@@ -29,7 +29,7 @@ use tokio::time::timeout;
 
 use super::etcd_stored::{Stored, encode};
 use super::view::{NodeRecord, Nodes, Registered, TTL, View};
-use crate::capabilities::bindings::allocations::Allocation;
+use crate::wit::allocations::Allocation;
 
 /// How to reach etcd and where the registry lives in it (`server { etcd { ... } }`).
 #[derive(Debug, Clone, Default)]
@@ -467,8 +467,8 @@ fn connect_options(settings: &EtcdSettings) -> Result<ConnectOptions> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capabilities::bindings::allocations::{ClientStatus, TaskState, TaskStatus};
-    use crate::capabilities::bindings::types::Timestamp;
+    use crate::wit::allocations::{ClientStatus, TaskState, TaskStatus};
+    use crate::wit::types::Timestamp;
 
     #[test]
     fn a_registration_round_trips_through_its_stored_form() {

@@ -6,8 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::view::NodeRecord;
-use crate::capabilities::bindings::allocations::{Allocation, ClientStatus, TaskState, TaskStatus};
-use crate::capabilities::bindings::types::Timestamp;
+use crate::wit::allocations::{Allocation, ClientStatus, TaskState, TaskStatus};
+use crate::wit::types::Timestamp;
 
 /// A registration as etcd keeps it: what the in-memory registry keeps, in JSON.
 #[derive(Debug, Serialize, Deserialize)]

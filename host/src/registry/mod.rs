@@ -9,11 +9,18 @@
 //! validated and authorised by the core (`core/src/cluster/register.rs`), which hands the result to
 //! `cluster.register`: this registry only records it.
 
+mod etcd;
+mod etcd_stored;
+mod view;
+
+pub use etcd::EtcdSettings;
+pub use view::{FORWARDED_HEADER, HEARTBEAT, NodeRecord, REGISTER_PATH, Registration, TTL};
+
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use super::view::{NodeRecord, Registered, View};
-use crate::capabilities::bindings::allocations::Allocation;
+use crate::wit::allocations::Allocation;
+use view::{Registered, View};
 
 /// What a server knows about other nodes.
 #[derive(Default)]
@@ -21,7 +28,7 @@ pub struct Cluster {
     view: Arc<View>,
     /// With `server { registry = "etcd" }`: where registrations are written, and the
     /// watch that brings every server's registrations into `view`.
-    etcd: Option<super::etcd::Etcd>,
+    etcd: Option<etcd::Etcd>,
 }
 
 /// A node with its liveness.
@@ -38,9 +45,9 @@ pub struct KnownNode {
 impl Cluster {
     /// A registry kept in etcd (`server { registry = "etcd" }`): starts the tasks that write
     /// registrations and watch everyone's, on the current tokio runtime.
-    pub fn etcd(settings: super::etcd::EtcdSettings) -> anyhow::Result<Self> {
+    pub fn etcd(settings: etcd::EtcdSettings) -> anyhow::Result<Self> {
         let view = Arc::new(View::default());
-        let etcd = super::etcd::Etcd::start(settings, view.clone())?;
+        let etcd = etcd::Etcd::start(settings, view.clone())?;
         Ok(Self {
             view,
             etcd: Some(etcd),
@@ -134,7 +141,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::capabilities::bindings::allocations::ClientStatus;
+    use crate::wit::allocations::ClientStatus;
 
     fn node(id: &str) -> NodeRecord {
         NodeRecord {

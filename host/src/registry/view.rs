@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::allocs::AllocRecord;
-use crate::capabilities::bindings::allocations::Allocation;
+use crate::wit::allocations::Allocation;
 
 /// How often a client registers.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);

@@ -2,7 +2,7 @@
 //! self-check of read-only requests whose answers every caravan core must give.
 
 use super::MAX_CORE_SIZE;
-use crate::capabilities::bindings::{handler, types};
+use crate::wit::{handler, types};
 
 /// Requests with known answers, each answered by `handle` (the sandbox runs each in a
 /// fresh store under the call deadline, over a scratch context with ACLs off on a client,

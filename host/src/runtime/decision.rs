@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::capabilities::bindings::{handler, types};
+use crate::wit::{handler, types};
 
 /// Something that answers API requests.
 pub trait Core: Send + Sync + 'static {

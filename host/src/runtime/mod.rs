@@ -6,7 +6,6 @@
 
 mod cache;
 mod checks;
-mod convert;
 mod decision;
 pub mod native;
 mod sandbox;
@@ -24,10 +23,10 @@ use anyhow::Result;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 
-use crate::capabilities::bindings::policy::CompiledPolicy;
-use crate::capabilities::bindings::{CorePre, handler, types};
 use crate::capabilities::{CoreState, HostContext};
 use crate::util::lock;
+use crate::wit::policy::CompiledPolicy;
+use crate::wit::{CorePre, handler, types};
 pub use decision::{Core, Decided, Decision, Pull};
 pub use sandbox::{CoreCall, Sandbox};
 

@@ -17,13 +17,10 @@ use tokio::sync::Notify;
 use wasmtime::StoreLimits;
 use wasmtime::component::Resource;
 
-use super::convert::*;
-use crate::capabilities::bindings::{
-    acl, allocations, cluster, filesystem, follow, handler, log, node, stats, types,
-};
 use crate::capabilities::follow::Subscription;
 use crate::capabilities::{CoreState, HostContext};
 use crate::runtime::{Core, Decided, Decision, Pull};
+use crate::wit::{acl, allocations, cluster, filesystem, follow, handler, log, node, stats, types};
 
 /// The `x-caravan-core` header of natively answered requests.
 pub static VERSION: LazyLock<String> =
@@ -43,19 +40,19 @@ impl NativeCore {
 impl Core for NativeCore {
     fn decide(&self, request: &types::Request) -> anyhow::Result<Decided> {
         let host = NativeHost::new(CoreState::new(self.ctx.clone(), StoreLimits::default()));
-        let decision = match caravan_core::handle(&host, &core_request(request)) {
-            Action::Respond(r) => Decision::Respond(response(r)),
-            Action::SendFile(s) => Decision::SendFile(send_file(s)),
+        let decision = match caravan_core::handle(&host, &request.into()) {
+            Action::Respond(r) => Decision::Respond(r.into()),
+            Action::SendFile(s) => Decision::SendFile(s.into()),
             Action::Stream(s) => Decision::Stream {
                 status: s.status,
-                headers: pairs(s.headers),
+                headers: s.headers.into_iter().map(Into::into).collect(),
                 body: Box::new(NativeBody {
                     host,
                     stream: s.body,
                 }),
             },
-            Action::Forward(to) => Decision::Forward(forward_to(to)),
-            Action::Exec(e) => Decision::Exec(exec_request(e)),
+            Action::Forward(to) => Decision::Forward(to.into()),
+            Action::Exec(e) => Decision::Exec(e.into()),
         };
         Ok(Decided {
             decision,
@@ -86,7 +83,7 @@ pub fn authorize_agent_core(
         body: Vec::new(),
     };
     caravan_core::acl::access::agent_core(&host, &request, replace)
-        .map_err(|refusal| response(refusal.into_response()))
+        .map_err(|refusal| refusal.into_response().into())
 }
 
 /// Whether the caller may read `/v1/metrics`, which the host answers itself: the natively
@@ -105,7 +102,7 @@ pub fn authorize_metrics(
         body: Vec::new(),
     };
     caravan_core::acl::access::metrics(&host, &request)
-        .map_err(|refusal| response(refusal.into_response()))
+        .map_err(|refusal| refusal.into_response().into())
 }
 
 /// A streamed body and the host state (its subscriptions) it holds until it ends.
@@ -116,82 +113,12 @@ pub struct NativeBody {
 
 impl Pull for NativeBody {
     fn next(&mut self, now_ms: u64) -> anyhow::Result<handler::Step> {
-        Ok(step(self.stream.next(&self.host, now_ms)))
+        Ok(self.stream.next(&self.host, now_ms).into())
     }
 
     fn waker(&self) -> Arc<Notify> {
         self.host.state().waker.clone()
     }
-}
-
-/// A request as the core's `handle` takes it.
-pub fn core_request(request: &types::Request) -> caravan_core::http::Request {
-    caravan_core::http::Request {
-        method: request.method.clone(),
-        path: request.path.clone(),
-        query: request.query.clone(),
-        headers: request
-            .headers
-            .iter()
-            .map(|p| (p.name.clone(), p.value.clone()))
-            .collect(),
-        body: request.body.clone(),
-    }
-}
-
-/// The core's response in the server's terms.
-pub fn response(r: caravan_core::http::Response) -> types::Response {
-    types::Response {
-        status: r.status,
-        headers: pairs(r.headers),
-        body: r.body,
-    }
-}
-
-/// The core's send-file in the server's terms.
-pub fn send_file(s: caravan_core::http::SendFile) -> handler::SendFile {
-    handler::SendFile {
-        alloc_id: s.alloc_id,
-        path: s.path,
-        offset: s.offset,
-        limit: s.limit,
-        headers: pairs(s.headers),
-        vanished: response(s.vanished),
-    }
-}
-
-/// The core's forward in the server's terms.
-pub fn forward_to(f: caravan_core::http::ForwardTo) -> handler::ForwardTo {
-    handler::ForwardTo {
-        node_id: f.node_id,
-        unreachable: response(f.unreachable),
-    }
-}
-
-/// The core's exec decision in the server's terms.
-pub fn exec_request(e: caravan_core::http::ExecRequest) -> handler::ExecRequest {
-    handler::ExecRequest {
-        alloc_id: e.alloc_id,
-        task: e.task,
-        command: e.command,
-        tty: e.tty,
-        not_running: response(e.not_running),
-    }
-}
-
-/// A pull's result in the server's terms.
-pub fn step(step: caravan_core::fs::stream::Step) -> handler::Step {
-    match step {
-        caravan_core::fs::stream::Step::Data(data) => handler::Step::Data(data),
-        caravan_core::fs::stream::Step::Wait(ms) => handler::Step::Wait(ms),
-        caravan_core::fs::stream::Step::End => handler::Step::End,
-    }
-}
-
-fn pairs(list: Vec<(String, String)>) -> Vec<types::Pair> {
-    list.into_iter()
-        .map(|(name, value)| types::Pair { name, value })
-        .collect()
 }
 
 /// Everything the core imports, as the generated host traits: the daemon's [`CoreState`], or
@@ -239,13 +166,7 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
     type Watch = Resource<Subscription>;
 
     fn log(&self, level: core::LogLevel, message: &str) {
-        let level = match level {
-            core::LogLevel::Debug => log::Level::Debug,
-            core::LogLevel::Info => log::Level::Info,
-            core::LogLevel::Warn => log::Level::Warn,
-            core::LogLevel::Error => log::Level::Error,
-        };
-        log::Host::write(&mut *self.0.borrow_mut(), level, message.to_string());
+        log::Host::write(&mut *self.0.borrow_mut(), level.into(), message.to_string());
     }
 
     fn node_id(&self) -> String {
@@ -255,49 +176,39 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
     fn static_meta(&self) -> BTreeMap<String, String> {
         node::Host::static_meta(&mut *self.0.borrow_mut())
             .into_iter()
-            .map(|p| (p.name, p.value))
+            .map(Into::into)
             .collect()
     }
 
     fn dynamic_meta(&self) -> core::DynamicMeta {
-        meta(node::Host::dynamic_meta(&mut *self.0.borrow_mut()))
+        node::Host::dynamic_meta(&mut *self.0.borrow_mut())
+            .into_iter()
+            .map(Into::into)
+            .collect()
     }
 
     fn apply_meta(
         &self,
         changes: Vec<(String, core::MetaOp)>,
     ) -> Result<core::DynamicMeta, String> {
-        let changes = changes
-            .into_iter()
-            .map(|(key, op)| node::MetaChange {
-                key,
-                op: match op {
-                    core::MetaOp::Set(value) => node::MetaOp::Set(value),
-                    core::MetaOp::Tombstone => node::MetaOp::Tombstone,
-                    core::MetaOp::Remove => node::MetaOp::Remove,
-                },
-            })
-            .collect();
-        node::Host::apply_meta(&mut *self.0.borrow_mut(), changes).map(meta)
+        let changes = changes.into_iter().map(Into::into).collect();
+        node::Host::apply_meta(&mut *self.0.borrow_mut(), changes)
+            .map(|entries| entries.into_iter().map(Into::into).collect())
     }
 
     fn allocation(&self, id: &str) -> Option<core::Allocation> {
-        allocations::Host::get(&mut *self.0.borrow_mut(), id.to_string()).map(allocation)
+        allocations::Host::get(&mut *self.0.borrow_mut(), id.to_string()).map(Into::into)
     }
 
     fn allocations(&self) -> Vec<core::Allocation> {
         allocations::Host::list(&mut *self.0.borrow_mut())
             .into_iter()
-            .map(allocation)
+            .map(Into::into)
             .collect()
     }
 
     fn collect(&self, id: &str) -> Result<(), core::CollectError> {
-        allocations::Host::collect(&mut *self.0.borrow_mut(), id.to_string()).map_err(|e| match e {
-            allocations::CollectError::NotFound => core::CollectError::NotFound,
-            allocations::CollectError::NotTerminal => core::CollectError::NotTerminal,
-            allocations::CollectError::Io(message) => core::CollectError::Io(message),
-        })
+        allocations::Host::collect(&mut *self.0.borrow_mut(), id.to_string()).map_err(Into::into)
     }
 
     fn restart(&self, alloc_id: &str, task: Option<&str>) -> Result<(), core::LifecycleError> {
@@ -306,7 +217,7 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
             alloc_id.to_string(),
             task.map(str::to_string),
         )
-        .map_err(lifecycle_error)
+        .map_err(Into::into)
     }
 
     fn signal(
@@ -321,7 +232,7 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
             task.map(str::to_string),
             signal.to_string(),
         )
-        .map_err(lifecycle_error)
+        .map_err(Into::into)
     }
 
     fn stat(&self, alloc_id: &str, path: &str) -> Result<core::FileInfo, core::FsError> {
@@ -330,8 +241,8 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
             alloc_id.to_string(),
             path.to_string(),
         )
-        .map(file_info)
-        .map_err(fs_error)
+        .map(Into::into)
+        .map_err(Into::into)
     }
 
     fn list(&self, alloc_id: &str, path: &str) -> Result<Vec<core::FileInfo>, core::FsError> {
@@ -340,8 +251,8 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
             alloc_id.to_string(),
             path.to_string(),
         )
-        .map(|infos| infos.into_iter().map(file_info).collect())
-        .map_err(fs_error)
+        .map(|infos| infos.into_iter().map(Into::into).collect())
+        .map_err(Into::into)
     }
 
     fn read_at(
@@ -358,7 +269,7 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
             offset,
             length,
         )
-        .map_err(fs_error)
+        .map_err(Into::into)
     }
 
     fn log_marks(
@@ -375,18 +286,12 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
             from,
             to,
         )
-        .map_err(fs_error)?;
-        Ok(marks
-            .into_iter()
-            .map(|m| core::LogMark {
-                offset: m.offset,
-                time: time(m.time),
-            })
-            .collect())
+        .map_err(core::FsError::from)?;
+        Ok(marks.into_iter().map(Into::into).collect())
     }
 
     fn now(&self) -> core::Timestamp {
-        time(filesystem::Host::now(&mut *self.0.borrow_mut()))
+        filesystem::Host::now(&mut *self.0.borrow_mut()).into()
     }
 
     fn watch(&self, alloc_id: &str, path: &str) -> Result<Resource<Subscription>, core::FsError> {
@@ -395,71 +300,41 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
             alloc_id.to_string(),
             path.to_string(),
         )
-        .map_err(fs_error)
+        .map_err(Into::into)
     }
 
     fn host_stats(&self) -> Option<core::HostStats> {
-        let s = stats::Host::host(&mut *self.0.borrow_mut())?;
-        Some(core::HostStats {
-            memory: core::MemoryStats {
-                total: s.memory.total,
-                available: s.memory.available,
-                used: s.memory.used,
-                free: s.memory.free,
-            },
-            cpu: s
-                .cpu
-                .into_iter()
-                .map(|c| core::CpuStats {
-                    name: c.name,
-                    user: c.user,
-                    system: c.system,
-                    idle: c.idle,
-                    total_percent: c.total_percent,
-                    total_ticks: c.total_ticks,
-                })
-                .collect(),
-            disks: s.disks.into_iter().map(disk).collect(),
-            alloc_dir: disk(s.alloc_dir),
-            uptime: s.uptime,
-            cpu_ticks_consumed: s.cpu_ticks_consumed,
-            taken_at: time(s.taken_at),
-        })
+        stats::Host::host(&mut *self.0.borrow_mut()).map(Into::into)
     }
 
     fn roles(&self) -> core::Roles {
-        let roles = cluster::Host::roles(&mut *self.0.borrow_mut());
-        core::Roles {
-            server: roles.server,
-            client: roles.client,
-            ui: roles.ui,
-        }
+        cluster::Host::roles(&mut *self.0.borrow_mut()).into()
     }
 
     fn node(&self, id: &str) -> Option<core::NodeInfo> {
-        cluster::Host::node(&mut *self.0.borrow_mut(), id.to_string()).map(node_info)
+        cluster::Host::node(&mut *self.0.borrow_mut(), id.to_string()).map(Into::into)
     }
 
     fn nodes(&self) -> Vec<core::NodeInfo> {
         cluster::Host::nodes(&mut *self.0.borrow_mut())
             .into_iter()
-            .map(node_info)
+            .map(Into::into)
             .collect()
     }
 
     fn find_allocation(&self, id: &str) -> Option<core::PlacedAllocation> {
-        cluster::Host::find_allocation(&mut *self.0.borrow_mut(), id.to_string()).map(placed)
+        cluster::Host::find_allocation(&mut *self.0.borrow_mut(), id.to_string()).map(Into::into)
     }
 
     fn all_allocations(&self) -> Vec<core::PlacedAllocation> {
         cluster::Host::all_allocations(&mut *self.0.borrow_mut())
             .into_iter()
-            .map(placed)
+            .map(Into::into)
             .collect()
     }
 
     fn register(&self, registration: core::Registration) -> Result<(), String> {
-        cluster::Host::register(&mut *self.0.borrow_mut(), registration_out(registration))
+        cluster::Host::register(&mut *self.0.borrow_mut(), registration.into())
     }
 
     fn acl_enabled(&self) -> bool {
@@ -467,63 +342,28 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
     }
 
     fn resolve_token(&self, secret_id: &str) -> Result<core::Token, core::ResolveError> {
-        match acl::Host::resolve_token(&mut *self.0.borrow_mut(), secret_id.to_string()) {
-            Ok(t) => Ok(token(t)),
-            Err(acl::ResolveError::NotFound) => Err(core::ResolveError::NotFound),
-            Err(acl::ResolveError::Expired) => Err(core::ResolveError::Expired),
-        }
+        acl::Host::resolve_token(&mut *self.0.borrow_mut(), secret_id.to_string())
+            .map(Into::into)
+            .map_err(Into::into)
     }
 
     fn policies(&self, names: &[String]) -> Vec<CompiledPolicy> {
         acl::Host::policies(&mut *self.0.borrow_mut(), names.to_vec())
             .into_iter()
-            .map(policy)
+            .map(Into::into)
             .collect()
     }
 
     fn bootstrap(&self) -> Result<core::MintedToken, core::BootstrapError> {
-        match acl::Host::bootstrap(&mut *self.0.borrow_mut()) {
-            Ok(minted) => Ok(core::MintedToken {
-                token: token(minted.token),
-                secret_id: minted.secret_id,
-            }),
-            Err(acl::BootstrapError::AlreadyDone) => Err(core::BootstrapError::AlreadyDone),
-            Err(acl::BootstrapError::Failed(why)) => Err(core::BootstrapError::Failed(why)),
-        }
+        acl::Host::bootstrap(&mut *self.0.borrow_mut())
+            .map(Into::into)
+            .map_err(Into::into)
     }
 
     fn allocation_usage(&self, alloc_id: &str) -> Vec<core::TaskUsage> {
         stats::Host::allocation(&mut *self.0.borrow_mut(), alloc_id.to_string())
             .into_iter()
-            .map(|t| core::TaskUsage {
-                task: t.task,
-                processes: t
-                    .processes
-                    .into_iter()
-                    .map(|p| core::ProcessUsage {
-                        pid: p.pid,
-                        rss: p.rss,
-                        swap: p.swap,
-                        cpu_percent: p.cpu_percent,
-                        user_mode: p.user_mode,
-                        system_mode: p.system_mode,
-                        total_ticks: p.total_ticks,
-                    })
-                    .collect(),
-                taken_at: time(t.taken_at),
-            })
+            .map(Into::into)
             .collect()
-    }
-}
-
-fn lifecycle_error(e: allocations::LifecycleError) -> core::LifecycleError {
-    use allocations::LifecycleError as E;
-    match e {
-        E::NotFound => core::LifecycleError::NotFound,
-        E::UnknownTask => core::LifecycleError::UnknownTask,
-        E::NotRunning => core::LifecycleError::NotRunning,
-        E::Terminal => core::LifecycleError::Terminal,
-        E::UnknownSignal => core::LifecycleError::UnknownSignal,
-        E::Io(message) => core::LifecycleError::Io(message),
     }
 }

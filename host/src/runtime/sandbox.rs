@@ -17,10 +17,10 @@ use wasmtime::{
 use super::cache::CoreCache;
 use super::checks::{self, check_header};
 use super::{EPOCH_TICK, LoadedCore, Rejection, RuntimeOptions};
-use crate::capabilities::bindings::policy::CompiledPolicy;
-use crate::capabilities::bindings::{Core, CorePre, handler, types};
 use crate::capabilities::{CoreState, HostContext};
 use crate::util::hex;
+use crate::wit::policy::CompiledPolicy;
+use crate::wit::{Core, CorePre, handler, types};
 
 /// Linear memory one instance may grow to.
 const MAX_MEMORY: usize = 64 << 20;

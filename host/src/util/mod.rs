@@ -2,6 +2,7 @@
 
 pub mod dirwatch;
 pub mod duration;
+pub mod follow;
 pub mod fs;
 pub mod logging;
 pub mod testing;

@@ -1,216 +1,505 @@
-//! The WIT types of the capabilities to the core's plain types and back: the conversions the
-//! component's glue (`core/src/wasm/bindings.rs`) makes on the other side of the boundary, for the
-//! natively linked baseline (`native.rs`).
+//! The host's side of the boundary's conversions: the WIT types to the core crate's plain
+//! types and back, as `From` impls, for the natively linked core (`runtime/native.rs`). They
+//! are the conversions the component's glue (`core/src/wasm/bindings.rs`) makes on the other
+//! side, so both paths hand the core the same values.
 
 use caravan_core::acl::{CompiledPolicy, Disposition, NamespaceRule};
+use caravan_core::fs::stream::Step;
 use caravan_core::host as core;
+use caravan_core::http;
 
-use crate::capabilities::bindings::{
-    acl, allocations, cluster, filesystem, node, policy, stats, types,
-};
+use super::{acl, allocations, cluster, filesystem, handler, log, node, policy, stats, types};
 
-pub(super) fn time(t: types::Timestamp) -> core::Timestamp {
-    core::Timestamp {
-        seconds: t.seconds,
-        nanoseconds: t.nanoseconds,
+impl From<types::Timestamp> for core::Timestamp {
+    fn from(t: types::Timestamp) -> Self {
+        core::Timestamp {
+            seconds: t.seconds,
+            nanoseconds: t.nanoseconds,
+        }
     }
 }
 
-fn time_out(t: core::Timestamp) -> types::Timestamp {
-    types::Timestamp {
-        seconds: t.seconds,
-        nanoseconds: t.nanoseconds,
+impl From<core::Timestamp> for types::Timestamp {
+    fn from(t: core::Timestamp) -> Self {
+        types::Timestamp {
+            seconds: t.seconds,
+            nanoseconds: t.nanoseconds,
+        }
     }
 }
 
-pub(super) fn token(t: acl::Token) -> core::Token {
-    core::Token {
-        accessor_id: t.accessor_id,
-        name: t.name,
-        management: t.token_type == acl::TokenType::Management,
-        policies: t.policies,
-        create_time: time(t.create_time),
-        expiration_time: t.expiration_time.map(time),
+impl From<(String, String)> for types::Pair {
+    fn from((name, value): (String, String)) -> Self {
+        types::Pair { name, value }
     }
 }
 
-pub(super) fn policy(p: policy::CompiledPolicy) -> CompiledPolicy {
-    CompiledPolicy {
-        name: p.name,
-        namespaces: p
-            .namespaces
-            .into_iter()
-            .map(|r| NamespaceRule {
-                pattern: r.pattern,
-                capabilities: r.capabilities,
-            })
-            .collect(),
-        node: p.node.map(disposition),
-        agent: p.agent.map(disposition),
+impl From<types::Pair> for (String, String) {
+    fn from(p: types::Pair) -> Self {
+        (p.name, p.value)
+    }
+}
+
+fn pairs(list: Vec<(String, String)>) -> Vec<types::Pair> {
+    list.into_iter().map(Into::into).collect()
+}
+
+/// A request as the core's `handle` takes it.
+impl From<&types::Request> for http::Request {
+    fn from(request: &types::Request) -> Self {
+        http::Request {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            query: request.query.clone(),
+            headers: request
+                .headers
+                .iter()
+                .map(|p| (p.name.clone(), p.value.clone()))
+                .collect(),
+            body: request.body.clone(),
+        }
+    }
+}
+
+/// The core's response in the server's terms.
+impl From<http::Response> for types::Response {
+    fn from(r: http::Response) -> Self {
+        types::Response {
+            status: r.status,
+            headers: pairs(r.headers),
+            body: r.body,
+        }
+    }
+}
+
+/// The core's send-file in the server's terms.
+impl From<http::SendFile> for handler::SendFile {
+    fn from(s: http::SendFile) -> Self {
+        handler::SendFile {
+            alloc_id: s.alloc_id,
+            path: s.path,
+            offset: s.offset,
+            limit: s.limit,
+            headers: pairs(s.headers),
+            vanished: s.vanished.into(),
+        }
+    }
+}
+
+/// The core's forward in the server's terms.
+impl From<http::ForwardTo> for handler::ForwardTo {
+    fn from(f: http::ForwardTo) -> Self {
+        handler::ForwardTo {
+            node_id: f.node_id,
+            unreachable: f.unreachable.into(),
+        }
+    }
+}
+
+/// The core's exec decision in the server's terms.
+impl From<http::ExecRequest> for handler::ExecRequest {
+    fn from(e: http::ExecRequest) -> Self {
+        handler::ExecRequest {
+            alloc_id: e.alloc_id,
+            task: e.task,
+            command: e.command,
+            tty: e.tty,
+            not_running: e.not_running.into(),
+        }
+    }
+}
+
+/// A pull's result in the server's terms.
+impl From<Step> for handler::Step {
+    fn from(step: Step) -> Self {
+        match step {
+            Step::Data(data) => handler::Step::Data(data),
+            Step::Wait(ms) => handler::Step::Wait(ms),
+            Step::End => handler::Step::End,
+        }
+    }
+}
+
+impl From<core::LogLevel> for log::Level {
+    fn from(level: core::LogLevel) -> Self {
+        match level {
+            core::LogLevel::Debug => log::Level::Debug,
+            core::LogLevel::Info => log::Level::Info,
+            core::LogLevel::Warn => log::Level::Warn,
+            core::LogLevel::Error => log::Level::Error,
+        }
+    }
+}
+
+impl From<node::MetaEntry> for (String, Option<String>) {
+    fn from(e: node::MetaEntry) -> Self {
+        (e.key, e.value)
+    }
+}
+
+impl From<(String, core::MetaOp)> for node::MetaChange {
+    fn from((key, op): (String, core::MetaOp)) -> Self {
+        node::MetaChange {
+            key,
+            op: match op {
+                core::MetaOp::Set(value) => node::MetaOp::Set(value),
+                core::MetaOp::Tombstone => node::MetaOp::Tombstone,
+                core::MetaOp::Remove => node::MetaOp::Remove,
+            },
+        }
+    }
+}
+
+impl From<acl::Token> for core::Token {
+    fn from(t: acl::Token) -> Self {
+        core::Token {
+            accessor_id: t.accessor_id,
+            name: t.name,
+            management: t.token_type == acl::TokenType::Management,
+            policies: t.policies,
+            create_time: t.create_time.into(),
+            expiration_time: t.expiration_time.map(Into::into),
+        }
+    }
+}
+
+impl From<acl::ResolveError> for core::ResolveError {
+    fn from(e: acl::ResolveError) -> Self {
+        match e {
+            acl::ResolveError::NotFound => core::ResolveError::NotFound,
+            acl::ResolveError::Expired => core::ResolveError::Expired,
+        }
+    }
+}
+
+impl From<acl::MintedToken> for core::MintedToken {
+    fn from(minted: acl::MintedToken) -> Self {
+        core::MintedToken {
+            token: minted.token.into(),
+            secret_id: minted.secret_id,
+        }
+    }
+}
+
+impl From<acl::BootstrapError> for core::BootstrapError {
+    fn from(e: acl::BootstrapError) -> Self {
+        match e {
+            acl::BootstrapError::AlreadyDone => core::BootstrapError::AlreadyDone,
+            acl::BootstrapError::Failed(why) => core::BootstrapError::Failed(why),
+        }
+    }
+}
+
+impl From<policy::CompiledPolicy> for CompiledPolicy {
+    fn from(p: policy::CompiledPolicy) -> Self {
+        CompiledPolicy {
+            name: p.name,
+            namespaces: p
+                .namespaces
+                .into_iter()
+                .map(|r| NamespaceRule {
+                    pattern: r.pattern,
+                    capabilities: r.capabilities,
+                })
+                .collect(),
+            node: p.node.map(Into::into),
+            agent: p.agent.map(Into::into),
+        }
+    }
+}
+
+impl From<policy::Disposition> for Disposition {
+    fn from(d: policy::Disposition) -> Self {
+        match d {
+            policy::Disposition::Deny => Disposition::Deny,
+            policy::Disposition::Read => Disposition::Read,
+            policy::Disposition::Write => Disposition::Write,
+        }
     }
 }
 
 /// A heartbeat the core accepted, as the cluster capability records it.
-pub(super) fn registration_out(r: core::Registration) -> cluster::Registration {
-    let node = r.node;
-    cluster::Registration {
-        node: cluster::NodeRegistration {
-            id: node.id,
-            name: node.name,
-            datacenter: node.datacenter,
-            http_addr: node.http_addr,
-            static_meta: node
-                .static_meta
-                .into_iter()
-                .map(|(name, value)| types::Pair { name, value })
-                .collect(),
-            dynamic_meta: node
-                .dynamic_meta
-                .into_iter()
-                .map(|(key, value)| node::MetaEntry { key, value })
-                .collect(),
-        },
-        allocations: r.allocations.into_iter().map(allocation_out).collect(),
-        certificate_sha256: r.certificate_sha256,
+impl From<core::Registration> for cluster::Registration {
+    fn from(r: core::Registration) -> Self {
+        let node = r.node;
+        cluster::Registration {
+            node: cluster::NodeRegistration {
+                id: node.id,
+                name: node.name,
+                datacenter: node.datacenter,
+                http_addr: node.http_addr,
+                static_meta: pairs(node.static_meta.into_iter().collect()),
+                dynamic_meta: node
+                    .dynamic_meta
+                    .into_iter()
+                    .map(|(key, value)| node::MetaEntry { key, value })
+                    .collect(),
+            },
+            allocations: r.allocations.into_iter().map(Into::into).collect(),
+            certificate_sha256: r.certificate_sha256,
+        }
     }
 }
 
-fn allocation_out(a: core::Allocation) -> allocations::Allocation {
-    use allocations::{ClientStatus as C, TaskStatus as T};
-    allocations::Allocation {
-        id: a.id,
-        namespace: a.namespace,
-        job_id: a.job_id,
-        task_group: a.task_group,
-        client_status: match a.client_status {
-            core::ClientStatus::Pending => C::Pending,
-            core::ClientStatus::Running => C::Running,
-            core::ClientStatus::Complete => C::Complete,
-            core::ClientStatus::Failed => C::Failed,
-            core::ClientStatus::Lost => C::Lost,
-        },
-        tasks: a
-            .tasks
-            .into_iter()
-            .map(|t| allocations::TaskState {
-                name: t.name,
-                state: match t.state {
-                    core::TaskStatus::Pending => T::Pending,
-                    core::TaskStatus::Running => T::Running,
-                    core::TaskStatus::Dead => T::Dead,
-                },
-                failed: t.failed,
-                started_at: t.started_at.map(time_out),
-                finished_at: t.finished_at.map(time_out),
-                restarts: t.restarts,
-                last_restart: t.last_restart.map(time_out),
-            })
-            .collect(),
+impl From<cluster::AgentRoles> for core::Roles {
+    fn from(roles: cluster::AgentRoles) -> Self {
+        core::Roles {
+            server: roles.server,
+            client: roles.client,
+            ui: roles.ui,
+        }
     }
 }
 
-pub(super) fn meta(entries: Vec<node::MetaEntry>) -> core::DynamicMeta {
-    entries.into_iter().map(|e| (e.key, e.value)).collect()
-}
-
-pub(super) fn node_info(n: cluster::NodeInfo) -> core::NodeInfo {
-    core::NodeInfo {
-        id: n.id,
-        name: n.name,
-        datacenter: n.datacenter,
-        http_addr: n.http_addr,
-        ready: n.status == cluster::NodeStatus::Ready,
-        static_meta: n
-            .static_meta
-            .into_iter()
-            .map(|p| (p.name, p.value))
-            .collect(),
-        dynamic_meta: meta(n.dynamic_meta),
-        last_seen: time(n.last_seen),
+impl From<cluster::NodeInfo> for core::NodeInfo {
+    fn from(n: cluster::NodeInfo) -> Self {
+        core::NodeInfo {
+            id: n.id,
+            name: n.name,
+            datacenter: n.datacenter,
+            http_addr: n.http_addr,
+            ready: n.status == cluster::NodeStatus::Ready,
+            static_meta: n.static_meta.into_iter().map(Into::into).collect(),
+            dynamic_meta: n.dynamic_meta.into_iter().map(Into::into).collect(),
+            last_seen: n.last_seen.into(),
+        }
     }
 }
 
-pub(super) fn placed(p: cluster::PlacedAllocation) -> core::PlacedAllocation {
-    core::PlacedAllocation {
-        node_id: p.node_id,
-        allocation: allocation(p.allocation),
+impl From<cluster::PlacedAllocation> for core::PlacedAllocation {
+    fn from(p: cluster::PlacedAllocation) -> Self {
+        core::PlacedAllocation {
+            node_id: p.node_id,
+            allocation: p.allocation.into(),
+        }
     }
 }
 
-pub(super) fn allocation(a: allocations::Allocation) -> core::Allocation {
-    use allocations::{ClientStatus as C, TaskStatus as T};
-    core::Allocation {
-        id: a.id,
-        namespace: a.namespace,
-        job_id: a.job_id,
-        task_group: a.task_group,
-        client_status: match a.client_status {
+impl From<allocations::ClientStatus> for core::ClientStatus {
+    fn from(s: allocations::ClientStatus) -> Self {
+        use allocations::ClientStatus as C;
+        match s {
             C::Pending => core::ClientStatus::Pending,
             C::Running => core::ClientStatus::Running,
             C::Complete => core::ClientStatus::Complete,
             C::Failed => core::ClientStatus::Failed,
             C::Lost => core::ClientStatus::Lost,
-        },
-        tasks: a
-            .tasks
-            .into_iter()
-            .map(|t| core::TaskState {
-                name: t.name,
-                state: match t.state {
-                    T::Pending => core::TaskStatus::Pending,
-                    T::Running => core::TaskStatus::Running,
-                    T::Dead => core::TaskStatus::Dead,
-                },
-                failed: t.failed,
-                started_at: t.started_at.map(time),
-                finished_at: t.finished_at.map(time),
-                restarts: t.restarts,
-                last_restart: t.last_restart.map(time),
-            })
-            .collect(),
+        }
     }
 }
 
-pub(super) fn file_info(f: filesystem::FileInfo) -> core::FileInfo {
-    core::FileInfo {
-        name: f.name,
-        size: f.size,
-        mode: f.mode,
-        modified: time(f.modified),
-        inode: f.inode,
+impl From<core::ClientStatus> for allocations::ClientStatus {
+    fn from(s: core::ClientStatus) -> Self {
+        use allocations::ClientStatus as C;
+        match s {
+            core::ClientStatus::Pending => C::Pending,
+            core::ClientStatus::Running => C::Running,
+            core::ClientStatus::Complete => C::Complete,
+            core::ClientStatus::Failed => C::Failed,
+            core::ClientStatus::Lost => C::Lost,
+        }
     }
 }
 
-pub(super) fn fs_error(e: filesystem::FsError) -> core::FsError {
-    use filesystem::FsError as E;
-    match e {
-        E::NotFound => core::FsError::NotFound,
-        E::NotADirectory => core::FsError::NotADirectory,
-        E::IsADirectory => core::FsError::IsADirectory,
-        E::EscapesAllocDir => core::FsError::EscapesAllocDir,
-        E::SecretFile => core::FsError::SecretFile,
-        E::PrivateFile => core::FsError::PrivateFile,
-        E::NotRegularFile => core::FsError::NotRegularFile,
-        E::Io(message) => core::FsError::Io(message),
+impl From<allocations::TaskStatus> for core::TaskStatus {
+    fn from(s: allocations::TaskStatus) -> Self {
+        use allocations::TaskStatus as T;
+        match s {
+            T::Pending => core::TaskStatus::Pending,
+            T::Running => core::TaskStatus::Running,
+            T::Dead => core::TaskStatus::Dead,
+        }
     }
 }
 
-pub(super) fn disk(d: stats::DiskStats) -> core::DiskStats {
-    core::DiskStats {
-        device: d.device,
-        mountpoint: d.mountpoint,
-        size: d.size,
-        used: d.used,
-        available: d.available,
-        used_percent: d.used_percent,
-        inodes_used_percent: d.inodes_used_percent,
+impl From<core::TaskStatus> for allocations::TaskStatus {
+    fn from(s: core::TaskStatus) -> Self {
+        use allocations::TaskStatus as T;
+        match s {
+            core::TaskStatus::Pending => T::Pending,
+            core::TaskStatus::Running => T::Running,
+            core::TaskStatus::Dead => T::Dead,
+        }
     }
 }
 
-pub(super) fn disposition(d: policy::Disposition) -> Disposition {
-    match d {
-        policy::Disposition::Deny => Disposition::Deny,
-        policy::Disposition::Read => Disposition::Read,
-        policy::Disposition::Write => Disposition::Write,
+impl From<allocations::TaskState> for core::TaskState {
+    fn from(t: allocations::TaskState) -> Self {
+        core::TaskState {
+            name: t.name,
+            state: t.state.into(),
+            failed: t.failed,
+            started_at: t.started_at.map(Into::into),
+            finished_at: t.finished_at.map(Into::into),
+            restarts: t.restarts,
+            last_restart: t.last_restart.map(Into::into),
+        }
+    }
+}
+
+impl From<core::TaskState> for allocations::TaskState {
+    fn from(t: core::TaskState) -> Self {
+        allocations::TaskState {
+            name: t.name,
+            state: t.state.into(),
+            failed: t.failed,
+            started_at: t.started_at.map(Into::into),
+            finished_at: t.finished_at.map(Into::into),
+            restarts: t.restarts,
+            last_restart: t.last_restart.map(Into::into),
+        }
+    }
+}
+
+impl From<allocations::Allocation> for core::Allocation {
+    fn from(a: allocations::Allocation) -> Self {
+        core::Allocation {
+            id: a.id,
+            namespace: a.namespace,
+            job_id: a.job_id,
+            task_group: a.task_group,
+            client_status: a.client_status.into(),
+            tasks: a.tasks.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<core::Allocation> for allocations::Allocation {
+    fn from(a: core::Allocation) -> Self {
+        allocations::Allocation {
+            id: a.id,
+            namespace: a.namespace,
+            job_id: a.job_id,
+            task_group: a.task_group,
+            client_status: a.client_status.into(),
+            tasks: a.tasks.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<allocations::CollectError> for core::CollectError {
+    fn from(e: allocations::CollectError) -> Self {
+        match e {
+            allocations::CollectError::NotFound => core::CollectError::NotFound,
+            allocations::CollectError::NotTerminal => core::CollectError::NotTerminal,
+            allocations::CollectError::Io(message) => core::CollectError::Io(message),
+        }
+    }
+}
+
+impl From<allocations::LifecycleError> for core::LifecycleError {
+    fn from(e: allocations::LifecycleError) -> Self {
+        use allocations::LifecycleError as E;
+        match e {
+            E::NotFound => core::LifecycleError::NotFound,
+            E::UnknownTask => core::LifecycleError::UnknownTask,
+            E::NotRunning => core::LifecycleError::NotRunning,
+            E::Terminal => core::LifecycleError::Terminal,
+            E::UnknownSignal => core::LifecycleError::UnknownSignal,
+            E::Io(message) => core::LifecycleError::Io(message),
+        }
+    }
+}
+
+impl From<filesystem::FileInfo> for core::FileInfo {
+    fn from(f: filesystem::FileInfo) -> Self {
+        core::FileInfo {
+            name: f.name,
+            size: f.size,
+            mode: f.mode,
+            modified: f.modified.into(),
+            inode: f.inode,
+        }
+    }
+}
+
+impl From<filesystem::FsError> for core::FsError {
+    fn from(e: filesystem::FsError) -> Self {
+        use filesystem::FsError as E;
+        match e {
+            E::NotFound => core::FsError::NotFound,
+            E::NotADirectory => core::FsError::NotADirectory,
+            E::IsADirectory => core::FsError::IsADirectory,
+            E::EscapesAllocDir => core::FsError::EscapesAllocDir,
+            E::SecretFile => core::FsError::SecretFile,
+            E::PrivateFile => core::FsError::PrivateFile,
+            E::NotRegularFile => core::FsError::NotRegularFile,
+            E::Io(message) => core::FsError::Io(message),
+        }
+    }
+}
+
+impl From<filesystem::LogMark> for core::LogMark {
+    fn from(m: filesystem::LogMark) -> Self {
+        core::LogMark {
+            offset: m.offset,
+            time: m.time.into(),
+        }
+    }
+}
+
+impl From<stats::DiskStats> for core::DiskStats {
+    fn from(d: stats::DiskStats) -> Self {
+        core::DiskStats {
+            device: d.device,
+            mountpoint: d.mountpoint,
+            size: d.size,
+            used: d.used,
+            available: d.available,
+            used_percent: d.used_percent,
+            inodes_used_percent: d.inodes_used_percent,
+        }
+    }
+}
+
+impl From<stats::HostStats> for core::HostStats {
+    fn from(s: stats::HostStats) -> Self {
+        core::HostStats {
+            memory: core::MemoryStats {
+                total: s.memory.total,
+                available: s.memory.available,
+                used: s.memory.used,
+                free: s.memory.free,
+            },
+            cpu: s
+                .cpu
+                .into_iter()
+                .map(|c| core::CpuStats {
+                    name: c.name,
+                    user: c.user,
+                    system: c.system,
+                    idle: c.idle,
+                    total_percent: c.total_percent,
+                    total_ticks: c.total_ticks,
+                })
+                .collect(),
+            disks: s.disks.into_iter().map(Into::into).collect(),
+            alloc_dir: s.alloc_dir.into(),
+            uptime: s.uptime,
+            cpu_ticks_consumed: s.cpu_ticks_consumed,
+            taken_at: s.taken_at.into(),
+        }
+    }
+}
+
+impl From<stats::TaskUsage> for core::TaskUsage {
+    fn from(t: stats::TaskUsage) -> Self {
+        core::TaskUsage {
+            task: t.task,
+            processes: t
+                .processes
+                .into_iter()
+                .map(|p| core::ProcessUsage {
+                    pid: p.pid,
+                    rss: p.rss,
+                    swap: p.swap,
+                    cpu_percent: p.cpu_percent,
+                    user_mode: p.user_mode,
+                    system_mode: p.system_mode,
+                    total_ticks: p.total_ticks,
+                })
+                .collect(),
+            taken_at: t.taken_at.into(),
+        }
     }
 }

@@ -7,7 +7,7 @@ pub use store::{AclStore, StoredToken};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::CoreState;
-use super::bindings::{acl, policy};
+use crate::wit::{acl, policy};
 
 impl acl::Host for CoreState {
     fn enabled(&mut self) -> bool {

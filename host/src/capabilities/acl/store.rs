@@ -13,10 +13,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::capabilities::bindings::acl::{ResolveError, Token, TokenType};
-use crate::capabilities::bindings::policy::CompiledPolicy;
 use crate::capabilities::timestamp;
 use crate::util::time::parse_rfc3339;
+use crate::wit::acl::{ResolveError, Token, TokenType};
+use crate::wit::policy::CompiledPolicy;
 
 /// A token file, in Nomad's `ACLToken` field names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

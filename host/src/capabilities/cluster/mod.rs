@@ -1,23 +1,15 @@
 //! `cluster`: this agent's roles and, on a server, the nodes and allocations clients have
-//! registered (`registry`). A client agent answers for itself too.
-
-mod etcd;
-mod etcd_stored;
-mod registry;
-mod view;
+//! registered (`crate::registry`). A client agent answers for itself too.
 
 use std::time::SystemTime;
 
-pub use etcd::EtcdSettings;
-
-pub use registry::{Cluster, KnownNode};
-pub use view::{FORWARDED_HEADER, HEARTBEAT, NodeRecord, REGISTER_PATH, Registration, TTL};
+use crate::registry::{Cluster, KnownNode, NodeRecord};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::allocations::allocation;
-use super::bindings::{cluster, types};
 use super::node::{NodeState, entries};
 use super::{CoreState, timestamp};
+use crate::wit::{cluster, types};
 
 /// What this agent is, and whom it knows.
 pub struct ClusterState {

@@ -6,9 +6,9 @@ mod alloc_fs;
 pub use alloc_fs::{AllocFs, FileInfo, FsError};
 use wasmtime::component::{HasSelf, Linker};
 
-use super::bindings::{filesystem, types};
 use super::{CoreState, HostContext};
 use crate::allocs::{logindex, logmon};
+use crate::wit::{filesystem, types};
 
 impl filesystem::Host for CoreState {
     fn stat(

@@ -1,13 +1,11 @@
-//! `follow`: wake a stream when the file or directory it follows changes (`watcher`).
+//! `follow`: wake a stream when the file or directory it follows changes (the one shared watcher: `util::follow`).
 
-pub(crate) mod watcher;
-
+pub use crate::util::follow::{Follower, Subscription};
 use wasmtime::component::{HasSelf, Linker, Resource};
-pub use watcher::{Follower, Subscription};
 
 use super::CoreState;
-use super::bindings::{filesystem, follow};
 use super::filesystem::fs_error;
+use crate::wit::{filesystem, follow};
 
 impl follow::Host for CoreState {
     fn watch(

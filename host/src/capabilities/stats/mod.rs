@@ -6,8 +6,8 @@ mod sampler;
 pub use sampler::{CpuSample, DiskSample, HostSample, HostStats, MemorySample};
 use wasmtime::component::{HasSelf, Linker};
 
-use super::bindings::stats;
 use super::{CoreState, timestamp};
+use crate::wit::stats;
 
 impl stats::Host for CoreState {
     fn host(&mut self) -> Option<stats::HostStats> {
