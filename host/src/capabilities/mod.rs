@@ -1,8 +1,9 @@
 //! The host's half of the WIT contract: one folder or file per imported interface, each
 //! owning its state, its `Host` implementation and its `add_to_linker`. Only conversions
 //! and calls live in the `Host` implementations; the logic is in the modules beside them
-//! (`filesystem::alloc_fs`, `follow::watcher`, `stats::sampler`, `acl::store`,
-//! `cluster::registry`) and in `crate::allocs` and `crate::store`.
+//! (`filesystem::alloc_fs`, `stats::sampler`, `acl::store`) and below them
+//! (`crate::registry`, `crate::allocs`, `crate::store`, `crate::util::follow`). The
+//! contract's types come from `crate::wit`.
 
 pub mod acl;
 pub mod allocations;
