@@ -23,6 +23,7 @@ mod lifecycle;
 mod logtime;
 mod metrics;
 mod outlive;
+mod package;
 mod persistence;
 mod relay;
 mod service;
