@@ -405,11 +405,13 @@ pub fn dispatch<H: Host>(
             Response::json(&cluster::node_body(host, &id)?, query)
         }
         Route::Allocations => {
-            access.authenticate(host)?;
             let namespace = query
                 .get("namespace")
                 .filter(|n| !n.is_empty())
                 .unwrap_or("default");
+            // Nomad's `Alloc.List`: `read-job` in the namespace asked for (for `*`, in any),
+            // else 403; then only the allocations of namespaces the caller may read.
+            access.namespace(host, namespace)?;
             Response::json(&cluster::allocations_body(host, &access, namespace), query)
         }
         Route::Allocation(id) => {

@@ -93,18 +93,8 @@ fn allowed(route: &str) -> &'static [&'static str] {
         "allocation/exec" => &[],
         "nodes" | "node" => &["node-read", "node-write"],
         "allocation" => &["read", "write", "glob"],
-        // Listed for everyone with a valid token; each entry is filtered by read-job.
-        "allocations" => &[
-            "anonymous",
-            "other-ns",
-            "read",
-            "write",
-            "logs-only",
-            "glob",
-            "deny",
-            "node-read",
-            "node-write",
-        ],
+        // Nomad's `Alloc.List`: read-job in the namespace asked for (here `default`).
+        "allocations" => &["read", "write", "glob"],
         _ => &[],
     }
 }
@@ -312,9 +302,8 @@ fn every_route_against_every_caller() {
     for ((label, method, path, body), open_status) in table.iter().zip(&baseline) {
         let reply = agent.request(method, path, &[], body);
         let expected = match route_name(label) {
-            name if name.starts_with("fs/") || name == "allocations" || name == "ui" => {
-                *open_status
-            }
+            // Not `allocations`: listing needs read-job (Nomad's `Alloc.List`).
+            name if name.starts_with("fs/") || name == "ui" => *open_status,
             name if fixed_answer(name, true).is_some() => fixed_answer(name, true).unwrap().0,
             _ => 403,
         };
@@ -480,5 +469,59 @@ fn bootstrap_answers_in_nomads_acl_token_shape() {
     assert_eq!(
         (again.status, again.text().as_str()),
         (400, "ACL bootstrap already done")
+    );
+}
+
+/// Nomad's `Alloc.List`: `read-job` in the namespace asked for (in any namespace, for `*`),
+/// else 403; then only what the caller may read. So an id prefix looked up without a token
+/// says the caller lacks permission rather than that nothing matched.
+#[test]
+fn listing_allocations_needs_read_job_in_the_namespace() {
+    let temp = tempfile::tempdir().unwrap();
+    write_acl_files(temp.path());
+    let agent = Agent::start_in(temp.path(), &["-acl-enabled"]);
+    let list = |namespace: &str, secret: Option<&str>| {
+        let headers: Vec<(&str, &str)> = secret
+            .map(|s| vec![("X-Nomad-Token", s)])
+            .unwrap_or_default();
+        let reply = agent.request(
+            "GET",
+            &format!("/v1/allocations?namespace={namespace}"),
+            &headers,
+            b"",
+        );
+        (reply.status, reply.text())
+    };
+    let denied = (403, "Permission denied".to_string());
+    assert_eq!(list("default", None), denied);
+    assert_eq!(list("*", None), denied);
+    assert_eq!(list("default", Some("secret-other-ns")), denied);
+    assert_eq!(list("*", Some("secret-other-ns")), (200, "[]".into()));
+    let (status, body) = list("*", Some("secret-read"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&agent.demo_alloc), "{body}");
+
+    let prefix = &agent.demo_alloc[..8];
+    let status = |token: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_caravan"));
+        command
+            .args(["alloc", "status", prefix])
+            .env("NOMAD_ADDR", format!("http://{}", agent.addr))
+            .env_remove("NOMAD_TOKEN");
+        if let Some(token) = token {
+            command.env("NOMAD_TOKEN", token);
+        }
+        command.output().unwrap()
+    };
+    let out = status(None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stderr.contains("403 (Permission denied)"), "{stderr}");
+    assert!(!stderr.contains("No allocation"), "{stderr}");
+    let out = status(Some("secret-read"));
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&agent.demo_alloc),
+        "{out:?}"
     );
 }

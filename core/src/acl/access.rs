@@ -28,14 +28,6 @@ impl Access<'_> {
         self.check(host, "")
     }
 
-    /// Only that the caller's token (if any) is valid: for listings filtered per item.
-    pub fn authenticate(&self, host: &impl Host) -> ApiResult<()> {
-        if !host.acl_enabled() {
-            return Ok(());
-        }
-        caller_acl(host, self.request).map(|_| ())
-    }
-
     /// Against an allocation's namespace known by other means (a server's registry).
     pub fn namespace(&self, host: &impl Host, namespace: &str) -> ApiResult<()> {
         self.check(host, namespace)

@@ -340,15 +340,23 @@ impl Acl {
         self.management
     }
 
-    /// Whether the requirement is met (namespace requirements against `namespace`).
+    /// Whether the requirement is met (namespace requirements against `namespace`; against
+    /// `*`, the all-namespaces sentinel, when any namespace rule grants it, as Nomad's
+    /// `AllowNamespaceOperation`).
     pub fn allows(&self, requirement: Requirement, namespace: &str) -> bool {
         if self.management {
             return true;
         }
+        let grants = |set: &BTreeSet<String>, any_of: &[&str]| {
+            !set.contains(DENY) && any_of.iter().any(|c| set.contains(*c))
+        };
         match requirement {
+            Requirement::Namespace(any_of) if namespace == "*" => {
+                self.namespaces.values().any(|set| grants(set, any_of))
+            }
             Requirement::Namespace(any_of) => self
                 .capabilities(namespace)
-                .is_some_and(|set| any_of.iter().any(|c| set.contains(*c))),
+                .is_some_and(|set| grants(set, any_of)),
             Requirement::NodeRead => {
                 matches!(self.node, Some(Disposition::Read | Disposition::Write))
             }
@@ -560,6 +568,10 @@ mod tests {
         let node_deny = acl(&["node { policy = \"write\" }", "node { policy = \"deny\" }"]);
         assert!(!node_deny.allows(Requirement::NodeRead, ""));
         assert!(Acl::management().allows(Requirement::NodeWrite, ""));
+        // `*` (all namespaces): allowed when any namespace grants it.
+        let job = Requirement::Namespace(&["read-job"]);
+        assert!(read.allows(job, "*") && !logs.allows(job, "*"));
+        assert!(!denied.allows(FS, "*") && !Acl::default().allows(job, "*"));
         assert!(!Acl::default().allows(Requirement::NodeRead, ""));
     }
 
