@@ -162,6 +162,7 @@ impl Route {
             Route::Allocations      => row("allocations",             "/v1/allocations",                           Any,                  Bare,     Always(Namespace(&["read-job"])),                     Here),
             Route::Allocation(_)    => row("allocation",              "/v1/allocation/:alloc_id",                  Any,                  Bare,     Always(Namespace(&["read-job"])),                     Here),
             // The UI's assets are public, as Nomad's: every call the page makes checks the token.
+            // `/` is routed here too: Nomad redirects it to `/ui/`.
             Route::Ui(_)            => row("ui",                      "/ui/*",                                     InHandler(GET_HEAD),  Bare,     Nothing,                                              Here),
         }
     }
@@ -267,7 +268,8 @@ pub fn route(raw_path: &str) -> ApiResult<Route> {
     let decoded = crate::wire::params::decode_path(raw_path)
         .ok_or_else(|| ApiError::bad_request("invalid URL escape in path"))?;
     let path = clean(&decoded);
-    if path == "/ui" || path.starts_with("/ui/") {
+    // `/` is where the agent's printed address leads: Nomad sends it to the UI.
+    if path == "/" || path == "/ui" || path.starts_with("/ui/") {
         return Ok(Route::Ui(path));
     }
     for make in ALL {

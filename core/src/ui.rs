@@ -54,8 +54,11 @@ const ASSETS: &[Asset] = &[
     asset!("node.js", JS),
 ];
 
-/// Answer `path` (`/ui` or under `/ui/`, already cleaned).
+/// Answer `path` (`/`, `/ui` or under `/ui/`, already cleaned).
 pub fn serve(host: &impl Host, req: &Request, path: &str) -> ApiResult<Response> {
+    if path == "/" {
+        return Ok(to_the_ui(req));
+    }
     if !host.roles().ui {
         return Err(ApiError::not_found(DISABLED));
     }
@@ -80,6 +83,57 @@ pub fn serve(host: &impl Host, req: &Request, path: &str) -> ApiResult<Response>
         headers: headers(asset.content_type),
         body: asset.body.to_vec(),
     })
+}
+
+/// `/`: Nomad's root fallthrough, a 307 to `/ui/` with the query kept, for any method and
+/// whether the UI is on or not (`/ui/` then says it is off). Go's `http.Redirect` words it:
+/// a short HTML body for `GET`, the type alone for `HEAD`.
+fn to_the_ui(req: &Request) -> Response {
+    let mut location = String::from("/ui/");
+    if !req.query.is_empty() {
+        location.push('?');
+        // Go's `hexEscapeNonASCII`: a header value stays ASCII.
+        for byte in req.query.bytes() {
+            if byte.is_ascii() {
+                location.push(byte as char);
+            } else {
+                location.push_str(&format!("%{byte:02x}"));
+            }
+        }
+    }
+    let mut headers = vec![("Location".to_string(), location.clone())];
+    let mut body = Vec::new();
+    if req.method == "GET" || req.method == "HEAD" {
+        headers.push(("Content-Type".into(), HTML.into()));
+    }
+    if req.method == "GET" {
+        body = format!(
+            "<a href=\"{}\">Temporary Redirect</a>.\n\n",
+            html_escape(&location)
+        )
+        .into_bytes();
+    }
+    Response {
+        status: 307,
+        headers,
+        body,
+    }
+}
+
+/// Go's `htmlEscape` (the five characters `html.EscapeString` replaces).
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn headers(content_type: &str) -> Vec<(String, String)> {
@@ -135,6 +189,35 @@ mod tests {
         assert_eq!(get(&host, "POST", "/ui/").status, 405);
         let bare = get(&host, "GET", "/ui");
         assert_eq!((bare.status, bare.header("location")), (301, Some("/ui/")));
+    }
+
+    #[test]
+    fn the_root_goes_to_the_ui_as_nomads_does() {
+        let host = Fake::default();
+        for ui in [true, false] {
+            host.roles.borrow_mut().ui = ui;
+            let root = get(&host, "GET", "/");
+            assert_eq!((root.status, root.header("location")), (307, Some("/ui/")));
+            assert_eq!(root.header("content-type"), Some(HTML));
+            assert_eq!(root.body, b"<a href=\"/ui/\">Temporary Redirect</a>.\n\n");
+        }
+        let post = get(&host, "POST", "/");
+        assert_eq!((post.status, post.header("location")), (307, Some("/ui/")));
+        assert!(post.header("content-type").is_none() && post.body.is_empty());
+        let req = Request {
+            method: "GET".into(),
+            path: "/".into(),
+            query: "a=1&b=\u{e9}".into(),
+            ..Default::default()
+        };
+        let Action::Respond(query) = crate::handle(&host, &req) else {
+            panic!("not a response");
+        };
+        assert_eq!(query.header("location"), Some("/ui/?a=1&b=%c3%a9"));
+        assert_eq!(
+            query.body,
+            b"<a href=\"/ui/?a=1&amp;b=%c3%a9\">Temporary Redirect</a>.\n\n"
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The web UI as the binary serves it: `/ui/` with its policy, and `ui { enabled = false }`.
+//! The web UI as the binary serves it: `/ui/` with its policy, `/` sent there, and
+//! `ui { enabled = false }`.
 //! The page itself is tested in a browser (`tests/ui`, `scripts/test-ui`).
 
 use crate::support::Agent;
@@ -16,6 +17,9 @@ fn the_ui_is_served_with_a_strict_policy_and_can_be_turned_off() {
     assert!(policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'"));
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
     assert!(page.text().contains("/ui/app.js"));
+    let root = agent.get("/?region=global");
+    assert_eq!(root.status, 307);
+    assert_eq!(root.header("location"), Some("/ui/?region=global"));
     assert!(agent.terminate().success());
 
     let temp = tempfile::tempdir().unwrap();
@@ -32,5 +36,8 @@ fn the_ui_is_served_with_a_strict_policy_and_can_be_turned_off() {
         "the web UI is disabled (ui { enabled = false })"
     );
     assert_eq!(agent.get("/v1/client/metadata").status, 200);
+    // Nomad sends `/` to the UI whether it is on or not.
+    let root = agent.get("/");
+    assert_eq!((root.status, root.header("location")), (307, Some("/ui/")));
     assert!(agent.terminate().success());
 }

@@ -20,7 +20,6 @@ fn exact_routes_with_trailing_slash_fall_through_to_empty_404() {
         "/v1/client/gc/",
         "/v1/client/metadata/",
         "/v1/nope",
-        "/",
     ] {
         assert_eq!(err(path), (404, String::new()), "{path}");
     }
@@ -170,6 +169,8 @@ fn patterns_carry_no_ids() {
 fn ui_routes_take_the_cleaned_path() {
     assert_eq!(route("/ui/"), Ok(Route::Ui("/ui/".into())));
     assert_eq!(route("/ui"), Ok(Route::Ui("/ui".into())));
+    assert_eq!(route("/"), Ok(Route::Ui("/".into())));
+    assert_eq!(route("//"), Ok(Route::Ui("/".into())));
     assert_eq!(route("//ui/./app.js"), Ok(Route::Ui("/ui/app.js".into())));
     assert_eq!(route("/ui/../v1/client/stats"), Ok(Route::HostStats));
     assert_eq!(err("/uix"), (404, String::new()));
