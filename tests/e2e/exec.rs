@@ -348,3 +348,46 @@ fn a_server_relays_a_session_to_the_node_that_runs_the_allocation() {
     );
     assert_eq!(status, 400, "{body}");
 }
+
+/// A command that cannot start ends the session with Nomad's close (1011, the reason in Go's
+/// words), and the CLI prints the reason rather than a bare "no exit code".
+#[test]
+fn a_command_that_cannot_start_says_why() {
+    let agent = Agent::start();
+    let alloc = place_scripts(&agent, &[("web", "exec sleep 3600")]);
+    wait_task_running(&agent, &alloc, "web");
+    for (command, reason) in [
+        ("/no/such", "fork/exec /no/such: no such file or directory"),
+        (
+            "no-such-command",
+            "exec: \"no-such-command\": executable file not found in $PATH",
+        ),
+    ] {
+        let mut socket = connect(&agent, &exec_path(&alloc, "web", &[command], false), None);
+        let close = loop {
+            match socket.read() {
+                Ok(Message::Close(Some(close))) => break close,
+                Ok(Message::Close(None)) => panic!("a close without a reason"),
+                Ok(_) => continue,
+                Err(err) => panic!("no close frame: {err}"),
+            }
+        };
+        assert_eq!(u16::from(close.code), 1011);
+        assert_eq!(close.reason.as_str(), reason);
+    }
+    // Standard input is open (and at its end at once), so the CLI's `stdin` close crosses
+    // the agent's close frame: the reason still arrives.
+    let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
+        .args(["alloc", "exec", &alloc[..8], "/no/such"])
+        .env("NOMAD_ADDR", format!("http://{}", agent.addr))
+        .env_remove("NOMAD_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("failed to run caravan");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("failed to exec into task: fork/exec /no/such: no such file or directory"),
+        "{stderr}"
+    );
+}

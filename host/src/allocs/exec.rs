@@ -214,7 +214,7 @@ fn spawn(
         });
     }
     let mut slot = crate::util::lock(group);
-    let mut child = command.spawn()?;
+    let mut child = command.spawn().map_err(|err| start_error(program, &err))?;
     *slot = Some(Pid::from_child(&child));
     drop(slot);
     // The parent's copies of the terminal's slave side went with `command`.
@@ -245,6 +245,40 @@ fn spawn(
         }
     };
     Ok((child, spawned))
+}
+
+/// Why `program` did not start, in Go's words (`os/exec`), which Nomad sends the exec client:
+/// `exec: "name": executable file not found in $PATH` for a name searched in `PATH`, else
+/// `fork/exec /path: no such file or directory` (the system's reason, as Go spells errnos).
+fn start_error(program: &str, err: &io::Error) -> io::Error {
+    if !program.contains('/') && err.kind() == io::ErrorKind::NotFound {
+        return io::Error::new(
+            err.kind(),
+            format!(
+                "exec: {}: executable file not found in $PATH",
+                caravan_core::wire::params::go_quote(program)
+            ),
+        );
+    }
+    io::Error::new(
+        err.kind(),
+        format!("fork/exec {program}: {}", errno_text(err)),
+    )
+}
+
+/// The system's text for an error as Go's `syscall.Errno` prints it ("no such file or
+/// directory"): Rust's, without its " (os error N)" and capital.
+fn errno_text(err: &io::Error) -> String {
+    let text = err.to_string();
+    let text = match text.rfind(" (os error ") {
+        Some(at) => &text[..at],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// A new pseudo-terminal: (master, slave).

@@ -177,6 +177,11 @@ async fn session(agent: &Agent, path: &str, stdin: bool, tty: bool) -> Result<i6
             message = rx.next() => {
                 let text = match message {
                     Some(Ok(Message::Text(text))) => text,
+                    // A failed start's reason comes in the close frame, as from Nomad,
+                    // whose CLI prints it the same way.
+                    Some(Ok(Message::Close(Some(close)))) if !close.reason.is_empty() => {
+                        break Err(anyhow!("failed to exec into task: {}", close.reason));
+                    }
                     Some(Ok(Message::Close(_))) | None => {
                         break Err(anyhow!("the session ended without an exit code"));
                     }

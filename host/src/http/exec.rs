@@ -5,7 +5,9 @@
 //! The session ends with `{"exited":true,"result":{"exit_code":N}}` and a close frame once
 //! the command has exited and its output is read (or a moment after its exit, when
 //! something outside its group still holds the output open); a client that goes away
-//! has the command's process group killed.
+//! has the command's process group killed. A command that cannot start (no such file, not
+//! executable) ends the session with a close frame `1011` whose reason says why, in Go's
+//! words, as Nomad's does: its clients print that text.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,13 +66,8 @@ pub(super) fn exec(
             Ok(process) => session(ws, process, events, &label).await,
             Err(err) => {
                 tracing::info!("{label}: failed to start the command: {err}");
-                let mut ws = ws;
-                let _ = ws
-                    .close(Some(CloseFrame {
-                        code: CloseCode::Error,
-                        reason: format!("failed to exec into task: {err}").into(),
-                    }))
-                    .await;
+                let (mut tx, mut rx) = ws.split();
+                close(&mut tx, &mut rx, CloseCode::Error, &err.to_string()).await;
             }
         }
     });
@@ -143,20 +140,30 @@ async fn session<S>(
     }
 }
 
-/// The last frame, then a normal close, then the client's close. Until the client has
-/// answered (or [`CLOSE_GRACE`] has passed), what it still sends is read and dropped: closing
-/// the socket with unread input makes the kernel reset the connection, and a client that had
-/// not yet read the last frames (a `stdin` close crossing them is enough) would lose them.
+/// The last frame, then a normal close (see [`close`]).
 async fn finish<T, R>(tx: &mut T, rx: &mut R, code: i32)
 where
     T: futures_util::Sink<Message> + Unpin,
     R: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
     let _ = tx.send(Message::text(frames::exited_frame(code))).await;
+    close(tx, rx, CloseCode::Normal, "").await;
+}
+
+/// A close frame with `code` and `reason` (a failed start's reason, as Nomad sends it: its
+/// clients print the text), then the client's close. Until the client has answered (or
+/// [`CLOSE_GRACE`] has passed), what it still sends is read and dropped: closing the socket
+/// with unread input makes the kernel reset the connection, and a client that had not yet
+/// read the last frames (a `stdin` close crossing them is enough) would lose them.
+async fn close<T, R>(tx: &mut T, rx: &mut R, code: CloseCode, reason: &str)
+where
+    T: futures_util::Sink<Message> + Unpin,
+    R: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
     let _ = tx
         .send(Message::Close(Some(CloseFrame {
-            code: CloseCode::Normal,
-            reason: "".into(),
+            code,
+            reason: close_reason(reason).into(),
         })))
         .await;
     let _ = tx.flush().await;
@@ -170,6 +177,17 @@ where
     .await;
 }
 
+/// A close frame's reason holds at most 123 bytes (RFC 6455: a control frame's payload is
+/// at most 125, two of them the code): longer ones are cut at a character boundary.
+fn close_reason(reason: &str) -> &str {
+    const MAX: usize = 123;
+    let mut end = reason.len().min(MAX);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}
+
 fn input(process: &mut Process, frame: &[u8], label: &str) {
     match frames::decode_input(frame) {
         Ok(Input::Stdin(data)) => process.write(data),
@@ -177,5 +195,17 @@ fn input(process: &mut Process, frame: &[u8], label: &str) {
         Ok(Input::TtySize { height, width }) => process.resize(height, width),
         Ok(Input::Other) => {}
         Err(err) => tracing::debug!("{label}: an exec frame ignored: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_close_reason_fits_a_control_frame() {
+        assert_eq!(super::close_reason("short"), "short");
+        let long = "é".repeat(100);
+        let cut = super::close_reason(&long);
+        assert_eq!(cut.len(), 122);
+        assert!(long.starts_with(cut));
     }
 }
