@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Registry;
+use crate::util::disk::DiskUsage;
 
 /// `client { gc_* }` settings, with Nomad's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,20 +101,13 @@ pub fn collect_garbage(
     collected
 }
 
-/// Used space and used inodes of the filesystem holding `path`, in percent (0 when unknown,
-/// which never triggers a collection).
+/// Used space and used inodes of the filesystem holding `path`, in percent, as Nomad's GC
+/// reads them (gopsutil's `UsedPercent`, root's reserve not counted: [`DiskUsage`]); 0 when
+/// unknown, which never triggers a collection.
 pub fn filesystem_usage(path: &std::path::Path) -> Usage {
-    let Ok(st) = rustix::fs::statvfs(path) else {
-        return (0.0, 0.0);
-    };
-    let percent = |used: u64, total: u64| {
-        let p = used as f64 / total as f64 * 100.0;
-        if p.is_finite() { p } else { 0.0 }
-    };
-    (
-        percent(st.f_blocks.saturating_sub(st.f_bfree), st.f_blocks),
-        percent(st.f_files.saturating_sub(st.f_ffree), st.f_files),
-    )
+    DiskUsage::of(path)
+        .map(|u| (u.used_percent, u.inodes_used_percent))
+        .unwrap_or((0.0, 0.0))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Small helpers every room may use; nothing here knows about the API or the core.
 
 pub mod dirwatch;
+pub mod disk;
 pub mod duration;
 pub mod follow;
 pub mod fs;

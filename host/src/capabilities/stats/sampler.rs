@@ -16,10 +16,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
+use crate::util::disk::DiskUsage;
 use crate::util::lock;
 use std::time::{Duration, Instant, SystemTime};
 
-use sysinfo::{CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, System};
+use sysinfo::{CpuRefreshKind, DiskRefreshKind, Disks, System};
 
 /// Below this the sampler would spin; a jiffy is 10 ms on common kernels anyway.
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
@@ -48,9 +49,9 @@ pub struct MemorySample {
     pub total: u64,
     /// Memory available to new work without swapping.
     pub available: u64,
-    /// Memory in use.
+    /// Memory in use: neither free, nor buffers, nor page cache.
     pub used: u64,
-    /// Memory not used for anything, caches included.
+    /// Memory not used for anything (caches are not free).
     pub free: u64,
 }
 
@@ -67,7 +68,7 @@ pub struct DiskSample {
     pub used: u64,
     /// Bytes available to unprivileged users.
     pub available: u64,
-    /// `used` as a percent of `size`.
+    /// `used / (used + available)` in percent, as gopsutil and `df`.
     pub used_percent: f64,
     /// Used inodes as a percent of all inodes.
     pub inodes_used_percent: f64,
@@ -304,39 +305,63 @@ fn cpu_percentages(prev: &CpuTimes, cur: &CpuTimes) -> (f64, f64, f64, f64) {
     }
 }
 
-/// `part` as a percent of `whole`, or 0 when that is undefined.
-fn percent(part: u64, whole: u64) -> f64 {
-    let p = part as f64 / whole as f64 * 100.0;
-    if p.is_finite() { p } else { 0.0 }
-}
-
-/// Percent of inodes in use on the filesystem at `path`, or 0 if it cannot be read.
-fn inodes_used_percent(path: &Path) -> f64 {
-    match rustix::fs::statvfs(path) {
-        Ok(st) => percent(st.f_files.saturating_sub(st.f_ffree), st.f_files),
-        Err(_) => 0.0,
+impl MemorySample {
+    /// gopsutil's `VirtualMemory` (Nomad's source) from `/proc/meminfo`: `Used` is what is
+    /// neither free, nor buffers, nor page cache (reclaimable slab counted as cache), so a
+    /// full page cache does not read as used; `Available` is the kernel's `MemAvailable`
+    /// (free plus cache on kernels without it).
+    fn from_meminfo(text: &str) -> Self {
+        let fields: HashMap<&str, u64> = text
+            .lines()
+            .filter_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                let kib = value
+                    .trim()
+                    .strip_suffix("kB")?
+                    .trim()
+                    .parse::<u64>()
+                    .ok()?;
+                Some((key.trim(), kib.saturating_mul(1024)))
+            })
+            .collect();
+        let field = |key: &str| fields.get(key).copied().unwrap_or(0);
+        let (total, free) = (field("MemTotal"), field("MemFree"));
+        let cached = field("Cached").saturating_add(field("SReclaimable"));
+        Self {
+            total,
+            available: fields
+                .get("MemAvailable")
+                .copied()
+                .unwrap_or(cached.saturating_add(free)),
+            used: total
+                .saturating_sub(free)
+                .saturating_sub(field("Buffers"))
+                .saturating_sub(cached),
+            free,
+        }
     }
 }
 
-/// Usage of the filesystem holding the alloc dir, all zero if it cannot be read.
+impl DiskSample {
+    /// Nomad's figures for the filesystem holding `path` (see [`DiskUsage`]), or `None`.
+    fn of(path: &Path, device: String, mountpoint: String) -> Option<Self> {
+        let usage = DiskUsage::of(path)?;
+        Some(Self {
+            device,
+            mountpoint,
+            size: usage.size,
+            used: usage.used,
+            available: usage.available,
+            used_percent: usage.used_percent,
+            inodes_used_percent: usage.inodes_used_percent,
+        })
+    }
+}
+
+/// Usage of the filesystem holding the alloc dir (`Device` and `Mountpoint` empty, as in
+/// Nomad), all zero if it cannot be read.
 fn alloc_dir_sample(path: &Path) -> DiskSample {
-    let Ok(st) = rustix::fs::statvfs(path) else {
-        return DiskSample::default();
-    };
-    let size = st.f_blocks.saturating_mul(st.f_frsize);
-    let used = st
-        .f_blocks
-        .saturating_sub(st.f_bfree)
-        .saturating_mul(st.f_frsize);
-    DiskSample {
-        device: String::new(),
-        mountpoint: String::new(),
-        size,
-        used,
-        available: st.f_bavail.saturating_mul(st.f_frsize),
-        used_percent: percent(used, size),
-        inodes_used_percent: percent(st.f_files.saturating_sub(st.f_ffree), st.f_files),
-    }
+    DiskSample::of(path, String::new(), String::new()).unwrap_or_default()
 }
 
 /// Everything that must persist between samples: the previous CPU reading and the `sysinfo`
@@ -386,16 +411,9 @@ impl Sampler {
     }
 
     fn memory(&mut self) -> MemorySample {
-        let Some(system) = self.system() else {
-            return MemorySample::default();
-        };
-        system.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
-        MemorySample {
-            total: system.total_memory(),
-            available: system.available_memory(),
-            used: system.used_memory(),
-            free: system.free_memory(),
-        }
+        std::fs::read_to_string("/proc/meminfo")
+            .map(|text| MemorySample::from_meminfo(&text))
+            .unwrap_or_default()
     }
 
     /// Average MHz over all CPUs, read on first use and kept once non-zero.
@@ -448,22 +466,17 @@ impl Sampler {
         let Some(disks) = self.disks.as_ref() else {
             return Vec::new();
         };
+        // The mounts come from `sysinfo`, their figures from `statvfs` with Nomad's arithmetic
+        // (`sysinfo` has no free-block count, so it would count root's reserve as used).
         disks
             .iter()
             .filter(|d| d.total_space() > 0)
-            .map(|d| {
-                let size = d.total_space();
-                let available = d.available_space();
-                let used = size.saturating_sub(available);
-                DiskSample {
-                    device: d.name().to_string_lossy().into_owned(),
-                    mountpoint: d.mount_point().to_string_lossy().into_owned(),
-                    size,
-                    used,
-                    available,
-                    used_percent: percent(used, size),
-                    inodes_used_percent: inodes_used_percent(d.mount_point()),
-                }
+            .filter_map(|d| {
+                DiskSample::of(
+                    d.mount_point(),
+                    d.name().to_string_lossy().into_owned(),
+                    d.mount_point().to_string_lossy().into_owned(),
+                )
             })
             .collect()
     }

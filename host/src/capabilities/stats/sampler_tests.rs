@@ -104,13 +104,6 @@ fn degenerate_intervals_read_as_idle() {
 }
 
 #[test]
-fn percent_handles_zero() {
-    assert_eq!(percent(0, 0), 0.0);
-    assert_eq!(percent(5, 0), 0.0);
-    assert_eq!(percent(1, 4), 25.0);
-}
-
-#[test]
 fn busy_loop_shows_in_second_sample() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let mut sampler = Sampler::new(tmp.path().to_owned());
@@ -219,4 +212,26 @@ fn dropping_the_last_handle_wakes_the_sampler_mid_interval() {
     });
     wait_for("the drop to return", || rx.try_recv().ok());
     wait_until("the sampler thread to exit", || weak.upgrade().is_none());
+}
+
+#[test]
+fn memory_is_read_as_gopsutil_reads_it() {
+    let meminfo = "MemTotal:       16000000 kB\nMemFree:         2000000 kB\n\
+                   MemAvailable:    9000000 kB\nBuffers:          500000 kB\n\
+                   Cached:          6000000 kB\nSwapCached:            0 kB\n\
+                   SReclaimable:     400000 kB\nHugePages_Total:       0\n";
+    let memory = MemorySample::from_meminfo(meminfo);
+    let kib = |n: u64| n * 1024;
+    assert_eq!(memory.total, kib(16_000_000));
+    assert_eq!(memory.free, kib(2_000_000));
+    assert_eq!(memory.available, kib(9_000_000));
+    // Total - Free - Buffers - (Cached + SReclaimable).
+    assert_eq!(
+        memory.used,
+        kib(16_000_000 - 2_000_000 - 500_000 - 6_400_000)
+    );
+    // A kernel without MemAvailable: free plus cache.
+    let old = MemorySample::from_meminfo("MemTotal: 100 kB\nMemFree: 10 kB\nCached: 20 kB\n");
+    assert_eq!(old.available, kib(30));
+    assert_eq!(MemorySample::from_meminfo(""), MemorySample::default());
 }
