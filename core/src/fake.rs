@@ -367,8 +367,15 @@ impl Host for Fake {
         })
     }
 
+    /// Every registered node, as [`Host::node`] sees it.
     fn nodes(&self) -> Vec<NodeInfo> {
-        Vec::new()
+        let ids: BTreeSet<String> = self
+            .registered
+            .borrow()
+            .iter()
+            .map(|r| r.node.id.clone())
+            .collect();
+        ids.iter().filter_map(|id| self.node(id)).collect()
     }
 
     /// The first registration that holds `id`.
@@ -383,8 +390,21 @@ impl Host for Fake {
         })
     }
 
+    /// The allocations of each node's last registration.
     fn all_allocations(&self) -> Vec<PlacedAllocation> {
-        Vec::new()
+        let registered = self.registered.borrow();
+        let mut last: BTreeMap<&str, &Registration> = BTreeMap::new();
+        for r in registered.iter() {
+            last.insert(&r.node.id, r);
+        }
+        last.values()
+            .flat_map(|r| {
+                r.allocations.iter().map(|a| PlacedAllocation {
+                    node_id: r.node.id.clone(),
+                    allocation: a.clone(),
+                })
+            })
+            .collect()
     }
 
     fn register(&self, registration: Registration) -> Result<(), String> {

@@ -435,3 +435,33 @@ fn two_nodes_claiming_one_allocation_at_once_admit_exactly_one() {
         assert_eq!(statuses, [200, 409], "round {round}");
     }
 }
+
+/// A client the server turns away says why in its own log (the server's answer), not only
+/// that it cannot register.
+#[test]
+fn a_refused_client_logs_the_servers_reason() {
+    let temp = tempfile::tempdir().unwrap();
+    let srv = server(&temp.path().join("srv"));
+    let c1 = client(&temp.path().join("c1"), "c1", &[&srv]);
+    let alloc = place(&c1, &["web"]);
+    wait_until("the server to know the allocation", || {
+        srv.get(&format!("/v1/allocation/{alloc}")).status == 200
+    });
+    // A second client given the same allocation: the server refuses its heartbeat.
+    let c2 = client(&temp.path().join("c2"), "c2", &[&srv]);
+    let spec = std::fs::read(c1.data_dir.join("specs").join(format!("{alloc}.json"))).unwrap();
+    let specs = c2.data_dir.join("specs");
+    std::fs::write(specs.join(".claim.tmp"), spec).unwrap();
+    std::fs::rename(
+        specs.join(".claim.tmp"),
+        specs.join(format!("{alloc}.json")),
+    )
+    .unwrap();
+    crate::support::wait_log(
+        &c2,
+        &format!(
+            "it refused (409): allocation {alloc} is held by live node {}",
+            c1.node_id
+        ),
+    );
+}

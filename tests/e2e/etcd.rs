@@ -392,6 +392,73 @@ fn a_server_starts_without_etcd_and_joins_it_when_it_comes() {
     assert!(health.get("client").is_none(), "{health}");
 }
 
+/// A client that heartbeats to both servers and dies while etcd is away goes down on each
+/// from that server's own heartbeats (no lease needed), and what it ran reads `lost`.
+#[test]
+fn while_etcd_is_away_a_dead_node_goes_down_on_the_servers_it_heartbeat_to() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut etcd = Etcd::start(&temp.path().join("etcd"));
+    let servers: Vec<Agent> = ["a", "b"]
+        .iter()
+        .map(|n| server(&temp.path().join(n), &format!("server-{n}"), &etcd))
+        .collect();
+    let both = format!("-servers={},{}", servers[0].addr, servers[1].addr);
+    let node = Agent::spawn(&temp.path().join("c1"), &["-node=client-1", &both]);
+    let alloc = place(&node, &["web"]);
+    let client_status = |srv: &Agent| {
+        let one = srv.get(&format!("/v1/allocation/{alloc}"));
+        let all = srv.get("/v1/allocations");
+        (one.status == 200).then(|| {
+            let listed = all
+                .json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["ID"] == alloc.as_str())
+                .cloned();
+            (
+                one.json()["ClientStatus"].clone(),
+                listed.map(|a| a["ClientStatus"].clone()),
+            )
+        })
+    };
+    for srv in &servers {
+        wait_until(
+            "every server to know the node and its running allocation",
+            || {
+                status(srv, &node.node_id).as_deref() == Some("ready")
+                    && client_status(srv) == Some(("running".into(), Some("running".into())))
+            },
+        );
+    }
+    etcd.kill();
+    for srv in &servers {
+        wait_until("every server to say etcd is away", || !server_health(srv).0);
+    }
+    let id = node.node_id.clone();
+    node.signal(rustix::process::Signal::KILL);
+    drop(node);
+    for srv in &servers {
+        wait_until(
+            "the dead node to be down on every server without etcd",
+            || status(srv, &id).as_deref() == Some("down"),
+        );
+        assert_eq!(
+            client_status(srv),
+            Some(("lost".into(), Some("lost".into())))
+        );
+        let out = Command::new(env!("CARGO_BIN_EXE_caravan"))
+            .args(["alloc", "status", &alloc])
+            .env("NOMAD_ADDR", format!("http://{}", srv.addr))
+            .env_remove("NOMAD_TOKEN")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line = stdout.lines().find(|l| l.starts_with("Client Status"));
+        assert!(line.is_some_and(|l| l.ends_with("= lost")), "{stdout}");
+    }
+}
+
 fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)

@@ -7,6 +7,8 @@
 
 pub mod register;
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 use crate::acl::access::Access;
@@ -202,13 +204,13 @@ pub fn node_body(host: &impl Host, id: &str) -> ApiResult<Value> {
 pub fn allocations_body(host: &impl Host, access: &Access, namespace: &str) -> Value {
     let mut placed = host.all_allocations();
     placed.sort_by(|a, b| a.allocation.id.cmp(&b.allocation.id));
-    let names = node_names(host);
+    let nodes = node_facts(host);
     Value::Array(
         placed
             .iter()
             .filter(|p| namespace == "*" || p.allocation.namespace == namespace)
             .filter(|p| access.namespace(host, &p.allocation.namespace).is_ok())
-            .map(|p| allocation_json(p, &names))
+            .map(|p| allocation_json(p, &nodes))
             .collect(),
     )
 }
@@ -219,18 +221,36 @@ pub fn allocation_body(host: &impl Host, access: &Access, id: &str) -> ApiResult
         .find_allocation(id)
         .ok_or_else(|| ApiError::not_found("alloc not found"))?;
     access.namespace(host, &placed.allocation.namespace)?;
-    Ok(allocation_json(&placed, &node_names(host)))
+    Ok(allocation_json(&placed, &node_facts(host)))
 }
 
-fn node_names(host: &impl Host) -> Map<String, Value> {
+/// What an allocation's view needs of its node: the node's name, and whether it is down.
+fn node_facts(host: &impl Host) -> BTreeMap<String, (String, bool)> {
     host.nodes()
         .into_iter()
-        .map(|n| (n.id, Value::String(n.name)))
+        .map(|n| (n.id, (n.name, !n.ready)))
         .collect()
 }
 
-fn allocation_json(placed: &PlacedAllocation, node_names: &Map<String, Value>) -> Value {
+/// The status a client reports, except on a node that is down: there Nomad marks what has
+/// not finished `lost` (and to be stopped), as its tasks may have died with it, unseen.
+fn client_status(a: &Allocation, node_down: bool) -> &'static str {
+    match a.client_status {
+        _ if node_down && !a.client_status.is_terminal() => "lost",
+        crate::host::ClientStatus::Pending => "pending",
+        crate::host::ClientStatus::Running => "running",
+        crate::host::ClientStatus::Complete => "complete",
+        crate::host::ClientStatus::Failed => "failed",
+        crate::host::ClientStatus::Lost => "lost",
+    }
+}
+
+fn allocation_json(placed: &PlacedAllocation, nodes: &BTreeMap<String, (String, bool)>) -> Value {
     let a: &Allocation = &placed.allocation;
+    let (node_name, node_down) = nodes
+        .get(&placed.node_id)
+        .map_or(("", false), |(name, down)| (name.as_str(), *down));
+    let client_status = client_status(a, node_down);
     let tasks: Map<String, Value> = a
         .tasks
         .iter()
@@ -252,24 +272,18 @@ fn allocation_json(placed: &PlacedAllocation, node_names: &Map<String, Value>) -
             (t.name.clone(), value)
         })
         .collect();
-    let client_status = match a.client_status {
-        crate::host::ClientStatus::Pending => "pending",
-        crate::host::ClientStatus::Running => "running",
-        crate::host::ClientStatus::Complete => "complete",
-        crate::host::ClientStatus::Failed => "failed",
-        crate::host::ClientStatus::Lost => "lost",
-    };
+    let running = matches!(client_status, "pending" | "running");
     json!({
         "ClientStatus": client_status,
         "CreateIndex": 0,
-        "DesiredStatus": if a.client_status.is_terminal() { "stop" } else { "run" },
+        "DesiredStatus": if running { "run" } else { "stop" },
         "ID": a.id,
         "JobID": a.job_id,
         "ModifyIndex": 0,
         "Name": format!("{}.{}[0]", a.job_id, a.task_group),
         "Namespace": a.namespace,
         "NodeID": placed.node_id,
-        "NodeName": node_names.get(&placed.node_id).cloned().unwrap_or_default(),
+        "NodeName": node_name,
         "TaskGroup": a.task_group,
         "TaskStates": tasks,
     })

@@ -440,4 +440,36 @@ mod tests {
         );
         assert_eq!(host.registered.borrow().len(), 1);
     }
+
+    /// Nomad marks what a node that went down had not finished `lost`, in every view.
+    #[test]
+    fn the_allocations_of_a_down_node_read_lost() {
+        let host = server();
+        assert_eq!(post(&host, "POST", BODY, None).0, 200);
+        let get = |path: &str| {
+            let req = Request {
+                method: "GET".into(),
+                path: path.into(),
+                query: "namespace=*".into(),
+                ..Request::default()
+            };
+            match crate::handle(&host, &req) {
+                Action::Respond(r) => serde_json::from_slice::<Value>(&r.body).unwrap(),
+                other => panic!("{other:?}"),
+            }
+        };
+        let statuses = |alloc: &Value| {
+            (
+                alloc["ClientStatus"].clone(),
+                alloc["DesiredStatus"].clone(),
+            )
+        };
+        let running = (Value::from("running"), Value::from("run"));
+        assert_eq!(statuses(&get("/v1/allocation/a1")), running);
+        assert_eq!(statuses(&get("/v1/allocations")[0]), running);
+        host.down.borrow_mut().insert("n1".into());
+        let lost = (Value::from("lost"), Value::from("stop"));
+        assert_eq!(statuses(&get("/v1/allocation/a1")), lost);
+        assert_eq!(statuses(&get("/v1/allocations")[0]), lost);
+    }
 }

@@ -1,5 +1,5 @@
 //! A client's heartbeat: register with every server every [`HEARTBEAT`], logging only
-//! when a server goes away or comes back.
+//! when a server's answer changes (it goes away, refuses and says why, or comes back).
 
 use std::collections::HashMap;
 
@@ -17,26 +17,20 @@ pub fn start(
     describe: impl Fn() -> Registration + Send + 'static,
 ) {
     tokio::spawn(async move {
-        let mut unreachable: HashMap<String, bool> = HashMap::new();
+        // Why each server last turned the heartbeat away (`None`: it took it).
+        let mut failing: HashMap<String, Option<String>> = HashMap::new();
         loop {
             let body = serde_json::to_vec(&describe()).unwrap_or_default();
             for server in &servers {
-                let status = register(server, tls.as_ref(), token.as_deref(), body.clone()).await;
-                let ok = status == Some(200);
-                if status == Some(403) && !unreachable.get(server).copied().unwrap_or(false) {
-                    tracing::warn!(
-                        "server {server} refused the registration (403): with ACLs on, \
-                         client.node_token (or NOMAD_TOKEN) must hold a token with node \
-                         write, and with mutual TLS the certificate must name client.global.nomad"
-                    );
-                }
-                let was_down = unreachable.insert(server.clone(), !ok).unwrap_or(false);
-                if !ok && !was_down {
-                    tracing::warn!(
-                        "cannot register with server {server}; retrying every {HEARTBEAT:?}"
-                    );
-                } else if ok && was_down {
-                    tracing::info!("registered with server {server} again");
+                let outcome = register(server, tls.as_ref(), token.as_deref(), body.clone()).await;
+                let why = outcome.err();
+                let before = failing.insert(server.clone(), why.clone());
+                match (&why, before.flatten()) {
+                    (Some(why), before) if before.as_ref() != Some(why) => tracing::warn!(
+                        "cannot register with server {server}: {why}; retrying every {HEARTBEAT:?}"
+                    ),
+                    (None, Some(_)) => tracing::info!("registered with server {server} again"),
+                    _ => {}
                 }
             }
             tokio::time::sleep(HEARTBEAT).await;
@@ -44,21 +38,34 @@ pub fn start(
     });
 }
 
-/// One registration: the server's status, or `None` when it could not be reached in time.
+/// One registration: `Ok` when the server recorded it, else why not, in words for the log
+/// (the same words each beat while nothing changes, so an outage is logged once).
 async fn register(
     server: &str,
     tls: Option<&TlsClient>,
     token: Option<&str>,
     body: Vec<u8>,
-) -> Option<u16> {
+) -> Result<(), String> {
     let headers: Vec<(&str, &str)> = token.map(|t| (TOKEN_HEADER, t)).into_iter().collect();
-    let request = client::request("POST", REGISTER_PATH, &headers, body).ok()?;
-    match tokio::time::timeout(HEARTBEAT, client::fetch_with(server, tls, request)).await {
-        Ok(Ok(reply)) => Some(reply.status.as_u16()),
-        Ok(Err(err)) => {
-            tracing::debug!("registering with {server}: {err:#}");
-            None
-        }
-        Err(_) => None,
+    let request =
+        client::request("POST", REGISTER_PATH, &headers, body).map_err(|err| format!("{err:#}"))?;
+    let reply =
+        match tokio::time::timeout(HEARTBEAT, client::fetch_with(server, tls, request)).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(err)) => return Err(format!("{err:#}")),
+            Err(_) => return Err(format!("no answer within {HEARTBEAT:?}")),
+        };
+    let status = reply.status.as_u16();
+    if status == 200 {
+        return Ok(());
     }
+    let text = String::from_utf8_lossy(&reply.body);
+    let hint = match status {
+        403 => {
+            " (with ACLs on, client.node_token or NOMAD_TOKEN must hold a token with node \
+             write; with mutual TLS, the certificate must name client.global.nomad)"
+        }
+        _ => "",
+    };
+    Err(format!("it refused ({status}): {}{hint}", text.trim()))
 }

@@ -256,6 +256,14 @@ impl Shared {
         }
     }
 
+    /// etcd is out of reach, so no lease can be seen to expire: a node this server hears
+    /// itself is judged by its own heartbeats again (down [`TTL`] after the last, as with the
+    /// in-memory registry), while one known only through etcd keeps its last known state
+    /// until etcd is back (its next list says which are in it).
+    fn out_of_sync(&self) {
+        self.view.write().unshare_heard();
+    }
+
     /// Queue again every registration this server holds (heard within [`TTL`]), so what
     /// was written while etcd was away, or lost with it, is there again.
     fn requeue_held(&self) {
@@ -299,6 +307,7 @@ async fn watcher(
         .await;
         if let Err(err) = synced {
             shared.status.watch(Some(format!("{err:#}")));
+            shared.out_of_sync();
         }
         tokio::time::sleep(RETRY).await;
     }

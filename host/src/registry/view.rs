@@ -112,6 +112,14 @@ impl Nodes {
         Some(known)
     }
 
+    /// Forget that the nodes this server hears itself are in etcd (see `etcd.rs`,
+    /// `out_of_sync`): their own heartbeats decide whether they are live.
+    pub(super) fn unshare_heard(&mut self) {
+        for known in self.by_id.values_mut().filter(|k| k.heard.is_some()) {
+            known.shared = false;
+        }
+    }
+
     pub(super) fn clear_shared(&mut self) {
         for known in self.by_id.values_mut() {
             known.shared = false;
