@@ -404,7 +404,10 @@ fn after_kill_9_state_is_kept_and_running_tasks_are_the_same_runs() {
     let node_id = agent.node_id.clone();
     let demo = agent.demo_alloc.clone();
 
-    drop(agent); // SIGKILL
+    let mut agent = agent;
+    agent.signal(rustix::process::Signal::KILL);
+    agent.wait_exit();
+    drop(agent);
     // The task outlives its agent (its executor is not the agent's child).
     assert!(process_alive(first_pid), "the task died with its agent");
 

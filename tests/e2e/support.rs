@@ -1,6 +1,7 @@
 //! Spawning agents and speaking HTTP to them with the daemon's own client.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -167,12 +168,64 @@ impl Agent {
 }
 
 impl Drop for Agent {
+    /// Kill the agent and, if it was still running (the test is over with it), the executors
+    /// of its data dir with their tasks: tasks outlive their agent, and a test's temporary
+    /// dir may not go away cleanly under tasks still writing into it. An agent the test
+    /// stopped itself leaves its tasks to the next agent on the same dir.
     fn drop(&mut self) {
+        let running = matches!(self.child.try_wait(), Ok(None));
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if running {
+            kill_executors(&self.data_dir);
+        }
         if std::thread::panicking() {
             eprintln!("--- agent log ---\n{}", self.log());
         }
+    }
+}
+
+/// SIGKILL every `caravan executor` working under `data_dir` (its task gets SIGKILL with
+/// it), and wait until they are gone.
+pub fn kill_executors(data_dir: &Path) {
+    let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let find = || -> Vec<u32> {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                    return false;
+                };
+                let argv: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+                argv.len() > 2
+                    && argv[1] == b"executor"
+                    && Path::new(std::ffi::OsStr::from_bytes(argv[2])).starts_with(&dir)
+            })
+            .filter(|pid| {
+                // Zombies are gone already (waiting for a parent that may never reap them).
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                    !s.rsplit(')')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start()
+                        .starts_with('Z')
+                })
+            })
+            .collect()
+    };
+    for pid in find() {
+        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+    // Not `wait_until`: this runs in `drop`, maybe while a failed test unwinds.
+    let deadline = Instant::now() + PATIENCE;
+    while !find().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
