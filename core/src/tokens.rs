@@ -14,7 +14,7 @@ pub fn token_self(host: &impl Host, req: &Request, query: &Query) -> ApiResult<R
         return Err(ApiError::bad_request("ACL support disabled"));
     }
     let secret = crate::acl::request_token(|name| req.header(name))
-        .ok_or_else(|| ApiError::forbidden("ACL token not found"))?;
+        .ok_or_else(|| ApiError::forbidden(access::TOKEN_NOT_FOUND))?;
     let token = access::resolve(host, secret)?;
     let body = json!({
         "AccessorID": token.accessor_id,

@@ -9,6 +9,16 @@ use crate::acl::{Acl, Requirement};
 use crate::host::{Allocation, Host, ResolveError, Token};
 use crate::http::{ApiError, ApiResult, Request};
 
+/// Nomad's 403 texts for a caller without the capability, with an unknown token, or with
+/// an expired one.
+pub const PERMISSION_DENIED: &str = "Permission denied";
+pub const TOKEN_NOT_FOUND: &str = "ACL token not found";
+pub const TOKEN_EXPIRED: &str = "ACL token expired";
+
+/// Every text of an ACL refusal (the host counts them in its metrics); any other 403, such
+/// as reading a task's `secrets/`, is not one.
+pub const DENIALS: [&str; 3] = [PERMISSION_DENIED, TOKEN_NOT_FOUND, TOKEN_EXPIRED];
+
 /// The caller of one request and what its route requires.
 pub struct Access<'a> {
     pub request: &'a Request,
@@ -43,7 +53,7 @@ impl Access<'_> {
         if caller_acl(host, self.request)?.allows(requirement, namespace) {
             Ok(())
         } else {
-            Err(ApiError::forbidden("Permission denied"))
+            Err(ApiError::forbidden(PERMISSION_DENIED))
         }
     }
 }
@@ -66,8 +76,8 @@ fn caller_acl(host: &impl Host, request: &Request) -> ApiResult<Acl> {
 /// Resolve a secret with Nomad's texts (expired is 403 here; Nomad says 500).
 pub fn resolve(host: &impl Host, secret: &str) -> ApiResult<Token> {
     host.resolve_token(secret).map_err(|e| match e {
-        ResolveError::NotFound => ApiError::forbidden("ACL token not found"),
-        ResolveError::Expired => ApiError::forbidden("ACL token expired"),
+        ResolveError::NotFound => ApiError::forbidden(TOKEN_NOT_FOUND),
+        ResolveError::Expired => ApiError::forbidden(TOKEN_EXPIRED),
     })
 }
 
@@ -96,6 +106,6 @@ pub fn agent_core(host: &impl Host, request: &Request, replace: bool) -> ApiResu
     if allowed {
         Ok(())
     } else {
-        Err(ApiError::forbidden("Permission denied"))
+        Err(ApiError::forbidden(PERMISSION_DENIED))
     }
 }

@@ -85,14 +85,13 @@ pub(super) fn route_label(path: &str) -> &'static str {
 }
 
 /// Whether the core refused a request for want of a token or capability: its 403s with
-/// Nomad's ACL texts (a 403 for reading a task's `secrets/` is not an ACL denial).
+/// Nomad's ACL texts, as the core crate exports them (a 403 for reading a task's `secrets/` is
+/// not an ACL denial).
 pub(super) fn is_acl_denial(response: &types::Response) -> bool {
-    const ACL_TEXTS: [&[u8]; 3] = [
-        b"Permission denied",
-        b"ACL token not found",
-        b"ACL token expired",
-    ];
-    response.status == 403 && ACL_TEXTS.iter().any(|text| response.body.starts_with(text))
+    response.status == 403
+        && caravan_core::acl::access::DENIALS
+            .iter()
+            .any(|text| response.body.starts_with(text.as_bytes()))
 }
 
 /// The values the host keeps anyway, read now: open streams, allocations by status, task
