@@ -430,3 +430,22 @@ fn an_agent_from_a_replaced_binary_re_attaches_to_the_executors_of_the_old_one()
         &format!("allocation {alloc} task count: re-attached to its executor (pid {executor})"),
     );
 }
+
+#[test]
+fn an_executor_whose_directory_is_removed_stops_its_task() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path();
+    let mut agent = Agent::start_in(data, &[]);
+    let alloc = place(&agent, "count", COUNTER);
+    wait_task_running(&agent, &alloc, "count");
+    let pid = task_pid(data, &alloc, "count");
+    let executor = parent(pid);
+    agent.signal(rustix::process::Signal::KILL);
+    agent.wait_exit();
+    drop(agent);
+    // Nobody could reach the executor any more (an operator removed the data dir, say).
+    std::fs::remove_dir_all(data.join("alloc").join(&alloc)).unwrap();
+    wait_until("the task and its executor to stop", || {
+        !alive(pid) && !alive(executor)
+    });
+}

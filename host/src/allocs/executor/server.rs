@@ -18,7 +18,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
@@ -26,7 +26,7 @@ use super::{EXIT_FILE, Job, LAUNCH_FILE, LOG_FILE, PROTOCOL, SOCKET, socket_path
 use crate::allocs::tasks::{self, Outcome, Started, TaskControl};
 
 /// How often the executor checks that its directory is still there.
-const DIR_CHECK_MS: i32 = 1000;
+const DIR_CHECK: Duration = Duration::from_secs(1);
 
 /// `caravan executor DIR`.
 pub fn main(args: &[String]) -> ExitCode {
@@ -106,6 +106,7 @@ fn serve(dir: PathBuf, identity: u64, job: Job, listener: UnixListener) -> ! {
     };
     tracing::info!("{}: running as pid {}", job.launch.label, started.pid);
     let hello: Arc<str> = hello_line(std::process::id(), started).into();
+    let mut checked = Instant::now();
     loop {
         let mut ready = libc::pollfd {
             fd: listener.as_raw_fd(),
@@ -113,12 +114,15 @@ fn serve(dir: PathBuf, identity: u64, job: Job, listener: UnixListener) -> ! {
             revents: 0,
         };
         // SAFETY: one valid pollfd for the duration of the call.
-        let n = unsafe { libc::poll(&mut ready, 1, DIR_CHECK_MS) };
-        if n == 0 {
+        let n = unsafe { libc::poll(&mut ready, 1, DIR_CHECK.as_millis() as i32) };
+        if checked.elapsed() >= DIR_CHECK {
+            checked = Instant::now();
             let still_there = std::fs::metadata(&dir).is_ok_and(|m| m.ino() == identity);
             if !still_there {
                 orphaned(&control, job.kill_timeout, &job.launch.label);
             }
+        }
+        if n <= 0 {
             continue;
         }
         let Ok((stream, _)) = listener.accept() else {
