@@ -32,6 +32,10 @@ pub struct Fake {
     /// Tokens by secret.
     pub tokens: RefCell<BTreeMap<String, Token>>,
     pub policies: RefCell<Vec<CompiledPolicy>>,
+    /// Policies as the ACL API stored them.
+    pub policy_documents: RefCell<Vec<PolicyDocument>>,
+    /// The last index the ACL API's writes took.
+    pub acl_index: RefCell<u64>,
     pub registered: RefCell<Vec<Registration>>,
     /// Registered nodes that read as down.
     pub down: RefCell<BTreeSet<String>>,
@@ -75,6 +79,8 @@ impl Default for Fake {
             acl_enabled: RefCell::default(),
             tokens: RefCell::default(),
             policies: RefCell::default(),
+            policy_documents: RefCell::default(),
+            acl_index: RefCell::default(),
             registered: RefCell::default(),
             down: RefCell::default(),
             logs: RefCell::default(),
@@ -446,7 +452,8 @@ impl Host for Fake {
                 seconds: 1_700_000_000,
                 nanoseconds: 0,
             },
-            expiration_time: None,
+            global: true,
+            ..Token::default()
         };
         self.tokens
             .borrow_mut()
@@ -457,8 +464,87 @@ impl Host for Fake {
         })
     }
 
+    fn list_policies(&self) -> Vec<PolicyDocument> {
+        self.policy_documents.borrow().clone()
+    }
+
+    fn put_policy(
+        &self,
+        mut policy: PolicyDocument,
+        compiled: CompiledPolicy,
+    ) -> Result<(), String> {
+        let index = self.next_index();
+        let mut documents = self.policy_documents.borrow_mut();
+        policy.create_index = index;
+        if let Some(old) = documents.iter().find(|p| p.name == policy.name) {
+            policy.create_index = old.create_index;
+        }
+        policy.modify_index = index;
+        documents.retain(|p| p.name != policy.name);
+        documents.push(policy);
+        let mut policies = self.policies.borrow_mut();
+        policies.retain(|p| p.name != compiled.name);
+        policies.push(compiled);
+        Ok(())
+    }
+
+    fn delete_policy(&self, name: &str) -> Result<bool, String> {
+        self.policies.borrow_mut().retain(|p| p.name != name);
+        let mut documents = self.policy_documents.borrow_mut();
+        let before = documents.len();
+        documents.retain(|p| p.name != name);
+        Ok(documents.len() != before)
+    }
+
+    fn list_tokens(&self) -> Vec<Token> {
+        self.tokens.borrow().values().cloned().collect()
+    }
+
+    fn create_token(&self, mut token: Token) -> Result<MintedToken, String> {
+        let index = self.next_index();
+        token.accessor_id = format!("accessor-{index}");
+        token.create_index = index;
+        token.modify_index = index;
+        let secret_id = format!("secret-{index}");
+        self.tokens
+            .borrow_mut()
+            .insert(secret_id.clone(), token.clone());
+        Ok(MintedToken { token, secret_id })
+    }
+
+    fn update_token(&self, mut token: Token) -> Result<Option<Token>, String> {
+        let index = self.next_index();
+        let mut tokens = self.tokens.borrow_mut();
+        let Some(stored) = tokens
+            .values_mut()
+            .find(|t| t.accessor_id == token.accessor_id)
+        else {
+            return Ok(None);
+        };
+        token.create_time = stored.create_time;
+        token.create_index = stored.create_index;
+        token.modify_index = index;
+        *stored = token.clone();
+        Ok(Some(token))
+    }
+
+    fn delete_token(&self, accessor_id: &str) -> Result<bool, String> {
+        let mut tokens = self.tokens.borrow_mut();
+        let before = tokens.len();
+        tokens.retain(|_, t| t.accessor_id != accessor_id);
+        Ok(tokens.len() != before)
+    }
+
     fn allocation_usage(&self, _alloc_id: &str) -> Vec<TaskUsage> {
         Vec::new()
+    }
+}
+
+impl Fake {
+    fn next_index(&self) -> u64 {
+        let mut index = self.acl_index.borrow_mut();
+        *index += 1;
+        *index
     }
 }
 

@@ -235,7 +235,7 @@ pub struct TaskUsage {
 }
 
 /// A token as the host stores it, without its secret.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Token {
     pub accessor_id: String,
     pub name: String,
@@ -243,6 +243,26 @@ pub struct Token {
     pub policies: Vec<String>,
     pub create_time: Timestamp,
     pub expiration_time: Option<Timestamp>,
+    /// Nomad's `ExpirationTTL` as given at creation, in nanoseconds (0: none).
+    pub expiration_ttl: u64,
+    pub global: bool,
+    pub create_index: u64,
+    pub modify_index: u64,
+    /// From a file under the agent's `acl/tokens/`: the API cannot change it.
+    pub from_file: bool,
+}
+
+/// A policy as stored: Nomad's `ACLPolicy` fields.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PolicyDocument {
+    pub name: String,
+    pub description: String,
+    /// HCL or JSON, as given.
+    pub rules: String,
+    pub create_index: u64,
+    pub modify_index: u64,
+    /// From a file under the agent's `acl/policies/`: the API cannot change it.
+    pub from_file: bool,
 }
 
 /// A management token `bootstrap` just minted, with its secret.
@@ -408,5 +428,19 @@ pub trait Host {
     fn policies(&self, names: &[String]) -> Vec<CompiledPolicy>;
     /// Mint and store the first management token.
     fn bootstrap(&self) -> Result<MintedToken, BootstrapError>;
+    /// Every policy (files' and the API's). The writes below are the ACL API's; their
+    /// errors are host faults.
+    fn list_policies(&self) -> Vec<PolicyDocument>;
+    fn put_policy(&self, policy: PolicyDocument, compiled: CompiledPolicy) -> Result<(), String>;
+    /// `false` when there was none.
+    fn delete_policy(&self, name: &str) -> Result<bool, String>;
+    /// Every token, without secrets.
+    fn list_tokens(&self) -> Vec<Token>;
+    /// Store a new token; the host mints its ids and sets its indexes.
+    fn create_token(&self, token: Token) -> Result<MintedToken, String>;
+    /// Replace a token's fields (not its secret); `None` when there is none.
+    fn update_token(&self, token: Token) -> Result<Option<Token>, String>;
+    /// `false` when there was none.
+    fn delete_token(&self, accessor_id: &str) -> Result<bool, String>;
     fn allocation_usage(&self, alloc_id: &str) -> Vec<TaskUsage>;
 }

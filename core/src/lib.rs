@@ -12,7 +12,8 @@
 //!   where it is answered) and the dispatch to its handler;
 //! - the handlers, one folder per concept: `alloc` (lifecycle, exec, GC), `cluster`
 //!   (forwarding, server views, registration), `fs` (files, logs, streams), `node`
-//!   (metadata, stats), `tokens` (the ACL token routes), `ui` (the web UI's assets);
+//!   (metadata, stats), `tokens` and `policies` (the ACL API's routes), `ui` (the web UI's
+//!   assets);
 //! - `acl`: policies and capabilities, and the access check every handler makes;
 //! - `host`, `http`: the vocabulary — the [`host::Host`] trait and its types; requests,
 //!   responses, actions and errors;
@@ -26,6 +27,7 @@ pub mod alloc;
 pub mod cluster;
 pub mod fs;
 pub mod node;
+pub mod policies;
 pub mod tokens;
 pub mod ui;
 

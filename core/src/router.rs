@@ -20,9 +20,9 @@ use crate::fs::stream::Stream;
 use crate::host::Host;
 use crate::http::{Action, ApiError, ApiResult, Request, Response, StreamStart};
 use crate::node::{meta, stats};
-use crate::tokens;
 use crate::wire::params::Query;
 use crate::{cluster, fs, ui};
+use crate::{policies, tokens};
 
 /// The file-system operations under `/v1/client/fs/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +59,19 @@ pub enum Route {
     AclTokenSelf,
     /// `/v1/acl/bootstrap`: the first management token.
     AclBootstrap,
+    /// `/v1/acl/policies`: the policies the caller may see.
+    AclPolicies,
+    /// `/v1/acl/policy/:name`: read, create or replace, delete.
+    AclPolicy(String),
+    /// `/v1/acl/tokens`: every token (management).
+    AclTokens,
+    /// `/v1/acl/token`: create a token.
+    AclTokenCreate,
+    /// `/v1/acl/token/:accessor_id`: read, update, delete.
+    AclToken(String),
+    /// `/v1/internal/acl/resolve`: a client agent asks its server who a secret is
+    /// (caravan's own; authenticated like a heartbeat).
+    AclResolve,
     /// `/v1/internal/node/register`: a client's heartbeat to a server (caravan's own).
     NodeRegister,
     /// `/v1/nodes`: the client nodes this agent knows.
@@ -124,6 +137,7 @@ const GET: &[&str] = &["GET"];
 const GET_HEAD: &[&str] = &["GET", "HEAD"];
 const GET_POST: &[&str] = &["GET", "POST"];
 const POST_PUT: &[&str] = &["POST", "PUT"];
+const READ_WRITE_DELETE: &[&str] = &["GET", "POST", "PUT", "DELETE"];
 
 /// Where a client registers with a server (its heartbeat); the host's heartbeat uses it.
 pub const REGISTER_PATH: &str = "/v1/internal/node/register";
@@ -153,8 +167,17 @@ impl Route {
                 "snapshot"          => row("allocation/unsupported",  "/v1/client/allocation/:alloc_id/snapshot",  Any,                  Wrapped,  Always(Namespace(&["read-job"])),                     Here),
                 _                   => row("allocation/unsupported",  "/v1/client/allocation/:alloc_id/pause",     Any,                  Wrapped,  Always(Namespace(&["alloc-lifecycle"])),              Here),
             },
-            Route::AclTokenSelf     => row("acl/token/self",          "/v1/acl/token/self",                        Any,                  Bare,     Nothing,                                              Here),
+            Route::AclTokenSelf     => row("acl/token/self",          "/v1/acl/token/self",                        Only(GET),            Bare,     Nothing,                                              Here),
             Route::AclBootstrap     => row("acl/bootstrap",           "/v1/acl/bootstrap",                         Only(POST_PUT),       Bare,     Nothing,                                              Here),
+            // The ACL API: each handler resolves the caller itself (management, or the
+            // token's own policy or self; docs/acl.md).
+            Route::AclPolicies      => row("acl/policies",            "/v1/acl/policies",                          Only(GET),            Bare,     Nothing,                                              Here),
+            Route::AclPolicy(_)     => row("acl/policy",              "/v1/acl/policy/:name",                      Only(READ_WRITE_DELETE), Bare,  Nothing,                                              Here),
+            Route::AclTokens        => row("acl/tokens",              "/v1/acl/tokens",                            Only(GET),            Bare,     Nothing,                                              Here),
+            Route::AclTokenCreate   => row("acl/token",               "/v1/acl/token",                             Only(POST_PUT),       Bare,     Nothing,                                              Here),
+            Route::AclToken(_)      => row("acl/token/accessor",      "/v1/acl/token/:accessor_id",                Only(READ_WRITE_DELETE), Bare,  Nothing,                                              Here),
+            // Servers only (404 elsewhere, like registration), so the method is checked after.
+            Route::AclResolve       => row("acl/resolve",             "/v1/internal/acl/resolve",                  InHandler(POST_PUT),  Bare,     Always(NodeWrite),                                    Here),
             // Nomad's `Node.Register` is for clients only; over HTTP caravan asks node write.
             Route::NodeRegister     => row("node/register",           REGISTER_PATH,                               InHandler(POST_PUT),  Bare,     Always(NodeWrite),                                    Here),
             Route::Nodes            => row("nodes",                   "/v1/nodes",                                 Any,                  Bare,     Always(NodeRead),                                     Here),
@@ -245,6 +268,13 @@ pub const ALL: &[fn(String) -> Route] = &[
     |id| Route::AllocUnsupported(id, "pause".into()),
     |_| Route::AclTokenSelf,
     |_| Route::AclBootstrap,
+    |_| Route::AclPolicies,
+    Route::AclPolicy,
+    |_| Route::AclTokens,
+    |_| Route::AclTokenCreate,
+    // After `acl/token/self`, whose path this pattern also matches.
+    Route::AclToken,
+    |_| Route::AclResolve,
     |_| Route::NodeRegister,
     |_| Route::Nodes,
     Route::Node,
@@ -397,6 +427,12 @@ pub fn dispatch<H: Host>(
         }
         Route::AclTokenSelf => tokens::token_self(host, req, query)?,
         Route::AclBootstrap => tokens::bootstrap(host, query)?,
+        Route::AclPolicies => policies::list(host, req, query)?,
+        Route::AclPolicy(name) => policies::by_name(host, req, query, &name)?,
+        Route::AclTokens => tokens::list(host, req, query)?,
+        Route::AclTokenCreate => tokens::create(host, req, query)?,
+        Route::AclToken(accessor) => tokens::by_accessor(host, req, query, &accessor)?,
+        Route::AclResolve => tokens::resolve_for_client(host, &access, req, query)?,
         Route::NodeRegister => register::register(host, &access, req)?,
         Route::Nodes => {
             access.node(host)?;

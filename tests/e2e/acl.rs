@@ -177,6 +177,28 @@ fn routes(alloc: &str, node: &str) -> Vec<(&'static str, &'static str, String, &
         ),
         ("acl/token/self", "GET", "/v1/acl/token/self".into(), b""),
         ("acl/bootstrap", "POST", "/v1/acl/bootstrap".into(), b""),
+        ("acl/policies", "GET", "/v1/acl/policies".into(), b""),
+        ("acl/policy", "GET", "/v1/acl/policy/read".into(), b""),
+        ("acl/tokens", "GET", "/v1/acl/tokens".into(), b""),
+        // A body refused after the check: nothing is created.
+        (
+            "acl/token",
+            "POST",
+            "/v1/acl/token".into(),
+            br#"{"Type":"client"}"#,
+        ),
+        (
+            "acl/token/accessor",
+            "DELETE",
+            "/v1/acl/token/no-such-accessor".into(),
+            b"",
+        ),
+        (
+            "acl/resolve",
+            "POST",
+            "/v1/internal/acl/resolve".into(),
+            br#"{"SecretID":"secret-read"}"#,
+        ),
         (
             "node/register",
             "POST",
@@ -193,6 +215,28 @@ fn routes(alloc: &str, node: &str) -> Vec<(&'static str, &'static str, String, &
 
 /// A heartbeat as a client sends it (`tests/e2e/cluster.rs` registers it with a server).
 pub const REGISTRATION: &[u8] = br#"{"Node":{"ID":"c0c0c0c0-0000-4000-8000-000000000002","Name":"outsider","Datacenter":"dc1","HTTPAddr":"127.0.0.1:9","StaticMeta":{},"DynamicMeta":{}},"Allocations":[]}"#;
+
+/// The ACL API's answers (its routes resolve the caller themselves: docs/acl.md); `None` for
+/// other routes. With ACLs off they all answer 400 `ACL support disabled`.
+fn acl_api_answer(name: &str, column: &str) -> Option<(u16, &'static str)> {
+    if !name.starts_with("acl/") || matches!(name, "acl/token/self" | "acl/bootstrap") {
+        return None;
+    }
+    let denied = (403, "Permission denied");
+    Some(match (name, column) {
+        (_, "unknown") => (403, "ACL token not found"),
+        (_, "expired") => (403, "ACL token expired"),
+        // Everyone lists (their own) policies; a token reads the policies it holds.
+        ("acl/policies", _) | ("acl/policy", "management" | "read") => (200, ""),
+        ("acl/tokens", "management") => (200, ""),
+        ("acl/token", "management") => (400, ""),
+        ("acl/token/accessor", "management") => {
+            (400, "Cannot delete nonexistent tokens: no-such-accessor")
+        }
+        ("acl/resolve", "management" | "node-write") => (200, ""),
+        _ => denied,
+    })
+}
 
 /// Routes that answer the same to every caller: bootstrap checks no token (a management token
 /// exists here, so it is always already done).
@@ -229,6 +273,10 @@ fn every_route_against_every_caller() {
             if let Some(fixed) = fixed_answer(route_name(label), false) {
                 assert_eq!((reply.status, reply.text().as_str()), fixed, "{label}");
             }
+            if acl_api_answer(route_name(label), "management").is_some() {
+                let off = (reply.status, reply.text());
+                assert_eq!(off, (400, "ACL support disabled".into()), "{label}");
+            }
             reply.status
         })
         .collect();
@@ -259,6 +307,14 @@ fn every_route_against_every_caller() {
             }
             if let Some(fixed) = fixed_answer(name, true) {
                 assert_eq!((status, text.as_str()), fixed, "{column} × {label}");
+                continue;
+            }
+            if let Some((expected, message)) = acl_api_answer(name, column) {
+                assert_eq!(status, expected, "{column} × {label}: {text}");
+                if !message.is_empty() {
+                    assert_eq!(text, message, "{column} × {label}");
+                }
+                secrets_seen.push(text);
                 continue;
             }
             if name == "ui" {
@@ -304,6 +360,9 @@ fn every_route_against_every_caller() {
         let expected = match route_name(label) {
             // Not `allocations`: listing needs read-job (Nomad's `Alloc.List`).
             name if name.starts_with("fs/") || name == "ui" => *open_status,
+            name if acl_api_answer(name, "anonymous").is_some() => {
+                acl_api_answer(name, "anonymous").unwrap().0
+            }
             name if fixed_answer(name, true).is_some() => fixed_answer(name, true).unwrap().0,
             _ => 403,
         };

@@ -3,6 +3,7 @@
 mod support;
 
 mod acl;
+mod acl_api;
 mod agent_start;
 mod allocations;
 mod api;

@@ -16,6 +16,9 @@ class HostError extends Error {
   }
 }
 
+/** What the vector host answers to an ACL API write. */
+const NO_WRITES = 'the vector host stores no ACL changes';
+
 const fsError = (tag, val) => new HostError(val === undefined ? { tag } : { tag, val });
 
 const DEFAULT_NOW = { seconds: 1800000000, nanoseconds: 0 };
@@ -340,6 +343,11 @@ export class MemHost {
             policies: token.policies ?? [],
             createTime: time(token.create_time),
             expirationTime: optionalTime(token.expiration_time),
+            expirationTtl: 0n,
+            global: false,
+            createIndex: 0n,
+            modifyIndex: 0n,
+            fromFile: true,
           };
         },
         policies: (names) => names.flatMap((n) => host.compiled.filter((p) => p.name === n)),
@@ -359,10 +367,23 @@ export class MemHost {
               policies: [],
               createTime: time(minted.create_time),
               expirationTime: undefined,
+              expirationTtl: 0n,
+              global: true,
+              createIndex: 0n,
+              modifyIndex: 0n,
+              fromFile: false,
             },
             secretId: minted.secret,
           };
         },
+        // The ACL API's writes are exercised against real agents (tests/e2e/acl_api.rs).
+        listPolicies: () => [],
+        putPolicy: () => { throw new HostError(NO_WRITES); },
+        deletePolicy: () => { throw new HostError(NO_WRITES); },
+        listTokens: () => [],
+        createToken: () => { throw new HostError(NO_WRITES); },
+        updateToken: () => { throw new HostError(NO_WRITES); },
+        deleteToken: () => { throw new HostError(NO_WRITES); },
       },
       // The fixture's agent knows no other node: it is the only one (when it is a client).
       'caravan:client/cluster': {

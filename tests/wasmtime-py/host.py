@@ -15,6 +15,8 @@ DEFAULT_NOW = {"seconds": 1800000000, "nanoseconds": 0}
 TYPE_BITS = {"file": 0o100000, "dir": 0o040000, "symlink": 0o120000, "fifo": 0o010000}
 #: The host-defined type of `follow.subscription`.
 SUBSCRIPTION = 1
+# What the vector host answers to an ACL API write.
+NO_WRITES = "the vector host stores no ACL changes"
 
 
 def rec(**fields):
@@ -377,7 +379,9 @@ class MemHost:
             return rec(accessor_id=token["accessor_id"], name=token.get("name", ""),
                        token_type=token["type"], policies=token.get("policies", []),
                        create_time=time(token["create_time"]),
-                       expiration_time=optional_time(token.get("expiration_time")))
+                       expiration_time=optional_time(token.get("expiration_time")),
+                       expiration_ttl=0, create_index=0, modify_index=0, from_file=True,
+                       **{"global": False})
 
         # `bootstrap-error` has one unit case and one string case, so wasmtime-py takes it
         # untagged: `None` is `already-done` and a string is `failed(string)`.
@@ -393,7 +397,9 @@ class MemHost:
             self.bootstrapped = True
             token = rec(accessor_id=minted["accessor_id"], name="Bootstrap Token",
                         token_type="management", policies=[],
-                        create_time=time(minted["create_time"]), expiration_time=None)
+                        create_time=time(minted["create_time"]), expiration_time=None,
+                        expiration_ttl=0, create_index=0, modify_index=0, from_file=False,
+                        **{"global": True})
             return rec(token=token, secret_id=minted["secret"])
 
         return {
@@ -401,6 +407,15 @@ class MemHost:
             "enabled": lambda _s: acl.get("enabled", False),
             "resolve-token": resolve_token,
             "policies": lambda _s, names: [p for n in names for p in self.compiled if p.name == n],
+            # The ACL API's writes are exercised against real agents (tests/e2e/acl_api.rs);
+            # results are untagged here: a string is the error case.
+            "list-policies": lambda _s: [],
+            "put-policy": lambda _s, _p, _c: NO_WRITES,
+            "delete-policy": lambda _s, _n: NO_WRITES,
+            "list-tokens": lambda _s: [],
+            "create-token": lambda _s, _t: NO_WRITES,
+            "update-token": lambda _s, _t: NO_WRITES,
+            "delete-token": lambda _s, _a: NO_WRITES,
         }
 
     def stats_funcs(self):

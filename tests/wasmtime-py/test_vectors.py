@@ -42,7 +42,8 @@ def build_linker():
         "allocations": ["get", "list", "collect", "restart", "signal"],
         "filesystem": ["stat", "list", "read-at", "log-marks", "now"],
         "follow": ["watch"],
-        "acl": ["enabled", "resolve-token", "policies", "bootstrap"],
+        "acl": ["enabled", "resolve-token", "policies", "bootstrap", "list-policies", "put-policy",
+                "delete-policy", "list-tokens", "create-token", "update-token", "delete-token"],
         "stats": ["host", "allocation"],
         "cluster": ["roles", "node", "nodes", "find-allocation", "all-allocations", "register"],
     }

@@ -58,19 +58,48 @@ impl Access<'_> {
     }
 }
 
-/// The caller's effective permissions: anonymous callers get the policy named `anonymous`
-/// (nothing when there is none).
-fn caller_acl(host: &impl Host, request: &Request) -> ApiResult<Acl> {
+/// Who is calling: their token (`None` when anonymous) and what it allows.
+pub struct Caller {
+    pub token: Option<Token>,
+    pub acl: Acl,
+}
+
+impl Caller {
+    /// The names of the caller's policies (`anonymous` for an anonymous caller).
+    pub fn policy_names(&self) -> Vec<String> {
+        match &self.token {
+            Some(token) => token.policies.clone(),
+            None => vec![ANONYMOUS.to_string()],
+        }
+    }
+}
+
+/// The policy anonymous callers get.
+const ANONYMOUS: &str = "anonymous";
+
+/// The caller of a request (ACLs on): anonymous callers get the policy named `anonymous`
+/// (nothing when there is none); an unknown or expired token is refused.
+pub fn caller(host: &impl Host, request: &Request) -> ApiResult<Caller> {
     let Some(secret) = crate::acl::request_token(|name| request.header(name)) else {
-        return Ok(Acl::from_policies(
-            &host.policies(&["anonymous".to_string()]),
-        ));
+        return Ok(Caller {
+            token: None,
+            acl: Acl::from_policies(&host.policies(&[ANONYMOUS.to_string()])),
+        });
     };
     let token = resolve(host, secret)?;
-    if token.management {
-        return Ok(Acl::management());
-    }
-    Ok(Acl::from_policies(&host.policies(&token.policies)))
+    let acl = if token.management {
+        Acl::management()
+    } else {
+        Acl::from_policies(&host.policies(&token.policies))
+    };
+    Ok(Caller {
+        token: Some(token),
+        acl,
+    })
+}
+
+fn caller_acl(host: &impl Host, request: &Request) -> ApiResult<Acl> {
+    caller(host, request).map(|c| c.acl)
 }
 
 /// Resolve a secret with Nomad's texts (expired is 403 here; Nomad says 500).

@@ -43,13 +43,7 @@ pub fn register(host: &impl Host, access: &Access, req: &Request) -> ApiResult<R
     let mut registration = decode(&req.body)
         .map_err(|why| ApiError::bad_request(format!("invalid registration: {why}")))?;
     validate(&registration)?;
-    if let Some(roles) = req.header(PEER_ROLE_HEADER)
-        && !roles.split_ascii_whitespace().any(|r| r == CLIENT_ROLE)
-    {
-        return Err(ApiError::forbidden(format!(
-            "Permission denied: registration needs a client certificate for {CLIENT_ROLE}"
-        )));
-    }
+    require_client_certificate(req)?;
     access.node(host)?;
     if req.header(PEER_ROLE_HEADER).is_some() {
         registration.certificate_sha256 = req.header(PEER_CERTIFICATE_HEADER).map(str::to_string);
@@ -70,6 +64,19 @@ pub fn register(host: &impl Host, access: &Access, req: &Request) -> ApiResult<R
     host.register(registration)
         .map_err(|e| ApiError::internal(format!("failed to register the node: {e}")))?;
     Ok(Response::empty())
+}
+
+/// Under mutual TLS, a client agent's calls to a server (its heartbeat, its token lookups)
+/// must come with a certificate for [`CLIENT_ROLE`].
+pub fn require_client_certificate(req: &Request) -> ApiResult<()> {
+    match req.header(PEER_ROLE_HEADER) {
+        Some(roles) if !roles.split_ascii_whitespace().any(|r| r == CLIENT_ROLE) => {
+            Err(ApiError::forbidden(format!(
+                "Permission denied: registration needs a client certificate for {CLIENT_ROLE}"
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A registration may not take over what another live node holds: a live node's id from
@@ -421,8 +428,7 @@ mod tests {
                     name: name.into(),
                     management: false,
                     policies: vec![name.into()],
-                    create_time: Timestamp::default(),
-                    expiration_time: None,
+                    ..Token::default()
                 },
             );
         }

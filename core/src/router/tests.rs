@@ -109,6 +109,17 @@ fn allocation_routes_need_exactly_two_tokens() {
 }
 
 #[test]
+fn acl_token_paths_reach_self_before_an_accessor() {
+    assert_eq!(route("/v1/acl/token/self"), Ok(Route::AclTokenSelf));
+    assert_eq!(route("/v1/acl/token/x"), Ok(Route::AclToken("x".into())));
+    assert_eq!(route("/v1/acl/token"), Ok(Route::AclTokenCreate));
+    assert_eq!(
+        route("/v1/acl/policy/ops"),
+        Ok(Route::AclPolicy("ops".into()))
+    );
+}
+
+#[test]
 fn every_route_has_a_listed_name() {
     let paths = [
         "/v1/client/metadata",
@@ -129,6 +140,12 @@ fn every_route_has_a_listed_name() {
         "/v1/client/allocation/a/pause",
         "/v1/acl/token/self",
         "/v1/acl/bootstrap",
+        "/v1/acl/policies",
+        "/v1/acl/policy/p",
+        "/v1/acl/tokens",
+        "/v1/acl/token",
+        "/v1/acl/token/a",
+        "/v1/internal/acl/resolve",
         "/v1/internal/node/register",
         "/v1/nodes",
         "/v1/node/n",

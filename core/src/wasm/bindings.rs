@@ -218,6 +218,38 @@ impl Host for Imports {
         acl::policies(names).into_iter().map(Into::into).collect()
     }
 
+    fn list_policies(&self) -> Vec<core_host::PolicyDocument> {
+        acl::list_policies().into_iter().map(Into::into).collect()
+    }
+
+    fn put_policy(
+        &self,
+        policy: core_host::PolicyDocument,
+        compiled: core_host::CompiledPolicy,
+    ) -> Result<(), String> {
+        acl::put_policy(&policy.into(), &compiled.into())
+    }
+
+    fn delete_policy(&self, name: &str) -> Result<bool, String> {
+        acl::delete_policy(name)
+    }
+
+    fn list_tokens(&self) -> Vec<core_host::Token> {
+        acl::list_tokens().into_iter().map(Into::into).collect()
+    }
+
+    fn create_token(&self, token: core_host::Token) -> Result<core_host::MintedToken, String> {
+        acl::create_token(&token.into()).map(Into::into)
+    }
+
+    fn update_token(&self, token: core_host::Token) -> Result<Option<core_host::Token>, String> {
+        acl::update_token(&token.into()).map(|t| t.map(Into::into))
+    }
+
+    fn delete_token(&self, accessor_id: &str) -> Result<bool, String> {
+        acl::delete_token(accessor_id)
+    }
+
     fn host_stats(&self) -> Option<core_host::HostStats> {
         stats::host().map(Into::into)
     }

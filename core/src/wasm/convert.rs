@@ -157,9 +157,56 @@ impl From<acl::Token> for core::Token {
             policies: t.policies,
             create_time: t.create_time.into(),
             expiration_time: t.expiration_time.map(Into::into),
+            expiration_ttl: t.expiration_ttl,
+            global: t.global,
+            create_index: t.create_index,
+            modify_index: t.modify_index,
+            from_file: t.from_file,
         }
     }
 }
+
+impl From<core::Token> for acl::Token {
+    fn from(t: core::Token) -> Self {
+        use acl::TokenType::{Client, Management};
+        acl::Token {
+            accessor_id: t.accessor_id,
+            name: t.name,
+            token_type: if t.management { Management } else { Client },
+            policies: t.policies,
+            create_time: t.create_time.into(),
+            expiration_time: t.expiration_time.map(Into::into),
+            expiration_ttl: t.expiration_ttl,
+            global: t.global,
+            create_index: t.create_index,
+            modify_index: t.modify_index,
+            from_file: t.from_file,
+        }
+    }
+}
+
+/// Policies as the ACL API stores them: the same fields on both sides.
+macro_rules! policy_document {
+    ($from:ty => $to:path) => {
+        impl From<$from> for $to {
+            fn from(p: $from) -> Self {
+                let (name, description, rules) = (p.name, p.description, p.rules);
+                let (create_index, modify_index) = (p.create_index, p.modify_index);
+                let from_file = p.from_file;
+                $to {
+                    name,
+                    description,
+                    rules,
+                    create_index,
+                    modify_index,
+                    from_file,
+                }
+            }
+        }
+    };
+}
+policy_document!(acl::PolicyDocument => core::PolicyDocument);
+policy_document!(core::PolicyDocument => acl::PolicyDocument);
 
 impl From<acl::ResolveError> for core::ResolveError {
     fn from(e: acl::ResolveError) -> Self {

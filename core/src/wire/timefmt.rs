@@ -166,6 +166,38 @@ fn civil_from_days(days: i128) -> (i128, u32, u32) {
     (year, month as u32, day as u32)
 }
 
+/// Go's `time.Duration.String()` (`1h0m0s`, `2m30s`, `1.5s`, `250ms`, `0s`), as Nomad
+/// writes a token's `ExpirationTTL`.
+pub fn go_duration(nanos: u64) -> String {
+    /// `value / unit` with Go's fraction: trailing zeros dropped, no point when whole.
+    fn scaled(value: u64, unit: u64) -> String {
+        let digits = unit.ilog10() as usize;
+        let fraction = format!("{:0digits$}", value % unit);
+        let fraction = fraction.trim_end_matches('0');
+        if fraction.is_empty() {
+            format!("{}", value / unit)
+        } else {
+            format!("{}.{fraction}", value / unit)
+        }
+    }
+    const SECOND: u64 = 1_000_000_000;
+    match nanos {
+        0 => "0s".into(),
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => format!("{}µs", scaled(n, 1_000)),
+        n if n < SECOND => format!("{}ms", scaled(n, 1_000_000)),
+        n => {
+            let (hours, minutes) = (n / (3600 * SECOND), n / (60 * SECOND) % 60);
+            let seconds = format!("{}s", scaled(n % (60 * SECOND), SECOND));
+            match (hours, minutes) {
+                (0, 0) => seconds,
+                (0, m) => format!("{m}m{seconds}"),
+                (h, m) => format!("{h}h{m}m{seconds}"),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,5 +331,22 @@ mod tests {
         assert_eq!(unix_nanos(-9_223_372_037, 145_224_192), i64::MIN);
         assert_eq!(unix_nanos(-9_223_372_037, 145_224_191), i64::MIN);
         assert_eq!(unix_nanos(-9_223_372_037, 145_224_193), i64::MIN + 1);
+    }
+
+    #[test]
+    fn go_durations_print_as_go() {
+        for (nanos, text) in [
+            (0, "0s"),
+            (999, "999ns"),
+            (1_500, "1.5µs"),
+            (250_000_000, "250ms"),
+            (1_500_000_000, "1.5s"),
+            (30_000_000_000, "30s"),
+            (150_000_000_000, "2m30s"),
+            (3_600_000_000_000, "1h0m0s"),
+            (90_061_000_000_000, "25h1m1s"),
+        ] {
+            assert_eq!(go_duration(nanos), text, "{nanos}");
+        }
     }
 }

@@ -220,11 +220,35 @@ pub struct CoreConfig {
     pub call_timeout: Option<String>,
 }
 
-/// `acl { enabled = bool }`.
+/// `acl { enabled = bool, token_ttl = "30s", policy_ttl = "30s" }`.
 #[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AclConfig {
     pub enabled: bool,
+    /// How long a client serves a token its servers resolved before asking again.
+    pub token_ttl: Option<String>,
+    /// Likewise for policies (fetched with their token: the shorter TTL applies to both).
+    pub policy_ttl: Option<String>,
+}
+
+impl AclConfig {
+    /// How long a client keeps its servers' answers: the shorter of `token_ttl` and
+    /// `policy_ttl`, 30 s (Nomad's default) when neither is set.
+    pub fn cache_ttl(&self) -> Result<Duration> {
+        let mut ttl = crate::capabilities::acl::remote::DEFAULT_TTL;
+        for (key, text) in [
+            ("token_ttl", &self.token_ttl),
+            ("policy_ttl", &self.policy_ttl),
+        ] {
+            if let Some(text) = text {
+                let parsed = crate::util::duration::parse(text)
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| format!("invalid acl.{key} {text:?}"))?;
+                ttl = ttl.min(parsed);
+            }
+        }
+        Ok(ttl)
+    }
 }
 
 impl FileConfig {
@@ -273,6 +297,12 @@ impl FileConfig {
             self.client.gc_inode_usage_threshold = other.client.gc_inode_usage_threshold;
         }
         self.acl.enabled |= other.acl.enabled;
+        if other.acl.token_ttl.is_some() {
+            self.acl.token_ttl = other.acl.token_ttl;
+        }
+        if other.acl.policy_ttl.is_some() {
+            self.acl.policy_ttl = other.acl.policy_ttl;
+        }
         self.server.enabled |= other.server.enabled;
         if other.server.registry.is_some() {
             self.server.registry = other.server.registry;

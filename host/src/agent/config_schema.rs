@@ -227,10 +227,8 @@ static SERVER: Section = Section {
 };
 
 static ACL: Section = Section {
-    keys: &[("enabled", V)],
+    keys: &[("enabled", V), ("token_ttl", V), ("policy_ttl", V)],
     nomad_only: &[
-        "token_ttl",
-        "policy_ttl",
         "role_ttl",
         "replication_token",
         "token_min_expiration_ttl",

@@ -155,8 +155,13 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     if options.acl_enabled {
         config.acl.enabled = true;
     }
-    let acl = crate::capabilities::acl::AclStore::open(&data_dir.join("acl"), config.acl.enabled)?;
     config.server.enabled |= options.server || options.dev;
+    let policy_compiler = crate::capabilities::acl::etcd_acl::SharedCompiler::default();
+    let acl = crate::capabilities::acl::AclStore::open(
+        &data_dir.join("acl"),
+        config.acl.enabled,
+        acl_api(&config, &state, &policy_compiler)?,
+    )?;
     config
         .client
         .servers
@@ -228,6 +233,11 @@ pub async fn run(options: AgentOptions) -> Result<()> {
             *crate::runtime::native::VERSION
         );
     }
+    let weak = Arc::downgrade(&runtime);
+    let _ = policy_compiler.set(Box::new(move |name: &str, text: &str| {
+        let runtime = weak.upgrade().ok_or("the agent is stopping")?;
+        runtime.compile_policy(name, text)
+    }));
     let acl_watcher = watch_acl(runtime.clone())?;
     let tls = tls_settings(&config)?.map(Tls::new).transpose()?;
     let tls_watcher = tls.as_ref().map(|tls| tls.watch()).transpose()?;
@@ -260,6 +270,13 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         let ctx = ctx.clone();
         let token = config.client.node_token.clone().or_else(client::env_token);
         let tls = outgoing_tls(&config, SERVER_ROLE)?;
+        ctx.acl
+            .use_servers(crate::capabilities::acl::remote::Remote::new(
+                config.client.servers.clone(),
+                token.clone(),
+                tls.clone(),
+                config.acl.cache_ttl()?,
+            ));
         heartbeat::start(config.client.servers.clone(), token, tls, move || {
             ctx.registration()
         });
@@ -324,18 +341,8 @@ pub async fn run(options: AgentOptions) -> Result<()> {
 
 /// The server's node registry: in memory (the default), or in etcd.
 fn registry_of(config: &FileConfig) -> Result<Cluster> {
-    let etcd = match config.server.etcd_registry()? {
-        Some(etcd) if config.server.enabled => etcd,
-        _ => return Ok(Cluster::default()),
-    };
-    let settings = EtcdSettings {
-        endpoints: etcd.endpoints.clone(),
-        prefix: etcd.prefix.clone().unwrap_or_else(|| "/caravan/".into()),
-        ca_file: etcd.ca_file.clone(),
-        cert_file: etcd.cert_file.clone(),
-        key_file: etcd.key_file.clone(),
-        username: etcd.username.clone(),
-        password: etcd.password.clone(),
+    let Some(settings) = etcd_settings(config)? else {
+        return Ok(Cluster::default());
     };
     tracing::info!(
         "node registry in etcd at {} under {}nodes/",
@@ -343,6 +350,40 @@ fn registry_of(config: &FileConfig) -> Result<Cluster> {
         settings.prefix
     );
     Cluster::etcd(settings).context("the etcd registry")
+}
+
+/// Where the ACL API's policies and tokens live: etcd on a server with `registry =
+/// "etcd"` (so every server has them), else the agent's state database.
+fn acl_api(
+    config: &FileConfig,
+    state: &Arc<StateStore>,
+    compiler: &crate::capabilities::acl::etcd_acl::SharedCompiler,
+) -> Result<crate::capabilities::acl::api::ApiAcl> {
+    use crate::capabilities::acl::{api::ApiAcl, etcd_acl::EtcdAcl};
+    let Some(settings) = etcd_settings(config)? else {
+        return Ok(ApiAcl::local(state.clone()));
+    };
+    let shared = Arc::default();
+    let etcd = EtcdAcl::start(&settings, Arc::clone(&shared), compiler.clone())
+        .context("the etcd ACL store")?;
+    Ok(ApiAcl::etcd(shared, etcd))
+}
+
+/// `server { registry = "etcd", etcd { ... } }` on a server; `None` otherwise.
+fn etcd_settings(config: &FileConfig) -> Result<Option<EtcdSettings>> {
+    let etcd = match config.server.etcd_registry()? {
+        Some(etcd) if config.server.enabled => etcd,
+        _ => return Ok(None),
+    };
+    Ok(Some(EtcdSettings {
+        endpoints: etcd.endpoints.clone(),
+        prefix: etcd.prefix.clone().unwrap_or_else(|| "/caravan/".into()),
+        ca_file: etcd.ca_file.clone(),
+        cert_file: etcd.cert_file.clone(),
+        key_file: etcd.key_file.clone(),
+        username: etcd.username.clone(),
+        password: etcd.password.clone(),
+    }))
 }
 
 /// Nomad's role names (region `global`) that agents' certificates carry.

@@ -66,7 +66,7 @@ impl HostContext {
                 name: "check".into(),
                 datacenter: "dc1".into(),
                 static_meta: node::default_static_meta(),
-                store: state,
+                store: state.clone(),
                 http_addr: std::sync::OnceLock::new(),
             },
             allocations: registry,
@@ -74,7 +74,11 @@ impl HostContext {
                 .context("failed to open the alloc dir")?,
             stats: stats::HostStats::start(alloc_root, rarely),
             follow: follow::Follower::new()?,
-            acl: acl::AclStore::open(&dir.join("acl"), false)?,
+            acl: acl::AclStore::open(
+                &dir.join("acl"),
+                false,
+                acl::api::ApiAcl::local(state.clone()),
+            )?,
             cluster: cluster::ClusterState {
                 roles: crate::wit::cluster::AgentRoles {
                     server: false,

@@ -2,6 +2,7 @@
 //! `-flag=value`; every command is a row of one table ([`table::COMMANDS`]), which parses it
 //! and prints its help.
 
+pub mod acl;
 mod agent_flags;
 pub mod alloc;
 mod alloc_flags;
@@ -34,6 +35,8 @@ pub enum Command {
     Agent(Box<AgentOptions>),
     /// `caravan acl bootstrap`: create the first management token on a running agent.
     AclBootstrap,
+    /// `caravan acl policy …`, `caravan acl token …`.
+    Acl(acl::Acl),
     /// `caravan core check FILE`: validate a core offline.
     CoreCheck(PathBuf),
     /// `caravan core swap FILE`: make a running agent serve this core.
@@ -90,6 +93,7 @@ fn run_command(command: Command, target: &Target) -> Result<ExitCode> {
         Command::Version => output::print(&format!("caravan {}\n", env!("CARGO_PKG_VERSION")))
             .map(|()| ExitCode::SUCCESS),
         Command::AclBootstrap => commands::acl_bootstrap(target).map(|()| ExitCode::SUCCESS),
+        Command::Acl(command) => acl::run(command, target).map(|()| ExitCode::SUCCESS),
         Command::Agent(options) => tokio::runtime::Builder::new_multi_thread()
             .max_blocking_threads(MAX_BLOCKING_THREADS)
             .enable_all()

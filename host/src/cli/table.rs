@@ -6,7 +6,7 @@
 use anyhow::{Result, bail};
 
 use super::flags::{self, Flag, Kind, Parsed};
-use super::{Command, Invocation, Target, Usage, alloc, commands, exec, node};
+use super::{Command, Invocation, Target, Usage, acl, alloc, commands, exec, node};
 
 /// One command.
 pub struct Entry {
@@ -60,6 +60,66 @@ pub const COMMANDS: &[Entry] = &[
         hidden: false,
         build: |parsed| no_arguments(parsed, Command::AclBootstrap),
     },
+    client(
+        &["acl", "policy", "apply"],
+        "Create or replace an ACL policy",
+        &acl::POLICY_APPLY,
+        acl::build_policy_apply,
+    ),
+    client(
+        &["acl", "policy", "list"],
+        "List ACL policies",
+        &acl::POLICY_LIST,
+        acl::build_policy_list,
+    ),
+    client(
+        &["acl", "policy", "info"],
+        "Show an ACL policy and its rules",
+        &acl::POLICY_INFO,
+        acl::build_policy_info,
+    ),
+    client(
+        &["acl", "policy", "delete"],
+        "Delete an ACL policy",
+        &acl::POLICY_DELETE,
+        acl::build_policy_delete,
+    ),
+    client(
+        &["acl", "token", "create"],
+        "Create an ACL token (its secret is printed once)",
+        &acl::TOKEN_CREATE,
+        acl::build_token_create,
+    ),
+    client(
+        &["acl", "token", "list"],
+        "List ACL tokens",
+        &acl::TOKEN_LIST,
+        acl::build_token_list,
+    ),
+    client(
+        &["acl", "token", "info"],
+        "Show an ACL token",
+        &acl::TOKEN_INFO,
+        acl::build_token_info,
+    ),
+    client(
+        &["acl", "token", "update"],
+        "Change an ACL token's name, type or policies",
+        &acl::TOKEN_UPDATE,
+        acl::build_token_update,
+    ),
+    client(
+        &["acl", "token", "delete"],
+        "Delete an ACL token",
+        &acl::TOKEN_DELETE,
+        acl::build_token_delete,
+    ),
+    client(
+        &["acl", "token", "self"],
+        "Show the token in NOMAD_TOKEN",
+        &acl::TOKEN_SELF,
+        acl::build_token_self,
+    ),
     Entry {
         words: &["core", "check"],
         summary: "Run a swap's checks on a core component, offline",

@@ -119,6 +119,18 @@ async fn handle(
         Err(response) => return response,
     };
     let ctx = runtime.context();
+    // A client resolves a token it does not hold through its servers before the core asks.
+    let secret = caravan_core::acl::request_token(|name| {
+        request
+            .headers
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.value.as_str())
+    });
+    if let Some(secret) = secret {
+        let compile = |name: &str, text: &str| runtime.compile_policy(name, text);
+        ctx.acl.prepare(secret, &compile).await;
+    }
     let _one_registration_at_a_time = if request.path == REGISTER_PATH {
         Some(shared.registrations.lock().await)
     } else {

@@ -113,21 +113,7 @@ impl Status {
 impl Etcd {
     /// Start the watch and the writer on the current tokio runtime.
     pub(super) fn start(settings: EtcdSettings, view: Arc<View>) -> Result<Self> {
-        let options = connect_options(&settings)?;
-        let tls = options_use_tls(&settings);
-        let endpoints: Vec<String> = settings
-            .endpoints
-            .iter()
-            .map(|e| {
-                if e.contains("://") {
-                    e.clone()
-                } else if tls {
-                    format!("https://{e}")
-                } else {
-                    format!("http://{e}")
-                }
-            })
-            .collect();
+        let (endpoints, options) = connection(&settings)?;
         let (wake, woken) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             nodes_prefix: format!("{}nodes/", settings.prefix),
@@ -438,6 +424,27 @@ async fn put(mut client: Client, shared: &Shared, id: &str, value: Vec<u8>) -> R
     .context("writing timed out")?
     .context("writing")?;
     Ok(())
+}
+
+/// The endpoint URLs and connection options `settings` describe (shared with the ACL
+/// store's watch, `acl/etcd_acl.rs`).
+pub fn connection(settings: &EtcdSettings) -> Result<(Vec<String>, ConnectOptions)> {
+    let options = connect_options(settings)?;
+    let tls = options_use_tls(settings);
+    let endpoints = settings
+        .endpoints
+        .iter()
+        .map(|e| {
+            if e.contains("://") {
+                e.clone()
+            } else if tls {
+                format!("https://{e}")
+            } else {
+                format!("http://{e}")
+            }
+        })
+        .collect();
+    Ok((endpoints, options))
 }
 
 fn options_use_tls(settings: &EtcdSettings) -> bool {

@@ -13,7 +13,7 @@ mod etcd;
 mod etcd_stored;
 mod view;
 
-pub use etcd::EtcdSettings;
+pub use etcd::{EtcdSettings, connection as etcd_connection};
 pub use view::{FORWARDED_HEADER, HEARTBEAT, NodeRecord, REGISTER_PATH, Registration, TTL};
 
 use std::sync::Arc;

@@ -360,6 +360,37 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
             .map_err(Into::into)
     }
 
+    fn list_policies(&self) -> Vec<core::PolicyDocument> {
+        let all = acl::Host::list_policies(&mut *self.0.borrow_mut());
+        all.into_iter().map(Into::into).collect()
+    }
+
+    fn put_policy(&self, p: core::PolicyDocument, compiled: CompiledPolicy) -> Result<(), String> {
+        let (p, compiled) = (p.into(), compiled.into());
+        acl::Host::put_policy(&mut *self.0.borrow_mut(), p, compiled)
+    }
+
+    fn delete_policy(&self, name: &str) -> Result<bool, String> {
+        acl::Host::delete_policy(&mut *self.0.borrow_mut(), name.to_string())
+    }
+
+    fn list_tokens(&self) -> Vec<core::Token> {
+        let all = acl::Host::list_tokens(&mut *self.0.borrow_mut());
+        all.into_iter().map(Into::into).collect()
+    }
+
+    fn create_token(&self, t: core::Token) -> Result<core::MintedToken, String> {
+        acl::Host::create_token(&mut *self.0.borrow_mut(), t.into()).map(Into::into)
+    }
+
+    fn update_token(&self, t: core::Token) -> Result<Option<core::Token>, String> {
+        acl::Host::update_token(&mut *self.0.borrow_mut(), t.into()).map(|t| t.map(Into::into))
+    }
+
+    fn delete_token(&self, accessor_id: &str) -> Result<bool, String> {
+        acl::Host::delete_token(&mut *self.0.borrow_mut(), accessor_id.to_string())
+    }
+
     fn allocation_usage(&self, alloc_id: &str) -> Vec<core::TaskUsage> {
         stats::Host::allocation(&mut *self.0.borrow_mut(), alloc_id.to_string())
             .into_iter()

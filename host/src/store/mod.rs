@@ -23,6 +23,10 @@ const IDENTITY: TableDefinition<&str, &str> = TableDefinition::new("identity");
 const DYNAMIC_META: TableDefinition<&str, Option<&str>> = TableDefinition::new("dynamic_meta");
 /// Allocation records as JSON text, keyed by allocation id.
 const ALLOCATIONS: TableDefinition<&str, &str> = TableDefinition::new("allocations");
+/// ACL policies and tokens written through the ACL API, as JSON text, keyed by
+/// `policy/<name>` and `token/<accessor>` (tokens with a hash of their secret, never the
+/// secret itself).
+const ACL: TableDefinition<&str, &str> = TableDefinition::new("acl");
 
 const NODE_ID_KEY: &str = "node_id";
 const FILE_NAME: &str = "state.redb";
@@ -75,6 +79,8 @@ impl StateStore {
             .context("failed to create the dynamic metadata table")?;
         txn.open_table(ALLOCATIONS)
             .context("failed to create the allocations table")?;
+        txn.open_table(ACL)
+            .context("failed to create the ACL table")?;
         txn.commit()
             .context("failed to commit the state schema transaction")?;
 
@@ -189,6 +195,39 @@ impl StateStore {
             }
             txn.commit()
                 .context("failed to commit an allocation change")
+        })
+    }
+
+    /// Stores (`Some`) or removes (`None`) one ACL record, in one committed transaction.
+    pub fn put_acl(&self, key: &str, value: Option<&str>) -> anyhow::Result<()> {
+        self.with_db(|db| {
+            let txn = db.begin_write().context("failed to begin an ACL write")?;
+            {
+                let mut table = txn
+                    .open_table(ACL)
+                    .context("failed to open the ACL table")?;
+                match value {
+                    Some(text) => drop(table.insert(key, text)?),
+                    None => drop(table.remove(key)?),
+                }
+            }
+            txn.commit().context("failed to commit an ACL change")
+        })
+    }
+
+    /// Every ACL record, ordered by key.
+    pub fn acl_records(&self) -> anyhow::Result<Vec<(String, String)>> {
+        self.with_db(|db| {
+            let txn = db.begin_read().context("failed to begin an ACL read")?;
+            let table = txn
+                .open_table(ACL)
+                .context("failed to open the ACL table")?;
+            let mut out = Vec::new();
+            for entry in table.iter().context("failed to list ACL records")? {
+                let (key, text) = entry.context("failed to read an ACL record")?;
+                out.push((key.value().to_owned(), text.value().to_owned()));
+            }
+            Ok(out)
         })
     }
 

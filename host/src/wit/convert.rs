@@ -159,6 +159,59 @@ impl From<acl::Token> for core::Token {
             policies: t.policies,
             create_time: t.create_time.into(),
             expiration_time: t.expiration_time.map(Into::into),
+            expiration_ttl: t.expiration_ttl,
+            global: t.global,
+            create_index: t.create_index,
+            modify_index: t.modify_index,
+            from_file: t.from_file,
+        }
+    }
+}
+
+impl From<core::Token> for acl::Token {
+    fn from(t: core::Token) -> Self {
+        acl::Token {
+            accessor_id: t.accessor_id,
+            name: t.name,
+            token_type: if t.management {
+                acl::TokenType::Management
+            } else {
+                acl::TokenType::Client
+            },
+            policies: t.policies,
+            create_time: t.create_time.into(),
+            expiration_time: t.expiration_time.map(Into::into),
+            expiration_ttl: t.expiration_ttl,
+            global: t.global,
+            create_index: t.create_index,
+            modify_index: t.modify_index,
+            from_file: t.from_file,
+        }
+    }
+}
+
+impl From<acl::PolicyDocument> for core::PolicyDocument {
+    fn from(p: acl::PolicyDocument) -> Self {
+        core::PolicyDocument {
+            name: p.name,
+            description: p.description,
+            rules: p.rules,
+            create_index: p.create_index,
+            modify_index: p.modify_index,
+            from_file: p.from_file,
+        }
+    }
+}
+
+impl From<core::PolicyDocument> for acl::PolicyDocument {
+    fn from(p: core::PolicyDocument) -> Self {
+        acl::PolicyDocument {
+            name: p.name,
+            description: p.description,
+            rules: p.rules,
+            create_index: p.create_index,
+            modify_index: p.modify_index,
+            from_file: p.from_file,
         }
     }
 }
@@ -204,6 +257,34 @@ impl From<policy::CompiledPolicy> for CompiledPolicy {
                 .collect(),
             node: p.node.map(Into::into),
             agent: p.agent.map(Into::into),
+        }
+    }
+}
+
+impl From<CompiledPolicy> for policy::CompiledPolicy {
+    fn from(p: CompiledPolicy) -> Self {
+        policy::CompiledPolicy {
+            name: p.name,
+            namespaces: p
+                .namespaces
+                .into_iter()
+                .map(|r| policy::NamespaceRule {
+                    pattern: r.pattern,
+                    capabilities: r.capabilities,
+                })
+                .collect(),
+            node: p.node.map(Into::into),
+            agent: p.agent.map(Into::into),
+        }
+    }
+}
+
+impl From<Disposition> for policy::Disposition {
+    fn from(d: Disposition) -> Self {
+        match d {
+            Disposition::Deny => policy::Disposition::Deny,
+            Disposition::Read => policy::Disposition::Read,
+            Disposition::Write => policy::Disposition::Write,
         }
     }
 }

@@ -385,6 +385,9 @@ impl follow::HostSubscription for MemHost {
     }
 }
 
+/// What the vector hosts answer to an ACL API write.
+const NO_WRITES: &str = "the vector host stores no ACL changes";
+
 impl acl::Host for MemHost {
     fn enabled(&mut self) -> bool {
         self.fixture.acl.enabled
@@ -412,6 +415,11 @@ impl acl::Host for MemHost {
             policies: token.policies.clone(),
             create_time: token.create_time.into(),
             expiration_time: token.expiration_time.map(Into::into),
+            expiration_ttl: 0,
+            global: false,
+            create_index: 0,
+            modify_index: 0,
+            from_file: true,
         })
     }
 
@@ -436,9 +444,48 @@ impl acl::Host for MemHost {
                 policies: Vec::new(),
                 create_time: minted.create_time.into(),
                 expiration_time: None,
+                expiration_ttl: 0,
+                global: true,
+                create_index: 0,
+                modify_index: 0,
+                from_file: false,
             },
             secret_id: minted.secret,
         })
+    }
+
+    // The fixtures hold their tokens and compiled policies; the ACL API's writes are
+    // exercised against real agents (tests/e2e/acl_api.rs), not by the vectors.
+    fn list_policies(&mut self) -> Vec<acl::PolicyDocument> {
+        Vec::new()
+    }
+
+    fn put_policy(
+        &mut self,
+        _: acl::PolicyDocument,
+        _: policy::CompiledPolicy,
+    ) -> Result<(), String> {
+        Err(NO_WRITES.into())
+    }
+
+    fn delete_policy(&mut self, _: String) -> Result<bool, String> {
+        Err(NO_WRITES.into())
+    }
+
+    fn list_tokens(&mut self) -> Vec<acl::Token> {
+        Vec::new()
+    }
+
+    fn create_token(&mut self, _: acl::Token) -> Result<acl::MintedToken, String> {
+        Err(NO_WRITES.into())
+    }
+
+    fn update_token(&mut self, _: acl::Token) -> Result<Option<acl::Token>, String> {
+        Err(NO_WRITES.into())
+    }
+
+    fn delete_token(&mut self, _: String) -> Result<bool, String> {
+        Err(NO_WRITES.into())
     }
 
     fn policies(&mut self, names: Vec<String>) -> Vec<policy::CompiledPolicy> {

@@ -1,6 +1,9 @@
-//! `acl` and `policy`: tokens and policies from files (`store`); policies are compiled by
-//! the core and cached here.
+//! `acl` and `policy`: tokens and policies from files and from the ACL API (`store`, `api`);
+//! policies are compiled by the core and cached here.
 
+pub mod api;
+pub mod etcd_acl;
+pub mod remote;
 mod store;
 
 pub use store::{AclStore, StoredToken};
@@ -24,13 +27,43 @@ impl acl::Host for CoreState {
 
     fn bootstrap(&mut self) -> Result<acl::MintedToken, acl::BootstrapError> {
         match self.ctx.acl.bootstrap() {
-            Ok(Some(stored)) => Ok(acl::MintedToken {
-                token: stored.token(),
-                secret_id: stored.secret_id,
-            }),
+            Ok(Some((token, secret_id))) => Ok(acl::MintedToken { token, secret_id }),
             Ok(None) => Err(acl::BootstrapError::AlreadyDone),
-            Err(err) => Err(acl::BootstrapError::Failed(format!("{err:#}"))),
+            Err(err) => Err(acl::BootstrapError::Failed(err)),
         }
+    }
+
+    fn list_policies(&mut self) -> Vec<acl::PolicyDocument> {
+        self.ctx.acl.list_policies()
+    }
+
+    fn put_policy(
+        &mut self,
+        policy: acl::PolicyDocument,
+        compiled: policy::CompiledPolicy,
+    ) -> Result<(), String> {
+        self.ctx.acl.put_policy(policy, compiled)
+    }
+
+    fn delete_policy(&mut self, name: String) -> Result<bool, String> {
+        self.ctx.acl.delete_policy(&name)
+    }
+
+    fn list_tokens(&mut self) -> Vec<acl::Token> {
+        self.ctx.acl.list_tokens()
+    }
+
+    fn create_token(&mut self, token: acl::Token) -> Result<acl::MintedToken, String> {
+        let (token, secret_id) = self.ctx.acl.create_token(token)?;
+        Ok(acl::MintedToken { token, secret_id })
+    }
+
+    fn update_token(&mut self, token: acl::Token) -> Result<Option<acl::Token>, String> {
+        self.ctx.acl.update_token(token)
+    }
+
+    fn delete_token(&mut self, accessor_id: String) -> Result<bool, String> {
+        self.ctx.acl.delete_token(&accessor_id)
     }
 }
 
