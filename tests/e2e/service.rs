@@ -95,3 +95,46 @@ fn a_dev_agent_is_private_and_quiet() {
         assert!(target.starts_with("caravan"), "a library's line: {line}");
     }
 }
+
+/// At start the agent raises its soft open-files limit to the hard one (as Nomad does); the
+/// tasks it starts get back the limit it was started with (as Go's `os/exec` gives it back),
+/// since a program using `select` fails on descriptors above 1024.
+#[test]
+fn the_open_files_limit_is_raised_for_the_agent_and_given_back_to_tasks() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut command = Command::new("sh");
+    command
+        .args([
+            "-c",
+            "ulimit -S -n 1024 && ulimit -H -n 4096 && exec \"$0\" \"$@\"",
+        ])
+        .arg(env!("CARGO_BIN_EXE_caravan"))
+        .args(["agent", "-dev", "-bind=127.0.0.1", "-http-port=0"])
+        .arg(format!("-data-dir={}", temp.path().display()));
+    let agent = Agent::from_command(command);
+    let soft_and_hard = |pid: u32| {
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+        let line = limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .unwrap()
+            .to_string();
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields[3].to_string(), fields[4].to_string())
+    };
+    assert_eq!(soft_and_hard(agent.pid()), ("4096".into(), "4096".into()));
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let spec = serde_json::json!({"ID": id, "JobID": "e2e", "TaskGroup": "e2e", "Tasks": [{
+        "Name": "limits", "Command": "/bin/sh",
+        "Args": ["-c", "ulimit -S -n > \"$NOMAD_TASK_DIR/nofile.tmp\" && mv \"$NOMAD_TASK_DIR/nofile.tmp\" \"$NOMAD_TASK_DIR/nofile\" && exec sleep 3600"],
+    }]});
+    let specs = agent.data_dir.join("specs");
+    std::fs::write(specs.join(".limits.tmp"), spec.to_string()).unwrap();
+    std::fs::rename(specs.join(".limits.tmp"), specs.join(format!("{id}.json"))).unwrap();
+    let report = agent
+        .data_dir
+        .join(format!("alloc/{id}/limits/local/nofile"));
+    crate::support::wait_until("the task to report its limit", || report.exists());
+    assert_eq!(std::fs::read_to_string(&report).unwrap().trim(), "1024");
+}

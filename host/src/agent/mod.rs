@@ -26,7 +26,7 @@ use crate::capabilities::filesystem::AllocFs;
 use crate::capabilities::node::{NodeState, default_static_meta};
 use crate::capabilities::stats::HostStats;
 use crate::http::client;
-use crate::http::limits::{conns_per_client, raise_open_files_limit};
+use crate::http::limits::conns_per_client;
 use crate::http::tls::{Tls, TlsSettings};
 use crate::registry::{Cluster, EtcdSettings};
 use crate::runtime::native::NativeCore;
@@ -97,7 +97,7 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         tracing::warn!("{warning}");
     }
 
-    let open_files = raise_open_files_limit();
+    let open_files = crate::util::open_files::raise();
 
     // A dev agent without a data dir gets a temporary one, removed when it exits.
     let temp_dir = match (&config.data_dir, options.dev) {

@@ -196,10 +196,14 @@ fn spawn(
             .process_group(0);
         None
     };
+    // Like a task, with the open-files limit the agent was started with.
+    let open_files = crate::util::open_files::inherited();
     // SAFETY: the closure runs between fork and exec and only makes system calls that are
-    // async-signal-safe (setsid, ioctl, prctl, signal); it allocates nothing, takes no lock.
+    // async-signal-safe (setsid, ioctl, prctl, signal, setrlimit); it allocates nothing,
+    // takes no lock.
     unsafe {
         command.pre_exec(move || {
+            crate::util::open_files::restore_in_child(open_files);
             if tty {
                 // A session of its own, with the terminal as its controlling terminal (so
                 // ^C reaches its foreground group); its group id is its pid, as with pipes.

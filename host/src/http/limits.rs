@@ -1,7 +1,6 @@
 //! Connection limits: how many connections one client address may hold open (Nomad's
 //! `limits { http_max_conns_per_client }`), how slowly a request body may arrive (caravan's
-//! `http_min_body_data_rate`), the open-files limit, and surviving file-descriptor
-//! exhaustion in the accept loop.
+//! `http_min_body_data_rate`), and surviving file-descriptor exhaustion in the accept loop.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -26,33 +25,6 @@ pub fn too_many_conns() -> Vec<u8> {
         TOO_MANY_CONNS.len()
     )
     .into_bytes()
-}
-
-/// Raise the soft open-files limit to the hard one, as Go programs (Nomad among them) do at
-/// start: distributions set the soft limit low (1024) for programs that use `select`, and an
-/// agent serving many connections and tasks' logs needs more. Returns the soft limit now in
-/// force (`u64::MAX` for none).
-pub fn raise_open_files_limit() -> u64 {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    if let Some(current) = limit.current
-        && limit.maximum != Some(current)
-    {
-        let raised = Rlimit {
-            current: limit.maximum,
-            maximum: limit.maximum,
-        };
-        // The hard limit may be unlimited, which Linux refuses as a soft limit (above
-        // fs.nr_open): then the soft one stays as it was.
-        match setrlimit(Resource::Nofile, raised) {
-            Ok(()) => tracing::debug!(
-                "open-files limit raised from {current} to {}",
-                limit.maximum.map_or("unlimited".into(), |m| m.to_string())
-            ),
-            Err(err) => tracing::debug!("open-files limit left at {current}: {err}"),
-        }
-    }
-    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
 }
 
 /// The per-address connection cap for an open-files limit: the configured one, but never

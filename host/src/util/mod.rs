@@ -6,6 +6,7 @@ pub mod duration;
 pub mod follow;
 pub mod fs;
 pub mod logging;
+pub mod open_files;
 pub mod testing;
 pub mod time;
 

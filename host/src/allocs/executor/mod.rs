@@ -307,12 +307,16 @@ fn spawn(dir: &Path, job: &Job) -> Result<Hello, Outcome> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    // SAFETY: setsid is async-signal-safe; the closure allocates nothing and takes no lock.
+    // The executor, hence the task, gets the open-files limit the agent was started with.
+    let open_files = crate::util::open_files::inherited();
+    // SAFETY: setsid and setrlimit are async-signal-safe; the closure allocates nothing and
+    // takes no lock.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             if libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
             }
+            crate::util::open_files::restore_in_child(open_files);
             Ok(())
         });
     }
