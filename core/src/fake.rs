@@ -370,6 +370,7 @@ impl Host for Fake {
             static_meta: last.node.static_meta.clone(),
             dynamic_meta: last.node.dynamic_meta.clone(),
             last_seen: Timestamp::default(),
+            secret_sha256: last.secret_sha256.clone(),
         })
     }
 

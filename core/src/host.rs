@@ -332,6 +332,8 @@ pub struct NodeInfo {
     pub static_meta: BTreeMap<String, String>,
     pub dynamic_meta: DynamicMeta,
     pub last_seen: Timestamp,
+    /// The SHA-256 (hex) of the secret it registered with: see `wit/cluster.wit`.
+    pub secret_sha256: Option<String>,
 }
 
 /// A client node as it describes itself when it registers.
@@ -352,6 +354,8 @@ pub struct Registration {
     pub allocations: Vec<Allocation>,
     /// With mutual TLS, the heartbeat's certificate (SHA-256, hex): see `wit/cluster.wit`.
     pub certificate_sha256: Option<String>,
+    /// The SHA-256 (hex) of the node's secret, its proof of identity: see `wit/cluster.wit`.
+    pub secret_sha256: Option<String>,
 }
 
 /// An allocation and the node it runs on.

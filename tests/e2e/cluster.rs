@@ -465,3 +465,59 @@ fn a_refused_client_logs_the_servers_reason() {
         ),
     );
 }
+
+/// A client restarted on a new port proves with its secret (Nomad's `SecretID`, kept in its
+/// data dir) that it is the same node: the server takes the new address at once instead of
+/// refusing it until the old registration lapses. Without the secret, or with another, a
+/// live node's id from another address is still refused.
+#[test]
+fn a_client_restarted_on_a_new_port_is_re_admitted_at_once() {
+    let temp = tempfile::tempdir().unwrap();
+    let srv = server(&temp.path().join("srv"));
+    let dir = temp.path().join("c1");
+    let http_addr = |id: &str| {
+        let node = srv.get(&format!("/v1/node/{id}"));
+        (node.status == 200).then(|| node.json()["HTTPAddr"].clone())
+    };
+    let first = client(&dir, "c1", &[&srv]);
+    let id = first.node_id.clone();
+    wait_until("the node on the server", || {
+        http_addr(&id).is_some_and(|a| a == first.addr.as_str())
+    });
+    first.signal(rustix::process::Signal::KILL);
+    drop(first);
+    let secret = caravan::store::StateStore::open(&dir.join("client"))
+        .unwrap()
+        .node_secret()
+        .unwrap();
+    let again = client(&dir, "c1", &[&srv]);
+    wait_until("the server to take the new address", || {
+        http_addr(&id).is_some_and(|a| a == again.addr.as_str())
+    });
+    assert!(!again.log().contains("cannot register"), "{}", again.log());
+
+    // While the node is live: a claim of its id from elsewhere needs its secret.
+    let claim_id = |secret: Option<&str>| {
+        let mut body: serde_json::Value =
+            serde_json::from_slice(&claim(&id, "127.0.0.1:9", "")).unwrap();
+        body["Allocations"] = serde_json::json!([]);
+        if let Some(secret) = secret {
+            body["SecretID"] = secret.into();
+        }
+        let reply = srv.request(
+            "POST",
+            caravan_core::router::REGISTER_PATH,
+            &[],
+            body.to_string().as_bytes(),
+        );
+        (reply.status, reply.text())
+    };
+    let (status, text) = claim_id(None);
+    assert_eq!(status, 409, "{text}");
+    assert_eq!(claim_id(Some("another-secret")).0, 409);
+    assert_eq!(claim_id(Some(&secret)), (200, String::new()));
+    assert!(
+        !srv.log().contains(&secret),
+        "the secret reached the server's log"
+    );
+}

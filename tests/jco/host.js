@@ -214,6 +214,7 @@ export class MemHost {
       staticMeta: Object.entries(this.fixture.static_meta ?? {}).map(([name, value]) => ({ name, value })),
       dynamicMeta: this.metaEntries(),
       lastSeen: { seconds: 0n, nanoseconds: 0 },
+      secretSha256: undefined,
     };
   }
 

@@ -213,7 +213,8 @@ class MemHost:
                    http_addr="127.0.0.1:4646", status="ready",
                    static_meta=[rec(name=k, value=v)
                                 for k, v in self.fixture.get("static_meta", {}).items()],
-                   dynamic_meta=self.meta_entries(), last_seen=rec(seconds=0, nanoseconds=0))
+                   dynamic_meta=self.meta_entries(), last_seen=rec(seconds=0, nanoseconds=0),
+                   secret_sha256=None)
 
     def cluster_funcs(self):
         # The fixture's agent knows no other node: it is the only one (when it is a client).

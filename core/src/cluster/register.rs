@@ -82,15 +82,21 @@ pub fn require_client_certificate(req: &Request) -> ApiResult<()> {
 /// A registration may not take over what another live node holds: a live node's id from
 /// another address, or an allocation a live node has registered. A node that is down (or
 /// gone) no longer holds anything, so a moved node or allocation registers again after
-/// the TTL.
+/// the TTL; a node that proves it is the same node, by the secret it registered with (as
+/// Nomad re-admits a node by its `SecretID`), moves at once, a restart on a new port say.
 fn conflict(host: &impl Host, registration: &Registration) -> Result<(), String> {
     let node = &registration.node;
     if let Some(known) = host.node(&node.id)
         && known.ready
         && known.http_addr != node.http_addr
+        && !same_secret(
+            known.secret_sha256.as_deref(),
+            registration.secret_sha256.as_deref(),
+        )
     {
         return Err(format!(
-            "node {} is live at {}, not {}",
+            "node {} is live at {}, not {}, and this registration does not prove it is the \
+             same node (no SecretID, or another one)",
             node.id, known.http_addr, node.http_addr
         ));
     }
@@ -106,6 +112,21 @@ fn conflict(host: &impl Host, registration: &Registration) -> Result<(), String>
         }
     }
     Ok(())
+}
+
+/// Both sides hold a secret, the same one.
+fn same_secret(known: Option<&str>, presented: Option<&str>) -> bool {
+    matches!((known, presented), (Some(known), Some(presented)) if known == presented)
+}
+
+/// The SHA-256 (lowercase hex) a node's secret is kept and compared as: the secret itself
+/// is never stored, logged or handed to the host.
+fn secret_sha256(secret: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Nomad's `Node.Register` argument checks, plus the address caravan forwards to.
@@ -149,10 +170,14 @@ pub fn decode(body: &[u8]) -> Result<Registration, String> {
         Some(Value::Array(list)) => list.iter().map(allocation).collect::<Result<_, _>>()?,
         Some(_) => return Err("Allocations must be a list".into()),
     };
+    // The node's secret (Nomad's `Node.SecretID`; caravan's heartbeat sends it beside the
+    // node): an empty one proves nothing.
+    let secret = string(doc, "SecretID")?;
     Ok(Registration {
         node,
         allocations,
         certificate_sha256: None,
+        secret_sha256: (!secret.is_empty()).then(|| secret_sha256(&secret)),
     })
 }
 
@@ -477,5 +502,46 @@ mod tests {
         let lost = (Value::from("lost"), Value::from("stop"));
         assert_eq!(statuses(&get("/v1/allocation/a1")), lost);
         assert_eq!(statuses(&get("/v1/allocations")[0]), lost);
+    }
+
+    /// A live node that proves it is the same node (the secret it registered with) moves to
+    /// another address at once; without it, or with another, it is refused as before.
+    #[test]
+    fn a_live_node_moves_at_once_with_its_secret() {
+        let host = server();
+        let body = |addr: &str, secret: Option<&str>| {
+            let mut doc: Value = serde_json::from_str(BODY).unwrap();
+            doc["Node"]["HTTPAddr"] = addr.into();
+            if let Some(secret) = secret {
+                doc["SecretID"] = secret.into();
+            }
+            doc.to_string()
+        };
+        assert_eq!(
+            post(&host, "POST", &body("127.0.0.1:1", Some("s3cret")), None).0,
+            200
+        );
+        let (status, text) = post(&host, "POST", &body("127.0.0.1:2", None), None);
+        assert_eq!(status, 409, "{text}");
+        assert!(
+            text.contains("does not prove it is the same node"),
+            "{text}"
+        );
+        assert_eq!(
+            post(&host, "POST", &body("127.0.0.1:2", Some("other")), None).0,
+            409
+        );
+        assert_eq!(
+            post(&host, "POST", &body("127.0.0.1:2", Some("s3cret")), None).0,
+            200
+        );
+        let registered = host.registered.borrow();
+        let last = registered.last().unwrap();
+        assert_eq!(last.node.http_addr, "127.0.0.1:2");
+        // Only the secret's SHA-256 is kept; it is in no log line.
+        let kept = last.secret_sha256.clone().unwrap();
+        assert_eq!(kept.len(), 64);
+        assert_ne!(kept, "s3cret");
+        assert!(host.logs.borrow().iter().all(|l| !l.contains("s3cret")));
     }
 }

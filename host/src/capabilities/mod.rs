@@ -43,6 +43,8 @@ impl HostContext {
         crate::registry::Registration {
             node: self.node.record(),
             allocations: self.allocations.list(),
+            // Without its secret a moved node waits out its old registration (logged once).
+            secret: self.node.store.node_secret().ok(),
         }
     }
 

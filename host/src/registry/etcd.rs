@@ -139,10 +139,11 @@ impl Etcd {
         node: &NodeRecord,
         allocations: &[Allocation],
         certificate: Option<&str>,
+        secret_sha256: Option<&str>,
         seen_at: SystemTime,
     ) {
-        self.shared
-            .queue(id, encode(node, allocations, certificate, seen_at));
+        let value = encode(node, allocations, certificate, secret_sha256, seen_at);
+        self.shared.queue(id, value);
     }
 
     /// Whether etcd is reachable and the view in sync, and a message saying so.
@@ -226,6 +227,7 @@ impl Shared {
                 node: stored.node,
                 allocations,
                 certificate: stored.certificate,
+                secret_sha256: stored.secret_sha256,
                 heard,
                 seen_at,
                 shared: true,
@@ -261,7 +263,13 @@ impl Shared {
             .map(|(id, r)| {
                 (
                     id.clone(),
-                    encode(&r.node, &r.allocations, r.certificate.as_deref(), r.seen_at),
+                    encode(
+                        &r.node,
+                        &r.allocations,
+                        r.certificate.as_deref(),
+                        r.secret_sha256.as_deref(),
+                        r.seen_at,
+                    ),
                 )
             })
             .collect();
@@ -516,11 +524,18 @@ mod tests {
             dynamic_meta: Default::default(),
         };
         let seen = UNIX_EPOCH + Duration::from_millis(1_234_567);
-        let bytes = encode(&node, std::slice::from_ref(&allocation), Some("ab"), seen);
+        let bytes = encode(
+            &node,
+            std::slice::from_ref(&allocation),
+            Some("ab"),
+            Some("cd"),
+            seen,
+        );
         let stored: Stored = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(stored.node, node);
         assert_eq!(stored.seen_ms, 1_234_567);
         assert_eq!(stored.certificate.as_deref(), Some("ab"));
+        assert_eq!(stored.secret_sha256.as_deref(), Some("cd"));
         let back: Vec<Allocation> = stored
             .allocations
             .into_iter()
@@ -541,6 +556,7 @@ mod tests {
             },
             allocations: Vec::new(),
             certificate: None,
+            secret_sha256: None,
             seen_ms,
         }
     }

@@ -16,6 +16,9 @@ pub(super) struct Stored {
     pub(super) allocations: Vec<StoredAllocation>,
     /// The SHA-256 of the certificate the node registered with (mutual TLS).
     pub(super) certificate: Option<String>,
+    /// The SHA-256 of the node's secret, its proof of identity (never the secret itself).
+    #[serde(default)]
+    pub(super) secret_sha256: Option<String>,
     /// When the heartbeat arrived, in milliseconds since the Unix epoch.
     pub(super) seen_ms: u64,
 }
@@ -24,12 +27,14 @@ pub(super) fn encode(
     node: &NodeRecord,
     allocations: &[Allocation],
     certificate: Option<&str>,
+    secret_sha256: Option<&str>,
     seen_at: SystemTime,
 ) -> Vec<u8> {
     let stored = Stored {
         node: node.clone(),
         allocations: allocations.iter().map(StoredAllocation::from).collect(),
         certificate: certificate.map(str::to_string),
+        secret_sha256: secret_sha256.map(str::to_string),
         seen_ms: seen_at
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)

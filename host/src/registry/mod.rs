@@ -40,6 +40,8 @@ pub struct KnownNode {
     /// With mutual TLS, the SHA-256 (hex) of the certificate its last heartbeat came with:
     /// forwarding to the node requires it to present that certificate.
     pub certificate: Option<String>,
+    /// The SHA-256 (hex) of the secret its last heartbeat came with.
+    pub secret_sha256: Option<String>,
 }
 
 impl Cluster {
@@ -60,11 +62,19 @@ impl Cluster {
         node: NodeRecord,
         allocations: Vec<Allocation>,
         certificate: Option<String>,
+        secret_sha256: Option<String>,
     ) {
         let id = node.id.clone();
         let seen_at = SystemTime::now();
         if let Some(etcd) = &self.etcd {
-            etcd.write(&id, &node, &allocations, certificate.as_deref(), seen_at);
+            etcd.write(
+                &id,
+                &node,
+                &allocations,
+                certificate.as_deref(),
+                secret_sha256.as_deref(),
+                seen_at,
+            );
         }
         let mut nodes = self.view.write();
         let shared = match nodes.get(&id) {
@@ -80,6 +90,7 @@ impl Cluster {
                 node,
                 allocations,
                 certificate,
+                secret_sha256,
                 heard: Some(Instant::now()),
                 seen_at,
                 shared,
@@ -99,6 +110,7 @@ impl Cluster {
             ready: r.live(),
             last_seen: r.seen_at,
             certificate: r.certificate.clone(),
+            secret_sha256: r.secret_sha256.clone(),
         }
     }
 
@@ -170,14 +182,14 @@ mod tests {
     #[test]
     fn the_allocation_index_follows_every_registration() {
         let cluster = Cluster::default();
-        cluster.register(node("a"), allocs(&["x", "y"]), None);
-        cluster.register(node("b"), allocs(&["z"]), None);
+        cluster.register(node("a"), allocs(&["x", "y"]), None, None);
+        cluster.register(node("b"), allocs(&["z"]), None, None);
         assert_eq!(cluster.find_allocation("x").unwrap().0, "a");
         assert_eq!(cluster.find_allocation("z").unwrap().0, "b");
         // A node that stops listing an allocation no longer holds it; another may.
-        cluster.register(node("a"), allocs(&["y"]), None);
+        cluster.register(node("a"), allocs(&["y"]), None, None);
         assert!(cluster.find_allocation("x").is_none());
-        cluster.register(node("b"), allocs(&["z", "x"]), None);
+        cluster.register(node("b"), allocs(&["z", "x"]), None, None);
         assert_eq!(cluster.find_allocation("x").unwrap().0, "b");
         assert_eq!(cluster.find_allocation("y").unwrap().0, "a");
         assert_eq!(cluster.allocations().len(), 3);

@@ -45,12 +45,18 @@ pub struct Registration {
     pub node: NodeRecord,
     #[serde(rename = "Allocations")]
     pub allocations: Vec<AllocRecord>,
+    /// The node's secret (Nomad's `SecretID`), which proves to a server that a heartbeat
+    /// from a new address comes from this same node (`core/src/cluster/register.rs`).
+    #[serde(rename = "SecretID", default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 pub(super) struct Registered {
     pub(super) node: NodeRecord,
     pub(super) allocations: Vec<Allocation>,
     pub(super) certificate: Option<String>,
+    /// The SHA-256 of the secret it registered with (the core compares them).
+    pub(super) secret_sha256: Option<String>,
     /// When the node last heartbeat at this server itself.
     pub(super) heard: Option<Instant>,
     /// When it last heartbeat at any server (this one, or another through etcd).

@@ -16,7 +16,7 @@ use std::sync::{PoisonError, RwLock};
 use anyhow::Context as _;
 use redb::{Database, ReadableDatabase as _, ReadableTable, TableDefinition};
 
-/// Holds the node's identity; one row, keyed by [`NODE_ID_KEY`].
+/// Holds the node's identity: its id ([`NODE_ID_KEY`]) and secret ([`NODE_SECRET_KEY`]).
 const IDENTITY: TableDefinition<&str, &str> = TableDefinition::new("identity");
 /// Dynamic node metadata; a `None` value is a tombstone, which Nomad keeps so that a key removed
 /// through the API also hides a static value of the same name from the agent's configuration.
@@ -29,6 +29,9 @@ const ALLOCATIONS: TableDefinition<&str, &str> = TableDefinition::new("allocatio
 const ACL: TableDefinition<&str, &str> = TableDefinition::new("acl");
 
 const NODE_ID_KEY: &str = "node_id";
+/// The node's secret (Nomad's `SecretID`): sent to servers only, it proves that a
+/// heartbeat from a new address comes from this node.
+const NODE_SECRET_KEY: &str = "node_secret";
 const FILE_NAME: &str = "state.redb";
 
 /// One change to a dynamic metadata key.
@@ -128,7 +131,12 @@ impl StateStore {
 
     /// Returns the node id, generating and persisting a UUID v4 on first call.
     pub fn node_id(&self) -> anyhow::Result<String> {
-        self.with_db(node_id)
+        self.with_db(|db| identity(db, NODE_ID_KEY, "node id"))
+    }
+
+    /// Returns the node's secret, creating and persisting a fresh one on first use.
+    pub fn node_secret(&self) -> anyhow::Result<String> {
+        self.with_db(|db| identity(db, NODE_SECRET_KEY, "node secret"))
     }
 
     /// Returns the dynamic node metadata; a `None` value is a tombstone.
@@ -264,48 +272,50 @@ fn open_db(path: &Path) -> anyhow::Result<Database> {
 }
 
 /// [`StateStore::node_id`] on an open database.
-fn node_id(db: &Database) -> anyhow::Result<String> {
-    // The id nearly always exists, so try a cheap read before taking the writer lock.
+/// The identity value under `key` (a random UUID, made once), named `what` in errors.
+fn identity(db: &Database, key: &str, what: &str) -> anyhow::Result<String> {
+    // The value nearly always exists, so try a cheap read before taking the writer lock.
     {
         let txn = db
             .begin_read()
-            .context("failed to begin a read transaction for the node id")?;
+            .with_context(|| format!("failed to begin a read transaction for the {what}"))?;
         let table = txn
             .open_table(IDENTITY)
             .context("failed to open the identity table")?;
-        if let Some(id) = table
-            .get(NODE_ID_KEY)
-            .context("failed to read the node id")?
+        if let Some(value) = table
+            .get(key)
+            .with_context(|| format!("failed to read the {what}"))?
         {
-            return Ok(id.value().to_owned());
+            return Ok(value.value().to_owned());
         }
     }
 
-    // Check again under the writer lock so that two first callers agree on one id.
+    // Check again under the writer lock so that two first callers agree on one value.
     let txn = db
         .begin_write()
-        .context("failed to begin a write transaction for the node id")?;
-    let id = {
+        .with_context(|| format!("failed to begin a write transaction for the {what}"))?;
+    let value = {
         let mut table = txn
             .open_table(IDENTITY)
             .context("failed to open the identity table")?;
         let existing = table
-            .get(NODE_ID_KEY)
-            .context("failed to read the node id")?
-            .map(|id| id.value().to_owned());
+            .get(key)
+            .with_context(|| format!("failed to read the {what}"))?
+            .map(|value| value.value().to_owned());
         match existing {
-            Some(id) => id,
+            Some(value) => value,
             None => {
-                let id = uuid::Uuid::new_v4().to_string();
+                let value = uuid::Uuid::new_v4().to_string();
                 table
-                    .insert(NODE_ID_KEY, id.as_str())
-                    .context("failed to store the node id")?;
-                id
+                    .insert(key, value.as_str())
+                    .with_context(|| format!("failed to store the {what}"))?;
+                value
             }
         }
     };
-    txn.commit().context("failed to commit the node id")?;
-    Ok(id)
+    txn.commit()
+        .with_context(|| format!("failed to commit the {what}"))?;
+    Ok(value)
 }
 
 /// [`StateStore::apply_meta`] on an open database: one write transaction.

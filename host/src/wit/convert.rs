@@ -318,6 +318,7 @@ impl From<core::Registration> for cluster::Registration {
             },
             allocations: r.allocations.into_iter().map(Into::into).collect(),
             certificate_sha256: r.certificate_sha256,
+            secret_sha256: r.secret_sha256,
         }
     }
 }
@@ -343,6 +344,7 @@ impl From<cluster::NodeInfo> for core::NodeInfo {
             static_meta: n.static_meta.into_iter().map(Into::into).collect(),
             dynamic_meta: n.dynamic_meta.into_iter().map(Into::into).collect(),
             last_seen: n.last_seen.into(),
+            secret_sha256: n.secret_sha256,
         }
     }
 }

@@ -219,6 +219,7 @@ impl MemHost {
                 seconds: 0,
                 nanoseconds: 0,
             },
+            secret_sha256: None,
         }
     }
 }

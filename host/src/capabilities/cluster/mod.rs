@@ -130,6 +130,7 @@ impl cluster::Host for CoreState {
             record,
             registration.allocations,
             registration.certificate_sha256,
+            registration.secret_sha256,
         );
         Ok(())
     }
@@ -142,6 +143,7 @@ impl CoreState {
             ready: true,
             last_seen: SystemTime::now(),
             certificate: None,
+            secret_sha256: None,
         })
     }
 }
@@ -165,6 +167,7 @@ fn node_info(node: KnownNode) -> cluster::NodeInfo {
             .collect(),
         dynamic_meta: entries(node.record.dynamic_meta),
         last_seen: timestamp(node.last_seen),
+        secret_sha256: node.secret_sha256,
     }
 }
 
