@@ -26,6 +26,10 @@ pub const RESOLVE_PATH: &str = "/v1/internal/acl/resolve";
 /// Nomad's default token and policy TTL.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
 
+/// Secrets remembered at once (Nomad's clients keep 1,024 in an LRU): a flood of made-up
+/// secrets must not grow the cache without bound.
+const MAX_ENTRIES: usize = 4096;
+
 /// How long one server may take to answer.
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -178,10 +182,8 @@ impl Remote {
                 outcome,
                 fetched: Instant::now(),
             };
-            self.cache
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(hash, entry);
+            let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+            insert_bounded(&mut cache, hash, entry, self.ttl, MAX_ENTRIES);
             return;
         }
         if !self.down.swap(true, Ordering::Relaxed) {
@@ -224,6 +226,31 @@ impl Remote {
     }
 }
 
+/// Insert an answer, keeping at most `max`: when full, answers older than the TTL go first,
+/// then the oldest of the rest.
+fn insert_bounded(
+    cache: &mut HashMap<String, Entry>,
+    hash: String,
+    entry: Entry,
+    ttl: Duration,
+    max: usize,
+) {
+    if cache.len() >= max && !cache.contains_key(&hash) {
+        cache.retain(|_, e| e.fetched.elapsed() < ttl);
+        while cache.len() >= max {
+            let oldest = cache
+                .iter()
+                .min_by_key(|(_, e)| e.fetched)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(key) => drop(cache.remove(&key)),
+                None => break,
+            }
+        }
+    }
+    cache.insert(hash, entry);
+}
+
 /// A token in Nomad's `ACLToken` JSON, in the contract's terms.
 fn token_from_json(v: &serde_json::Value) -> Option<Token> {
     use crate::capabilities::timestamp;
@@ -258,4 +285,32 @@ fn token_from_json(v: &serde_json::Value) -> Option<Token> {
         modify_index: v["ModifyIndex"].as_u64().unwrap_or(0),
         from_file: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_stays_bounded_dropping_stale_then_oldest_answers() {
+        let mut cache = HashMap::new();
+        let at = |ago: u64| Entry {
+            outcome: Outcome::NotFound,
+            fetched: Instant::now() - Duration::from_secs(ago),
+        };
+        let ttl = Duration::from_secs(30);
+        insert_bounded(&mut cache, "stale".into(), at(60), ttl, 3);
+        insert_bounded(&mut cache, "old".into(), at(20), ttl, 3);
+        insert_bounded(&mut cache, "new".into(), at(10), ttl, 3);
+        insert_bounded(&mut cache, "a".into(), at(0), ttl, 3);
+        let mut keys: Vec<&str> = cache.keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(keys, ["a", "new", "old"], "the stale answer went first");
+        insert_bounded(&mut cache, "b".into(), at(0), ttl, 3);
+        let mut keys: Vec<&str> = cache.keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(keys, ["a", "b", "new"], "then the oldest");
+        insert_bounded(&mut cache, "a".into(), at(0), ttl, 3);
+        assert_eq!(cache.len(), 3, "replacing an answer evicts nothing");
+    }
 }
