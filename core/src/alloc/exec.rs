@@ -100,13 +100,13 @@ fn parse_command(text: &str) -> ApiResult<Vec<String>> {
                 Value::String(s) => Ok(s),
                 other => Err(fail(format!(
                     "json: cannot unmarshal {} into Go value of type string",
-                    crate::node::meta::go_type(&other)
+                    crate::wire::json::go_type(&other)
                 ))),
             })
             .collect(),
         other => Err(fail(format!(
             "json: cannot unmarshal {} into Go value of type []string",
-            crate::node::meta::go_type(&other)
+            crate::wire::json::go_type(&other)
         ))),
     }
 }

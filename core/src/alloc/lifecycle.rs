@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::acl::access::Access;
 use crate::host::{Allocation, Host, LifecycleError, TaskStatus};
 use crate::http::{ApiError, ApiResult};
-use crate::node::meta::{field, go_type};
+use crate::wire::json::{field, go_type};
 
 /// Nomad's `ErrTaskNotRunning`.
 pub const NOT_RUNNING: &str = "Task not running";

@@ -156,7 +156,7 @@ fn validate(registration: &Registration) -> ApiResult<()> {
 pub fn decode(body: &[u8]) -> Result<Registration, String> {
     let doc: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     let doc = object(&doc, "the body")?;
-    let node = object(field(doc, "Node")?, "Node")?;
+    let node = object(required(doc, "Node")?, "Node")?;
     let node = NodeRegistration {
         id: string(node, "ID")?,
         name: string(node, "Name")?,
@@ -183,7 +183,7 @@ pub fn decode(body: &[u8]) -> Result<Registration, String> {
 
 fn allocation(value: &Value) -> Result<Allocation, String> {
     let record = object(value, "an allocation")?;
-    let spec = object(field(record, "spec")?, "spec")?;
+    let spec = object(required(record, "spec")?, "spec")?;
     let optional = |key: &str, default: &str| match spec.get(key) {
         None | Some(Value::Null) => Ok(default.to_string()),
         Some(Value::String(s)) => Ok(s.clone()),
@@ -282,8 +282,9 @@ fn object<'a>(value: &'a Value, what: &str) -> Result<&'a Map<String, Value>, St
         .ok_or_else(|| format!("{what} must be an object"))
 }
 
-fn field<'a>(map: &'a Map<String, Value>, key: &str) -> Result<&'a Value, String> {
-    map.get(key).ok_or_else(|| format!("missing {key}"))
+/// A member the registration must have.
+fn required<'a>(map: &'a Map<String, Value>, key: &str) -> Result<&'a Value, String> {
+    crate::wire::json::field(map, key).ok_or_else(|| format!("missing {key}"))
 }
 
 fn string(map: &Map<String, Value>, key: &str) -> Result<String, String> {

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use crate::acl::access::Access;
 use crate::host::{DynamicMeta, Host, MetaOp};
 use crate::http::{ApiError, ApiResult, Request, Response};
+use crate::wire::json::{field, go_type};
 use crate::wire::params::{Query, go_quote};
 
 /// A decoded `NodeMetaApplyRequest`.
@@ -63,32 +64,11 @@ fn decode_meta(entries: &Map<String, Value>) -> ApiResult<DynamicMeta> {
         .collect()
 }
 
-/// Go prefers an exact field-name match, then a case-insensitive one.
-pub(crate) fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    object.get(name).or_else(|| {
-        object
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value)
-    })
-}
-
 fn field_type_error(field: &str, value: &Value, go_type_name: &str) -> ApiError {
     ApiError::bad_request(format!(
         "json: cannot unmarshal {} into Go struct field NodeMetaApplyRequest.{field} of type {go_type_name}",
         go_type(value)
     ))
-}
-
-pub(crate) fn go_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 /// Nomad's `NodeMetaApplyRequest.Validate`; keys are checked in sorted order so the

@@ -247,6 +247,29 @@ const ESCAPE: [u8; 256] = {
     table
 };
 
+/// A member of a JSON object as Go's `encoding/json` finds a struct field: an exact name
+/// match first, then a case-insensitive one. The one field lookup of the crate.
+pub fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    object.get(name).or_else(|| {
+        object
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    })
+}
+
+/// The name Go's `encoding/json` gives a JSON value's type in its unmarshal errors.
+pub fn go_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 
 use wasmtime::component::{HasSelf, Linker};
 
-use super::{CoreState, timestamp};
+use super::CoreState;
 use crate::allocs::{self, AllocRecord};
 use crate::wit::allocations;
 
@@ -91,10 +91,10 @@ pub fn allocation(record: AllocRecord) -> allocations::Allocation {
                     allocs::TaskStatus::Dead => T::Dead,
                 },
                 failed: t.failed,
-                started_at: t.started_at.map(timestamp),
-                finished_at: t.finished_at.map(timestamp),
+                started_at: t.started_at.map(Into::into),
+                finished_at: t.finished_at.map(Into::into),
                 restarts: t.restarts,
-                last_restart: t.last_restart.map(timestamp),
+                last_restart: t.last_restart.map(Into::into),
             })
             .collect(),
     }

@@ -16,7 +16,7 @@ pub mod stats;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::sync::Notify;
@@ -125,13 +125,4 @@ pub fn add_to_linker(linker: &mut Linker<CoreState>) -> wasmtime::Result<()> {
         .and_then(|()| acl::add_to_linker(linker))
         .and_then(|()| cluster::add_to_linker(linker))
         .map_err(|err| err.context("failed to link the host interfaces"))
-}
-
-/// A time in the contract's terms.
-pub fn timestamp(time: SystemTime) -> crate::wit::types::Timestamp {
-    let (seconds, nanoseconds) = crate::util::time::unix(time);
-    crate::wit::types::Timestamp {
-        seconds,
-        nanoseconds,
-    }
 }

@@ -10,6 +10,28 @@ use caravan_core::http;
 
 use super::{acl, allocations, cluster, filesystem, handler, log, node, policy, stats, types};
 
+/// The one way the host makes a contract time: from a `SystemTime`, or from Unix nanoseconds
+/// (the log index's marks).
+impl From<std::time::SystemTime> for types::Timestamp {
+    fn from(time: std::time::SystemTime) -> Self {
+        let (seconds, nanoseconds) = crate::util::time::unix(time);
+        types::Timestamp {
+            seconds,
+            nanoseconds,
+        }
+    }
+}
+
+impl types::Timestamp {
+    /// From nanoseconds since the Unix epoch (negative before it).
+    pub fn from_unix_nanos(nanos: i64) -> Self {
+        types::Timestamp {
+            seconds: nanos.div_euclid(1_000_000_000),
+            nanoseconds: nanos.rem_euclid(1_000_000_000) as u32,
+        }
+    }
+}
+
 impl From<types::Timestamp> for core::Timestamp {
     fn from(t: types::Timestamp) -> Self {
         core::Timestamp {

@@ -106,7 +106,7 @@ impl Remote {
         let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
         Some(match &cache.get(&secret_hash(secret))?.outcome {
             Outcome::Found(token) => {
-                let now = crate::capabilities::timestamp(std::time::SystemTime::now());
+                let now = crate::wit::types::Timestamp::from(std::time::SystemTime::now());
                 match &token.expiration_time {
                     Some(at) if (at.seconds, at.nanoseconds) <= (now.seconds, now.nanoseconds) => {
                         Err(ResolveError::Expired)
@@ -253,13 +253,12 @@ fn insert_bounded(
 
 /// A token in Nomad's `ACLToken` JSON, in the contract's terms.
 fn token_from_json(v: &serde_json::Value) -> Option<Token> {
-    use crate::capabilities::timestamp;
     use crate::wit::acl::TokenType;
     let time = |key: &str| {
         v[key]
             .as_str()
             .and_then(crate::util::time::parse_rfc3339)
-            .map(timestamp)
+            .map(crate::wit::types::Timestamp::from)
     };
     Some(Token {
         accessor_id: v["AccessorID"].as_str()?.to_string(),
@@ -277,7 +276,7 @@ fn token_from_json(v: &serde_json::Value) -> Option<Token> {
                     .collect()
             })
             .unwrap_or_default(),
-        create_time: time("CreateTime").unwrap_or(timestamp(std::time::UNIX_EPOCH)),
+        create_time: time("CreateTime").unwrap_or(std::time::UNIX_EPOCH.into()),
         expiration_time: time("ExpirationTime"),
         expiration_ttl: 0,
         global: v["Global"].as_bool().unwrap_or(false),

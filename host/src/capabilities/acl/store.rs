@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{ApiAcl, TokenRecord, constant_time_eq, policy_key, secret_hash, token_key};
 use super::remote::Remote;
-use crate::capabilities::timestamp;
 use crate::util::time::parse_rfc3339;
 use crate::wit::acl::{PolicyDocument, ResolveError, Token, TokenType};
 use crate::wit::policy::CompiledPolicy;
@@ -66,8 +65,8 @@ impl StoredToken {
                 TokenType::Client
             },
             policies: self.policies.clone(),
-            create_time: timestamp(time(&self.create_time).unwrap_or(UNIX_EPOCH)),
-            expiration_time: time(&self.expiration_time).map(timestamp),
+            create_time: time(&self.create_time).unwrap_or(UNIX_EPOCH).into(),
+            expiration_time: time(&self.expiration_time).map(Into::into),
             expiration_ttl: 0,
             global: false,
             create_index: 0,
@@ -294,7 +293,7 @@ impl AclStore {
             name: "Bootstrap Token".into(),
             token_type: TokenType::Management,
             policies: Vec::new(),
-            create_time: timestamp(SystemTime::now()),
+            create_time: SystemTime::now().into(),
             expiration_time: None,
             expiration_ttl: 0,
             global: true,

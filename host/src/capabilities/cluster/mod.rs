@@ -6,9 +6,9 @@ use std::time::SystemTime;
 use crate::registry::{Cluster, KnownNode, NodeRecord};
 use wasmtime::component::{HasSelf, Linker};
 
+use super::CoreState;
 use super::allocations::allocation;
 use super::node::{NodeState, entries};
-use super::{CoreState, timestamp};
 use crate::wit::{cluster, types};
 
 /// What this agent is, and whom it knows.
@@ -166,7 +166,7 @@ fn node_info(node: KnownNode) -> cluster::NodeInfo {
             .map(|(name, value)| types::Pair { name, value })
             .collect(),
         dynamic_meta: entries(node.record.dynamic_meta),
-        last_seen: timestamp(node.last_seen),
+        last_seen: node.last_seen.into(),
         secret_sha256: node.secret_sha256,
     }
 }

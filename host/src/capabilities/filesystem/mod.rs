@@ -72,20 +72,13 @@ impl filesystem::Host for CoreState {
             .into_iter()
             .map(|(offset, nanos)| filesystem::LogMark {
                 offset,
-                time: types::Timestamp {
-                    seconds: nanos.div_euclid(1_000_000_000),
-                    nanoseconds: nanos.rem_euclid(1_000_000_000) as u32,
-                },
+                time: types::Timestamp::from_unix_nanos(nanos),
             })
             .collect())
     }
 
     fn now(&mut self) -> types::Timestamp {
-        let nanos = logmon::unix_nanos(std::time::SystemTime::now());
-        types::Timestamp {
-            seconds: nanos.div_euclid(1_000_000_000),
-            nanoseconds: nanos.rem_euclid(1_000_000_000) as u32,
-        }
+        types::Timestamp::from_unix_nanos(logmon::unix_nanos(std::time::SystemTime::now()))
     }
 }
 

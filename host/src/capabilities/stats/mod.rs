@@ -6,7 +6,7 @@ mod sampler;
 pub use sampler::{CpuSample, DiskSample, HostSample, HostStats, MemorySample};
 use wasmtime::component::{HasSelf, Linker};
 
-use super::{CoreState, timestamp};
+use super::CoreState;
 use crate::wit::stats;
 
 impl stats::Host for CoreState {
@@ -35,7 +35,7 @@ impl stats::Host for CoreState {
             alloc_dir: disk(sample.alloc_dir),
             uptime: sample.uptime,
             cpu_ticks_consumed: sample.cpu_ticks_consumed,
-            taken_at: timestamp(sample.taken_at),
+            taken_at: sample.taken_at.into(),
         })
     }
 
@@ -60,7 +60,7 @@ impl stats::Host for CoreState {
                         total_ticks: p.total_ticks,
                     })
                     .collect(),
-                taken_at: timestamp(task.taken_at),
+                taken_at: task.taken_at.into(),
             })
             .collect()
     }
