@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Agent, wait_log, wait_until};
+use crate::support::{Agent, wait_log, wait_task_running, wait_until};
 
 /// Write (atomically) the spec of allocation `id` with these tasks.
 fn write_spec(agent: &Agent, id: &str, tasks: Value) {
@@ -401,6 +401,9 @@ fn after_kill_9_state_is_kept_and_running_tasks_are_the_same_runs() {
         .trim()
         .parse()
         .unwrap();
+    // The task prints before the agent has recorded its executor: a kill in between would
+    // leave nothing to re-attach to. Running, as the API reports it, is recorded.
+    wait_task_running(&agent, &live, "web");
     let node_id = agent.node_id.clone();
     let demo = agent.demo_alloc.clone();
 
