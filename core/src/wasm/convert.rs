@@ -1,6 +1,6 @@
 //! The core's side of the boundary's conversions: the WIT types of the component's imports
 //! and export to the crate's plain types and back, as `From` impls. The host makes the same
-//! conversions on its side for the natively linked core (`host/src/wit/convert.rs`).
+//! conversions on its side for the natively linked core (`host/src/wit/convert/`).
 
 use crate::acl::{CompiledPolicy, Disposition, NamespaceRule};
 use crate::fs::stream::Step;
