@@ -310,6 +310,9 @@ fn a_client_resolves_the_servers_tokens_caches_them_and_sees_deletions() {
         status(&client, "GET", "/v1/client/stats", "no-such-secret"),
         403
     );
+    // The host's own route resolves through the servers too.
+    assert_eq!(status(&client, "GET", "/v1/agent/core", &root), 200);
+    assert_eq!(status(&client, "GET", "/v1/agent/core", &secret), 403);
 
     let deleted = call(
         &server,

@@ -90,6 +90,15 @@ async fn handle(
     route: &'static str,
 ) -> Response<Body> {
     let runtime = &shared.runtime;
+    // A client resolves a token it does not hold through its servers before anyone (the
+    // core, or the host's own `/v1/agent/core` check) asks who the caller is.
+    let secret = caravan_core::acl::request_token(|name| {
+        req.headers().get(name).and_then(|v| v.to_str().ok())
+    });
+    if let Some(secret) = secret {
+        let compile = |name: &str, text: &str| runtime.compile_policy(name, text);
+        runtime.context().acl.prepare(secret, &compile).await;
+    }
     if req.uri().path() == AGENT_CORE_PATH {
         return agent_core(runtime, req, peer).await;
     }
@@ -119,18 +128,6 @@ async fn handle(
         Err(response) => return response,
     };
     let ctx = runtime.context();
-    // A client resolves a token it does not hold through its servers before the core asks.
-    let secret = caravan_core::acl::request_token(|name| {
-        request
-            .headers
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.value.as_str())
-    });
-    if let Some(secret) = secret {
-        let compile = |name: &str, text: &str| runtime.compile_policy(name, text);
-        ctx.acl.prepare(secret, &compile).await;
-    }
     let _one_registration_at_a_time = if request.path == REGISTER_PATH {
         Some(shared.registrations.lock().await)
     } else {
