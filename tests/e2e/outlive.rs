@@ -449,3 +449,33 @@ fn an_executor_whose_directory_is_removed_stops_its_task() {
         !alive(pid) && !alive(executor)
     });
 }
+
+#[test]
+fn an_executor_the_state_does_not_name_is_adopted_not_run_twice() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path();
+    let mut agent = Agent::start_in(data, &[]);
+    let alloc = place(&agent, "count", COUNTER);
+    wait_task_running(&agent, &alloc, "count");
+    let pid = task_pid(data, &alloc, "count");
+    let executor = parent(pid);
+    agent.signal(rustix::process::Signal::KILL);
+    agent.wait_exit();
+    drop(agent);
+    // What a kill between starting an executor and recording it leaves behind (here for every
+    // task at once): a live executor that the state does not name.
+    std::fs::remove_file(data.join("client/state.redb")).unwrap();
+
+    let agent = Agent::start_in(data, &[]);
+    wait_log(
+        &agent,
+        &format!(
+            "allocation {alloc} task count: adopted an executor (pid {executor}) that runs it unrecorded"
+        ),
+    );
+    wait_task_running(&agent, &alloc, "count");
+    assert!(alive(pid), "the task was not restarted");
+    wait_until("the adopted run, alone, in stats", || {
+        stats_pids(&agent, &alloc, "count") == vec![pid]
+    });
+}

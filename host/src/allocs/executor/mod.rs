@@ -354,7 +354,19 @@ pub fn run(
     let client = Client::new(dir);
     let connect = || -> Result<(Hello, UnixStream), Outcome> {
         let hello = match job {
-            Some(job) => spawn(dir, job)?,
+            // An executor that already answers here runs this task unrecorded: the agent
+            // stopped after starting it and before recording it (or lost its state). Adopt
+            // it rather than run the task twice.
+            Some(job) => match client.hello() {
+                Ok(hello) => {
+                    tracing::warn!(
+                        "{label}: adopted an executor (pid {}) that runs it unrecorded",
+                        hello.executor
+                    );
+                    hello
+                }
+                Err(_) => spawn(dir, job)?,
+            },
             None => client.hello().map_err(|err| ended(dir, &err))?,
         };
         if hello.protocol != PROTOCOL {
