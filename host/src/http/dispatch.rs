@@ -20,7 +20,7 @@ use super::limits::{BodyError, MinDataRate, read_body};
 use super::metrics::{METRICS_PATH, is_acl_denial, metrics_endpoint, route_label};
 use super::pump::stream;
 use super::send_file::send_file;
-use super::shared::Shared;
+use super::shared::ServerState;
 use super::{Body, add_core_header, plain, respond};
 use crate::metrics;
 use crate::registry::REGISTER_PATH;
@@ -40,7 +40,7 @@ const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// handling it carries the span. The same status and time are recorded in the metrics,
 /// labelled by the route's pattern.
 pub(super) async fn traced(
-    shared: &Arc<Shared>,
+    shared: &Arc<ServerState>,
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Body> {
@@ -84,7 +84,7 @@ fn method_label(method: &hyper::Method) -> &'static str {
 
 /// One request: read it, let the core decide, carry the decision out.
 async fn handle(
-    shared: &Arc<Shared>,
+    shared: &Arc<ServerState>,
     req: Request<Incoming>,
     peer: SocketAddr,
     route: &'static str,

@@ -15,7 +15,7 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::admin::AGENT_CORE_PATH;
-use super::shared::Shared;
+use super::shared::ServerState;
 use super::{Body, full, plain, respond};
 use crate::allocs::ClientStatus;
 use crate::capabilities::HostContext;
@@ -27,7 +27,7 @@ use crate::wit::types;
 pub(super) const METRICS_PATH: &str = "/v1/metrics";
 
 /// `GET /v1/metrics[?format=prometheus]`.
-pub(super) fn metrics_endpoint(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
+pub(super) fn metrics_endpoint(shared: &ServerState, req: &Request<Incoming>) -> Response<Body> {
     if req.method() != Method::GET {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "Invalid method");
     }
@@ -96,7 +96,7 @@ pub(super) fn is_acl_denial(response: &types::Response) -> bool {
 
 /// The values the host keeps anyway, read now: open streams, allocations by status, task
 /// restarts, host usage and each running task's usage, under Nomad's names and labels.
-fn derive(shared: &Shared, ctx: &HostContext) -> Derived {
+fn derive(shared: &ServerState, ctx: &HostContext) -> Derived {
     let mut derived = Derived::default();
     let node = vec![
         ("node_id", ctx.node.id.clone()),

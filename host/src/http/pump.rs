@@ -13,7 +13,7 @@ use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::shared::Shared;
+use super::shared::ServerState;
 use super::{Body, add_headers, plain, status};
 use crate::metrics;
 use crate::metrics::record_core_call;
@@ -24,7 +24,7 @@ use crate::wit::{handler, types};
 /// core says so, when the client goes away, or at shutdown. The bytes sent count towards
 /// `route`'s served bytes.
 pub(super) fn stream(
-    shared: &Arc<Shared>,
+    shared: &Arc<ServerState>,
     code: u16,
     headers: &[types::Pair],
     body: Box<dyn Pull>,
@@ -103,10 +103,10 @@ async fn pump(
 }
 
 /// One of the bounded stream slots; freed on drop.
-struct StreamSlot(Arc<Shared>);
+struct StreamSlot(Arc<ServerState>);
 
 impl StreamSlot {
-    fn take(shared: &Arc<Shared>) -> Option<Self> {
+    fn take(shared: &Arc<ServerState>) -> Option<Self> {
         let max = shared.options.max_streams;
         shared
             .open_streams

@@ -20,7 +20,7 @@ use super::dispatch::traced;
 use super::limits::{Acceptor, PerClient, too_many_conns};
 use super::pool::ConnectionPool;
 pub use super::shared::ServerOptions;
-use super::shared::Shared;
+use super::shared::ServerState;
 use super::tls::{PeerIdentity, Tls};
 use crate::runtime::{Core, Runtime};
 
@@ -40,7 +40,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     // Start the metrics' clock now: JSON rates are per second since the agent began serving.
     crate::metrics::global();
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(ServerState {
         core,
         runtime,
         options,
@@ -106,7 +106,7 @@ pub async fn serve(
 /// request can set those headers itself.
 async fn serve_connection<S>(
     stream: S,
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
     peer: std::net::SocketAddr,
     identity: Option<PeerIdentity>,
     watcher: Watcher,

@@ -37,7 +37,7 @@ impl Default for ServerOptions {
 }
 
 /// What every connection shares.
-pub(super) struct Shared {
+pub(super) struct ServerState {
     /// Decides every API request.
     pub core: Arc<dyn Core>,
     /// The wasm runtime, for `/v1/agent/core` and the host context.

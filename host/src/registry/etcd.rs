@@ -55,10 +55,10 @@ const WRITERS: usize = 64;
 
 /// The etcd side of a [`super::Cluster`].
 pub(super) struct Etcd {
-    shared: Arc<Shared>,
+    shared: Arc<EtcdState>,
 }
 
-struct Shared {
+struct EtcdState {
     /// `<prefix>nodes/`.
     nodes_prefix: String,
     /// The latest registration not written yet, per node: heartbeats coalesce while etcd is
@@ -115,7 +115,7 @@ impl Etcd {
     pub(super) fn start(settings: EtcdSettings, view: Arc<View>) -> Result<Self> {
         let (endpoints, options) = connection(&settings)?;
         let (wake, woken) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(EtcdState {
             nodes_prefix: format!("{}nodes/", settings.prefix),
             pending: Mutex::new(HashMap::new()),
             wake,
@@ -168,7 +168,7 @@ impl Etcd {
     }
 }
 
-impl Shared {
+impl EtcdState {
     fn queue(&self, id: &str, value: Vec<u8>) {
         let fresh = self
             .pending
@@ -281,7 +281,7 @@ impl Shared {
 
 /// Connect, list, watch; again after every failure, for as long as the process runs.
 async fn watcher(
-    shared: Arc<Shared>,
+    shared: Arc<EtcdState>,
     endpoints: Vec<String>,
     options: ConnectOptions,
     clients: watch::Sender<Option<Client>>,
@@ -308,7 +308,7 @@ async fn watcher(
 }
 
 /// List the nodes, then follow every change from that revision on until the watch breaks.
-async fn sync(shared: &Shared, mut client: Client) -> Result<()> {
+async fn sync(shared: &EtcdState, mut client: Client) -> Result<()> {
     let prefix = shared.nodes_prefix.clone();
     let listed = timeout(
         CALL_TIMEOUT,
@@ -359,7 +359,7 @@ async fn sync(shared: &Shared, mut client: Client) -> Result<()> {
             match event.event_type() {
                 EventType::Put => {
                     if let Some((id, stored)) = shared.decode(kv.key(), kv.value()) {
-                        Shared::apply(&mut nodes, id, stored);
+                        EtcdState::apply(&mut nodes, id, stored);
                     }
                 }
                 EventType::Delete => {
@@ -377,7 +377,7 @@ async fn sync(shared: &Shared, mut client: Client) -> Result<()> {
 
 /// Write queued registrations, [`WRITERS`] at a time, with the newest client.
 async fn writer(
-    shared: Arc<Shared>,
+    shared: Arc<EtcdState>,
     mut woken: mpsc::UnboundedReceiver<String>,
     mut current: watch::Receiver<Option<Client>>,
 ) {
@@ -410,7 +410,7 @@ async fn writer(
 }
 
 /// Grant a lease of [`TTL`] and put the registration with it.
-async fn put(mut client: Client, shared: &Shared, id: &str, value: Vec<u8>) -> Result<()> {
+async fn put(mut client: Client, shared: &EtcdState, id: &str, value: Vec<u8>) -> Result<()> {
     let asked = TTL.as_secs() as i64;
     let lease = timeout(CALL_TIMEOUT, client.lease_grant(asked, None))
         .await
@@ -564,12 +564,12 @@ mod tests {
     #[test]
     fn the_view_takes_newer_registrations_and_marks_what_etcd_holds() {
         let mut nodes = Nodes::default();
-        Shared::apply(&mut nodes, "n1".into(), stored("first", 2_000));
+        EtcdState::apply(&mut nodes, "n1".into(), stored("first", 2_000));
         assert!(nodes["n1"].shared && nodes["n1"].heard.is_none());
         // An older write arriving late does not replace newer data.
-        Shared::apply(&mut nodes, "n1".into(), stored("older", 1_000));
+        EtcdState::apply(&mut nodes, "n1".into(), stored("older", 1_000));
         assert_eq!(nodes["n1"].node.name, "first");
-        Shared::apply(&mut nodes, "n1".into(), stored("newer", 3_000));
+        EtcdState::apply(&mut nodes, "n1".into(), stored("newer", 3_000));
         assert_eq!(nodes["n1"].node.name, "newer");
         assert_eq!(
             nodes["n1"].seen_at,

@@ -102,7 +102,7 @@ pub struct HostStats {
 impl HostStats {
     /// Starts a thread that samples the host every `interval` until the last clone is dropped.
     pub fn start(alloc_dir: PathBuf, interval: Duration) -> Self {
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(SamplerState {
             latest: Mutex::new(None),
             stop: Mutex::new(false),
             wake: Condvar::new(),
@@ -129,14 +129,14 @@ impl HostStats {
 
     /// Lets a test watch the sampler thread let go of its state, which it does on exit.
     #[cfg(test)]
-    fn shared_weak(&self) -> std::sync::Weak<Shared> {
+    fn shared_weak(&self) -> std::sync::Weak<SamplerState> {
         Arc::downgrade(&self.owner.shared)
     }
 }
 
 /// State shared between the handles and the sampler thread.
 #[derive(Debug)]
-struct Shared {
+struct SamplerState {
     latest: Mutex<Option<HostSample>>,
     stop: Mutex<bool>,
     wake: Condvar,
@@ -145,7 +145,7 @@ struct Shared {
 /// Owned only by the handles (never by the thread), so its drop marks the last handle gone.
 #[derive(Debug)]
 struct Owner {
-    shared: Arc<Shared>,
+    shared: Arc<SamplerState>,
 }
 
 impl Drop for Owner {
@@ -158,7 +158,7 @@ impl Drop for Owner {
 }
 
 /// The sampler thread: sample, publish, sleep, until asked to stop.
-fn run(shared: Arc<Shared>, alloc_dir: PathBuf, interval: Duration) {
+fn run(shared: Arc<SamplerState>, alloc_dir: PathBuf, interval: Duration) {
     let mut sampler = Sampler::new(alloc_dir);
     loop {
         let sample = sampler.sample();
@@ -170,7 +170,7 @@ fn run(shared: Arc<Shared>, alloc_dir: PathBuf, interval: Duration) {
 }
 
 /// Sleeps for `interval` or until stopped; returns whether the thread should exit.
-fn wait_for_stop(shared: &Shared, interval: Duration) -> bool {
+fn wait_for_stop(shared: &SamplerState, interval: Duration) -> bool {
     // Waiting on the condvar (rather than sleeping) lets a drop wake the thread at once.
     let deadline = Instant::now().checked_add(interval);
     let mut stop = lock(&shared.stop);
