@@ -190,6 +190,11 @@ fn refusals_come_before_the_upgrade_with_nomads_texts() {
         agent.get(&format!("/v1/allocation/{alloc}")).json()["TaskStates"]["once"]["State"]
             == "dead"
     });
+    let once = &agent.get(&format!("/v1/allocation/{alloc}")).json()["TaskStates"]["once"];
+    assert!(
+        !once["StartedAt"].is_null(),
+        "a task that ran has started: {once}"
+    );
     let refused = |path: String| refusal(&agent, &path, None);
     assert_eq!(
         refused(exec_path(&alloc, "", &["/bin/sh"], false)),

@@ -441,10 +441,14 @@ impl Alloc {
                 let task = &mut record.tasks[index];
                 task.state = TaskStatus::Dead;
                 task.failed |= failed;
-                task.finished_at = Some(SystemTime::now());
+                let now = SystemTime::now();
+                task.finished_at = Some(now);
                 if let Outcome::Exited { code, signal, .. } = outcome {
                     task.exit_code = *code;
                     task.signal = *signal;
+                    // It ran, even if it ended before its executor could tell the agent
+                    // it had started (a task as short as `echo done`).
+                    task.started_at.get_or_insert(now);
                 }
             });
         }
