@@ -431,10 +431,9 @@ fn an_agent_from_a_replaced_binary_re_attaches_to_the_executors_of_the_old_one()
     );
 }
 
-#[test]
-fn an_executor_whose_directory_is_removed_stops_its_task() {
-    let temp = tempfile::tempdir().unwrap();
-    let data = temp.path();
+/// A counter task placed on an agent on `data` that was then killed: the allocation, the
+/// task's pid and its executor's, both still running.
+fn a_counter_left_by_a_killed_agent(data: &Path) -> (String, u32, u32) {
     let mut agent = Agent::start_in(data, &[]);
     let alloc = place(&agent, "count", COUNTER);
     wait_task_running(&agent, &alloc, "count");
@@ -443,6 +442,14 @@ fn an_executor_whose_directory_is_removed_stops_its_task() {
     agent.signal(rustix::process::Signal::KILL);
     agent.wait_exit();
     drop(agent);
+    (alloc, pid, executor)
+}
+
+#[test]
+fn an_executor_whose_directory_is_removed_stops_its_task() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path();
+    let (alloc, pid, executor) = a_counter_left_by_a_killed_agent(data);
     // Nobody could reach the executor any more (an operator removed the data dir, say).
     std::fs::remove_dir_all(data.join("alloc").join(&alloc)).unwrap();
     wait_until("the task and its executor to stop", || {
@@ -454,14 +461,7 @@ fn an_executor_whose_directory_is_removed_stops_its_task() {
 fn an_executor_the_state_does_not_name_is_adopted_not_run_twice() {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path();
-    let mut agent = Agent::start_in(data, &[]);
-    let alloc = place(&agent, "count", COUNTER);
-    wait_task_running(&agent, &alloc, "count");
-    let pid = task_pid(data, &alloc, "count");
-    let executor = parent(pid);
-    agent.signal(rustix::process::Signal::KILL);
-    agent.wait_exit();
-    drop(agent);
+    let (alloc, pid, executor) = a_counter_left_by_a_killed_agent(data);
     // What a kill between starting an executor and recording it leaves behind (here for every
     // task at once): a live executor that the state does not name.
     std::fs::remove_file(data.join("client/state.redb")).unwrap();
