@@ -92,9 +92,10 @@ fn to_the_ui(req: &Request) -> Response {
     let mut location = String::from("/ui/");
     if !req.query.is_empty() {
         location.push('?');
-        // Go's `hexEscapeNonASCII`: a header value stays ASCII.
+        // Go's `hexEscapeNonASCII`: a header value stays ASCII. Control bytes too: an HTTP
+        // parser never passes them, but the core trusts no host to have one.
         for byte in req.query.bytes() {
-            if byte.is_ascii() {
+            if byte.is_ascii() && !byte.is_ascii_control() {
                 location.push(byte as char);
             } else {
                 location.push_str(&format!("%{byte:02x}"));
@@ -217,6 +218,18 @@ mod tests {
         assert_eq!(
             query.body,
             b"<a href=\"/ui/?a=1&amp;b=%c3%a9\">Temporary Redirect</a>.\n\n"
+        );
+        // No host may smuggle a line break into the header (the fuzzer's find).
+        let req = Request {
+            query: "a\r\nSet-Cookie: x=1\x7f".into(),
+            ..req
+        };
+        let Action::Respond(query) = crate::handle(&host, &req) else {
+            panic!("not a response");
+        };
+        assert_eq!(
+            query.header("location"),
+            Some("/ui/?a%0d%0aSet-Cookie: x=1%7f")
         );
     }
 

@@ -4,9 +4,9 @@
 use arbitrary::{Arbitrary, Unstructured};
 use base64::Engine as _;
 use caravan_core::fake::{ALLOC, Fake, NODE};
+use caravan_core::fs::stream::{Step, Stream};
 use caravan_core::host::{ClientStatus, Host, Roles, Timestamp, Token};
 use caravan_core::http::{Action, Request, Response};
-use caravan_core::fs::stream::{Step, Stream};
 use serde_json::Value;
 
 /// The content of a file in the task's `secrets/` directory: no answer may contain it.
@@ -210,8 +210,7 @@ impl World {
                 name: "t".into(),
                 management,
                 policies,
-                create_time: Timestamp::default(),
-                expiration_time: None,
+                ..Token::default()
             };
             fake.tokens
                 .borrow_mut()
@@ -231,7 +230,10 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// Statuses the core may answer with.
 pub fn check_status(status: u16) {
     assert!(
-        matches!(status, 200 | 204 | 400 | 403 | 404 | 405 | 500 | 501),
+        matches!(
+            status,
+            200 | 204 | 301 | 307 | 400 | 403 | 404 | 405 | 409 | 500 | 501
+        ),
         "unexpected status {status}"
     );
 }
