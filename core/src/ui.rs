@@ -52,6 +52,7 @@ const ASSETS: &[Asset] = &[
     asset!("logs.js", JS),
     asset!("chart.js", JS),
     asset!("node.js", JS),
+    asset!("session.js", JS),
 ];
 
 /// Answer `path` (`/`, `/ui` or under `/ui/`, already cleaned).

@@ -4,6 +4,7 @@
 import { getJSON, query } from './api.js';
 import { Chart, every, percent } from './chart.js';
 import { badge, bytes, h, link, notice, table, when } from './dom.js';
+import { failure } from './session.js';
 
 const short = (id) => id.slice(0, 8);
 
@@ -31,7 +32,7 @@ export function allocationsView(ctx, view) {
         a.JobID, a.TaskGroup, a.Namespace, a.NodeName || short(a.NodeID || ''),
         badge(a.ClientStatus), taskList(a),
       ]), { class: 'allocs' }));
-  }, (err) => err && body.replaceChildren(notice(err.message)));
+  }, (err) => err && body.replaceChildren(failure(err)));
 }
 
 export function allocationView(ctx, view, id) {
@@ -63,11 +64,11 @@ export function allocationView(ctx, view, id) {
             link(['alloc', id, 'logs', name, type], type, { 'aria-label': `${name} ${type}` })))];
       }), { class: 'task-table' }),
     );
-  }, (err) => err && summary.replaceChildren(notice(err.message)));
+  }, (err) => err && summary.replaceChildren(failure(err)));
   every(ctx, 1, async () => {
     const usage = await getJSON(`/v1/client/allocation/${encodeURIComponent(id)}/stats`, { signal: ctx.signal });
     const r = usage.ResourceUsage || {};
     cpu.push(r.CpuStats?.Percent ?? 0, 0);
     memory.push(r.MemoryStats?.RSS ?? 0, 0);
-  }, (err) => chartError.replaceChildren(err ? notice(err.message) : ''));
+  }, (err) => chartError.replaceChildren(err ? failure(err) : ''));
 }

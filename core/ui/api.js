@@ -3,14 +3,35 @@
 
 const KEY = 'caravan.token';
 
-/** The ACL token of this tab (session storage: gone when the tab closes). */
+/**
+ * The ACL token: the tab's (session storage, gone when the tab closes), or the browser's
+ * (local storage) only when the reader asked to be remembered.
+ */
 export const token = {
-  get: () => sessionStorage.getItem(KEY) || '',
-  set(value) {
+  get: () => sessionStorage.getItem(KEY) || localStorage.getItem(KEY) || '',
+  remembered: () => Boolean(localStorage.getItem(KEY)),
+  set(value, remember = false) {
     if (value) sessionStorage.setItem(KEY, value);
     else sessionStorage.removeItem(KEY);
+    if (value && remember) localStorage.setItem(KEY, value);
+    else localStorage.removeItem(KEY);
   },
 };
+
+/**
+ * Whose token is in use: `{ acl: false }` when the agent runs without ACLs, else
+ * `{ acl: true, self }` with the token's `/v1/acl/token/self` (null when anonymous or refused,
+ * with `error` saying why).
+ */
+export async function whoAmI(signal) {
+  try {
+    return { acl: true, self: await getJSON('/v1/acl/token/self', { signal }) };
+  } catch (err) {
+    if (err.status === 400) return { acl: false };
+    if (err.status === 403) return { acl: true, self: null, error: err.text };
+    throw err;
+  }
+}
 
 /** A refused or failed request, with a sentence fit for the page. */
 export class ApiError extends Error {
@@ -26,7 +47,7 @@ function explain(status, text) {
   if (status === 403) {
     return token.get()
       ? `Permission denied${detail}: the ACL token in use may not do this.`
-      : `Permission denied${detail}: this needs an ACL token; enter one above.`;
+      : `Permission denied${detail}: this needs an ACL token; sign in with one.`;
   }
   if (status === 404) return `Not found: ${text || 'no such page or resource'}.`;
   if (status === 0) return `The agent could not be reached (${text}).`;

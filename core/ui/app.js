@@ -7,6 +7,7 @@ import { notice } from './dom.js';
 import { filesView } from './files.js';
 import { logsView } from './logs.js';
 import { nodeView } from './node.js';
+import { checkToken, signIn } from './session.js';
 
 const view = document.getElementById('view');
 const status = document.getElementById('status');
@@ -43,22 +44,36 @@ function render() {
 }
 
 const input = document.getElementById('token');
+const remember = document.getElementById('token-remember');
 input.value = token.get();
-document.getElementById('token-form').addEventListener('submit', (event) => {
+remember.checked = token.remembered();
+document.getElementById('token-form').addEventListener('submit', async (event) => {
   event.preventDefault();
-  token.set(input.value.trim());
-  status.textContent = token.get() ? 'Token set for this tab.' : 'No token: requests are anonymous.';
-  render();
+  if (!(await signIn(input.value.trim(), remember.checked))) input.value = token.get();
 });
 document.getElementById('token-clear').addEventListener('click', () => {
   input.value = '';
-  token.set('');
-  status.textContent = 'Token cleared: requests are anonymous.';
+  remember.checked = false;
+  signIn('', false);
+});
+// A sign-in from a view's own form: the header follows, and the view is drawn again.
+window.addEventListener('caravan:token', () => {
+  input.value = token.get();
+  remember.checked = token.remembered();
   render();
+});
+// The skip link moves focus; its fragment is not a view.
+document.querySelector('.skip').addEventListener('click', (event) => {
+  event.preventDefault();
+  view.focus();
 });
 window.addEventListener('hashchange', () => {
   status.textContent = '';
   render();
   view.focus({ preventScroll: true });
 });
-render();
+checkToken().then(() => {
+  input.value = token.get();
+  render();
+  document.body.dataset.ready = 'true';
+});

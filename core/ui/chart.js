@@ -74,7 +74,11 @@ export class Chart {
   }
 }
 
-/** Call `tick` now and every second until the view is left; errors go to `onError`. */
+/**
+ * Call `tick` now and every `seconds` until the view is left; errors go to `onError`. A
+ * refusal or a missing resource (403, 404) stops the polling: asking again will not change
+ * the answer (signing in re-renders the view).
+ */
 export function every(ctx, seconds, tick, onError) {
   let timer;
   const run = async () => {
@@ -84,6 +88,7 @@ export function every(ctx, seconds, tick, onError) {
     } catch (err) {
       if (err.name === 'AbortError') return;
       onError(err);
+      if (err.status === 403 || err.status === 404) return;
     }
     if (!ctx.signal.aborted) timer = setTimeout(run, seconds * 1000);
   };

@@ -4,6 +4,7 @@
 
 import { getJSON, query, request } from './api.js';
 import { bytes, h, link, notice, table, when } from './dom.js';
+import { failure } from './session.js';
 
 /** Text files up to this size are shown whole; bigger ones a window at a time. */
 const WHOLE = 256 * 1024;
@@ -70,7 +71,7 @@ export async function filesView(ctx, view, id, path) {
     body.replaceChildren(facts, pager, pre);
     await show(info.Size - WINDOW);
   } catch (err) {
-    if (err.name !== 'AbortError') body.replaceChildren(notice(err.message));
+    if (err.name !== 'AbortError') body.replaceChildren(failure(err));
   }
 }
 
@@ -85,6 +86,6 @@ async function download(path, name, body) {
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   } catch (err) {
-    body.prepend(notice(err.message));
+    body.prepend(failure(err));
   }
 }

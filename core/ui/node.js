@@ -4,6 +4,7 @@
 import { ApiError, getJSON, query, request } from './api.js';
 import { Chart, every, percent } from './chart.js';
 import { bytes, h, link, notice, table } from './dom.js';
+import { failure } from './session.js';
 
 export function nodeView(ctx, view, nodeId) {
   const picker = h('div');
@@ -36,13 +37,13 @@ export function nodeView(ctx, view, nodeId) {
     memory.push(s.Memory?.Used ?? 0, s.Memory?.Total ?? 0);
     facts.textContent = `${cpus.length} CPUs · up ${Math.floor((s.Uptime || 0) / 3600)} h`
       + (s.AllocDirStats ? ` · alloc dir ${s.AllocDirStats.UsedPercent.toFixed(1)} % used` : '');
-  }, (err) => chartError.replaceChildren(err ? notice(err.message) : ''));
+  }, (err) => chartError.replaceChildren(err ? failure(err) : ''));
 
   const load = async () => {
     try {
       showMeta(await getJSON(`/v1/client/metadata${nodeQuery()}`, { signal: ctx.signal }));
     } catch (err) {
-      if (err.name !== 'AbortError') meta.replaceChildren(notice(err.message));
+      if (err.name !== 'AbortError') meta.replaceChildren(failure(err));
     }
   };
 

@@ -14,6 +14,8 @@ import pytest
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 # How long a test waits for a state: a guard against a stuck agent or browser, not a
@@ -175,3 +177,31 @@ def shoot(browser, name):
     if target:
         os.makedirs(target, exist_ok=True)
         browser.driver.save_screenshot(os.path.join(target, f"{name}.png"))
+
+
+def css(selector):
+    return (By.CSS_SELECTOR, selector)
+
+
+def text_of(browser, selector):
+    return browser.driver.find_element(By.CSS_SELECTOR, selector).text
+
+
+def open_ui(browser, agent, fragment="#/"):
+    """Load the page afresh (a new fragment alone would not reload it) and wait for its start."""
+    browser.driver.get("about:blank")
+    browser.driver.get(f"{agent.url}/ui/{fragment}")
+    browser.wait(EC.presence_of_element_located(css("body[data-ready]")))
+
+
+def use_token(browser, secret):
+    field = browser.driver.find_element(By.ID, "token")
+    field.clear()
+    if secret:
+        field.send_keys(secret)
+    browser.driver.find_element(By.CSS_SELECTOR, "#token-form button[type=submit]").click()
+
+
+def samples(browser, index):
+    charts = browser.driver.find_elements(By.CSS_SELECTOR, "figure.chart")
+    return int(charts[index].get_attribute("data-samples")) if len(charts) > index else 0

@@ -7,33 +7,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from conftest import MANAGEMENT, READER, REFUSED, Agent, shoot
-
-
-def css(selector):
-    return (By.CSS_SELECTOR, selector)
-
-
-def text_of(browser, selector):
-    return browser.driver.find_element(By.CSS_SELECTOR, selector).text
-
-
-def open_ui(browser, agent, fragment="#/"):
-    browser.driver.get(f"{agent.url}/ui/{fragment}")
-    browser.wait(EC.presence_of_element_located(css("header nav")))
-
-
-def use_token(browser, secret):
-    field = browser.driver.find_element(By.ID, "token")
-    field.clear()
-    if secret:
-        field.send_keys(secret)
-    browser.driver.find_element(By.CSS_SELECTOR, "#token-form button[type=submit]").click()
-
-
-def samples(browser, index):
-    charts = browser.driver.find_elements(By.CSS_SELECTOR, "figure.chart")
-    return int(charts[index].get_attribute("data-samples")) if len(charts) > index else 0
+from conftest import MANAGEMENT, READER, REFUSED, Agent, css, open_ui, samples, shoot, text_of, use_token
 
 
 # --- the document itself -------------------------------------------------------------------
