@@ -439,7 +439,7 @@ fn host_name() -> String {
 /// each file: a watch on a file dies with the first atomic rename.
 fn watch_specs(registry: Arc<Registry>) -> Result<notify::RecommendedWatcher> {
     let dir = registry.specs_dir().to_path_buf();
-    crate::util::dirwatch::watch_dir(&dir, false, SPECS_DEBOUNCE, "specs-watcher", move || {
+    crate::util::watch::watch_dir(&dir, false, SPECS_DEBOUNCE, "specs-watcher", move || {
         registry.reconcile()
     })
 }
@@ -453,5 +453,5 @@ fn watch_acl(runtime: Arc<Runtime>) -> Result<notify::RecommendedWatcher> {
             .reload(|name, text| runtime.compile_policy(name, text));
     };
     reload();
-    crate::util::dirwatch::watch_dir(&dir, true, ACL_DEBOUNCE, "acl-watcher", reload)
+    crate::util::watch::watch_dir(&dir, true, ACL_DEBOUNCE, "acl-watcher", reload)
 }

@@ -111,56 +111,18 @@ impl Tls {
         })
     }
 
-    /// Reload whenever the certificate, key or CA file changes. Their directories are
-    /// watched, not the files (a watch on a file dies with the first atomic rename over
-    /// it), and only events naming one of the files count.
+    /// Reload whenever the certificate, key or CA file changes.
     pub fn watch(self: &Arc<Self>) -> Result<notify::RecommendedWatcher> {
-        use notify::Watcher;
         let files = [
             Some(&self.settings.cert_file),
             Some(&self.settings.key_file),
             self.settings.ca_file.as_ref(),
         ];
-        let files: Vec<PathBuf> = files
-            .into_iter()
-            .flatten()
-            .map(std::path::absolute)
-            .collect::<Result<_, _>>()?;
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        for file in &files {
-            let dir = file
-                .parent()
-                .map(Path::to_path_buf)
-                .with_context(|| format!("{} has no parent directory", file.display()))?;
-            if !dirs.contains(&dir) {
-                dirs.push(dir);
-            }
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let mut watcher =
-            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                let Ok(event) = event else { return };
-                if crate::util::dirwatch::changes_something(&event.kind)
-                    && event.paths.iter().any(|p| files.contains(p))
-                {
-                    let _ = tx.send(());
-                }
-            })?;
-        for dir in &dirs {
-            watcher
-                .watch(dir, notify::RecursiveMode::NonRecursive)
-                .with_context(|| format!("failed to watch {}", dir.display()))?;
-        }
+        let files: Vec<&Path> = files.into_iter().flatten().map(PathBuf::as_path).collect();
         let tls = self.clone();
-        std::thread::Builder::new()
-            .name("tls-watcher".into())
-            .spawn(move || {
-                while rx.recv().is_ok() {
-                    while rx.recv_timeout(SETTLE).is_ok() {}
-                    tls.reload("file change");
-                }
-            })?;
-        Ok(watcher)
+        crate::util::watch::watch_files(&files, SETTLE, "tls-watcher", move || {
+            tls.reload("file change")
+        })
     }
 }
 

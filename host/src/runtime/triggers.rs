@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
-use notify::{RecursiveMode, Watcher};
 
 use crate::runtime::{DEFAULT_CORE, MAX_CORE_SIZE, Runtime, Trigger};
 
@@ -45,50 +43,12 @@ impl CoreSource {
     }
 }
 
-/// Swap to the core file whenever it changes. The parent directory is watched, not the
-/// file: a watch on a file dies with the first atomic rename over it.
+/// Swap to the core file whenever it changes.
 pub fn watch_file(runtime: Arc<Runtime>, path: &Path) -> Result<notify::RecommendedWatcher> {
-    let dir = path
-        .parent()
-        .context("the core file has no parent directory")?
-        .to_path_buf();
-    let name = path
-        .file_name()
-        .context("the core path names no file")?
-        .to_os_string();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let Ok(event) = event else { return };
-        if changes_content(&event.kind) && event.paths.iter().any(|p| p.file_name() == Some(&name))
-        {
-            let _ = tx.send(());
-        }
-    })?;
-    watcher
-        .watch(&dir, RecursiveMode::NonRecursive)
-        .with_context(|| format!("failed to watch {}", dir.display()))?;
     let source = CoreSource::File(path.to_path_buf());
-    std::thread::Builder::new()
-        .name("core-watcher".into())
-        .spawn(move || {
-            while rx.recv().is_ok() {
-                while rx.recv_timeout(DEBOUNCE).is_ok() {}
-                reload(&runtime, &source, Trigger::File);
-            }
-        })?;
-    Ok(watcher)
-}
-
-/// Reads, opens and attribute changes (ours included: the swap reads the file) are not
-/// new content; writes, creations and renames are.
-fn changes_content(kind: &EventKind) -> bool {
-    match kind {
-        EventKind::Create(_) => true,
-        EventKind::Modify(ModifyKind::Metadata(_)) => false,
-        EventKind::Modify(_) => true,
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-        _ => false,
-    }
+    crate::util::watch::watch_files(&[path], DEBOUNCE, "core-watcher", move || {
+        reload(&runtime, &source, Trigger::File)
+    })
 }
 
 /// Read the source and swap to it; the swap logs its outcome.

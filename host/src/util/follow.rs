@@ -14,8 +14,8 @@ use anyhow::{Context, Result};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::Notify;
 
-use crate::util::dirwatch::changes_something;
 use crate::util::lock;
+use crate::util::watch::changes_content;
 
 /// The daemon's one watcher and who listens to what.
 pub struct Follower {
@@ -58,7 +58,7 @@ impl Follower {
         let events = state.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             if let Ok(event) = event
-                && changes_something(&event.kind)
+                && changes_content(&event.kind)
             {
                 wake(&events, &event.paths);
             }

@@ -1,6 +1,5 @@
 //! Small helpers every room may use; nothing here knows about the API or the core.
 
-pub mod dirwatch;
 pub mod disk;
 pub mod duration;
 pub mod follow;
@@ -9,6 +8,7 @@ pub mod logging;
 pub mod open_files;
 pub mod testing;
 pub mod time;
+pub mod watch;
 
 use std::sync::{Mutex, MutexGuard};
 
