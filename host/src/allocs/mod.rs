@@ -34,7 +34,7 @@ use anyhow::{Context, Result};
 
 use crate::store::StateStore;
 use procstats::{TaskSample, TaskStats};
-use supervisor::{Alloc, Runner, Shared};
+use supervisor::{Alloc, AllocsContext, Runner};
 use sync::{Allocs, SpecFiles};
 use tasks::TaskControl;
 
@@ -69,7 +69,7 @@ const REATTACH_WAIT: Duration = Duration::from_secs(30);
 /// The allocations of this node, their directories, processes and persisted records.
 pub struct Registry {
     specs_dir: PathBuf,
-    shared: Arc<Shared>,
+    shared: Arc<AllocsContext>,
     allocs: Mutex<Allocs>,
 }
 
@@ -95,7 +95,7 @@ impl Registry {
             .collect();
         let registry = Self {
             specs_dir: specs_dir.to_path_buf(),
-            shared: Arc::new(Shared {
+            shared: Arc::new(AllocsContext {
                 alloc_root,
                 state,
                 usage: TaskStats::start(stats_interval),

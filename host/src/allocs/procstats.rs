@@ -137,11 +137,13 @@ fn memory(pid: u32) -> (u64, u64) {
 /// Handle on the background task sampler; dropping it stops the thread.
 #[derive(Debug)]
 pub struct TaskStats {
-    shared: Arc<Shared>,
+    shared: Arc<TaskSampling>,
 }
 
+/// What the handle and the sampler thread share: the tasks to sample and their latest
+/// samples, and the condvar that wakes the thread when a task starts or the handle drops.
 #[derive(Debug, Default)]
-struct Shared {
+struct TaskSampling {
     state: Mutex<State>,
     wake: Condvar,
 }
@@ -155,14 +157,14 @@ struct State {
     stop: bool,
 }
 
-fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+fn lock(shared: &TaskSampling) -> MutexGuard<'_, State> {
     crate::util::lock(&shared.state)
 }
 
 impl TaskStats {
     /// Start sampling every `interval` (at least 10 ms).
     pub fn start(interval: Duration) -> Self {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(TaskSampling::default());
         let thread_shared = shared.clone();
         let interval = interval.max(Duration::from_millis(10));
         let spawned = std::thread::Builder::new()
@@ -209,7 +211,7 @@ impl Drop for TaskStats {
     }
 }
 
-fn run(shared: &Shared, interval: Duration) {
+fn run(shared: &TaskSampling, interval: Duration) {
     let mut sampler = Sampler::new();
     let mut state = lock(shared);
     loop {

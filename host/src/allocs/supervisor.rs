@@ -22,8 +22,9 @@ use crate::store::StateStore;
 /// How long a restart request waits for the runs it ends (below the core's call deadline).
 const RESTART_WAIT: Duration = Duration::from_secs(20);
 
-/// What every allocation's threads need.
-pub(super) struct Shared {
+/// What the agent gives every allocation's threads: where allocations live, the state
+/// store, the usage sampler, the shutdown flag, the base environment and where tasks run.
+pub(super) struct AllocsContext {
     pub alloc_root: PathBuf,
     pub state: Arc<StateStore>,
     pub usage: TaskStats,
@@ -44,7 +45,7 @@ pub(super) enum Runner {
     InProcess,
 }
 
-impl Shared {
+impl AllocsContext {
     pub(super) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
     }
@@ -69,7 +70,7 @@ pub(super) struct Live {
 
 impl Alloc {
     /// Create Nomad's alloc-dir layout for a spec and persist a fresh record for it.
-    pub(super) fn place(shared: &Shared, spec: &AllocSpec) -> Result<Arc<Self>> {
+    pub(super) fn place(shared: &AllocsContext, spec: &AllocSpec) -> Result<Arc<Self>> {
         layout::create(&layout::alloc_dir(&shared.alloc_root, &spec.id), spec)?;
         let record = AllocRecord::pending(spec);
         persist::persist(&shared.state, &record);
@@ -122,7 +123,11 @@ impl Alloc {
 
     /// Start a supervisor thread for each task not over yet. With `previous` (the
     /// allocation this one replaces), tasks start only once all of its tasks are over.
-    pub(super) fn start(self: &Arc<Self>, shared: &Arc<Shared>, previous: Option<Arc<Alloc>>) {
+    pub(super) fn start(
+        self: &Arc<Self>,
+        shared: &Arc<AllocsContext>,
+        previous: Option<Arc<Alloc>>,
+    ) {
         for (index, control) in self.tasks.iter().enumerate() {
             if control.is_done() {
                 continue;
@@ -143,7 +148,7 @@ impl Alloc {
 
     /// Stop the allocation: no task starts any more, running ones get SIGTERM now and
     /// SIGKILL after their kill timeout (on a thread, so the caller does not wait).
-    pub(super) fn stop(self: &Arc<Self>, shared: &Arc<Shared>) {
+    pub(super) fn stop(self: &Arc<Self>, shared: &Arc<AllocsContext>) {
         {
             let mut live = self.live();
             if live.stopping {
@@ -173,7 +178,12 @@ impl Alloc {
     }
 
     /// Apply a change to the record, derive the client status, and persist the result.
-    fn update(&self, shared: &Shared, live: &mut Live, change: impl FnOnce(&mut AllocRecord)) {
+    fn update(
+        &self,
+        shared: &AllocsContext,
+        live: &mut Live,
+        change: impl FnOnce(&mut AllocRecord),
+    ) {
         if shared.is_shutting_down() {
             return;
         }
@@ -189,7 +199,12 @@ impl Alloc {
     }
 
     /// One task's whole life, on its own thread.
-    fn supervise(self: &Arc<Self>, shared: &Arc<Shared>, index: usize, previous: Option<&Alloc>) {
+    fn supervise(
+        self: &Arc<Self>,
+        shared: &Arc<AllocsContext>,
+        index: usize,
+        previous: Option<&Alloc>,
+    ) {
         if let Some(previous) = previous {
             for task in &previous.tasks {
                 while !task.wait_done(Duration::from_secs(60)) {}
@@ -242,7 +257,12 @@ impl Alloc {
 
     /// One run of task `index`, from its start (or, with `resume`, from re-attaching to the
     /// executor that runs it) to its leader's exit.
-    fn run_once(self: &Arc<Self>, shared: &Arc<Shared>, index: usize, resume: bool) -> Outcome {
+    fn run_once(
+        self: &Arc<Self>,
+        shared: &Arc<AllocsContext>,
+        index: usize,
+        resume: bool,
+    ) -> Outcome {
         let spec = &self.spec.tasks[index];
         let id = &self.spec.id;
         let launch = self.launch(shared, index);
@@ -374,7 +394,7 @@ impl Alloc {
     /// working directory, if the task runs.
     pub(super) fn exec_target(
         &self,
-        shared: &Shared,
+        shared: &AllocsContext,
         name: &str,
     ) -> Result<super::exec::ExecTarget, LifecycleError> {
         let index = self.targets(Some(name))?[0];
@@ -410,7 +430,7 @@ impl Alloc {
 
     /// Record how a task ended, stop its siblings if it failed (as Nomad does), and mark
     /// it over.
-    fn finish_task(self: &Arc<Self>, shared: &Arc<Shared>, index: usize, outcome: &Outcome) {
+    fn finish_task(self: &Arc<Self>, shared: &Arc<AllocsContext>, index: usize, outcome: &Outcome) {
         let label = task_label(&self.spec, index);
         let failed = match outcome {
             Outcome::NotStarted => false,
@@ -475,7 +495,7 @@ impl Alloc {
 
     /// The process to start for task `index`: Nomad's task environment, the task dir as
     /// working directory, logs per its `LogConfig`.
-    fn launch(&self, shared: &Shared, index: usize) -> Launch {
+    fn launch(&self, shared: &AllocsContext, index: usize) -> Launch {
         let spec = &self.spec;
         let task = &spec.tasks[index];
         let alloc_dir = layout::alloc_dir(&shared.alloc_root, &spec.id);

@@ -10,7 +10,7 @@ use super::layout;
 use super::persist;
 use super::record::CollectError;
 use super::spec::{AllocSpec, read_spec};
-use super::supervisor::{Alloc, Shared};
+use super::supervisor::{Alloc, AllocsContext};
 
 /// The allocations of this node, locked together so that placing and collecting see one
 /// consistent picture.
@@ -72,7 +72,7 @@ impl SpecFiles {
 
 impl Allocs {
     /// Bring the allocations in line with what the specs directory holds.
-    pub(super) fn reconcile(&mut self, shared: &Arc<Shared>, found: SpecFiles) {
+    pub(super) fn reconcile(&mut self, shared: &Arc<AllocsContext>, found: SpecFiles) {
         let specs = found.specs;
         let mut files = found.files;
         let mut held = BTreeSet::new();
@@ -148,7 +148,7 @@ impl Allocs {
     /// leaving a tombstone while its spec file stays.
     pub(super) fn forget(
         &mut self,
-        shared: &Shared,
+        shared: &AllocsContext,
         id: &str,
         alloc: &Arc<Alloc>,
     ) -> Result<(), CollectError> {
