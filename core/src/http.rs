@@ -111,6 +111,24 @@ pub struct StreamStart<B> {
     pub body: B,
 }
 
+impl<B> StreamStart<B> {
+    /// A 200 stream of `content_type`, with the headers that keep reverse proxies from
+    /// holding it back (nginx buffers a response unless told `X-Accel-Buffering: no`, others
+    /// cache without `Cache-Control: no-cache`; hashicorp/nomad#14056): every streamed
+    /// answer starts here.
+    pub fn ok(content_type: &str, body: B) -> Self {
+        Self {
+            status: 200,
+            headers: vec![
+                ("Content-Type".into(), content_type.into()),
+                ("Cache-Control".into(), "no-cache".into()),
+                ("X-Accel-Buffering".into(), "no".into()),
+            ],
+            body,
+        }
+    }
+}
+
 /// How the host answers a request; `B` is the body of a streamed answer.
 pub enum Action<B> {
     Respond(Response),

@@ -480,11 +480,7 @@ fn fs_dispatch<H: Host>(
             } else {
                 "application/json"
             };
-            Ok(Action::Stream(StreamStart {
-                status: 200,
-                headers: vec![("Content-Type".into(), content_type.into())],
-                body,
-            }))
+            Ok(Action::Stream(StreamStart::ok(content_type, body)))
         }
     }
 }

@@ -53,7 +53,14 @@ fn main() {
     let mut task_runs = Vec::new();
     for _ in 0..RUNS {
         let dir = tempfile::tempdir().unwrap();
-        let mut rotator = Rotator::open(dir.path(), "bench.stdout", 3, FILE_SIZE).unwrap();
+        let mut rotator = Rotator::open(
+            dir.path(),
+            &dir.path().join("idx"),
+            "bench.stdout",
+            3,
+            FILE_SIZE,
+        )
+        .unwrap();
         let started = Instant::now();
         for chunk in data.chunks(logmon::PUMP_CHUNK) {
             rotator.write(chunk).unwrap();
@@ -61,7 +68,14 @@ fn main() {
         rotator_runs.push(started.elapsed());
 
         let dir = tempfile::tempdir().unwrap();
-        let mut rotator = Rotator::open(dir.path(), "bench.stdout", 3, FILE_SIZE).unwrap();
+        let mut rotator = Rotator::open(
+            dir.path(),
+            &dir.path().join("idx"),
+            "bench.stdout",
+            3,
+            FILE_SIZE,
+        )
+        .unwrap();
         let (reader, mut writer) = std::io::pipe().unwrap();
         let data = &data;
         let started = Instant::now();
@@ -83,6 +97,7 @@ fn main() {
             dir: dir.path().to_path_buf(),
             logs: Some(LogTarget {
                 dir: dir.path().to_path_buf(),
+                index_dir: dir.path().join("idx"),
                 task: "bench".into(),
                 max_files: 3,
                 max_file_size: FILE_SIZE,

@@ -91,11 +91,17 @@ fn every_endpoint_answers_with_nomad_shaped_json() {
     wait_for_demo_output(&agent);
     let ls = agent.get(&format!("/v1/client/fs/ls/{a}?path=/alloc/logs"));
     assert_eq!(ls.status, 200);
-    // First the directory of arrival-time indexes (see docs/compatibility.md), then the logs.
-    let index = &ls.json()[0];
-    assert_eq!(index["Name"], ".index");
-    assert_eq!(index["IsDir"], true);
-    let first = &ls.json()[1];
+    // Log files only: the arrival-time indexes are in the task's private/ (docs/compatibility.md).
+    assert!(
+        ls.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["IsDir"] == false),
+        "{}",
+        ls.text()
+    );
+    let first = &ls.json()[0];
     assert_eq!(first["Name"], "demo.stderr.0");
     assert!(
         ls.text()

@@ -183,6 +183,9 @@ fn follow_streams_are_relayed_live() {
         &[],
     );
     assert_eq!(stream.status, 200);
+    // What keeps a reverse proxy from buffering it (hashicorp/nomad#14056), relayed too.
+    assert_eq!(stream.header("x-accel-buffering"), Some("no"));
+    assert_eq!(stream.header("cache-control"), Some("no-cache"));
     // The first frame relayed (heartbeats may come before it on a slow machine).
     stream.read_until("the first frame", |body| {
         String::from_utf8_lossy(body).contains("Zmlyc3QK")

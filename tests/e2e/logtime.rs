@@ -254,9 +254,31 @@ fn logs_by_time_across_a_rotation_and_a_restart() {
         on_disk(&agent, &id, "stderr")
     );
 
+    // The indexes are out of every fs route's sight: alloc/logs holds log files only.
+    let ls = agent.get(&format!("/v1/client/fs/ls/{id}?path=alloc/logs"));
+    assert!(
+        ls.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["IsDir"] == false && f["Name"].as_str().unwrap().starts_with(TASK)),
+        "{}",
+        ls.text()
+    );
+    // An index where agents before issue 30 kept it (alloc/logs/.index) is still read.
+    let alloc_dir = data.parent().unwrap().parent().unwrap();
+    let index_dir = alloc_dir.join(TASK).join("private/logindex");
+    let legacy_dir = alloc_dir.join("alloc/logs/.index");
+    let name = format!("{TASK}.stdout.0.idx");
+    std::fs::create_dir(&legacy_dir).unwrap();
+    std::fs::rename(index_dir.join(&name), legacy_dir.join(&name)).unwrap();
+    assert_eq!(
+        timed(&agent, &id, "stdout"),
+        out,
+        "the times of an index in the legacy place"
+    );
     // A log file without an index (written before indexes existed) serves without times.
-    let index_dir = data.parent().unwrap().join("logs/.index");
-    std::fs::remove_file(index_dir.join(format!("{TASK}.stdout.0.idx"))).unwrap();
+    std::fs::remove_file(legacy_dir.join(&name)).unwrap();
     let text = logs(&agent, &id, "type=stdout&plain=true&timestamps=true");
     let first = text.lines().next().unwrap();
     assert!(first.starts_with("out 0 "), "{first}");

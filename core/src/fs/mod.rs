@@ -150,12 +150,11 @@ pub fn stream<H: Host>(
         shown: given.to_string(),
         inode: info.inode,
     };
-    Ok(Action::Stream(StreamStart {
-        status: 200,
-        // Nomad sets no type here and Go sniffs the first frame as text.
-        headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
-        body: Stream::new(alloc_id.to_string(), source, start, follow, false),
-    }))
+    // Nomad sets no type here and Go sniffs the first frame as text.
+    Ok(Action::Stream(StreamStart::ok(
+        "text/plain; charset=utf-8",
+        Stream::new(alloc_id.to_string(), source, start, follow, false),
+    )))
 }
 
 /// Validate and sniff through the host, then let the host copy the bytes itself.

@@ -23,6 +23,12 @@ pub(super) fn logs_dir(alloc_dir: &Path) -> PathBuf {
     alloc_dir.join("alloc/logs")
 }
 
+/// Where a task's log files' arrival times go: in its `private/`, which no fs route reads
+/// (`logindex`).
+pub(super) fn log_index_dir(task_dir: &Path) -> PathBuf {
+    task_dir.join("private").join(super::logindex::INDEX_DIR)
+}
+
 /// A task's own directory, its working directory.
 pub(super) fn task_dir(alloc_dir: &Path, task: &str) -> PathBuf {
     alloc_dir.join(task)

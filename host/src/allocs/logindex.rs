@@ -1,10 +1,12 @@
 //! When each part of a task's log arrived: an index beside every log file, written by
 //! logmon as it writes, read for `fs/logs?since=…&until=…&timestamps=true&type=all`.
 //!
-//! `alloc/logs/<task>.<type>.<N>` has its index in `alloc/logs/.index/<task>.<type>.<N>.idx`.
-//! A directory, so the core's log-file listing (which skips directories and would refuse
-//! a non-numeric suffix such as `.0.idx`) never sees an index, and `fs/ls alloc/logs` shows
-//! one extra entry, `.index/`, instead of one per log file.
+//! `alloc/logs/<task>.<type>.<N>` has its index in
+//! `<task>/private/logindex/<task>.<type>.<N>.idx`: out of every fs route's sight (`fs/ls
+//! alloc/logs` lists log files only, as Nomad's; reads under `private/` are refused), and
+//! collected with the allocation directory. Agents before 0.1 (issue 30) wrote it to
+//! `alloc/logs/.index/`: readers look there too ([`index_paths`]), and the next run of the
+//! task moves those indexes over ([`migrate`]), so an upgraded agent keeps every time.
 //!
 //! The format is fixed-size, so a crash can only leave a torn last record, which readers
 //! ignore:
@@ -28,8 +30,10 @@ use std::path::Path;
 
 use rustix::fs::{Mode, OFlags};
 
-/// The directory of indexes, inside the logs directory.
-pub const INDEX_DIR: &str = ".index";
+/// The directory of indexes, inside a task's `private/`.
+pub const INDEX_DIR: &str = "logindex";
+/// Where agents before issue 30 kept them, inside the logs directory.
+pub const LEGACY_DIR: &str = ".index";
 const MAGIC: &[u8; 8] = b"CRVNLOGT";
 const VERSION: u32 = 1;
 const HEADER: u64 = 16;
@@ -39,16 +43,30 @@ pub const MAX_RECORDS: u64 = 65_536;
 /// Records read from the file at once.
 const BATCH: u64 = 1024;
 
-/// The index of a log file, relative to the allocation directory, for a log file's path
-/// there (`alloc/logs/<name>`); `None` for anything else.
-pub fn index_path(log_path: &str) -> Option<String> {
-    let name = log_path
+/// Where a log file's index may be, relative to the allocation directory, for a log
+/// file's path there (`alloc/logs/<task>.<type>.<N>` of one of `tasks`): its own task's
+/// `private/logindex/`, then the legacy `alloc/logs/.index/`. Empty for anything else.
+pub fn index_paths(log_path: &str, tasks: &[String]) -> Vec<String> {
+    let Some(name) = log_path
         .trim_start_matches('/')
-        .strip_prefix("alloc/logs/")?;
-    if name.is_empty() || name.contains('/') || name.starts_with('.') {
-        return None;
+        .strip_prefix("alloc/logs/")
+        .filter(|n| !n.is_empty() && !n.contains('/') && !n.starts_with('.'))
+    else {
+        return Vec::new();
+    };
+    let task = name
+        .rsplit_once('.')
+        .filter(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|(base, _)| {
+            base.strip_suffix(".stdout")
+                .or_else(|| base.strip_suffix(".stderr"))
+        })
+        .filter(|task| tasks.iter().any(|t| t == task));
+    let legacy = format!("alloc/logs/{LEGACY_DIR}/{name}.idx");
+    match task {
+        Some(task) => vec![format!("{task}/private/{INDEX_DIR}/{name}.idx"), legacy],
+        None => vec![legacy],
     }
-    Some(format!("alloc/logs/{INDEX_DIR}/{name}.idx"))
 }
 
 /// The index file's name for log file `<base>.<index>`.
@@ -66,16 +84,16 @@ pub struct IndexWriter {
 }
 
 impl IndexWriter {
-    /// Start the index of the (new, empty) log file `<dir>/<base>.<index>`, replacing any
-    /// stale index of that name. Symlinks are never followed: tasks can write to the logs
-    /// directory.
-    pub fn create(dir: &Path, base: &str, index: u64) -> Self {
-        let file = match open_index(dir, &file_name(base, index)) {
+    /// Start the index of the (new, empty) log file `<base>.<index>` in `index_dir`,
+    /// replacing any stale index of that name. Symlinks are never followed: tasks can write
+    /// to their own directory.
+    pub fn create(index_dir: &Path, base: &str, index: u64) -> Self {
+        let file = match open_index(index_dir, &file_name(base, index)) {
             Ok(file) => Some(file),
             Err(err) => {
                 tracing::warn!(
                     "no arrival times for {base}.{index} in {}: {err}",
-                    dir.display()
+                    index_dir.display()
                 );
                 None
             }
@@ -110,15 +128,14 @@ impl IndexWriter {
     }
 }
 
-/// Create `<dir>/.index/<name>` afresh with its header.
-fn open_index(dir: &Path, name: &str) -> io::Result<File> {
-    let index_dir = dir.join(INDEX_DIR);
-    match rustix::fs::mkdir(&index_dir, Mode::from_raw_mode(0o755)) {
+/// Create `<index_dir>/<name>` afresh with its header.
+fn open_index(index_dir: &Path, name: &str) -> io::Result<File> {
+    match rustix::fs::mkdir(index_dir, Mode::from_raw_mode(0o755)) {
         Ok(()) | Err(rustix::io::Errno::EXIST) => {}
         Err(err) => return Err(err.into()),
     }
     let dir_fd = rustix::fs::open(
-        &index_dir,
+        index_dir,
         OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDONLY,
         Mode::empty(),
     )?;
@@ -146,25 +163,11 @@ fn open_index(dir: &Path, name: &str) -> io::Result<File> {
     Ok(file)
 }
 
-/// Remove the indexes of `<base>.<N>` for every `N` in `gone`, and any left below the
-/// lowest kept index `keep_from` (e.g. by a crash between removing a log and its index).
-pub fn purge(dir: &Path, base: &str, keep_from: u64) {
-    let index_dir = dir.join(INDEX_DIR);
-    let Ok(entries) = std::fs::read_dir(&index_dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(n) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(base))
-            .and_then(|n| n.strip_prefix('.'))
-            .and_then(|n| n.strip_suffix(".idx"))
-            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|n| n.parse::<u64>().ok())
-        else {
-            continue;
-        };
+/// Remove the indexes of `<base>.<N>` in `index_dir` below the lowest kept log file
+/// `keep_from`: they go with their files (and any a crash left between removing a log and
+/// its index).
+pub fn purge(index_dir: &Path, base: &str, keep_from: u64) {
+    for (n, name) in indexes(index_dir, base) {
         if n < keep_from
             && let Err(err) = std::fs::remove_file(index_dir.join(&name))
             && err.kind() != io::ErrorKind::NotFound
@@ -172,6 +175,50 @@ pub fn purge(dir: &Path, base: &str, keep_from: u64) {
             tracing::warn!("failed to remove an old log index: {err}");
         }
     }
+}
+
+/// Move `<base>.<N>.idx` from the legacy `<logs_dir>/.index/` into `index_dir`, then remove
+/// the legacy directory once it is empty. Called when a run starts: no writer of `base`
+/// is left then (a running executor of an older agent writes only its own run's files).
+/// Best effort: an index left behind is still read from where it is.
+pub fn migrate(logs_dir: &Path, index_dir: &Path, base: &str) {
+    let legacy = logs_dir.join(LEGACY_DIR);
+    let found = indexes(&legacy, base);
+    if found.is_empty() {
+        return;
+    }
+    if let Err(err) = std::fs::create_dir_all(index_dir) {
+        tracing::warn!("failed to create {}: {err}", index_dir.display());
+        return;
+    }
+    for (_, name) in found {
+        if let Err(err) = std::fs::rename(legacy.join(&name), index_dir.join(&name)) {
+            tracing::warn!("failed to move a log index out of alloc/logs: {err}");
+        }
+    }
+    // Fails while another task's indexes are still there: the last one removes it.
+    let _ = std::fs::remove_dir(&legacy);
+}
+
+/// The indexes of `<base>.<N>` in `dir`: `(N, file name)`.
+fn indexes(dir: &Path, base: &str) -> Vec<(u64, std::ffi::OsString)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name();
+            let n = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(base))
+                .and_then(|n| n.strip_prefix('.'))
+                .and_then(|n| n.strip_suffix(".idx"))
+                .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|n| n.parse::<u64>().ok())?;
+            Some((n, name))
+        })
+        .collect()
 }
 
 /// The records covering bytes `from..to` of the log file: the last at or before `from`,
@@ -238,18 +285,60 @@ mod tests {
     use super::*;
 
     fn open(dir: &Path, name: &str) -> File {
-        File::open(dir.join(INDEX_DIR).join(name)).unwrap()
+        File::open(dir.join(name)).unwrap()
     }
 
     #[test]
-    fn index_paths_are_beside_log_files_only() {
+    fn index_paths_are_in_the_tasks_private_dir_then_the_legacy_one() {
+        let tasks = ["web".to_string(), "a.b".to_string()];
         assert_eq!(
-            index_path("alloc/logs/web.stdout.3").as_deref(),
-            Some("alloc/logs/.index/web.stdout.3.idx")
+            index_paths("alloc/logs/web.stdout.3", &tasks),
+            [
+                "web/private/logindex/web.stdout.3.idx",
+                "alloc/logs/.index/web.stdout.3.idx"
+            ]
         );
-        assert_eq!(index_path("alloc/data/x"), None);
-        assert_eq!(index_path("alloc/logs/a/b"), None);
-        assert_eq!(index_path("alloc/logs/.index"), None);
+        assert_eq!(
+            index_paths("/alloc/logs/a.b.stderr.0", &tasks)[0],
+            "a.b/private/logindex/a.b.stderr.0.idx"
+        );
+        // Not a task of this allocation: only where an old agent may have put it.
+        assert_eq!(
+            index_paths("alloc/logs/db.stdout.0", &tasks),
+            ["alloc/logs/.index/db.stdout.0.idx"]
+        );
+        assert!(index_paths("alloc/data/x", &tasks).is_empty());
+        assert!(index_paths("alloc/logs/a/b", &tasks).is_empty());
+        assert!(index_paths("alloc/logs/.index", &tasks).is_empty());
+    }
+
+    #[test]
+    fn legacy_indexes_move_to_the_new_dir_and_the_old_dir_goes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let logs = tmp.path().join("logs");
+        let legacy = logs.join(LEGACY_DIR);
+        let new = tmp.path().join("web/private").join(INDEX_DIR);
+        std::fs::create_dir_all(&legacy).unwrap();
+        for name in ["web.stdout.0.idx", "web.stdout.1.idx", "db.stdout.0.idx"] {
+            std::fs::write(legacy.join(name), name).unwrap();
+        }
+        migrate(&logs, &new, "web.stdout");
+        assert_eq!(
+            std::fs::read(new.join("web.stdout.1.idx")).unwrap(),
+            b"web.stdout.1.idx"
+        );
+        assert!(new.join("web.stdout.0.idx").exists());
+        // Another task's index stays until its own next run, and the directory with it.
+        assert!(legacy.join("db.stdout.0.idx").exists());
+        migrate(
+            &logs,
+            &tmp.path().join("db/private").join(INDEX_DIR),
+            "db.stdout",
+        );
+        assert!(!legacy.exists());
+        // Nothing to move: nothing created.
+        migrate(&logs, &tmp.path().join("x"), "web.stdout");
+        assert!(!tmp.path().join("x").exists());
     }
 
     #[test]
@@ -272,7 +361,7 @@ mod tests {
         // A crash mid-record: the torn tail is not a record.
         let mut a = std::fs::OpenOptions::new()
             .append(true)
-            .open(tmp.path().join(INDEX_DIR).join("t.stdout.0.idx"))
+            .open(tmp.path().join("t.stdout.0.idx"))
             .unwrap();
         a.write_all(&[1, 2, 3, 4, 5]).unwrap();
         assert_eq!(covering(&f, 35, 99).unwrap(), Some(vec![(30, 300)]));
@@ -300,8 +389,7 @@ mod tests {
 
         let outside = tmp.path().join("outside");
         std::fs::write(&outside, b"").unwrap();
-        std::os::unix::fs::symlink(&outside, tmp.path().join(INDEX_DIR).join("t.stdout.1.idx"))
-            .unwrap();
+        std::os::unix::fs::symlink(&outside, tmp.path().join("t.stdout.1.idx")).unwrap();
         let mut w = IndexWriter::create(tmp.path(), "t.stdout", 1);
         w.mark(0, 1);
         assert_eq!(std::fs::read(&outside).unwrap(), b"");
@@ -315,7 +403,7 @@ mod tests {
         }
         IndexWriter::create(tmp.path(), "t.stderr", 1);
         purge(tmp.path(), "t.stdout", 2);
-        let mut names: Vec<String> = std::fs::read_dir(tmp.path().join(INDEX_DIR))
+        let mut names: Vec<String> = std::fs::read_dir(tmp.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();

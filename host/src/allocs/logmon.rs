@@ -42,6 +42,8 @@ pub fn written() -> (u64, u64, u64) {
 #[derive(Debug)]
 pub struct Rotator {
     dir: PathBuf,
+    /// Where the arrival-time indexes go (`logindex`).
+    index_dir: PathBuf,
     base: String,
     max_files: u32,
     max_size: u64,
@@ -58,9 +60,18 @@ impl Rotator {
     /// Like logmon it resumes at the highest existing index, so nothing earlier is touched;
     /// unlike logmon it does not append to that file when it has content but starts the next
     /// one: a run's output then never continues a line the previous run cut short, and a
-    /// restart is visible as a new file. `max_size` is in bytes and must not be zero.
-    pub fn open(dir: &Path, base: &str, max_files: u32, max_size: u64) -> io::Result<Self> {
+    /// restart is visible as a new file. `max_size` is in bytes and must not be zero. The
+    /// files' arrival times go to `index_dir` (indexes an older agent left in `dir` move
+    /// there first).
+    pub fn open(
+        dir: &Path,
+        index_dir: &Path,
+        base: &str,
+        max_files: u32,
+        max_size: u64,
+    ) -> io::Result<Self> {
         let max_size = max_size.max(1);
+        logindex::migrate(dir, index_dir, base);
         let highest = indices(dir, base)?.into_iter().max();
         let mut index = highest.unwrap_or(0);
         let (file, size) = loop {
@@ -71,13 +82,14 @@ impl Rotator {
         };
         let rotator = Self {
             dir: dir.to_path_buf(),
+            index_dir: index_dir.to_path_buf(),
             base: base.to_owned(),
             max_files: max_files.max(1),
             max_size,
             index,
             file,
             size,
-            marks: IndexWriter::create(dir, base, index),
+            marks: IndexWriter::create(index_dir, base, index),
         };
         rotator.purge();
         Ok(rotator)
@@ -143,7 +155,7 @@ impl Rotator {
         self.file = file;
         self.index = index;
         self.size = 0;
-        self.marks = IndexWriter::create(&self.dir, &self.base, index);
+        self.marks = IndexWriter::create(&self.index_dir, &self.base, index);
         self.purge();
         Ok(())
     }
@@ -162,7 +174,7 @@ impl Rotator {
         let excess = found.len().saturating_sub(self.max_files as usize);
         // Indexes go with their files (and any left below the oldest kept file).
         let keep_from = found.get(excess).copied().unwrap_or(self.index);
-        logindex::purge(&self.dir, &self.base, keep_from.min(self.index));
+        logindex::purge(&self.index_dir, &self.base, keep_from.min(self.index));
         for index in &found[..excess] {
             let path = self.dir.join(format!("{}.{index}", self.base));
             if let Err(err) = std::fs::remove_file(&path)
@@ -281,6 +293,11 @@ pub fn pump(mut source: impl Read, rotator: &mut Rotator, what: &str) {
 mod tests {
     use super::*;
 
+    /// A rotator whose indexes go to `<dir>/idx`.
+    fn open(dir: &Path, base: &str, max_files: u32, max_size: u64) -> Rotator {
+        Rotator::open(dir, &dir.join("idx"), base, max_files, max_size).unwrap()
+    }
+
     fn files(dir: &Path, base: &str) -> Vec<(u64, Vec<u8>)> {
         let mut found = indices(dir, base).unwrap();
         found.sort_unstable();
@@ -297,7 +314,7 @@ mod tests {
     #[test]
     fn starts_at_zero_with_mode_0644() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut r = Rotator::open(tmp.path(), "web.stdout", 3, 100).unwrap();
+        let mut r = open(tmp.path(), "web.stdout", 3, 100);
         r.write(b"hello\n").unwrap();
         let meta = std::fs::metadata(tmp.path().join("web.stdout.0")).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o644);
@@ -305,10 +322,33 @@ mod tests {
     }
 
     #[test]
+    fn indexes_stay_out_of_the_logs_dir_and_go_with_their_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (logs, idx) = (tmp.path().join("logs"), tmp.path().join("private/logindex"));
+        std::fs::create_dir_all(&logs).unwrap();
+        std::fs::create_dir_all(idx.parent().unwrap()).unwrap();
+        let mut r = Rotator::open(&logs, &idx, "t.stdout", 2, 4).unwrap();
+        for line in [b"a\n", b"b\n", b"c\n", b"d\n"] {
+            r.write(line).unwrap();
+            r.write(line).unwrap();
+        }
+        let names = |dir: &Path| {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(&logs), ["t.stdout.2", "t.stdout.3"]);
+        assert_eq!(names(&idx), ["t.stdout.2.idx", "t.stdout.3.idx"]);
+    }
+
+    #[test]
     fn rotation_keeps_lines_whole_near_the_limit() {
         let tmp = tempfile::tempdir().unwrap();
         // With a limit below the scan window, every write is "near the end".
-        let mut r = Rotator::open(tmp.path(), "t.stdout", 100, 10).unwrap();
+        let mut r = open(tmp.path(), "t.stdout", 100, 10);
         r.write(b"aaa\nbbb\nccc\n").unwrap();
         r.write(b"dd").unwrap();
         r.write(b"d\n").unwrap();
@@ -326,7 +366,7 @@ mod tests {
     #[test]
     fn lines_longer_than_a_file_are_split_and_nothing_is_lost() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut r = Rotator::open(tmp.path(), "t.stdout", 100, 4).unwrap();
+        let mut r = open(tmp.path(), "t.stdout", 100, 4);
         r.write(b"0123456789\nab").unwrap();
         let got = files(tmp.path(), "t.stdout");
         assert!(got.iter().all(|(_, d)| d.len() <= 4), "{got:?}");
@@ -337,7 +377,7 @@ mod tests {
     fn far_from_the_limit_partial_lines_stay() {
         let tmp = tempfile::tempdir().unwrap();
         let limit = 4 * LINE_SCAN_LIMIT;
-        let mut r = Rotator::open(tmp.path(), "t.stdout", 10, limit).unwrap();
+        let mut r = open(tmp.path(), "t.stdout", 10, limit);
         r.write(b"partial").unwrap();
         r.write(b" line\n").unwrap();
         assert_eq!(
@@ -350,7 +390,7 @@ mod tests {
     fn an_unfinished_line_in_the_scan_window_moves_to_the_next_file() {
         let tmp = tempfile::tempdir().unwrap();
         let limit = 2 * LINE_SCAN_LIMIT;
-        let mut r = Rotator::open(tmp.path(), "t.stdout", 10, limit).unwrap();
+        let mut r = open(tmp.path(), "t.stdout", 10, limit);
         let first = vec![b'x'; (limit - 100) as usize];
         r.write(&first).unwrap();
         r.write(b"\n").unwrap();
@@ -367,7 +407,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut all = Vec::new();
         {
-            let mut r = Rotator::open(tmp.path(), "t.stderr", 3, 8).unwrap();
+            let mut r = open(tmp.path(), "t.stderr", 3, 8);
             for i in 0..20 {
                 let line = format!("line{i:02}\n");
                 all.extend_from_slice(line.as_bytes());
@@ -382,7 +422,7 @@ mod tests {
         );
         assert!(all.ends_with(&concat(tmp.path(), "t.stderr")));
 
-        let mut r = Rotator::open(tmp.path(), "t.stderr", 3, 8).unwrap();
+        let mut r = open(tmp.path(), "t.stderr", 3, 8);
         assert_eq!(r.index(), 20, "a new run starts after the highest file");
         r.write(b"again\n").unwrap();
         let got = files(tmp.path(), "t.stderr");
@@ -398,7 +438,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("t.stdout.4"), b"").unwrap();
         std::fs::write(tmp.path().join("t.stdout.2"), b"old").unwrap();
-        let r = Rotator::open(tmp.path(), "t.stdout", 10, 100).unwrap();
+        let r = open(tmp.path(), "t.stdout", 10, 100);
         assert_eq!(r.index(), 4);
     }
 
@@ -411,7 +451,7 @@ mod tests {
         std::fs::create_dir(&logs).unwrap();
         std::os::unix::fs::symlink(&outside, logs.join("t.stdout.0")).unwrap();
         std::fs::create_dir(logs.join("t.stdout.1")).unwrap();
-        let mut r = Rotator::open(&logs, "t.stdout", 10, 100).unwrap();
+        let mut r = open(&logs, "t.stdout", 10, 100);
         r.write(b"x\n").unwrap();
         assert_eq!(r.index(), 2);
         assert_eq!(std::fs::read(&outside).unwrap(), b"");
@@ -429,7 +469,7 @@ mod tests {
         ] {
             std::fs::write(tmp.path().join(name), b"keep").unwrap();
         }
-        let mut r = Rotator::open(tmp.path(), "t.stdout", 1, 2).unwrap();
+        let mut r = open(tmp.path(), "t.stdout", 1, 2);
         assert_eq!(r.index(), 0);
         r.write(b"a\nb\nc\n").unwrap();
         assert_eq!(indices(tmp.path(), "t.stdout").unwrap(), [2]);
@@ -453,7 +493,7 @@ mod tests {
                 (x >> 8) as u8 | 1
             });
         }
-        let mut r = Rotator::open(tmp.path(), "t.stdout", 1000, 100_000).unwrap();
+        let mut r = open(tmp.path(), "t.stdout", 1000, 100_000);
         pump(&data[..], &mut r, "test");
         assert!(concat(tmp.path(), "t.stdout") == data);
         assert!(

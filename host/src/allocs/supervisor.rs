@@ -501,6 +501,7 @@ impl Alloc {
         let alloc_dir = layout::alloc_dir(&shared.alloc_root, &spec.id);
         let logs = (!task.log_config.disabled).then(|| LogTarget {
             dir: layout::logs_dir(&alloc_dir),
+            index_dir: layout::log_index_dir(&layout::task_dir(&alloc_dir, &task.name)),
             task: task.name.clone(),
             max_files: task.log_config.max_files,
             max_file_size: u64::from(task.log_config.max_file_size_mb) * 1024 * 1024,

@@ -358,6 +358,8 @@ pub fn stop_all(tasks: &[(&TaskControl, Duration)]) {
 pub struct LogTarget {
     /// The allocation's `alloc/logs` directory.
     pub dir: PathBuf,
+    /// Where the arrival-time indexes go: the task's `private/logindex` (`logindex`).
+    pub index_dir: PathBuf,
     pub task: String,
     pub max_files: u32,
     /// Bytes.
@@ -414,6 +416,7 @@ pub fn run(control: &TaskControl, launch: &Launch, on_start: impl FnOnce(Started
             let open = |stream: &str| {
                 Rotator::open(
                     &logs.dir,
+                    &logs.index_dir,
                     &format!("{}.{stream}", logs.task),
                     logs.max_files,
                     logs.max_file_size,

@@ -13,6 +13,7 @@ fn launch(script: &str, logs: Option<&Path>) -> Launch {
         dir: std::env::temp_dir(),
         logs: logs.map(|dir| LogTarget {
             dir: dir.to_path_buf(),
+            index_dir: dir.join("idx"),
             task: "t".into(),
             max_files: 10,
             max_file_size: 1 << 20,

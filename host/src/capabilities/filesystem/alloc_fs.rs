@@ -186,7 +186,19 @@ impl AllocFs {
 
     /// Opens a regular file for reading, refusing `<task>/secrets` and `<task>/private` for tasks in `tasks`.
     pub fn open_file(&self, alloc_id: &str, path: &str, tasks: &[String]) -> Result<File, FsError> {
-        let (fd, _) = self.open_regular(alloc_id, path, tasks)?;
+        let (fd, _) = self.open_regular(alloc_id, path, tasks, true)?;
+        Ok(File::from(fd))
+    }
+
+    /// Opens a log file's arrival-time index, which the host keeps in a task's `private/`
+    /// (`allocs::logindex`): refuses `<task>/secrets` as `open_file` does, not `private`.
+    pub fn open_log_index(
+        &self,
+        alloc_id: &str,
+        path: &str,
+        tasks: &[String],
+    ) -> Result<File, FsError> {
+        let (fd, _) = self.open_regular(alloc_id, path, tasks, false)?;
         Ok(File::from(fd))
     }
 
@@ -199,7 +211,7 @@ impl AllocFs {
         len: u32,
         tasks: &[String],
     ) -> Result<Vec<u8>, FsError> {
-        let (fd, st) = self.open_regular(alloc_id, path, tasks)?;
+        let (fd, st) = self.open_regular(alloc_id, path, tasks, true)?;
         read_range(fd.as_fd(), &st, offset, len)
     }
 
@@ -233,16 +245,21 @@ impl AllocFs {
         })
     }
 
-    /// Resolves `path` to a readable fd of a regular file that is neither secret nor private.
+    /// Resolves `path` to a readable fd of a regular file that is not secret (nor private,
+    /// unless `private` is false).
     fn open_regular(
         &self,
         alloc_id: &str,
         path: &str,
         tasks: &[String],
+        private: bool,
     ) -> Result<(OwnedFd, Stat), FsError> {
         let rel = relative(path)?;
         let alloc = self.open_alloc(alloc_id)?;
-        let guard = ProtectedDirs::new(alloc.as_fd(), tasks)?;
+        let mut guard = ProtectedDirs::new(alloc.as_fd(), tasks)?;
+        if !private {
+            guard.private.clear();
+        }
         // A file replaced by rename between the probe and the open (what every atomic
         // writer does) is simply opened again: the name always pointed at some file.
         for _ in 0..REPLACED_ATTEMPTS {

@@ -58,11 +58,12 @@ impl filesystem::Host for CoreState {
     ) -> Result<Vec<filesystem::LogMark>, filesystem::FsError> {
         let fs = &self.ctx.filesystem;
         fs.stat(&alloc_id, &path).map_err(fs_error)?;
-        let Some(index) = logindex::index_path(&path) else {
-            return Ok(Vec::new());
-        };
         let tasks = task_names(&self.ctx, &alloc_id);
-        let Ok(file) = fs.open_file(&alloc_id, &index, &tasks) else {
+        // The index lives in the task's `private/`, which the fs routes never read.
+        let Some(file) = logindex::index_paths(&path, &tasks)
+            .iter()
+            .find_map(|index| fs.open_log_index(&alloc_id, index, &tasks).ok())
+        else {
             return Ok(Vec::new());
         };
         let marks = logindex::covering(&file, from, to)
