@@ -1,5 +1,5 @@
 // The page's entry point: the token field and the fragment router (#/, #/alloc/ID,
-// #/alloc/ID/files/PATH, #/alloc/ID/logs/TASK/TYPE, #/node[/ID]).
+// #/alloc/ID/files/PATH[?offset=N], #/alloc/ID/logs/TASK/TYPE, #/node[/ID]).
 
 import { token } from './api.js';
 import { allocationsView, allocationView } from './allocs.js';
@@ -17,8 +17,11 @@ function render() {
   for (const fn of leave.splice(0)) fn();
   const controller = new AbortController();
   leave.push(() => controller.abort());
-  const ctx = { signal: controller.signal, onLeave: (fn) => leave.push(fn) };
-  const parts = location.hash.replace(/^#\/?/, '').split('/').filter((p, i) => p || i > 0).map(decodeURIComponent);
+  // `#/view/parts?key=value`: the parts name the view, the parameters its state (a file's
+  // offset), kept up to date with history.replaceState so that a reload or a link returns there.
+  const [route, search = ''] = location.hash.split('?');
+  const ctx = { signal: controller.signal, onLeave: (fn) => leave.push(fn), params: new URLSearchParams(search) };
+  const parts = route.replace(/^#\/?/, '').split('/').filter((p, i) => p || i > 0).map(decodeURIComponent);
   const [section, id, sub, ...rest] = parts;
   document.getElementById('nav-allocs').setAttribute('aria-current', section !== 'node' ? 'page' : 'false');
   document.getElementById('nav-node').setAttribute('aria-current', section === 'node' ? 'page' : 'false');
