@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use caravan::http::client::{self, Next, Streaming, TlsClient, TlsOptions};
+use caravan::http_client::{self, Next, Streaming, TlsClient, TlsOptions};
 
 fn main() {
     let samples: usize = std::env::args()
@@ -60,7 +60,7 @@ fn main() {
         .join("alloc/data/bench.log");
     std::fs::write(&file, b"").unwrap();
     let target = format!("/v1/client/fs/stream/{alloc}?path=alloc/data/bench.log");
-    let request = client::request("GET", &target, &[], Vec::new()).unwrap();
+    let request = http_client::request("GET", &target, &[], Vec::new()).unwrap();
     let mut stream = Streaming::open_with(&addr, client_tls.as_ref(), request).unwrap();
     assert_eq!(stream.status, 200);
     let mut writer = std::fs::OpenOptions::new()

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use caravan::http::client::{self, Connection};
+use caravan::http_client::{self, Connection};
 use http_body_util::BodyExt;
 use tokio::runtime::Runtime;
 
@@ -71,7 +71,7 @@ impl Conn {
     }
 
     async fn get(&mut self, target: &str) -> (u16, usize) {
-        let request = client::request("GET", target, &[], Vec::new()).unwrap();
+        let request = http_client::request("GET", target, &[], Vec::new()).unwrap();
         let response = self.0.send(request).await.unwrap();
         let status = response.status().as_u16();
         let mut body = response.into_body();

@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use caravan::http::client::{self, Next, Streaming};
+use caravan::http_client::{self, Next, Streaming};
 
 /// Time for the streams' first pulls to finish and the allocator to settle before measuring.
 const SETTLE: Duration = Duration::from_secs(3);
@@ -109,7 +109,7 @@ fn main() {
 /// Open one following stream and wait for its response headers; `Err` is a refusal's status and
 /// body.
 fn open(addr: &str, target: &str) -> Result<Streaming, String> {
-    let request = client::request("GET", target, &[], Vec::new()).unwrap();
+    let request = http_client::request("GET", target, &[], Vec::new()).unwrap();
     let mut stream = Streaming::open(addr, request).expect("the agent did not answer");
     if stream.status == 200 {
         return Ok(stream);
@@ -123,8 +123,9 @@ fn open(addr: &str, target: &str) -> Result<Streaming, String> {
 
 /// The status of a one-off GET.
 fn status_of(addr: &str, target: &str) -> String {
-    let request = client::request("GET", target, &[], Vec::new()).unwrap();
-    let reply = client::block_on(client::fetch(addr, request)).expect("the agent did not answer");
+    let request = http_client::request("GET", target, &[], Vec::new()).unwrap();
+    let reply =
+        http_client::block_on(http_client::fetch(addr, request)).expect("the agent did not answer");
     reply.status.to_string()
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use caravan::http::client;
+use caravan::http_client;
 
 use crate::support::{Agent, place, request, wait_until};
 
@@ -115,11 +115,11 @@ impl Drop for Etcd {
 
 /// Whether etcd answers `GET /health` with `"health":"true"`.
 fn healthy(addr: &str) -> bool {
-    let Ok(req) = client::request("GET", "/health", &[], Vec::new()) else {
+    let Ok(req) = http_client::request("GET", "/health", &[], Vec::new()) else {
         return false;
     };
-    let reply = client::block_on(async {
-        tokio::time::timeout(Duration::from_secs(5), client::fetch(addr, req)).await
+    let reply = http_client::block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), http_client::fetch(addr, req)).await
     });
     matches!(reply, Ok(Ok(r)) if r.status == 200
         && String::from_utf8_lossy(&r.body).contains("\"true\""))

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use caravan::http::client;
+use caravan::http_client;
 use serde_json::Value;
 
 use crate::support::{Agent, Reply, wait_for};
@@ -305,8 +305,8 @@ impl Drop for PrometheusServer {
 
 /// A GET that may fail (the server may not listen yet).
 fn try_get(addr: &str, target: &str) -> Option<Reply> {
-    let request = client::request("GET", target, &[], Vec::new()).ok()?;
-    let reply = client::block_on(client::fetch(addr, request)).ok()?;
+    let request = http_client::request("GET", target, &[], Vec::new()).ok()?;
+    let reply = http_client::block_on(http_client::fetch(addr, request)).ok()?;
     Some(Reply {
         status: reply.status.as_u16(),
         headers: Vec::new(),

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use caravan::http::client::{self, Next, Streaming};
+use caravan::http_client::{self, Next, Streaming};
 
 /// A running agent; dropping it kills the process and, if the test failed, prints its log.
 pub struct Agent {
@@ -255,7 +255,7 @@ impl Reply {
     }
 }
 
-/// One request on a connection of its own, read to the end (`caravan::http::client`).
+/// One request on a connection of its own, read to the end (`caravan::http_client`).
 pub fn request(
     addr: &str,
     method: &str,
@@ -263,9 +263,9 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Reply {
-    let request = client::request(method, target, headers, body.to_vec()).unwrap();
-    let reply = client::block_on(async {
-        tokio::time::timeout(PATIENCE, client::fetch(addr, request)).await
+    let request = http_client::request(method, target, headers, body.to_vec()).unwrap();
+    let reply = http_client::block_on(async {
+        tokio::time::timeout(PATIENCE, http_client::fetch(addr, request)).await
     })
     .expect("no answer within PATIENCE")
     .unwrap();
@@ -359,7 +359,7 @@ pub struct BodyReader {
 
 impl BodyReader {
     fn open(addr: &str, target: &str, headers: &[(&str, &str)]) -> Self {
-        let request = client::request("GET", target, headers, Vec::new()).unwrap();
+        let request = http_client::request("GET", target, headers, Vec::new()).unwrap();
         let stream = Streaming::open(addr, request).unwrap();
         Self {
             status: stream.status.as_u16(),

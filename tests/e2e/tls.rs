@@ -602,7 +602,7 @@ fn call(
     token: Option<&str>,
     body: &[u8],
 ) -> Result<(u16, String), String> {
-    use caravan::http::client::{self, TlsClient, TlsOptions};
+    use caravan::http_client::{self, TlsClient, TlsOptions};
     let tls = TlsClient::new(&TlsOptions {
         ca_cert: Some(ca),
         client_cert: identity.map(|i| i.0.as_path()),
@@ -611,9 +611,9 @@ fn call(
     })
     .unwrap();
     let headers: Vec<(&str, &str)> = token.map(|t| ("X-Nomad-Token", t)).into_iter().collect();
-    let request = client::request(method, target, &headers, body.to_vec()).unwrap();
-    client::block_on(async {
-        tokio::time::timeout(PATIENCE, client::fetch_with(addr, Some(&tls), request)).await
+    let request = http_client::request(method, target, &headers, body.to_vec()).unwrap();
+    http_client::block_on(async {
+        tokio::time::timeout(PATIENCE, http_client::fetch_with(addr, Some(&tls), request)).await
     })
     .map_err(|_| "timed out".to_string())?
     .map(|r| {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::http::client::{self, TOKEN_HEADER, TlsClient};
+use crate::http_client::{self, TOKEN_HEADER, TlsClient};
 use crate::registry::{HEARTBEAT, REGISTER_PATH, Registration};
 
 /// Register with each server every [`HEARTBEAT`], in a task of its own on the agent's
@@ -47,14 +47,15 @@ async fn register(
     body: Vec<u8>,
 ) -> Result<(), String> {
     let headers: Vec<(&str, &str)> = token.map(|t| (TOKEN_HEADER, t)).into_iter().collect();
-    let request =
-        client::request("POST", REGISTER_PATH, &headers, body).map_err(|err| format!("{err:#}"))?;
-    let reply =
-        match tokio::time::timeout(HEARTBEAT, client::fetch_with(server, tls, request)).await {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(err)) => return Err(format!("{err:#}")),
-            Err(_) => return Err(format!("no answer within {HEARTBEAT:?}")),
-        };
+    let request = http_client::request("POST", REGISTER_PATH, &headers, body)
+        .map_err(|err| format!("{err:#}"))?;
+    let reply = match tokio::time::timeout(HEARTBEAT, http_client::fetch_with(server, tls, request))
+        .await
+    {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(err)) => return Err(format!("{err:#}")),
+        Err(_) => return Err(format!("no answer within {HEARTBEAT:?}")),
+    };
     let status = reply.status.as_u16();
     if status == 200 {
         return Ok(());

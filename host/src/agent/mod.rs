@@ -25,9 +25,9 @@ use crate::capabilities::cluster::ClusterState;
 use crate::capabilities::filesystem::AllocFs;
 use crate::capabilities::node::{NodeState, default_static_meta};
 use crate::capabilities::stats::HostStats;
-use crate::http::client;
 use crate::http::limits::conns_per_client;
 use crate::http::tls::{Tls, TlsSettings};
+use crate::http_client;
 use crate::registry::{Cluster, EtcdSettings};
 use crate::runtime::native::NativeCore;
 use crate::runtime::triggers::{self, CoreSource};
@@ -268,7 +268,11 @@ pub async fn run(options: AgentOptions) -> Result<()> {
     let _ = ctx.node.http_addr.set(advertised);
     if ctx.cluster.roles.client && !config.client.servers.is_empty() {
         let ctx = ctx.clone();
-        let token = config.client.node_token.clone().or_else(client::env_token);
+        let token = config
+            .client
+            .node_token
+            .clone()
+            .or_else(http_client::env_token);
         let tls = outgoing_tls(&config, SERVER_ROLE)?;
         ctx.acl
             .use_servers(crate::capabilities::acl::remote::Remote::new(
@@ -393,7 +397,7 @@ const CLIENT_ROLE: &str = "client.global.nomad";
 /// With `tls { http = true }`, how this agent calls other agents (a client its servers, a
 /// server its clients): over https, presenting its own certificate, trusting `ca_file`,
 /// and with `verify_server_hostname` checking that the peer's certificate names `role`.
-fn outgoing_tls(config: &FileConfig, role: &str) -> Result<Option<client::TlsClient>> {
+fn outgoing_tls(config: &FileConfig, role: &str) -> Result<Option<http_client::TlsClient>> {
     let tls = &config.tls;
     if !tls.http {
         return Ok(None);
@@ -406,7 +410,7 @@ fn outgoing_tls(config: &FileConfig, role: &str) -> Result<Option<client::TlsCli
         bail!("tls.http = true needs tls.cert_file and tls.key_file");
     };
     let role = tls.verify_server_hostname.then_some(role);
-    client::TlsClient::agent(ca_file, cert, key, role)
+    http_client::TlsClient::agent(ca_file, cert, key, role)
         .map(Some)
         .context("the TLS of calls between agents")
 }

@@ -1,5 +1,5 @@
 //! What the people's commands ask an agent, through the one HTTP client
-//! ([`crate::http::client`]): JSON calls whose failures carry the agent's status and
+//! ([`crate::http_client`]): JSON calls whose failures carry the agent's status and
 //! message, allocation ids by unique prefix (as Nomad's CLI), and streamed bodies read as
 //! frames until they end or Ctrl-C.
 
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::frames::{Decoder, Frame};
 use super::output;
-use crate::http::client::{self, Agent, TOKEN_HEADER};
+use crate::http_client::{self, Agent, TOKEN_HEADER};
 
 /// The agent a command talks to (its global flags over `NOMAD_*`).
 pub struct Api {
@@ -135,7 +135,7 @@ impl Api {
     /// Several streams at once (stdout and stderr of a task), until all end, Ctrl-C, or
     /// any one's output is closed (`| head`: nobody would read the others' either).
     pub fn frames_of(&self, streams: Vec<(String, FrameSink)>) -> Result<()> {
-        client::block_on(async {
+        http_client::block_on(async {
             use tokio::signal::unix::{SignalKind, signal};
             // Registered before the first request goes out, so Ctrl-C is never lost.
             let mut interrupt = signal(SignalKind::interrupt())?;
@@ -177,7 +177,7 @@ async fn read_frames(agent: Agent, path: String, mut sink: FrameSink) -> Result<
     if let Some(token) = &agent.token {
         headers.push((TOKEN_HEADER, token.as_str()));
     }
-    let request = client::request("GET", &agent.target(&path), &headers, "")?;
+    let request = http_client::request("GET", &agent.target(&path), &headers, "")?;
     let response = agent
         .send(request)
         .await

@@ -19,7 +19,7 @@ use super::Usage;
 use super::api::{Api, encode, with_query};
 use super::flags::{Flag, Kind, Parsed};
 use super::table::WrongArguments;
-use crate::http::client::{self, Agent};
+use crate::http_client::{self, Agent};
 
 pub const EXEC: Usage = Usage {
     usage: "caravan alloc exec [options] <allocation> <command> [<args>...]",
@@ -94,7 +94,7 @@ pub fn run(exec: Exec, target: &super::Target) -> Result<u8> {
             ("tty", exec.tty.to_string()),
         ],
     );
-    let code = client::block_on(session(api.agent(), &path, exec.stdin, exec.tty))?;
+    let code = http_client::block_on(session(api.agent(), &path, exec.stdin, exec.tty))?;
     Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(1))
 }
 
@@ -109,13 +109,13 @@ async fn session(agent: &Agent, path: &str, stdin: bool, tty: bool) -> Result<i6
     if let Some(token) = &agent.token {
         headers.push(("X-Nomad-Token", token.as_str()));
     }
-    let request = client::request("GET", &agent.target(path), &headers, "")?;
+    let request = http_client::request("GET", &agent.target(path), &headers, "")?;
     let response = agent
         .send(request)
         .await
         .with_context(|| format!("failed to reach the agent at {}", agent.host))?;
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-        let reply = client::Reply::read(response).await?;
+        let reply = http_client::Reply::read(response).await?;
         let text = String::from_utf8_lossy(&reply.body);
         bail!(
             "Unexpected response code: {} ({})",

@@ -6,7 +6,7 @@
 use anyhow::Result;
 
 use super::flags::{Flag, Kind, Parsed};
-use crate::http::client::Agent;
+use crate::http_client::Agent;
 
 /// Each global flag and the variable it overrides.
 pub const FLAGS: &[(Flag, &str)] = &[

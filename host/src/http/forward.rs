@@ -8,10 +8,10 @@ use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
-use super::client::{Connection, TlsClient};
 use super::pool::ConnectionPool;
 use super::{Body, respond};
 use crate::capabilities::HostContext;
+use crate::http_client::{Connection, TlsClient};
 use crate::registry::FORWARDED_HEADER;
 use crate::wit::{handler, types};
 

@@ -2,8 +2,6 @@
 //! every outgoing call uses. The core is reached through [`crate::runtime::Core`] only.
 
 mod admin;
-pub mod client;
-pub mod client_tls;
 mod dispatch;
 mod exec;
 mod forward;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::client::Connection;
+use crate::http_client::Connection;
 
 /// Connections kept per node. A connection still carrying an answer (a follow stream) is
 /// kept too and skipped until it is free; when the node has this many, a busy one makes room

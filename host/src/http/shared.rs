@@ -5,9 +5,9 @@ use std::sync::atomic::AtomicUsize;
 
 use tokio_util::sync::CancellationToken;
 
-use super::client::TlsClient;
 use super::limits::MinDataRate;
 use super::pool::ConnectionPool;
+use crate::http_client::TlsClient;
 use crate::runtime::{Core, Runtime};
 
 /// Transport limits.

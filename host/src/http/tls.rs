@@ -16,10 +16,11 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use sha2::{Digest, Sha256};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+
+use crate::http_client::certificate_sha256;
 
 /// File events closer together than this are one change (a cert and key written together).
 const SETTLE: Duration = Duration::from_millis(100);
@@ -214,9 +215,4 @@ pub struct PeerIdentity {
     pub roles: String,
     /// The certificate's SHA-256, hex.
     pub certificate_sha256: Option<String>,
-}
-
-/// A certificate's identity as server mode pins it: the SHA-256 of its DER, lowercase hex.
-pub fn certificate_sha256(cert: &CertificateDer<'_>) -> String {
-    crate::util::hex(&Sha256::digest(cert.as_ref()))
 }

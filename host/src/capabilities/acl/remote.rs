@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::api::secret_hash;
-use crate::http::client::{self, TOKEN_HEADER, TlsClient};
+use crate::http_client::{self, TOKEN_HEADER, TlsClient};
 use crate::wit::acl::{ResolveError, Token};
 use crate::wit::policy::CompiledPolicy;
 
@@ -203,11 +203,11 @@ impl Remote {
             .map(|t| (TOKEN_HEADER, t))
             .into_iter()
             .collect();
-        let request = client::request("POST", RESOLVE_PATH, &headers, body.to_string())
+        let request = http_client::request("POST", RESOLVE_PATH, &headers, body.to_string())
             .map_err(|e| format!("{e:#}"))?;
         let fetched = tokio::time::timeout(
             CALL_TIMEOUT,
-            client::fetch_with(server, self.tls.as_ref(), request),
+            http_client::fetch_with(server, self.tls.as_ref(), request),
         )
         .await;
         let reply = match fetched {

@@ -19,6 +19,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
+use sha2::{Digest, Sha256};
 
 /// How to speak TLS to one agent: the rustls configuration and the name to verify.
 #[derive(Clone)]
@@ -324,6 +325,11 @@ impl ServerCertVerifier for ChainOnly {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_verify_schemes()
     }
+}
+
+/// A certificate's identity as server mode pins it: the SHA-256 of its DER, lowercase hex.
+pub fn certificate_sha256(cert: &CertificateDer<'_>) -> String {
+    crate::util::hex(&Sha256::digest(cert.as_ref()))
 }
 
 #[cfg(test)]

@@ -20,7 +20,9 @@ use hyper::header::{CONNECTION, HOST, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
-pub use super::client_tls::{TlsClient, TlsOptions};
+mod tls;
+
+pub use tls::{TlsClient, TlsOptions, certificate_sha256};
 
 /// Nomad's default address.
 pub const DEFAULT_ADDR: &str = "http://127.0.0.1:4646";
@@ -70,7 +72,7 @@ impl Connection {
                     .1
                     .peer_certificates()
                     .and_then(|certs| certs.first())
-                    .map(super::tls::certificate_sha256);
+                    .map(certificate_sha256);
                 let (sender, connection) =
                     hyper::client::conn::http1::handshake(TokioIo::new(stream))
                         .await
