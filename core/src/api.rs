@@ -8,7 +8,7 @@ use crate::router::{dispatch, route};
 use crate::wire::params::Query;
 
 /// Decide how to answer `req`.
-pub fn handle<H: Host>(host: &H, req: &Request) -> Action<Stream<H::Watch>> {
+pub fn handle<H: Host>(host: &H, req: &Request) -> Action<Stream<H::Watch, H::Listing>> {
     let query = Query::parse(&req.query);
     let routed = route(&req.path);
     // Nomad's mux wraps every client route in CORS except GC-all; its fallthrough (the

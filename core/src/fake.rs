@@ -5,6 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::host::*;
 
+/// The fake's directory listing: every entry read at once, handed out a page at a time.
+pub type FakeListing = RefCell<std::vec::IntoIter<FileInfo>>;
+
 pub const ALLOC: &str = "5fc98185-17ff-26bc-a802-0c74fa471c99";
 pub const NODE: &str = "0a1b2c3d-0000-4000-8000-000000000001";
 
@@ -179,6 +182,7 @@ impl Fake {
 
 impl Host for Fake {
     type Watch = ();
+    type Listing = FakeListing;
 
     fn log(&self, _level: LogLevel, message: &str) {
         self.logs.borrow_mut().push(message.to_string());
@@ -274,7 +278,7 @@ impl Host for Fake {
         self.info(path)
     }
 
-    fn list(&self, _alloc_id: &str, path: &str) -> Result<Vec<FileInfo>, FsError> {
+    fn list(&self, _alloc_id: &str, path: &str) -> Result<Self::Listing, FsError> {
         if self.files.borrow().contains_key(path) {
             return Err(FsError::NotADirectory);
         }
@@ -294,11 +298,17 @@ impl Host for Fake {
             .filter_map(|rest| rest.split('/').next())
             .map(str::to_string)
             .collect();
+        names.sort();
         names.dedup();
-        names
+        let infos: Result<Vec<FileInfo>, FsError> = names
             .iter()
             .map(|n| self.info(&format!("{prefix}{n}")))
-            .collect()
+            .collect();
+        Ok(RefCell::new(infos?.into_iter()))
+    }
+
+    fn list_next(&self, listing: &Self::Listing, max: u32) -> Result<Vec<FileInfo>, FsError> {
+        Ok(listing.borrow_mut().by_ref().take(max as usize).collect())
     }
 
     fn read_at(

@@ -369,6 +369,8 @@ pub struct PlacedAllocation {
 pub trait Host {
     /// Interest in a path's changes, held by a stream and dropped with it.
     type Watch;
+    /// A directory listing being read a page at a time (`list`), dropped when done.
+    type Listing;
 
     fn log(&self, level: LogLevel, message: &str);
 
@@ -391,7 +393,11 @@ pub trait Host {
     ) -> Result<(), LifecycleError>;
 
     fn stat(&self, alloc_id: &str, path: &str) -> Result<FileInfo, FsError>;
-    fn list(&self, alloc_id: &str, path: &str) -> Result<Vec<FileInfo>, FsError>;
+    /// Open the listing of a directory; its entries come from [`Host::list_next`].
+    fn list(&self, alloc_id: &str, path: &str) -> Result<Self::Listing, FsError>;
+    /// Up to `max` more entries of `listing`, as `lstat` reports them, in byte order of their
+    /// names; fewer than `max` only when the listing is complete.
+    fn list_next(&self, listing: &Self::Listing, max: u32) -> Result<Vec<FileInfo>, FsError>;
     fn read_at(
         &self,
         alloc_id: &str,

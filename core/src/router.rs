@@ -366,7 +366,7 @@ pub fn dispatch<H: Host>(
     req: &Request,
     query: &Query,
     route: Route,
-) -> ApiResult<Action<Stream<H::Watch>>> {
+) -> ApiResult<Action<Stream<H::Watch, H::Listing>>> {
     let spec = route.spec();
     let access = Access {
         request: req,
@@ -466,9 +466,9 @@ fn fs_dispatch<H: Host>(
     op: FsOp,
     alloc_id: &str,
     query: &Query,
-) -> ApiResult<Action<Stream<H::Watch>>> {
+) -> ApiResult<Action<Stream<H::Watch, H::Listing>>> {
     match op {
-        FsOp::Ls => fs::ls(host, access, alloc_id, query).map(Action::Respond),
+        FsOp::Ls => fs::ls(host, access, alloc_id, query),
         FsOp::Stat => fs::stat(host, access, alloc_id, query).map(Action::Respond),
         FsOp::Cat => fs::cat(host, access, alloc_id, query),
         FsOp::ReadAt => fs::readat(host, access, alloc_id, query),

@@ -21,6 +21,7 @@ mod hotswap;
 mod hotswap_modes;
 mod isolation;
 mod lifecycle;
+mod listing;
 mod logtime;
 mod metrics;
 mod outlive;

@@ -36,6 +36,29 @@ export class Subscription {
   }
 }
 
+/** A directory's entries, handed out a page at a time; dropping it ends the listing. */
+export class Listing {
+  constructor(host, entries) {
+    this.host = host;
+    this.entries = entries;
+    this.read = 0;
+    host.liveListings += 1;
+  }
+
+  next(max) {
+    const page = this.entries.slice(this.read, this.read + max);
+    this.read += page.length;
+    return page;
+  }
+
+  [Symbol.dispose ?? Symbol.for('dispose')]() {
+    this.host.liveListings -= 1;
+  }
+}
+
+/** Byte order of UTF-8 names, the contract's order (JavaScript's own sort compares UTF-16). */
+const byteOrder = (a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
 /** Path components without empty ones and `.`; `..` is kept for the resolver. */
 const components = (path) => path.split('/').filter((c) => c !== '' && c !== '.');
 const baseName = (path) => path.split('/').pop();
@@ -64,6 +87,7 @@ export class MemHost {
     this.logs = [];
     this.watched = [];
     this.liveSubscriptions = 0;
+    this.liveListings = 0;
     this.nextStepInode = STEP_INODE_BASE;
   }
 
@@ -277,6 +301,7 @@ export class MemHost {
         },
       },
       'caravan:client/filesystem': {
+        Listing,
         stat: (allocId, path) => {
           const tree = host.tree(allocId);
           return host.info(tree.get(host.resolve(tree, path, true)), baseName(path));
@@ -285,12 +310,11 @@ export class MemHost {
           const tree = host.tree(allocId);
           const real = host.resolve(tree, path, true);
           if (tree.get(real).kind !== 'dir') throw fsError('not-a-directory');
-          // Reverse name order: the contract promises no order, so the core must sort.
-          return [...tree.keys()]
+          const entries = [...tree.keys()]
             .filter((p) => p !== '' && parentOf(p) === real)
-            .sort()
-            .reverse()
+            .sort(byteOrder)
             .map((p) => host.info(tree.get(p), baseName(p)));
+          return new Listing(host, entries);
         },
         readAt: (allocId, path, offset, length) => {
           const tree = host.tree(allocId);

@@ -113,6 +113,7 @@ async function checkAction(core, host, action, vector) {
       start.body[Symbol.dispose ?? Symbol.for('dispose')]();
     }
     assert.equal(host.liveSubscriptions, 0, 'dropping the body did not drop its subscriptions');
+    assert.equal(host.liveListings, 0, 'the core left a directory listing open');
     if (want.watched !== undefined) assert.deepEqual(host.watched, want.watched, 'watched');
   }
 }

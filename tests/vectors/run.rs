@@ -130,6 +130,9 @@ pub(crate) fn run_wasm(fixture: &Fixture, vector: &Vector) -> Result<(), String>
     if store.data().live_subscriptions != 0 {
         return Err("dropping the body did not drop its subscriptions".into());
     }
+    if !store.data().listings.is_empty() {
+        return Err("the core left a directory listing open".into());
+    }
     check_state(store.data(), &vector.expect)
 }
 

@@ -15,6 +15,8 @@ DEFAULT_NOW = {"seconds": 1800000000, "nanoseconds": 0}
 TYPE_BITS = {"file": 0o100000, "dir": 0o040000, "symlink": 0o120000, "fifo": 0o010000}
 #: The host-defined type of `follow.subscription`.
 SUBSCRIPTION = 1
+#: The host-defined type of `filesystem.listing`.
+LISTING = 2
 # What the vector host answers to an ACL API write.
 NO_WRITES = "the vector host stores no ACL changes"
 
@@ -71,6 +73,9 @@ class MemHost:
         self.watched = []
         self.live_subscriptions = 0
         self.next_subscription = 0
+        # Open listings: handle -> [entries, how many were handed out].
+        self.listings = {}
+        self.next_listing = 0
         self.next_step_inode = STEP_INODE_BASE
 
     def dir_entry(self):
@@ -307,9 +312,18 @@ class MemHost:
                     raise FsError("not-a-directory")
             except FsError as e:
                 return e.variant
-            # Reverse name order: the contract promises no order, so the core must sort.
-            children = sorted((p for p in tree if p and parent_of(p) == real), reverse=True)
-            return [self.info(tree[p], p.split("/")[-1]) for p in children]
+            # In byte order of the names (code point order is UTF-8's byte order).
+            children = sorted(p for p in tree if p and parent_of(p) == real)
+            self.next_listing += 1
+            self.listings[self.next_listing] = [
+                [self.info(tree[p], p.split("/")[-1]) for p in children], 0]
+            return ResourceHost.own(self.next_listing, LISTING)
+
+        def listing_next(store, listing, max_entries):
+            entries = self.listings[listing.to_host(store).rep]
+            page = entries[0][entries[1]:entries[1] + max_entries]
+            entries[1] += len(page)
+            return page
 
         def read_at(_s, alloc_id, path, offset, length):
             try:
@@ -349,8 +363,8 @@ class MemHost:
         def now(_s):
             return time(self.fixture.get("now", DEFAULT_NOW))
 
-        return {"stat": stat, "list": listing, "read-at": read_at, "log-marks": log_marks,
-                "now": now}
+        return {"stat": stat, "list": listing, "[method]listing.next": listing_next,
+                "read-at": read_at, "log-marks": log_marks, "now": now}
 
     def follow_funcs(self):
         def watch(_s, alloc_id, path):
@@ -367,6 +381,9 @@ class MemHost:
 
     def drop_subscription(self, _store, _rep):
         self.live_subscriptions -= 1
+
+    def drop_listing(self, _store, rep):
+        del self.listings[rep]
 
     def acl_funcs(self):
         acl = self.fixture.get("acl", {})

@@ -18,7 +18,7 @@ import pytest
 import wasmtime
 from wasmtime.component import Component, Linker, Record, ResourceType, Variant
 
-from host import SUBSCRIPTION, MemHost, rec
+from host import LISTING, SUBSCRIPTION, MemHost, rec
 
 HERE = Path(__file__).resolve().parent
 VECTORS = HERE.parent / "vectors"
@@ -40,7 +40,7 @@ def build_linker():
         "log": ["write"],
         "node": ["node-id", "static-meta", "dynamic-meta", "apply-meta"],
         "allocations": ["get", "list", "collect", "restart", "signal"],
-        "filesystem": ["stat", "list", "read-at", "log-marks", "now"],
+        "filesystem": ["stat", "list", "[method]listing.next", "read-at", "log-marks", "now"],
         "follow": ["watch"],
         "acl": ["enabled", "resolve-token", "policies", "bootstrap", "list-policies", "put-policy",
                 "delete-policy", "list-tokens", "create-token", "update-token", "delete-token"],
@@ -53,6 +53,9 @@ def build_linker():
                 if interface == "follow":
                     instance.add_resource("subscription", ResourceType.host(SUBSCRIPTION),
                                           lambda store, rep: CURRENT["host"].drop_subscription(store, rep))
+                if interface == "filesystem":
+                    instance.add_resource("listing", ResourceType.host(LISTING),
+                                          lambda store, rep: CURRENT["host"].drop_listing(store, rep))
                 for name in names:
                     instance.add_func(name, delegate(interface, name))
     return linker
@@ -167,6 +170,7 @@ def check_action(core, host, action, vector):
         finally:
             val.body.drop(core.store)
         assert host.live_subscriptions == 0, "dropping the body did not drop its subscriptions"
+        assert not host.listings, "the core left a directory listing open"
         if "watched" in want:
             assert host.watched == want["watched"], "watched"
 

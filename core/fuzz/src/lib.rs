@@ -360,9 +360,9 @@ fn check_frame(frame: &Value, secret_check: bool) {
 
 /// Pull a stream at most `pulls` times, `now_ms` advancing by the given steps; between
 /// pulls `between` may change the files. Checks every chunk.
-pub fn pull<W>(
-    host: &impl Host<Watch = W>,
-    stream: &mut Stream<W>,
+pub fn pull<W, L>(
+    host: &impl Host<Watch = W, Listing = L>,
+    stream: &mut Stream<W, L>,
     framing: Framing,
     secret_check: bool,
     steps: impl IntoIterator<Item = u64>,

@@ -1,6 +1,7 @@
 //! The rotated log files of a task, `alloc/logs/<task>.<type>.<N>`: their names and
 //! which exist. Shared by `fs/logs` (where to start) and the stream (where to go next).
 
+use crate::fs::listing::PAGE;
 use crate::host::Host;
 use crate::http::{ApiError, ApiResult};
 use crate::wire::params::{go_quote, parse_int};
@@ -43,23 +44,29 @@ impl LogFiles {
     /// The files that exist now, by index. A matching name whose suffix is not a number is
     /// an error, as in Nomad; directories are skipped.
     pub fn list(&self, host: &impl Host, alloc_id: &str) -> ApiResult<Vec<LogFile>> {
-        let entries = host
-            .list(alloc_id, LOG_DIR)
-            .map_err(|e| ApiError::internal(format!("failed to list entries: {e}")))?;
+        let failed = |e| ApiError::internal(format!("failed to list entries: {e}"));
+        let listing = host.list(alloc_id, LOG_DIR).map_err(failed)?;
         let prefix = self.prefix();
         let mut files = Vec::new();
-        for entry in entries
-            .iter()
-            .filter(|e| !crate::wire::filemode::is_dir(e.mode))
-        {
-            let Some(suffix) = entry.name.strip_prefix(&prefix) else {
-                continue;
-            };
-            let index = atoi(suffix).map_err(ApiError::internal)?;
-            files.push(LogFile {
-                index,
-                size: entry.size,
-            });
+        // A page at a time: only this task's files stay, not the whole directory.
+        loop {
+            let page = host.list_next(&listing, PAGE).map_err(failed)?;
+            for entry in page
+                .iter()
+                .filter(|e| !crate::wire::filemode::is_dir(e.mode))
+            {
+                let Some(suffix) = entry.name.strip_prefix(&prefix) else {
+                    continue;
+                };
+                let index = atoi(suffix).map_err(ApiError::internal)?;
+                files.push(LogFile {
+                    index,
+                    size: entry.size,
+                });
+            }
+            if page.len() < PAGE as usize {
+                break;
+            }
         }
         files.sort_by_key(|f| f.index);
         Ok(files)

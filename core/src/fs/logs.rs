@@ -97,12 +97,12 @@ fn tail_start(
 
 /// Start `fs/logs`: validate as Nomad does (alloc id → task → follow → plain → type →
 /// offset → origin), then find the starting file and offset.
-pub fn start<W>(
+pub fn start<W, L>(
     host: &impl Host<Watch = W>,
     access: &Access,
     alloc_id: &str,
     query: &Query,
-) -> ApiResult<(Stream<W>, bool)> {
+) -> ApiResult<(Stream<W, L>, bool)> {
     let task = query
         .get("task")
         .filter(|t| !t.is_empty())

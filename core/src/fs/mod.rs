@@ -5,6 +5,7 @@
 //! the first of two fences. Messages name paths relative to the allocation directory,
 //! never the host's absolute paths (Nomad leaks those).
 
+pub mod listing;
 pub mod log_files;
 pub mod logs;
 pub mod logtime;
@@ -14,9 +15,10 @@ pub mod stream;
 use serde_json::{Value, json};
 
 use crate::acl::access::Access;
+use crate::fs::listing::{ListingBody, PAGE};
 use crate::fs::stream::{Source, Stream};
 use crate::host::{FileInfo, FsError, Host};
-use crate::http::{Action, ApiError, ApiResult, Response, SendFile, StreamStart};
+use crate::http::{Action, ApiError, ApiResult, Response, SendFile, StreamStart, pretty};
 use crate::wire::filemode::{go_file_mode, is_dir};
 use crate::wire::params::{Query, go_quote};
 use crate::wire::sniff::detect_content_type;
@@ -25,16 +27,33 @@ use crate::wire::sniff::detect_content_type;
 const SNIFF_LEN: u32 = 512;
 
 /// `ls`: the entries of a directory (default `/`), sorted by name, as `lstat` sees them.
-pub fn ls(host: &impl Host, access: &Access, alloc_id: &str, query: &Query) -> ApiResult<Response> {
+/// A directory larger than one page is answered as a streamed body, a page at a time
+/// (`listing.rs`), so its size never has to fit in the core's memory.
+pub fn ls<H: Host>(
+    host: &H,
+    access: &Access,
+    alloc_id: &str,
+    query: &Query,
+) -> ApiResult<Action<Stream<H::Watch, H::Listing>>> {
     let given = query.get("path").filter(|p| !p.is_empty()).unwrap_or("/");
     access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
-    let mut entries = host
-        .list(alloc_id, &path)
-        .map_err(|e| fs_error(e, "open", &path, given))?;
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    let body: Vec<Value> = entries.iter().map(|info| file_info(info, None)).collect();
-    Ok(Response::json(&Value::Array(body), query))
+    let failed = |e| fs_error(e, "open", &path, given);
+    let listing = host.list(alloc_id, &path).map_err(failed)?;
+    let first = host.list_next(&listing, PAGE).map_err(failed)?;
+    if first.len() < PAGE as usize {
+        let body: Vec<Value> = first.iter().map(|info| file_info(info, None)).collect();
+        return Ok(Action::Respond(Response::json(&Value::Array(body), query)));
+    }
+    // Nomad's headers for a listing: it is a finished answer sent in parts, not a live stream
+    // (so not `StreamStart::ok`, whose headers keep proxies from holding a stream back).
+    Ok(Action::Stream(StreamStart {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: Stream::Listing(ListingBody::new(listing, first, pretty(query), |info| {
+            file_info(info, None)
+        })),
+    }))
 }
 
 /// `stat`: one path, symlinks followed, with a sniffed content type.
@@ -84,7 +103,7 @@ pub fn cat<H: Host>(
     access: &Access,
     alloc_id: &str,
     query: &Query,
-) -> ApiResult<Action<Stream<H::Watch>>> {
+) -> ApiResult<Action<Stream<H::Watch, H::Listing>>> {
     let given = required_path(query)?;
     access.allocation(host, alloc_id)?;
     let path = alloc_relative(given)?;
@@ -97,7 +116,7 @@ pub fn readat<H: Host>(
     access: &Access,
     alloc_id: &str,
     query: &Query,
-) -> ApiResult<Action<Stream<H::Watch>>> {
+) -> ApiResult<Action<Stream<H::Watch, H::Listing>>> {
     let given = required_path(query)?;
     // Nomad parses readat's offset without an empty check: it is required.
     let offset = params::int_param(query.get("offset").unwrap_or(""), "offset")?;
@@ -119,7 +138,7 @@ pub fn stream<H: Host>(
     access: &Access,
     alloc_id: &str,
     query: &Query,
-) -> ApiResult<Action<Stream<H::Watch>>> {
+) -> ApiResult<Action<Stream<H::Watch, H::Listing>>> {
     let given = required_path(query)?;
     let follow = params::flag(query, "follow", true)?;
     let offset = params::offset(query)?;

@@ -5,6 +5,7 @@
 //! it may wait; the host wakes the stream early when a watched path changes. Time comes in
 //! as an argument, so the machine is pure and testable with a fake host.
 
+use crate::fs::listing::ListingBody;
 use crate::fs::log_files::{LOG_DIR, LogFiles};
 use crate::host::{FsError, Host};
 
@@ -43,23 +44,26 @@ pub enum Source {
     Logs { files: LogFiles, index: u64 },
 }
 
-/// A streamed response body: Nomad's byte stream, or (`fs/logs` with caravan's
-/// extensions) lines.
-pub enum Stream<W> {
+/// A streamed response body: Nomad's byte stream, (`fs/logs` with caravan's extensions)
+/// lines, or a directory listing too large to answer at once. `W` is the host's watch and
+/// `L` its listing handle.
+pub enum Stream<W, L> {
     Raw(RawStream<W>),
     Lines(Box<lines::LineStream<W>>),
+    Listing(ListingBody<L>),
 }
 
-impl<W> Stream<W> {
+impl<W, L> Stream<W, L> {
     pub fn new(alloc_id: String, source: Source, offset: u64, follow: bool, plain: bool) -> Self {
         Self::Raw(RawStream::new(alloc_id, source, offset, follow, plain))
     }
 
     /// The next part of the body.
-    pub fn next(&mut self, host: &impl Host<Watch = W>, now_ms: u64) -> Step {
+    pub fn next(&mut self, host: &impl Host<Watch = W, Listing = L>, now_ms: u64) -> Step {
         match self {
             Self::Raw(raw) => raw.next(host, now_ms),
             Self::Lines(lines) => lines.next(host, now_ms),
+            Self::Listing(listing) => listing.next(host),
         }
     }
 }

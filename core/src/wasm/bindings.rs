@@ -50,7 +50,7 @@ impl handler::Guest for Component {
 }
 
 /// A streamed body: the core's state machine behind the exported resource.
-struct BodyStream(RefCell<crate::fs::stream::Stream<follow::Subscription>>);
+struct BodyStream(RefCell<crate::fs::stream::Stream<follow::Subscription, filesystem::Listing>>);
 
 impl handler::GuestBodyStream for BodyStream {
     fn next(&self, now_ms: u64) -> handler::Step {
@@ -73,6 +73,7 @@ struct Imports;
 
 impl Host for Imports {
     type Watch = follow::Subscription;
+    type Listing = filesystem::Listing;
 
     fn log(&self, level: core_host::LogLevel, message: &str) {
         log::write(level.into(), message);
@@ -129,12 +130,17 @@ impl Host for Imports {
             .map_err(Into::into)
     }
 
-    fn list(
+    fn list(&self, alloc_id: &str, path: &str) -> Result<filesystem::Listing, core_host::FsError> {
+        filesystem::list(alloc_id, path).map_err(Into::into)
+    }
+
+    fn list_next(
         &self,
-        alloc_id: &str,
-        path: &str,
+        listing: &filesystem::Listing,
+        max: u32,
     ) -> Result<Vec<core_host::FileInfo>, core_host::FsError> {
-        filesystem::list(alloc_id, path)
+        listing
+            .next(max)
             .map(|infos| infos.into_iter().map(Into::into).collect())
             .map_err(Into::into)
     }

@@ -167,6 +167,43 @@ pub fn string_maps_to_vec(members: &[StringMap<'_>], pretty: bool) -> Vec<u8> {
     })
 }
 
+/// A top-level array written a part at a time, byte for byte as [`to_vec`] writes the whole
+/// array: for answers whose size grows with the input (a directory of a million entries),
+/// which the core must not build in its memory at once.
+#[derive(Debug, Default)]
+pub struct ArrayWriter {
+    pretty: bool,
+    items: usize,
+}
+
+impl ArrayWriter {
+    pub fn new(pretty: bool) -> Self {
+        Self { pretty, items: 0 }
+    }
+
+    /// Append the next element (the opening bracket before the first).
+    pub fn item(&mut self, out: &mut String, value: &Value) {
+        out.push(if self.items == 0 { '[' } else { ',' });
+        self.items += 1;
+        let inner = self.pretty.then_some(1);
+        newline(out, inner);
+        write_value(out, value, inner);
+    }
+
+    /// Close the array (a document's trailing newline included).
+    pub fn finish(self, out: &mut String) {
+        if self.items == 0 {
+            out.push('[');
+        } else {
+            newline(out, self.pretty.then_some(0));
+        }
+        out.push(']');
+        if self.pretty {
+            out.push('\n');
+        }
+    }
+}
+
 fn newline(out: &mut String, indent: Option<usize>) {
     if let Some(level) = indent {
         out.push('\n');
@@ -486,5 +523,22 @@ mod tests {
         let v = json!({"a": [[{"b": [true]}]]});
         let want = "{\n    \"a\": [\n        [\n            {\n                \"b\": [\n                    true\n                ]\n            }\n        ]\n    ]\n}\n";
         assert_eq!(pretty(&v), want);
+    }
+
+    #[test]
+    fn array_writer_writes_what_to_vec_writes() {
+        let items = [json!({"a": 1, "b": [true]}), json!("x"), json!({})];
+        for n in 0..=items.len() {
+            for pretty in [false, true] {
+                let mut writer = ArrayWriter::new(pretty);
+                let mut out = String::new();
+                for item in &items[..n] {
+                    writer.item(&mut out, item);
+                }
+                writer.finish(&mut out);
+                let whole = to_vec(&Value::Array(items[..n].to_vec()), pretty);
+                assert_eq!(out.as_bytes(), whole, "{n} items, pretty {pretty}");
+            }
+        }
     }
 }

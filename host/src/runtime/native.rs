@@ -8,7 +8,7 @@
 
 use std::cell::{RefCell, RefMut};
 use std::collections::BTreeMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use caravan_core::acl::CompiledPolicy;
 use caravan_core::host as core;
@@ -108,7 +108,7 @@ pub fn authorize_metrics(
 /// A streamed body and the host state (its subscriptions) it holds until it ends.
 pub struct NativeBody {
     host: NativeHost<CoreState>,
-    stream: caravan_core::fs::stream::Stream<Resource<Subscription>>,
+    stream: caravan_core::fs::stream::Stream<Resource<Subscription>, NativeListing>,
 }
 
 impl Pull for NativeBody {
@@ -149,11 +149,31 @@ impl<T> Capabilities for T where
 }
 
 /// Capabilities seen through the core's `Host` trait, for one request (or one stream).
-pub struct NativeHost<S>(RefCell<S>);
+pub struct NativeHost<S>(RefCell<S>, Released);
+
+/// Listings the core has dropped, to be returned to the capabilities at the next call: a
+/// handle cannot reach the host when it drops, and a long stream lists many times.
+type Released = Arc<Mutex<Vec<u32>>>;
+
+/// A listing the natively linked core holds: a resource of the capabilities, released when
+/// the core drops it, as the component's glue releases one through `drop`.
+pub struct NativeListing {
+    rep: u32,
+    released: Released,
+}
+
+impl Drop for NativeListing {
+    fn drop(&mut self) {
+        self.released
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(self.rep);
+    }
+}
 
 impl<S> NativeHost<S> {
     pub fn new(state: S) -> Self {
-        Self(RefCell::new(state))
+        Self(RefCell::new(state), Released::default())
     }
 
     /// The capabilities' state (for tests that change it between pulls, and read it after).
@@ -162,8 +182,22 @@ impl<S> NativeHost<S> {
     }
 }
 
+impl<S: Capabilities> NativeHost<S> {
+    /// The state, with the listings the core dropped since the last call released.
+    fn released_state(&self) -> RefMut<'_, S> {
+        let mut state = self.0.borrow_mut();
+        let released = std::mem::take(&mut *self.1.lock().unwrap_or_else(PoisonError::into_inner));
+        for rep in released {
+            // Only fails for a listing the capabilities no longer hold: nothing to release.
+            let _ = filesystem::HostListing::drop(&mut *state, Resource::new_own(rep));
+        }
+        state
+    }
+}
+
 impl<S: Capabilities> core::Host for NativeHost<S> {
     type Watch = Resource<Subscription>;
+    type Listing = NativeListing;
 
     fn log(&self, level: core::LogLevel, message: &str) {
         log::Host::write(&mut *self.0.borrow_mut(), level.into(), message.to_string());
@@ -245,11 +279,28 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
         .map_err(Into::into)
     }
 
-    fn list(&self, alloc_id: &str, path: &str) -> Result<Vec<core::FileInfo>, core::FsError> {
-        filesystem::Host::list(
-            &mut *self.0.borrow_mut(),
+    fn list(&self, alloc_id: &str, path: &str) -> Result<NativeListing, core::FsError> {
+        let listing = filesystem::Host::list(
+            &mut *self.released_state(),
             alloc_id.to_string(),
             path.to_string(),
+        )
+        .map_err(core::FsError::from)?;
+        Ok(NativeListing {
+            rep: listing.rep(),
+            released: self.1.clone(),
+        })
+    }
+
+    fn list_next(
+        &self,
+        listing: &NativeListing,
+        max: u32,
+    ) -> Result<Vec<core::FileInfo>, core::FsError> {
+        filesystem::HostListing::next(
+            &mut *self.released_state(),
+            Resource::new_borrow(listing.rep),
+            max,
         )
         .map(|infos| infos.into_iter().map(Into::into).collect())
         .map_err(Into::into)

@@ -9,6 +9,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
     with: {
         "caravan:client/follow.subscription": crate::util::follow::Subscription,
+        "caravan:client/filesystem.listing": crate::capabilities::filesystem::Listing,
     },
 });
 

@@ -275,19 +275,21 @@ impl filesystem::Host for MemHost {
         &mut self,
         alloc_id: String,
         path: String,
-    ) -> Result<Vec<filesystem::FileInfo>, filesystem::FsError> {
+    ) -> Result<Resource<filesystem::Listing>, filesystem::FsError> {
         let tree = self.tree(&alloc_id)?;
         let real = resolve(tree, &path, true)?;
         if !matches!(tree[&real].kind, Kind::Dir) {
             return Err(filesystem::FsError::NotADirectory);
         }
-        // Reverse name order: the contract promises no order, so the core must sort.
-        Ok(tree
+        // Paths under one parent sort as their names do: the contract's order.
+        let entries = tree
             .iter()
-            .rev()
             .filter(|(p, _)| !p.is_empty() && parent(p) == real)
             .map(|(p, entry)| entry.info(base_name(p)))
-            .collect())
+            .collect();
+        self.next_listing += 1;
+        self.listings.insert(self.next_listing, (entries, 0));
+        Ok(Resource::new_own(self.next_listing))
     }
 
     fn read_at(
@@ -362,6 +364,31 @@ impl filesystem::Host for MemHost {
 
     fn now(&mut self) -> types::Timestamp {
         self.fixture.now.into()
+    }
+}
+
+impl filesystem::HostListing for MemHost {
+    fn next(
+        &mut self,
+        listing: Resource<filesystem::Listing>,
+        max: u32,
+    ) -> Result<Vec<filesystem::FileInfo>, filesystem::FsError> {
+        let Some((entries, read)) = self.listings.get_mut(&listing.rep()) else {
+            return Err(filesystem::FsError::Io("no such listing".into()));
+        };
+        let page: Vec<_> = entries
+            .iter()
+            .skip(*read)
+            .take(max as usize)
+            .cloned()
+            .collect();
+        *read += page.len();
+        Ok(page)
+    }
+
+    fn drop(&mut self, listing: Resource<filesystem::Listing>) -> wasmtime::Result<()> {
+        self.listings.remove(&listing.rep());
+        Ok(())
     }
 }
 

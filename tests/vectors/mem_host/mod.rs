@@ -58,6 +58,9 @@ pub(crate) struct MemHost {
     pub(crate) watched: Vec<String>,
     pub(crate) live_subscriptions: u32,
     pub(crate) next_subscription: u32,
+    /// Open listings: the entries and how many were handed out, by handle.
+    pub(crate) listings: BTreeMap<u32, (Vec<filesystem::FileInfo>, usize)>,
+    pub(crate) next_listing: u32,
     pub(crate) next_step_inode: u64,
 }
 
@@ -80,6 +83,8 @@ impl MemHost {
             watched: Vec::new(),
             live_subscriptions: 0,
             next_subscription: 0,
+            listings: BTreeMap::new(),
+            next_listing: 0,
             next_step_inode: STEP_INODE_BASE,
         }
     }

@@ -2,11 +2,11 @@
 //! fake host: parameters in, frames out.
 
 use super::*;
-use crate::fake::{ALLOC, Fake};
+use crate::fake::{ALLOC, Fake, FakeListing};
 use crate::http::{Action, Request};
 
 /// What the core decides for `GET /v1/client/fs/<op>/<alloc>?<query>`.
-fn call(host: &Fake, op: &str, query: &str) -> Action<Stream<()>> {
+fn call(host: &Fake, op: &str, query: &str) -> Action<Stream<(), FakeListing>> {
     let req = Request {
         method: "GET".into(),
         path: format!("/v1/client/fs/{op}/{ALLOC}"),
@@ -16,7 +16,7 @@ fn call(host: &Fake, op: &str, query: &str) -> Action<Stream<()>> {
     crate::handle(host, &req)
 }
 
-fn start(host: &Fake, op: &str, query: &str) -> Stream<()> {
+fn start(host: &Fake, op: &str, query: &str) -> Stream<(), FakeListing> {
     match call(host, op, query) {
         Action::Stream(start) => start.body,
         other => panic!("expected a stream, got {other:?}"),

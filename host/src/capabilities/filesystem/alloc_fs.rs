@@ -31,7 +31,9 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags, Stat};
+use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, Stat};
+
+use super::listing::Listing;
 use rustix::io::Errno;
 
 /// Longest path (including the terminating NUL) the kernel accepts; longer
@@ -144,44 +146,14 @@ impl AllocFs {
         Ok(std::path::PathBuf::from(std::ffi::OsString::from_vec(real)))
     }
 
-    /// Lists a directory: entries lstat'ed (symlinks not followed), sorted by name bytes.
-    pub fn list(&self, alloc_id: &str, path: &str) -> Result<Vec<FileInfo>, FsError> {
+    /// Opens a directory for listing: its names are read now, each entry is `lstat`ed
+    /// (symlinks not followed) when its page is read ([`Listing::next`]).
+    pub fn list(&self, alloc_id: &str, path: &str) -> Result<Listing, FsError> {
         let rel = relative(path)?;
         let alloc = self.open_alloc(alloc_id)?;
         let dir = open_beneath(alloc.as_fd(), rel, OFlags::PATH | OFlags::DIRECTORY)
             .map_err(map_errno)?;
-        // O_PATH fds cannot be read, so reopen the very same directory via
-        // "." (no path resolution that could be raced or escape).
-        let reader = rustix::fs::openat(
-            &dir,
-            c".",
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NONBLOCK,
-            Mode::empty(),
-        )
-        .map_err(map_errno)?;
-        let entries = Dir::new(reader).map_err(map_errno)?;
-
-        let mut out: Vec<(Vec<u8>, FileInfo)> = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(map_errno)?;
-            let name = entry.file_name();
-            if name == c"." || name == c".." {
-                continue;
-            }
-            let st = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(st) => st,
-                // Removed between readdir and lstat: it is simply gone.
-                Err(Errno::NOENT) => continue,
-                Err(e) => return Err(map_errno(e)),
-            };
-            let bytes = name.to_bytes().to_vec();
-            // Names are bytes on Linux; the API speaks String, so non-UTF-8
-            // names are shown lossily (sorting still uses the raw bytes).
-            let shown = String::from_utf8_lossy(&bytes).into_owned();
-            out.push((bytes, file_info(shown, &st)));
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out.into_iter().map(|(_, info)| info).collect())
+        Listing::read(dir)
     }
 
     /// Opens a regular file for reading, refusing `<task>/secrets` and `<task>/private` for tasks in `tasks`.
@@ -520,7 +492,7 @@ fn read_range(fd: BorrowedFd<'_>, st: &Stat, offset: u64, len: u32) -> Result<Ve
     Ok(out)
 }
 
-fn file_info(name: String, st: &Stat) -> FileInfo {
+pub(super) fn file_info(name: String, st: &Stat) -> FileInfo {
     FileInfo {
         name,
         size: u64::try_from(st.st_size).unwrap_or(0),
@@ -541,7 +513,7 @@ fn to_u32<T: TryInto<u32>>(v: T) -> u32 {
 }
 
 /// Maps errors from resolving/reading a request path.
-fn map_errno(e: Errno) -> FsError {
+pub(super) fn map_errno(e: Errno) -> FsError {
     match e {
         Errno::NOENT => FsError::NotFound,
         Errno::NOTDIR => FsError::NotADirectory,

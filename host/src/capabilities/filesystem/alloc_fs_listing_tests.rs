@@ -59,7 +59,7 @@ fn list_is_sorted_lstat_and_skips_dots() {
     std::fs::create_dir(f.path("alloc/data/zdir")).unwrap();
     f.link("alloc/data/link", "../../web/secrets/token");
     f.link("alloc/data/out", "/etc/passwd");
-    let entries = f.fs.list(ID, "alloc/data").unwrap();
+    let entries = list_all(&f.fs, ID, "alloc/data").unwrap();
     let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["B", "a", "b.txt", "link", "out", "zdir"]);
     let by = |n: &str| entries.iter().find(|e| e.name == n).unwrap().clone();
@@ -73,34 +73,39 @@ fn list_is_sorted_lstat_and_skips_dots() {
     let out = by("out");
     assert_eq!((out.mode & S_IFMT, out.size), (S_IFLNK, 11));
 
-    let root: Vec<_> =
-        f.fs.list(ID, "/")
-            .unwrap()
-            .into_iter()
-            .map(|e| e.name)
-            .collect();
+    let root: Vec<_> = list_all(&f.fs, ID, "/")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
     assert_eq!(root, ["alloc", "web"]);
-    assert_eq!(f.fs.list(ID, "").unwrap().len(), 2);
-    assert!(f.fs.list(ID, "alloc/tmp").unwrap().is_empty());
+    assert_eq!(list_all(&f.fs, ID, "").unwrap().len(), 2);
+    assert!(list_all(&f.fs, ID, "alloc/tmp").unwrap().is_empty());
     // Listing follows symlinks in the path itself (inside only).
     f.link("alloc/data/logs", "../logs");
-    assert_eq!(f.fs.list(ID, "alloc/data/logs").unwrap().len(), 1);
+    assert_eq!(list_all(&f.fs, ID, "alloc/data/logs").unwrap().len(), 1);
 }
 
 #[test]
 fn list_errors() {
     let f = fixture();
     f.write("x.txt", b"x");
-    assert_eq!(f.fs.list(ID, "x.txt"), Err(FsError::NotADirectory));
-    assert_eq!(f.fs.list(ID, "x.txt/"), Err(FsError::NotADirectory));
-    assert_eq!(f.fs.list(ID, "x.txt/sub"), Err(FsError::NotADirectory));
+    assert_eq!(list_all(&f.fs, ID, "x.txt"), Err(FsError::NotADirectory));
+    assert_eq!(list_all(&f.fs, ID, "x.txt/"), Err(FsError::NotADirectory));
+    assert_eq!(
+        list_all(&f.fs, ID, "x.txt/sub"),
+        Err(FsError::NotADirectory)
+    );
     assert_eq!(f.fs.stat(ID, "x.txt/sub"), Err(FsError::NotADirectory));
     assert_eq!(read_all(&f, "x.txt/sub"), Err(FsError::NotADirectory));
-    assert_eq!(f.fs.list(ID, "missing"), Err(FsError::NotFound));
-    assert_eq!(f.fs.list(ID, "missing/deeper"), Err(FsError::NotFound));
+    assert_eq!(list_all(&f.fs, ID, "missing"), Err(FsError::NotFound));
+    assert_eq!(
+        list_all(&f.fs, ID, "missing/deeper"),
+        Err(FsError::NotFound)
+    );
     f.link("alloc/data/filelink", "../../x.txt");
     assert_eq!(
-        f.fs.list(ID, "alloc/data/filelink"),
+        list_all(&f.fs, ID, "alloc/data/filelink"),
         Err(FsError::NotADirectory)
     );
 }
@@ -111,7 +116,7 @@ fn list_shows_non_utf8_names_lossily() {
     let f = fixture();
     let name = std::ffi::OsStr::from_bytes(b"bad\xffname");
     std::fs::write(f.path("alloc/tmp").join(name), b"x").unwrap();
-    let entries = f.fs.list(ID, "alloc/tmp").unwrap();
+    let entries = list_all(&f.fs, ID, "alloc/tmp").unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].name, "bad\u{fffd}name");
 }

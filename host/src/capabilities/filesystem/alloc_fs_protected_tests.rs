@@ -25,7 +25,7 @@ fn secrets_and_private_are_refused_by_real_location() {
         assert_eq!(read_all(&f, p), Err(FsError::PrivateFile), "{p}");
         assert_eq!(open_read(&f, p), Err(FsError::PrivateFile), "{p}");
     }
-    assert_eq!(f.fs.list(ID, "web/secrets").unwrap().len(), 1);
+    assert_eq!(list_all(&f.fs, ID, "web/secrets").unwrap().len(), 1);
     // Only the listed tasks are protected.
     assert_eq!(
         f.fs.read_at(ID, "web/secrets/token", 0, 64, &[]).unwrap(),
@@ -113,12 +113,11 @@ fn special_files_are_never_opened() {
         f.fs.stat(ID, "alloc/tmp/sock").unwrap().mode & S_IFMT,
         S_IFSOCK
     );
-    let listed: Vec<_> =
-        f.fs.list(ID, "alloc/tmp")
-            .unwrap()
-            .into_iter()
-            .map(|e| (e.name, e.mode & S_IFMT))
-            .collect();
+    let listed: Vec<_> = list_all(&f.fs, ID, "alloc/tmp")
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.name, e.mode & S_IFMT))
+        .collect();
     assert_eq!(
         listed,
         [
@@ -126,7 +125,10 @@ fn special_files_are_never_opened() {
             ("sock".to_string(), S_IFSOCK)
         ]
     );
-    assert_eq!(f.fs.list(ID, "alloc/tmp/fifo"), Err(FsError::NotADirectory));
+    assert_eq!(
+        list_all(&f.fs, ID, "alloc/tmp/fifo"),
+        Err(FsError::NotADirectory)
+    );
 }
 
 #[test]

@@ -75,6 +75,20 @@ fn tasks() -> Vec<String> {
     vec!["web".to_string()]
 }
 
+/// Every entry of a listing, read two at a time so the paging is exercised too.
+fn list_all(fs: &AllocFs, id: &str, path: &str) -> Result<Vec<FileInfo>, FsError> {
+    let mut listing = fs.list(id, path)?;
+    let mut all = Vec::new();
+    loop {
+        let page = listing.next(2)?;
+        let done = page.len() < 2;
+        all.extend(page);
+        if done {
+            return Ok(all);
+        }
+    }
+}
+
 fn read_all(f: &Fixture, path: &str) -> Result<Vec<u8>, FsError> {
     f.fs.read_at(ID, path, 0, 1 << 20, &tasks())
 }
@@ -100,7 +114,11 @@ fn without_hanging<T: Send + 'static>(op: impl FnOnce() -> T + Send + 'static) -
 /// Every operation on `path` must fail with `want`.
 fn assert_all(f: &Fixture, path: &str, want: FsError) {
     assert_eq!(f.fs.stat(ID, path), Err(want.clone()), "stat {path:?}");
-    assert_eq!(f.fs.list(ID, path), Err(want.clone()), "list {path:?}");
+    assert_eq!(
+        list_all(&f.fs, ID, path),
+        Err(want.clone()),
+        "list {path:?}"
+    );
     assert_eq!(
         f.fs.open_file(ID, path, &tasks()).map(|_| ()),
         Err(want.clone()),

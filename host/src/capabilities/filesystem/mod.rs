@@ -2,9 +2,11 @@
 //! (`alloc_fs`).
 
 mod alloc_fs;
+mod listing;
 
 pub use alloc_fs::{AllocFs, FileInfo, FsError};
-use wasmtime::component::{HasSelf, Linker};
+pub use listing::Listing;
+use wasmtime::component::{HasSelf, Linker, Resource};
 
 use super::{CoreState, HostContext};
 use crate::allocs::{logindex, logmon};
@@ -27,12 +29,15 @@ impl filesystem::Host for CoreState {
         &mut self,
         alloc_id: String,
         path: String,
-    ) -> Result<Vec<filesystem::FileInfo>, filesystem::FsError> {
-        self.ctx
+    ) -> Result<Resource<Listing>, filesystem::FsError> {
+        let listing = self
+            .ctx
             .filesystem
             .list(&alloc_id, &path)
-            .map(|infos| infos.into_iter().map(file_info).collect())
-            .map_err(fs_error)
+            .map_err(fs_error)?;
+        self.table
+            .push(listing)
+            .map_err(|_| filesystem::FsError::Io("too many listings".into()))
     }
 
     fn read_at(
@@ -80,6 +85,28 @@ impl filesystem::Host for CoreState {
 
     fn now(&mut self) -> types::Timestamp {
         types::Timestamp::from_unix_nanos(logmon::unix_nanos(std::time::SystemTime::now()))
+    }
+}
+
+impl filesystem::HostListing for CoreState {
+    fn next(
+        &mut self,
+        listing: Resource<Listing>,
+        max: u32,
+    ) -> Result<Vec<filesystem::FileInfo>, filesystem::FsError> {
+        let listing = self
+            .table
+            .get_mut(&listing)
+            .map_err(|_| filesystem::FsError::Io("no such listing".into()))?;
+        listing
+            .next(max)
+            .map(|infos| infos.into_iter().map(file_info).collect())
+            .map_err(fs_error)
+    }
+
+    fn drop(&mut self, listing: Resource<Listing>) -> wasmtime::Result<()> {
+        self.table.delete(listing)?;
+        Ok(())
     }
 }
 

@@ -1,6 +1,6 @@
 //! The line-by-line `fs/logs` extensions through the real route against the fake host.
 
-use crate::fake::{ALLOC, Fake};
+use crate::fake::{ALLOC, Fake, FakeListing};
 use crate::fs::stream::{Step, Stream};
 use crate::http::{Action, Request};
 
@@ -11,7 +11,7 @@ const ERR0: &str = "alloc/logs/web.stderr.0";
 const T0: i64 = 1_796_130_000_000_000_000;
 const S: i64 = 1_000_000_000;
 
-fn call(host: &Fake, query: &str) -> Action<Stream<()>> {
+fn call(host: &Fake, query: &str) -> Action<Stream<(), FakeListing>> {
     let req = Request {
         method: "GET".into(),
         path: format!("/v1/client/fs/logs/{ALLOC}"),
@@ -21,7 +21,7 @@ fn call(host: &Fake, query: &str) -> Action<Stream<()>> {
     crate::handle(host, &req)
 }
 
-fn start(host: &Fake, query: &str) -> Stream<()> {
+fn start(host: &Fake, query: &str) -> Stream<(), FakeListing> {
     match call(host, query) {
         Action::Stream(start) => start.body,
         other => panic!("expected a stream, got {other:?}"),
