@@ -87,8 +87,10 @@ export function every(ctx, seconds, tick, onError) {
       onError(null);
     } catch (err) {
       if (err.name === 'AbortError') return;
+      const final = err.status === 403 || err.status === 404;
+      if (final) err.message = `${err.message} (No longer checking.)`;
       onError(err);
-      if (err.status === 403 || err.status === 404) return;
+      if (final) return;
     }
     if (!ctx.signal.aborted) timer = setTimeout(run, seconds * 1000);
   };

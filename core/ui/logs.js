@@ -1,120 +1,60 @@
-// A task's log, followed live through fs/logs frames. Lines are collected as they arrive and
-// drawn once per animation frame, and only the newest MAX_LINES stay in the page, so a task
-// writing thousands of lines a second cannot freeze the tab.
+// A task's log: its tail followed live, or its head; earlier lines loaded as the reader
+// scrolls up and later ones (from the head) as they scroll down, by arrival time; reconnected
+// from the last line after a cut. Every line comes from `fs/logs?timestamps=true` (stdout and
+// stderr merged by arrival with `type=all`), so the backlog has its times as live lines do.
 
-import { decodeBase64, followFrames, query } from './api.js';
-import { h, link, notice, when } from './dom.js';
+import { ApiError, decodeBase64, followFrames, query } from './api.js';
+import { h, link, notice } from './dom.js';
+import { LogPane, MAX_LINES, parseLine } from './logpane.js';
+import { failure } from './session.js';
 
-export const MAX_LINES = 5000;
-/** How much of the end of the log to show first. */
-const TAIL = 64 * 1024;
+export { MAX_LINES };
+/** Lines shown first from the end, and lines per page when scrolling. */
+const TAIL = 1000;
+const PAGE = 500;
+/** Reconnect delays (ms) after a cut, the last one repeated. */
+const BACKOFF = [500, 1000, 2000, 5000];
 
-class LogPane {
-  constructor(status) {
-    this.status = status;
-    this.el = h('div', { class: 'log', role: 'log', tabindex: '0', 'aria-label': 'Log lines', 'aria-live': 'off' });
-    this.pending = [];
-    this.dropped = 0;
-    this.total = 0;
-    this.paused = false;
-    this.stick = true; // keep the newest line in view until the reader scrolls up
-    this.scheduled = false;
-    this.el.addEventListener('scroll', () => {
-      const { scrollTop, scrollHeight, clientHeight } = this.el;
-      this.stick = scrollHeight - scrollTop - clientHeight < 8;
+/** Read `path`'s frames as parsed lines, until `enough` of them say stop or the stream ends. */
+async function readLines(path, signal, source, onLines) {
+  const decoder = new TextDecoder();
+  let carry = '';
+  const stop = new AbortController();
+  signal.addEventListener('abort', () => stop.abort());
+  try {
+    await followFrames(path, stop.signal, (frame) => {
+      if (!frame.Data || stop.signal.aborted) return;
+      const parts = (carry + decoder.decode(decodeBase64(frame.Data), { stream: true })).split('\n');
+      carry = parts.pop();
+      if (onLines(parts.map((p) => parseLine(p, source))) === false) stop.abort();
     });
+  } catch (err) {
+    if (!(err.name === 'AbortError' && !signal.aborted)) throw err;
   }
-
-  /** Queue lines (`[text, source, time]`); drawn at the next frame. */
-  add(lines) {
-    this.total += lines.length;
-    for (const line of lines) this.pending.push(line);
-    if (this.pending.length > MAX_LINES) {
-      this.dropped += this.pending.length - MAX_LINES;
-      this.pending.splice(0, this.pending.length - MAX_LINES);
-    }
-    this.schedule();
-  }
-
-  schedule() {
-    if (this.scheduled || this.paused) return;
-    this.scheduled = true;
-    requestAnimationFrame(() => this.flush());
-  }
-
-  flush() {
-    this.scheduled = false;
-    const batch = this.paused ? [] : this.pending;
-    if (!this.paused) this.pending = [];
-    if (batch.length) {
-      const frag = document.createDocumentFragment();
-      for (const [text, source, time] of batch) {
-        const line = document.createElement('div');
-        line.textContent = text;
-        if (source !== 'stdout') line.className = source;
-        if (time) line.setAttribute('data-t', time);
-        frag.append(line);
-      }
-      this.el.append(frag);
-      const excess = this.el.childElementCount - MAX_LINES;
-      if (excess > 0) {
-        const range = document.createRange();
-        range.setStartBefore(this.el.firstElementChild);
-        range.setEndBefore(this.el.children[excess]);
-        range.deleteContents();
-      }
-      if (this.stick) this.el.scrollTop = this.el.scrollHeight;
-    }
-    this.el.setAttribute('data-lines', String(this.el.childElementCount));
-    this.status.textContent = `${this.total} lines received, ${this.el.childElementCount} shown`
-      + (this.dropped ? ` (${this.dropped} skipped to keep up)` : '')
-      + (this.paused ? ', paused' : '');
-  }
-
-  setPaused(paused) {
-    this.paused = paused;
-    if (!paused) this.schedule();
-    this.flush();
-  }
+  if (carry && !stop.signal.aborted) onLines([parseLine(carry, source)]);
 }
 
-/** Bytes of one file type (stdout or stderr) to lines, keeping a partial last line. */
-class LineSplitter {
-  constructor(source, pane) {
-    this.source = source;
-    this.pane = pane;
-    this.decoder = new TextDecoder();
-    this.carry = '';
-    this.live = false; // lines are stamped once the backlog is read (the first heartbeat)
-  }
-
-  frame(frame) {
-    if (frame.FileEvent) {
-      this.flushCarry();
-      this.pane.add([[`— ${frame.FileEvent}: ${frame.File || ''} —`, 'event', null]]);
-      return;
-    }
-    if (!frame.Data) {
-      this.live = true; // a heartbeat: caught up
-      return;
-    }
-    const text = this.carry + this.decoder.decode(decodeBase64(frame.Data), { stream: true });
-    const parts = text.split('\n');
-    this.carry = parts.pop();
-    const time = this.live ? when(new Date()) : null;
-    this.pane.add(parts.map((p) => [p, this.source, time]));
-  }
-
-  flushCarry() {
-    if (this.carry) this.pane.add([[this.carry, this.source, null]]);
-    this.carry = '';
-  }
+/** Lines that repeat the `same` already shown at time `t` (the edge of a page) are skipped. */
+function skipSeen(lines, { t, same }, fromEnd) {
+  const list = fromEnd ? [...lines].reverse() : lines;
+  let n = 0;
+  while (n < same && n < list.length && list[n].t === t) n += 1;
+  const rest = list.slice(n);
+  return fromEnd ? rest.reverse() : rest;
 }
 
 export function logsView(ctx, view, id, task, type) {
+  const head = ctx.params.get('from') === 'head';
+  const source = type === 'both' ? 'all' : type;
   const status = h('span', { class: 'log-status', role: 'status' }, 'Connecting…');
-  const pane = new LogPane(status);
+  const pane = new LogPane(status, { gutter: source === 'all', follows: !head });
   const errors = h('div');
+  const url = (extra) => `/v1/client/fs/logs/${encodeURIComponent(id)}${query({ task, type: source, timestamps: 'true', ...extra })}`;
+  let live = null; // the followed stream's controller
+  let busy = false;
+  let atStart = head;
+  let atEnd = false;
+
   const pause = h('button', { type: 'button', 'aria-pressed': 'false' }, 'Pause');
   pause.addEventListener('click', () => {
     const paused = !pane.paused;
@@ -122,29 +62,143 @@ export function logsView(ctx, view, id, task, type) {
     pause.textContent = paused ? 'Resume' : 'Pause';
     pause.setAttribute('aria-pressed', String(paused));
   });
-  const bottom = h('button', { type: 'button', onclick: () => { pane.stick = true; pane.el.scrollTop = pane.el.scrollHeight; } }, 'Newest');
+  const newest = h('button', { type: 'button', hidden: head }, 'Newest');
+  newest.addEventListener('click', () => {
+    if (pane.detached) {
+      restart();
+      return;
+    }
+    pane.stick = true;
+    pane.el.scrollTop = pane.el.scrollHeight;
+  });
+  const search = h('input', { type: 'search', placeholder: 'Filter', 'aria-label': 'Filter lines', spellcheck: 'false' });
+  const only = h('input', { type: 'checkbox' });
+  const refilter = () => pane.filter(search.value, only.checked);
+  search.addEventListener('input', refilter);
+  only.addEventListener('change', refilter);
+  const here = (t, props = {}) => link(['alloc', id, 'logs', task, t], t, props);
+  const modeLink = (name, from) => h('a', {
+    href: `#/${['alloc', id, 'logs', task, type].map(encodeURIComponent).join('/')}${from ? `?from=${from}` : ''}`,
+    'aria-current': (from === 'head') === head ? 'page' : null,
+  }, name);
   view.replaceChildren(
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, link([], 'Allocations'), ' / ',
       link(['alloc', id], id.slice(0, 8), { class: 'mono' }), ' / ', `${task} logs`),
     h('h1', null, `${task} `, h('small', null, type)),
     h('div', { class: 'toolbar' },
       h('span', { class: 'links', role: 'group', 'aria-label': 'Output' }, ['stdout', 'stderr', 'both'].map((t) =>
-        link(['alloc', id, 'logs', task, t], t, { 'aria-current': t === type ? 'page' : null }))),
-      pause, bottom, status),
+        here(t, { 'aria-current': t === type ? 'page' : null }))),
+      h('span', { class: 'links', role: 'group', 'aria-label': 'Where to start' }, modeLink('Tail', null), modeLink('Head', 'head')),
+      pause, newest, search, h('label', { class: 'check' }, only, ' only matching'), status),
     errors, pane.el,
   );
-  const sources = type === 'both' ? ['stdout', 'stderr'] : [type];
-  for (const source of sources) {
-    const splitter = new LineSplitter(source, pane);
-    const path = `/v1/client/fs/logs/${encodeURIComponent(id)}${query({ task, type: source, follow: 'true', origin: 'end', offset: TAIL })}`;
-    followFrames(path, ctx.signal, (frame) => splitter.frame(frame))
-      .then(() => {
-        splitter.flushCarry();
-        errors.append(notice(`The ${source} stream ended.`, 'info'));
-      })
-      .catch((err) => {
-        if (err.name !== 'AbortError') errors.append(notice(`${source}: ${err.message}`));
-      });
+
+  /** Lines before the first shown: the last PAGE up to its time, less those already shown. */
+  async function earlier() {
+    if (busy || atStart) return;
+    const edge = pane.edge(false);
+    if (!edge.t) return;
+    busy = true;
+    try {
+      const lines = [];
+      await readLines(url({ until: edge.t, lines: PAGE + edge.same }), ctx.signal, source, (got) => { lines.push(...got); });
+      const fresh = skipSeen(lines, edge, true);
+      if (fresh.length < PAGE) {
+        atStart = true;
+        fresh.unshift({ text: '— the start of the log —', kind: 'event', t: undefined });
+      }
+      pane.prepend(fresh);
+    } catch (err) {
+      if (err.name !== 'AbortError') errors.replaceChildren(failure(err));
+    } finally {
+      busy = false;
+    }
   }
+
+  /** From the head: the next PAGE lines after the last shown. */
+  async function later() {
+    if (busy || atEnd) return;
+    const edge = pane.edge(true);
+    busy = true;
+    try {
+      const lines = [];
+      const want = PAGE + edge.same;
+      await readLines(url(edge.t ? { since: edge.t } : {}), ctx.signal, source, (got) => {
+        lines.push(...got);
+        return lines.length < want;
+      });
+      const fresh = skipSeen(lines.slice(0, want), edge, false);
+      if (lines.length < want) {
+        atEnd = true;
+        fresh.push({ text: '— the end of the log: Tail follows it —', kind: 'event', t: undefined });
+      }
+      pane.append(fresh);
+    } catch (err) {
+      if (err.name !== 'AbortError') errors.replaceChildren(failure(err));
+    } finally {
+      busy = false;
+    }
+  }
+
+  /** Follow the end: the last TAIL lines first, or after a cut from the last line shown. */
+  async function follow(attempt = 0) {
+    live?.abort();
+    const controller = new AbortController();
+    ctx.signal.addEventListener('abort', () => controller.abort());
+    live = controller;
+    const edge = pane.edge(true);
+    const resume = attempt > 0 && edge.t;
+    let seen = resume ? { ...edge } : { same: 0 };
+    const path = url(resume ? { follow: 'true', since: edge.t } : { follow: 'true', lines: TAIL });
+    if (attempt > 0) status.textContent = 'Reconnecting…';
+    let cut;
+    try {
+      await readLines(path, controller.signal, source, (lines) => {
+        if (seen.same) {
+          const fresh = skipSeen(lines, seen, false);
+          seen = fresh.length || lines.some((l) => l.t !== seen.t) ? { same: 0 } : { ...seen, same: seen.same - lines.length };
+          lines = fresh;
+        }
+        errors.replaceChildren();
+        attempt = 0;
+        pane.add(lines);
+      });
+      cut = new ApiError(0, 'the stream ended');
+    } catch (err) {
+      if (err.name === 'AbortError' || controller.signal.aborted) return;
+      if (err.status && err.status !== 0) {
+        errors.replaceChildren(failure(err));
+        return;
+      }
+      cut = err;
+    }
+    if (controller !== live || ctx.signal.aborted) return;
+    // Cut (the agent restarted, the network dropped, the stream ended): try again from the
+    // last line shown, and let the reader try at once.
+    const wait = BACKOFF[Math.min(attempt, BACKOFF.length - 1)];
+    const retry = h('button', { type: 'button', onclick: () => { clearTimeout(timer); follow(attempt + 1); } }, 'Retry now');
+    errors.replaceChildren(h('p', { class: 'notice info', role: 'status' },
+      `The log stream was cut (${cut.text || cut.message}); reconnecting from the last line shown. `, retry));
+    const timer = setTimeout(() => follow(attempt + 1), wait);
+    ctx.onLeave(() => clearTimeout(timer));
+  }
+
+  function restart() {
+    pane.el.replaceChildren();
+    pane.detached = false;
+    pane.held = 0;
+    pane.stick = true;
+    atStart = false;
+    follow();
+  }
+
+  pane.el.addEventListener('scroll', () => {
+    const { scrollTop, scrollHeight, clientHeight } = pane.el;
+    if (scrollTop < clientHeight / 2) earlier();
+    if (head && scrollHeight - scrollTop - clientHeight < clientHeight / 2) later();
+  });
+  ctx.onLeave(() => live?.abort());
+  if (head) later();
+  else follow();
   pane.flush();
 }

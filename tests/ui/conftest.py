@@ -32,9 +32,9 @@ REFUSED = re.compile(r"status of (403|404) ")
 class Agent:
     """`caravan agent -dev` on a free port, with optional extra flags and config."""
 
-    def __init__(self, data_dir, *args, config=None, acl=False):
+    def __init__(self, data_dir, *args, config=None, acl=False, port=0):
         self.data_dir = data_dir
-        if acl:
+        if acl and not os.path.exists(os.path.join(data_dir, "acl")):
             write_acl(data_dir)
             args = (*args, "-acl-enabled")
         if config is not None:
@@ -44,7 +44,7 @@ class Agent:
             args = (*args, f"-config={path}")
         binary = os.environ.get("CARAVAN_BIN", "target/debug/caravan")
         self.proc = subprocess.Popen(
-            [binary, "agent", "-dev", "-http-port=0", f"-data-dir={data_dir}", *args],
+            [binary, "agent", "-dev", f"-http-port={port}", f"-data-dir={data_dir}", *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         self.lines = []
@@ -195,11 +195,14 @@ def open_ui(browser, agent, fragment="#/"):
 
 
 def use_token(browser, secret):
+    """Use a token from the header and wait for the page's answer (the view drawn again)."""
+    browser.driver.execute_script("document.getElementById('status').textContent = ''")
     field = browser.driver.find_element(By.ID, "token")
     field.clear()
     if secret:
         field.send_keys(secret)
     browser.driver.find_element(By.CSS_SELECTOR, "#token-form button[type=submit]").click()
+    browser.wait(lambda d: d.find_element(By.ID, "status").text)
 
 
 def samples(browser, index):
