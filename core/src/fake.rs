@@ -1,7 +1,7 @@
 //! An in-memory [`Host`] for unit tests: one allocation with a few files.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::host::*;
 
@@ -48,6 +48,12 @@ pub struct Fake {
     pub marks: RefCell<BTreeMap<String, Vec<LogMark>>>,
     /// What the host's wall clock reads.
     pub now: RefCell<Timestamp>,
+    /// Relays the core opened, by id: (node id, target, token).
+    pub relays: RefCell<Vec<(String, String, Option<String>)>>,
+    /// What each node's relay brings, one item per `relay_take` (then `Pending`).
+    pub relay_script: RefCell<BTreeMap<String, VecDeque<Arrived>>>,
+    /// Relays the core closed.
+    pub relays_closed: RefCell<Vec<u32>>,
 }
 
 impl Default for Fake {
@@ -92,6 +98,9 @@ impl Default for Fake {
                 seconds: 1_800_000_000,
                 nanoseconds: 0,
             }),
+            relays: RefCell::default(),
+            relay_script: RefCell::default(),
+            relays_closed: RefCell::default(),
         }
     }
 }
@@ -427,6 +436,23 @@ impl Host for Fake {
     fn register(&self, registration: Registration) -> Result<(), String> {
         self.registered.borrow_mut().push(registration);
         Ok(())
+    }
+
+    fn relay_open(&self, node_id: &str, target: &str, token: Option<&str>) -> Result<u32, String> {
+        let mut relays = self.relays.borrow_mut();
+        relays.push((node_id.into(), target.into(), token.map(Into::into)));
+        Ok(relays.len() as u32 - 1)
+    }
+
+    fn relay_take(&self, id: u32) -> Arrived {
+        let node = self.relays.borrow()[id as usize].0.clone();
+        let mut script = self.relay_script.borrow_mut();
+        let next = script.get_mut(&node).and_then(VecDeque::pop_front);
+        next.unwrap_or(Arrived::Pending)
+    }
+
+    fn relay_close(&self, id: u32) {
+        self.relays_closed.borrow_mut().push(id);
     }
 
     fn acl_enabled(&self) -> bool {

@@ -365,6 +365,18 @@ pub struct PlacedAllocation {
     pub allocation: Allocation,
 }
 
+/// What a relayed read (`wit/relay.wit`) brought since the core last looked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arrived {
+    Pending,
+    Data(Vec<u8>),
+    End,
+    /// The node answered another status than 200, with this text.
+    Refused(u16, String),
+    /// The node could not be reached, or the connection broke.
+    Failed(String),
+}
+
 /// Everything the core may ask of the machine.
 pub trait Host {
     /// Interest in a path's changes, held by a stream and dropped with it.
@@ -430,6 +442,11 @@ pub trait Host {
     fn all_allocations(&self) -> Vec<PlacedAllocation>;
     /// Record a client's heartbeat (servers only); the error is a host fault.
     fn register(&self, registration: Registration) -> Result<(), String>;
+    /// Start a GET of `target` on node `node_id` with the caller's token (servers only); the
+    /// stream takes what arrives with [`Host::relay_take`] and is woken when it does.
+    fn relay_open(&self, node_id: &str, target: &str, token: Option<&str>) -> Result<u32, String>;
+    fn relay_take(&self, id: u32) -> Arrived;
+    fn relay_close(&self, id: u32);
 
     /// Whether ACLs are enforced.
     fn acl_enabled(&self) -> bool;

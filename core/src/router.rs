@@ -16,7 +16,7 @@ use crate::alloc::{exec, gc, lifecycle};
 use crate::cluster::Locate;
 use crate::cluster::register;
 use crate::fs::logs;
-use crate::fs::stream::Stream;
+use crate::fs::stream::{Stream, job};
 use crate::host::Host;
 use crate::http::{Action, ApiError, ApiResult, Request, Response, StreamStart};
 use crate::node::{meta, stats};
@@ -82,6 +82,8 @@ pub enum Route {
     Allocations,
     /// `/v1/allocation/:id`.
     Allocation(String),
+    /// `/v1/job/:job_id/logs`: every allocation's logs, merged (caravan's own).
+    JobLogs(String),
     /// `/ui` and everything under `/ui/`: the web UI's assets (the cleaned path).
     Ui(String),
 }
@@ -184,6 +186,9 @@ impl Route {
             Route::Node(_)          => row("node",                    "/v1/node/:node_id",                         Any,                  Bare,     Always(NodeRead),                                     Here),
             Route::Allocations      => row("allocations",             "/v1/allocations",                           Any,                  Bare,     Always(Namespace(&["read-job"])),                     Here),
             Route::Allocation(_)    => row("allocation",              "/v1/allocation/:alloc_id",                  Any,                  Bare,     Always(Namespace(&["read-job"])),                     Here),
+            // Checked again for each allocation's namespace (`fs::job_logs`); a server reads
+            // the other nodes itself, so it is answered here.
+            Route::JobLogs(_)       => row("job/logs",                "/v1/job/:job_id/logs",                      Only(GET),            Wrapped,  Always(job::READ_LOGS),                               Here),
             // The UI's assets are public, as Nomad's: every call the page makes checks the token.
             // `/` is routed here too: Nomad redirects it to `/ui/`.
             Route::Ui(_)            => row("ui",                      "/ui/*",                                     InHandler(GET_HEAD),  Bare,     Nothing,                                              Here),
@@ -280,6 +285,7 @@ pub const ALL: &[fn(String) -> Route] = &[
     Route::Node,
     |_| Route::Allocations,
     Route::Allocation,
+    Route::JobLogs,
     Route::Ui,
 ];
 
@@ -454,6 +460,10 @@ pub fn dispatch<H: Host>(
         }
         Route::Allocation(id) => {
             Response::json(&cluster::allocation_body(host, &access, &id)?, query)
+        }
+        Route::JobLogs(job) => {
+            let body = fs::job_logs::start(host, &access, &job, query, !cluster::forwarded(req))?;
+            return Ok(Action::Stream(StreamStart::ok("application/json", body)));
         }
         Route::Ui(path) => ui::serve(host, req, &path)?,
     };

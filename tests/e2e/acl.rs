@@ -81,7 +81,7 @@ fn allowed(route: &str) -> &'static [&'static str] {
     match route {
         "metadata GET" | "stats" => &["node-read", "node-write"],
         "metadata POST" | "gc" | "node/register" => &["node-write"],
-        "fs/logs" => &["write", "logs-only", "glob"],
+        "fs/logs" | "job/logs" => &["write", "logs-only", "glob"],
         "fs/ls" | "fs/stat" | "fs/cat" | "fs/readat" | "fs/stream" => &["write", "glob"],
         "allocation/stats" => &["read", "write", "glob"],
         "allocation/gc" => &["write", "glob"],
@@ -209,6 +209,12 @@ fn routes(alloc: &str, node: &str) -> Vec<(&'static str, &'static str, String, &
         ("node", "GET", format!("/v1/node/{node}"), b""),
         ("allocations", "GET", "/v1/allocations".into(), b""),
         ("allocation", "GET", format!("/v1/allocation/{alloc}"), b""),
+        (
+            "job/logs",
+            "GET",
+            "/v1/job/demo/logs?type=stderr".into(),
+            b"",
+        ),
         ("ui", "GET", "/ui/".into(), b""),
     ]
 }
@@ -359,7 +365,7 @@ fn every_route_against_every_caller() {
         let reply = agent.request(method, path, &[], body);
         let expected = match route_name(label) {
             // Not `allocations`: listing needs read-job (Nomad's `Alloc.List`).
-            name if name.starts_with("fs/") || name == "ui" => *open_status,
+            name if name.starts_with("fs/") || name == "ui" || name == "job/logs" => *open_status,
             name if acl_api_answer(name, "anonymous").is_some() => {
                 acl_api_answer(name, "anonymous").unwrap().0
             }

@@ -22,13 +22,13 @@ fn call(agent: &Agent, method: &str, target: &str, token: Option<&str>, body: &V
     agent.request(method, target, &headers, &body)
 }
 
-fn bootstrap(agent: &Agent) -> String {
+pub(crate) fn bootstrap(agent: &Agent) -> String {
     let reply = agent.request("POST", "/v1/acl/bootstrap", &[], b"");
     assert_eq!(reply.status, 200, "{}", reply.text());
     reply.json()["SecretID"].as_str().unwrap().to_string()
 }
 
-fn put_policy(agent: &Agent, token: &str, name: &str, rules: &str) {
+pub(crate) fn put_policy(agent: &Agent, token: &str, name: &str, rules: &str) {
     let body = json!({"Name": name, "Description": "e2e", "Rules": rules});
     let reply = call(
         agent,
@@ -41,7 +41,7 @@ fn put_policy(agent: &Agent, token: &str, name: &str, rules: &str) {
 }
 
 /// A client token with these policies: (accessor, secret).
-fn create_token(agent: &Agent, token: &str, policies: &[&str]) -> (String, String) {
+pub(crate) fn create_token(agent: &Agent, token: &str, policies: &[&str]) -> (String, String) {
     let body = json!({"Name": "e2e", "Type": "client", "Policies": policies});
     let reply = call(agent, "POST", "/v1/acl/token", Some(token), &body);
     assert_eq!(reply.status, 200, "{}", reply.text());
@@ -262,14 +262,14 @@ fn the_cli_manages_policies_and_tokens_as_nomads() {
 }
 
 /// A server with ACLs on, a management token, and a node-write token for its clients.
-fn acl_server(dir: &Path, extra: &[&str]) -> Agent {
+pub(crate) fn acl_server(dir: &Path, extra: &[&str]) -> Agent {
     let mut flags = vec!["-server", "-node=server", "-acl-enabled"];
     flags.extend_from_slice(extra);
     Agent::spawn(dir, &flags)
 }
 
 /// A client of `servers` with ACLs on, the token TTL short, and this node token.
-fn acl_client(dir: &Path, servers: &[&Agent], node_token: &str) -> Agent {
+pub(crate) fn acl_client(dir: &Path, servers: &[&Agent], node_token: &str) -> Agent {
     std::fs::create_dir_all(dir).unwrap();
     let config = dir.join("client.hcl");
     std::fs::write(
@@ -291,7 +291,7 @@ fn acl_client(dir: &Path, servers: &[&Agent], node_token: &str) -> Agent {
 }
 
 /// Make a node-write token on `server` (what a client needs to register and resolve).
-fn node_token(server: &Agent, root: &str) -> String {
+pub(crate) fn node_token(server: &Agent, root: &str) -> String {
     put_policy(server, root, "node-writer", "node { policy = \"write\" }\n");
     create_token(server, root, &["node-writer"]).1
 }

@@ -5,11 +5,11 @@ use std::path::Path;
 
 use crate::support::{Agent, place, wait_until};
 
-fn server(dir: &Path) -> Agent {
+pub(crate) fn server(dir: &Path) -> Agent {
     Agent::spawn(dir, &["-server", "-node=server"])
 }
 
-fn client(dir: &Path, name: &str, servers: &[&Agent]) -> Agent {
+pub(crate) fn client(dir: &Path, name: &str, servers: &[&Agent]) -> Agent {
     let list: Vec<&str> = servers.iter().map(|s| s.addr.as_str()).collect();
     Agent::spawn(
         dir,
@@ -21,7 +21,7 @@ fn client(dir: &Path, name: &str, servers: &[&Agent]) -> Agent {
 }
 
 /// Wait until the server sees `count` ready nodes.
-fn wait_for_nodes(server: &Agent, ready: usize) {
+pub(crate) fn wait_for_nodes(server: &Agent, ready: usize) {
     wait_until("the server's node count", || {
         let nodes = server.get("/v1/nodes").json();
         nodes

@@ -20,6 +20,7 @@ mod hostile;
 mod hotswap;
 mod hotswap_modes;
 mod isolation;
+mod job_logs;
 mod lifecycle;
 mod listing;
 mod logtime;

@@ -411,6 +411,14 @@ export class MemHost {
         deleteToken: () => { throw new HostError(NO_WRITES); },
       },
       // The fixture's agent knows no other node: it is the only one (when it is a client).
+      // No other node to read: a relay cannot start (as a node that left).
+      'caravan:client/relay': {
+        open: () => {
+          throw new HostError('no such node');
+        },
+        take: () => ({ tag: 'failed', val: 'no such relay' }),
+        close: () => {},
+      },
       'caravan:client/cluster': {
         roles: () => ({ server: false, client: true, ui: true, ...fixture.roles }),
         register: (r) => {

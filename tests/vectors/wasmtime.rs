@@ -18,7 +18,7 @@ use base64::Engine as _;
 use caravan::capabilities::follow::Subscription;
 use caravan::wit::{
     Core, CorePre, acl, allocations, cluster, filesystem, follow, handler, log, node, policy,
-    stats, types,
+    relay, stats, types,
 };
 use serde::Deserialize;
 use serde::de::IgnoredAny;

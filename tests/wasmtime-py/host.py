@@ -253,6 +253,17 @@ class MemHost:
             "all-allocations": lambda _s: placed(),
         }
 
+    def relay_funcs(self):
+        # No other node to read (the fixture's agent knows none, so no vector opens a relay).
+        def open_relay(_s, node_id, target, token):
+            raise RuntimeError("the vector host has no other node to read")
+
+        return {
+            "open": open_relay,
+            "take": lambda _s, relay_id: Variant("failed", "no such relay"),
+            "close": lambda _s, relay_id: None,
+        }
+
     def allocation_funcs(self):
         faults = self.fixture.get("faults", {})
 

@@ -46,6 +46,7 @@ def build_linker():
                 "delete-policy", "list-tokens", "create-token", "update-token", "delete-token"],
         "stats": ["host", "allocation"],
         "cluster": ["roles", "node", "nodes", "find-allocation", "all-allocations", "register"],
+        "relay": ["open", "take", "close"],
     }
     with linker.root() as root:
         for interface, names in interfaces.items():
@@ -73,7 +74,7 @@ class Core:
             "log": host.log_funcs(), "node": host.node_funcs(),
             "allocations": host.allocation_funcs(), "filesystem": host.filesystem_funcs(),
             "follow": host.follow_funcs(), "acl": host.acl_funcs(), "stats": host.stats_funcs(),
-            "cluster": host.cluster_funcs(),
+            "cluster": host.cluster_funcs(), "relay": host.relay_funcs(),
         }
         self.store = wasmtime.Store(ENGINE)
         self.instance = LINKER.instantiate(self.store, COMPONENT)

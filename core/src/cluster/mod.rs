@@ -19,7 +19,8 @@ use crate::wire::params::{Query, go_quote};
 /// Marks a request a server already forwarded.
 pub const FORWARDED_HEADER: &str = "x-caravan-forwarded";
 
-fn forwarded(req: &Request) -> bool {
+/// Whether a server already forwarded this request (it is answered where it arrives).
+pub fn forwarded(req: &Request) -> bool {
     req.header(FORWARDED_HEADER).is_some()
 }
 

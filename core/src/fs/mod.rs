@@ -5,6 +5,7 @@
 //! the first of two fences. Messages name paths relative to the allocation directory,
 //! never the host's absolute paths (Nomad leaks those).
 
+pub mod job_logs;
 pub mod listing;
 pub mod log_files;
 pub mod logs;

@@ -51,6 +51,8 @@ pub enum Stream<W, L> {
     Raw(RawStream<W>),
     Lines(Box<lines::LineStream<W>>),
     Listing(ListingBody<L>),
+    /// A job's allocations, merged (`GET /v1/job/:job_id/logs`).
+    Job(Box<job::JobStream<W>>),
 }
 
 impl<W, L> Stream<W, L> {
@@ -64,6 +66,7 @@ impl<W, L> Stream<W, L> {
             Self::Raw(raw) => raw.next(host, now_ms),
             Self::Lines(lines) => lines.next(host, now_ms),
             Self::Listing(listing) => listing.next(host),
+            Self::Job(job) => job.next(host, now_ms),
         }
     }
 }
@@ -305,6 +308,7 @@ pub fn encode_frame(out: &mut Vec<u8>, data: &[u8], file: &str, event: Option<&s
     out.push(b'}');
 }
 
+pub mod job;
 pub mod lines;
 /// How a pull ends once it has read what it could: the stream's end (with any last data)
 /// when it is `over`, else the data, else a wait until the next heartbeat is due.

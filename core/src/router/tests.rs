@@ -151,6 +151,7 @@ fn every_route_has_a_listed_name() {
         "/v1/node/n",
         "/v1/allocations",
         "/v1/allocation/a",
+        "/v1/job/j/logs",
         "/ui/",
     ];
     let names: std::collections::BTreeSet<_> =

@@ -14,7 +14,9 @@ wit_bindgen::generate!({
     path: "../wit",
 });
 
-use caravan::client::{acl, allocations, cluster, filesystem, follow, log, node, policy, stats};
+use caravan::client::{
+    acl, allocations, cluster, filesystem, follow, log, node, policy, relay, stats,
+};
 use exports::caravan::client::handler;
 
 struct Component;
@@ -204,6 +206,18 @@ impl Host for Imports {
 
     fn register(&self, registration: core_host::Registration) -> Result<(), String> {
         cluster::register(&registration.into())
+    }
+
+    fn relay_open(&self, node_id: &str, target: &str, token: Option<&str>) -> Result<u32, String> {
+        relay::open(node_id, target, token)
+    }
+
+    fn relay_take(&self, id: u32) -> core_host::Arrived {
+        relay::take(id).into()
+    }
+
+    fn relay_close(&self, id: u32) {
+        relay::close(id);
     }
 
     fn acl_enabled(&self) -> bool {

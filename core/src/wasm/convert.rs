@@ -8,7 +8,7 @@ use crate::host as core;
 use crate::http;
 
 use super::bindings::caravan::client::{
-    acl, allocations, cluster, filesystem, log, node, policy, stats, types,
+    acl, allocations, cluster, filesystem, log, node, policy, relay, stats, types,
 };
 use super::bindings::exports::caravan::client::handler;
 
@@ -576,6 +576,18 @@ impl From<Disposition> for policy::Disposition {
             Disposition::Deny => policy::Disposition::Deny,
             Disposition::Read => policy::Disposition::Read,
             Disposition::Write => policy::Disposition::Write,
+        }
+    }
+}
+
+impl From<relay::Arrived> for core::Arrived {
+    fn from(arrived: relay::Arrived) -> Self {
+        match arrived {
+            relay::Arrived::Pending => Self::Pending,
+            relay::Arrived::Data(data) => Self::Data(data),
+            relay::Arrived::End => Self::End,
+            relay::Arrived::Refused(r) => Self::Refused(r.status, r.message),
+            relay::Arrived::Failed(why) => Self::Failed(why),
         }
     }
 }

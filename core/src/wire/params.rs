@@ -54,6 +54,20 @@ pub fn decode_path(raw: &str) -> Option<String> {
     unescape(raw, false)
 }
 
+/// Percent-encodes everything but RFC 3986's unreserved characters: safe as a path segment
+/// and as a query value.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Go's `unescape` for query components (`+` is a space) and path segments.
 fn unescape(s: &str, plus_is_space: bool) -> Option<String> {
     let bytes = s.as_bytes();

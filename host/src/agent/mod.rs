@@ -194,6 +194,11 @@ pub async fn run(options: AgentOptions) -> Result<()> {
         cluster: ClusterState {
             roles,
             nodes: registry_of(&config)?,
+            relay_tls: if roles.server {
+                outgoing_tls(&config, CLIENT_ROLE)?
+            } else {
+                None
+            },
         },
     });
     // `-core native` answers requests with the natively linked core (a benchmark baseline);

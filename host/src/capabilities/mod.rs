@@ -12,6 +12,7 @@ pub mod filesystem;
 pub mod follow;
 pub mod log;
 pub mod node;
+pub mod relay;
 pub mod stats;
 
 use std::path::Path;
@@ -88,6 +89,7 @@ impl HostContext {
                     ui: true,
                 },
                 nodes: crate::registry::Cluster::default(),
+                relay_tls: None,
             },
         }))
     }
@@ -99,8 +101,10 @@ pub struct CoreState {
     pub limits: StoreLimits,
     /// Resources the core holds (its follow subscriptions).
     pub table: ResourceTable,
-    /// Woken when a path this store's stream follows changes.
+    /// Woken when a path this store's stream follows changes, or a relay brings data.
     pub waker: Arc<Notify>,
+    /// The reads of other nodes its stream holds (a server's job logs).
+    pub relays: relay::Relays,
 }
 
 impl CoreState {
@@ -110,6 +114,7 @@ impl CoreState {
             limits,
             table: ResourceTable::new(),
             waker: Arc::new(Notify::new()),
+            relays: relay::Relays::default(),
         }
     }
 }
@@ -124,5 +129,6 @@ pub fn add_to_linker(linker: &mut Linker<CoreState>) -> wasmtime::Result<()> {
         .and_then(|()| stats::add_to_linker(linker))
         .and_then(|()| acl::add_to_linker(linker))
         .and_then(|()| cluster::add_to_linker(linker))
+        .and_then(|()| relay::add_to_linker(linker))
         .map_err(|err| err.context("failed to link the host interfaces"))
 }

@@ -9,17 +9,29 @@ use anyhow::{Result, anyhow};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-/// One frame; every field may be absent (a heartbeat has none).
+/// One frame; every field may be absent (a heartbeat has none). A job's logs
+/// (`/v1/job/:job_id/logs`) add caravan's keys: whose line it is, and when it arrived.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Frame {
+    #[serde(rename = "Alloc", default, skip_serializing_if = "Option::is_none")]
+    pub alloc: Option<String>,
     #[serde(rename = "Data", default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
     #[serde(rename = "File", default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     #[serde(rename = "FileEvent", default, skip_serializing_if = "Option::is_none")]
     pub file_event: Option<String>,
+    #[serde(rename = "Message", default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     #[serde(rename = "Offset", default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<i64>,
+    #[serde(rename = "Task", default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// Unix nanoseconds.
+    #[serde(rename = "Time", default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<i64>,
+    #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 impl Frame {
@@ -29,6 +41,7 @@ impl Frame {
             && self.file.as_deref().is_none_or(str::is_empty)
             && self.file_event.as_deref().is_none_or(str::is_empty)
             && self.offset.is_none_or(|o| o == 0)
+            && self.alloc.is_none()
     }
 
     /// The decoded `Data` (empty when there is none).

@@ -12,6 +12,7 @@ pub mod commands;
 mod exec;
 pub mod flags;
 pub mod frames;
+pub mod job;
 pub mod node;
 pub mod output;
 pub mod table;
@@ -45,6 +46,8 @@ pub enum Command {
     ConfigValidate(Vec<PathBuf>),
     /// `caravan alloc logs|fs|status|gc`.
     Alloc(alloc::Alloc),
+    /// `caravan job logs`.
+    Job(job::JobLogs),
     /// `caravan node status|meta read|meta apply`, `caravan system gc`.
     Node(node::Node),
     Version,
@@ -90,6 +93,7 @@ fn run_command(command: Command, target: &Target) -> Result<ExitCode> {
         Command::Alloc(alloc::Alloc::Exec(exec)) => exec::run(exec, target).map(ExitCode::from),
         Command::Alloc(command) => alloc::run(command, target).map(|()| ExitCode::SUCCESS),
         Command::Node(command) => node::run(command, target).map(|()| ExitCode::SUCCESS),
+        Command::Job(logs) => job::run(logs, target).map(|()| ExitCode::SUCCESS),
         Command::Version => output::print(&format!("caravan {}\n", env!("CARGO_PKG_VERSION")))
             .map(|()| ExitCode::SUCCESS),
         Command::AclBootstrap => commands::acl_bootstrap(target).map(|()| ExitCode::SUCCESS),

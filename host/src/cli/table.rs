@@ -6,7 +6,7 @@
 use anyhow::{Result, bail};
 
 use super::flags::{self, Flag, Kind, Parsed};
-use super::{Command, Invocation, Target, Usage, acl, alloc, commands, exec, node};
+use super::{Command, Invocation, Target, Usage, acl, alloc, commands, exec, job, node};
 
 /// One command.
 pub struct Entry {
@@ -214,6 +214,12 @@ pub const COMMANDS: &[Entry] = &[
         "Set or unset a client's dynamic metadata",
         &node::META_APPLY,
         node::build_meta_apply,
+    ),
+    client(
+        &["job", "logs"],
+        "Print or follow the logs of every allocation of a job, merged",
+        &job::LOGS,
+        job::build_logs,
     ),
     client(
         &["system", "gc"],

@@ -20,7 +20,9 @@ use wasmtime::component::Resource;
 use crate::capabilities::follow::Subscription;
 use crate::capabilities::{CoreState, HostContext};
 use crate::runtime::{Core, Decided, Decision, Pull};
-use crate::wit::{acl, allocations, cluster, filesystem, follow, handler, log, node, stats, types};
+use crate::wit::{
+    acl, allocations, cluster, filesystem, follow, handler, log, node, relay, stats, types,
+};
 
 /// The `x-caravan-core` header of natively answered requests.
 pub static VERSION: LazyLock<String> =
@@ -133,6 +135,7 @@ pub trait Capabilities:
     + stats::Host
     + acl::Host
     + cluster::Host
+    + relay::Host
 {
 }
 
@@ -145,6 +148,7 @@ impl<T> Capabilities for T where
         + stats::Host
         + acl::Host
         + cluster::Host
+        + relay::Host
 {
 }
 
@@ -386,6 +390,23 @@ impl<S: Capabilities> core::Host for NativeHost<S> {
 
     fn register(&self, registration: core::Registration) -> Result<(), String> {
         cluster::Host::register(&mut *self.0.borrow_mut(), registration.into())
+    }
+
+    fn relay_open(&self, node_id: &str, target: &str, token: Option<&str>) -> Result<u32, String> {
+        relay::Host::open(
+            &mut *self.0.borrow_mut(),
+            node_id.to_string(),
+            target.to_string(),
+            token.map(str::to_string),
+        )
+    }
+
+    fn relay_take(&self, id: u32) -> core::Arrived {
+        relay::Host::take(&mut *self.0.borrow_mut(), id).into()
+    }
+
+    fn relay_close(&self, id: u32) {
+        relay::Host::close(&mut *self.0.borrow_mut(), id);
     }
 
     fn acl_enabled(&self) -> bool {

@@ -14,6 +14,6 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::caravan::client::{
-    acl, allocations, cluster, filesystem, follow, log, node, policy, stats, types,
+    acl, allocations, cluster, filesystem, follow, log, node, policy, relay, stats, types,
 };
 pub use self::exports::caravan::client::handler;

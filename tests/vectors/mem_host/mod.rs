@@ -2,6 +2,7 @@
 //! and its file tree.
 
 mod capabilities;
+mod no_relay;
 
 use super::*;
 

@@ -37,12 +37,12 @@ pub struct LogSource {
 }
 
 #[derive(Debug)]
-struct Line {
-    index: u64,
-    start: u64,
-    end: u64,
-    time: Option<i64>,
-    bytes: Vec<u8>,
+pub(super) struct Line {
+    pub(super) index: u64,
+    pub(super) start: u64,
+    pub(super) end: u64,
+    pub(super) time: Option<i64>,
+    pub(super) bytes: Vec<u8>,
 }
 
 impl LogSource {
@@ -57,6 +57,35 @@ impl LogSource {
             idle: false,
             done: false,
         }
+    }
+
+    /// The next line's arrival time (`Some(None)`: a line without one), reading more first
+    /// when none is queued; `None` when there is no line now. `partial_ends` as in `fill`.
+    pub(super) fn head(
+        &mut self,
+        host: &impl Host,
+        alloc_id: &str,
+        partial_ends: bool,
+    ) -> Result<Option<Option<i64>>, (String, FsError)> {
+        if self.queue.is_empty() && !self.idle && !self.done {
+            self.idle = !self.fill(host, alloc_id, partial_ends)?;
+        }
+        Ok(self.queue.front().map(|line| line.time))
+    }
+
+    /// The line [`LogSource::head`] told of.
+    pub(super) fn take(&mut self) -> Option<Line> {
+        self.queue.pop_front()
+    }
+
+    /// Read again at the next [`LogSource::head`] (a new pull).
+    pub(super) fn rouse(&mut self) {
+        self.idle = false;
+    }
+
+    /// The file a line of this source was read from.
+    pub(super) fn path_of(&self, line: &Line) -> String {
+        self.files.path(line.index)
     }
 
     /// Read the next complete lines into the queue; `false` when there are none now.

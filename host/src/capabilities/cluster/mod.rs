@@ -17,6 +17,8 @@ pub struct ClusterState {
     pub roles: cluster::AgentRoles,
     /// Other nodes, when this agent is a server.
     pub nodes: Cluster,
+    /// How a server speaks TLS to its nodes when it reads them itself (`relay`).
+    pub relay_tls: Option<crate::http_client::TlsClient>,
 }
 
 impl NodeState {

@@ -10,7 +10,7 @@ use caravan_core::http;
 
 mod client;
 
-use super::{acl, cluster, handler, log, node, policy, types};
+use super::{acl, cluster, handler, log, node, policy, relay, types};
 
 /// The one way the host makes a contract time: from a `SystemTime`, or from Unix nanoseconds
 /// (the log index's marks).
@@ -378,6 +378,18 @@ impl From<cluster::PlacedAllocation> for core::PlacedAllocation {
         core::PlacedAllocation {
             node_id: p.node_id,
             allocation: p.allocation.into(),
+        }
+    }
+}
+
+impl From<relay::Arrived> for core::Arrived {
+    fn from(arrived: relay::Arrived) -> Self {
+        match arrived {
+            relay::Arrived::Pending => Self::Pending,
+            relay::Arrived::Data(data) => Self::Data(data),
+            relay::Arrived::End => Self::End,
+            relay::Arrived::Refused(r) => Self::Refused(r.status, r.message),
+            relay::Arrived::Failed(why) => Self::Failed(why),
         }
     }
 }

@@ -1,0 +1,282 @@
+//! `caravan job logs`: the logs of every allocation of a job, merged by arrival time, from
+//! a client (its own allocations) or a server (every node's), through
+//! `GET /v1/job/:job_id/logs`. Each line is prefixed with its allocation's short id and its
+//! task, coloured per allocation on a terminal; allocations that appear or go are told on
+//! stderr, and never end the command.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::Result;
+
+use super::api::{Api, encode, with_query, write_json_line};
+use super::flags::{Flag, Kind, Parsed};
+use super::frames::Frame;
+use super::output;
+use super::table::WrongArguments;
+use super::{Command, Usage};
+
+pub const LOGS: Usage = Usage {
+    usage: "caravan job logs [options] <job>",
+    about: "Print the logs of every allocation of a job, on every node the agent knows (a\n\
+            server: all of them; a client: its own), merged by arrival time. Each line is\n\
+            prefixed with its allocation's short id and its task (coloured per allocation\n\
+            on a terminal). Allocations that appear while following are added; those\n\
+            collected, or on a node that goes away, are reported on stderr and dropped.",
+    flags: &[
+        Flag {
+            name: "f",
+            kind: Kind::Bool,
+            help: "Follow: print new lines as they are written, until Ctrl-C (exit 0)",
+        },
+        Flag {
+            name: "task",
+            kind: Kind::Value("name"),
+            help: "Only this task's logs (default: every task)",
+        },
+        Flag {
+            name: "type",
+            kind: Kind::Value("stdout|stderr|all"),
+            help: "Which logs (default all; stderr lines are marked (stderr))",
+        },
+        Flag {
+            name: "since",
+            kind: Kind::Value("time"),
+            help: "Only lines written since this RFC 3339 time or duration ago (10m)",
+        },
+        Flag {
+            name: "timestamps",
+            kind: Kind::Bool,
+            help: "Prefix each line with when it was written (RFC 3339, UTC)",
+        },
+        Flag {
+            name: "json",
+            kind: Kind::Bool,
+            help: "Print the agent's frames, one JSON object a line (Data in base64)",
+        },
+    ],
+};
+
+/// `caravan job logs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobLogs {
+    pub job: String,
+    pub follow: bool,
+    pub task: Option<String>,
+    pub kind: String,
+    pub since: Option<String>,
+    pub timestamps: bool,
+    pub json: bool,
+}
+
+/// `job logs`'s command.
+pub fn build_logs(parsed: &Parsed) -> Result<Command> {
+    let [job] = parsed.free() else {
+        return Err(WrongArguments.into());
+    };
+    let kind = parsed.value("type").unwrap_or_else(|| "all".into());
+    if !matches!(kind.as_str(), "stdout" | "stderr" | "all") {
+        anyhow::bail!("-type must be stdout, stderr or all, not {kind:?}");
+    }
+    Ok(Command::Job(JobLogs {
+        job: job.clone(),
+        follow: parsed.bool("f")?,
+        task: parsed.value("task").filter(|t| !t.is_empty()),
+        kind,
+        since: parsed.value("since").filter(|s| !s.is_empty()),
+        timestamps: parsed.bool("timestamps")?,
+        json: parsed.bool("json")?,
+    }))
+}
+
+impl JobLogs {
+    /// The request: the agent's namespace (default `default`, as Nomad's job commands).
+    pub fn path(&self, namespace: Option<&str>) -> String {
+        let mut query = vec![
+            ("namespace", namespace.unwrap_or("default").to_string()),
+            ("type", self.kind.clone()),
+        ];
+        if self.follow {
+            query.push(("follow", "true".into()));
+        }
+        if let Some(task) = &self.task {
+            query.push(("task", task.clone()));
+        }
+        if let Some(since) = &self.since {
+            query.push(("since", since.clone()));
+        }
+        with_query(&format!("/v1/job/{}/logs", encode(&self.job)), &query)
+    }
+}
+
+pub fn run(logs: JobLogs, target: &super::Target) -> Result<()> {
+    let api = Api::new(target)?;
+    let path = logs.path(api.agent().namespace.as_deref());
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let printer = Printer {
+        both: logs.kind == "all",
+        timestamps: logs.timestamps,
+        colour,
+    };
+    let json = logs.json;
+    api.frames(&path, move |frame| {
+        let mut out = std::io::stdout().lock();
+        if json {
+            return write_json_line(&mut out, &frame);
+        }
+        if frame.file_event.is_some() {
+            let _ = std::io::stderr().write_all(printer.event(&frame).as_bytes());
+            return Ok(true);
+        }
+        Ok(output::emit(&mut out, &printer.line(&frame)?)?)
+    })
+}
+
+/// How lines are shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    /// Both stdout and stderr are shown: stderr lines are marked.
+    pub both: bool,
+    pub timestamps: bool,
+    pub colour: bool,
+}
+
+/// Foreground colours that read on dark and light terminals alike.
+const COLOURS: [u8; 6] = [32, 33, 34, 35, 36, 31];
+
+impl Printer {
+    /// A line's text with its prefix, ending in a newline.
+    pub fn line(&self, frame: &Frame) -> Result<Vec<u8>> {
+        let data = frame.bytes()?;
+        let mut out = Vec::with_capacity(data.len() + 48);
+        if self.timestamps
+            && let Some(time) = frame.time
+        {
+            out.extend_from_slice(caravan_core::wire::timefmt::rfc3339_fixed(time).as_bytes());
+            out.push(b' ');
+        }
+        let alloc = frame.alloc.as_deref().unwrap_or("");
+        let mut prefix = format!(
+            "{} {}",
+            output::short(alloc, false),
+            frame.task.as_deref().unwrap_or("")
+        );
+        if self.both && frame.kind.as_deref() == Some("stderr") {
+            prefix.push_str(" (stderr)");
+        }
+        if self.colour {
+            prefix = format!("\x1b[{}m{prefix}\x1b[0m", colour_of(alloc));
+        }
+        out.extend_from_slice(prefix.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(&data);
+        if !data.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+        Ok(out)
+    }
+
+    /// An allocation that appeared or went, for stderr.
+    pub fn event(&self, frame: &Frame) -> String {
+        let alloc = output::short(frame.alloc.as_deref().unwrap_or(""), false);
+        let event = frame.file_event.as_deref().unwrap_or("");
+        match frame.message.as_deref() {
+            Some(message) => format!("==> {event} {alloc}: {message}\n"),
+            None => format!("==> {event} {alloc}\n"),
+        }
+    }
+}
+
+/// The same colour for an allocation every time (FNV-1a of its id).
+fn colour_of(alloc: &str) -> u8 {
+    let hash = alloc.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    COLOURS[hash as usize % COLOURS.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(alloc: &str, kind: &str, data: &str) -> Frame {
+        use base64::Engine;
+        Frame {
+            alloc: Some(alloc.into()),
+            data: Some(base64::engine::general_purpose::STANDARD.encode(data)),
+            task: Some("web".into()),
+            kind: Some(kind.into()),
+            time: Some(1_796_130_000_500_000_000),
+            ..Frame::default()
+        }
+    }
+
+    #[test]
+    fn lines_are_prefixed_with_alloc_and_task_and_coloured_only_on_a_terminal() {
+        let plain = Printer {
+            both: true,
+            timestamps: false,
+            colour: false,
+        };
+        let a = "4789ab12-0000-4000-8000-000000000001";
+        assert_eq!(
+            plain.line(&frame(a, "stdout", "hello\n")).unwrap(),
+            b"4789ab12 web: hello\n"
+        );
+        assert_eq!(
+            plain.line(&frame(a, "stderr", "oops")).unwrap(),
+            b"4789ab12 web (stderr): oops\n"
+        );
+        let timed = Printer {
+            timestamps: true,
+            both: false,
+            ..plain
+        };
+        assert_eq!(
+            timed.line(&frame(a, "stderr", "x\n")).unwrap(),
+            b"2026-12-01T13:00:00.500000000Z 4789ab12 web: x\n"
+        );
+        let coloured = Printer {
+            colour: true,
+            ..plain
+        };
+        let line = String::from_utf8(coloured.line(&frame(a, "stdout", "x\n")).unwrap()).unwrap();
+        let c = colour_of(a);
+        assert_eq!(line, format!("\x1b[{c}m4789ab12 web\x1b[0m: x\n"));
+        // Stable per allocation, and not one colour for all.
+        let other = "0000aaaa-0000-4000-8000-000000000002";
+        assert_eq!(colour_of(a), c);
+        assert!((0..8).any(|i| colour_of(&format!("{i}{other}")) != c));
+    }
+
+    #[test]
+    fn events_and_requests() {
+        let plain = Printer {
+            both: true,
+            timestamps: false,
+            colour: false,
+        };
+        let gone = Frame {
+            alloc: Some("4789ab12-0000-4000-8000-000000000001".into()),
+            file_event: Some("allocation gone".into()),
+            message: Some("node n2 is down".into()),
+            ..Frame::default()
+        };
+        assert_eq!(
+            plain.event(&gone),
+            "==> allocation gone 4789ab12: node n2 is down\n"
+        );
+        let logs = JobLogs {
+            job: "my job".into(),
+            follow: true,
+            task: Some("web".into()),
+            kind: "stderr".into(),
+            since: Some("10m".into()),
+            timestamps: false,
+            json: false,
+        };
+        assert_eq!(
+            logs.path(None),
+            "/v1/job/my%20job/logs?namespace=default&type=stderr&follow=true&task=web&since=10m"
+        );
+    }
+}
