@@ -50,6 +50,7 @@ const ASSETS: &[Asset] = &[
     asset!("allocs.js", JS),
     asset!("files.js", JS),
     asset!("logs.js", JS),
+    asset!("joblogs.js", JS),
     asset!("logpane.js", JS),
     asset!("chart.js", JS),
     asset!("node.js", JS),

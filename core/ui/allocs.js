@@ -29,7 +29,8 @@ export function allocationsView(ctx, view) {
       ['ID', 'Job', 'Group', 'Namespace', 'Node', 'Status', 'Tasks'],
       allocs.map((a) => [
         link(['alloc', a.ID], short(a.ID), { title: a.ID, class: 'mono' }),
-        a.JobID, a.TaskGroup, a.Namespace, a.NodeName || short(a.NodeID || ''),
+        h('a', { href: `#/job/${encodeURIComponent(a.JobID)}/logs${query({ namespace: a.Namespace })}`, title: `Logs of every allocation of job ${a.JobID}` }, a.JobID),
+        a.TaskGroup, a.Namespace, a.NodeName || short(a.NodeID || ''),
         badge(a.ClientStatus), taskList(a),
       ]), { class: 'allocs' }));
   }, (err) => err && body.replaceChildren(failure(err)));

@@ -1,10 +1,12 @@
 // The page's entry point: the token field and the fragment router (#/, #/alloc/ID,
-// #/alloc/ID/files/PATH[?offset=N], #/alloc/ID/logs/TASK/TYPE, #/node[/ID]).
+// #/alloc/ID/files/PATH[?offset=N], #/alloc/ID/logs/TASK/TYPE, #/job/ID/logs[?namespace=NS],
+// #/node[/ID]).
 
 import { token } from './api.js';
 import { allocationsView, allocationView } from './allocs.js';
 import { notice } from './dom.js';
 import { filesView } from './files.js';
+import { jobLogsView } from './joblogs.js';
 import { logsView } from './logs.js';
 import { nodeView } from './node.js';
 import { checkToken, signIn } from './session.js';
@@ -37,6 +39,9 @@ function render() {
   } else if (section === 'alloc' && id && sub === 'logs' && rest.length === 2) {
     document.title = `Logs ${rest[0]} · caravan`;
     logsView(ctx, view, id, rest[0], rest[1]);
+  } else if (section === 'job' && id && sub === 'logs' && !rest.length) {
+    document.title = `Logs of job ${id} · caravan`;
+    jobLogsView(ctx, view, id, ctx.params.get('namespace') || 'default');
   } else if (section === 'node') {
     document.title = 'Node · caravan';
     nodeView(ctx, view, id);
