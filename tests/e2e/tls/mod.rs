@@ -16,6 +16,7 @@ use crate::support::{Agent, PATIENCE};
 
 mod clients;
 mod handshake;
+mod job_logs;
 mod reload;
 mod server_mode;
 

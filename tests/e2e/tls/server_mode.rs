@@ -17,7 +17,7 @@ use super::{Ca, Leaf, server_leaf, write_leaf};
 
 /// An agent with `tls { ... }` for `leaf` (mutual TLS, names checked between agents) in
 /// `dir`, plus `hcl` and `flags`.
-fn tls_agent(dir: &Path, ca: &Ca, leaf: &Leaf, hcl: &str, flags: &[&str]) -> Agent {
+pub(super) fn tls_agent(dir: &Path, ca: &Ca, leaf: &Leaf, hcl: &str, flags: &[&str]) -> Agent {
     std::fs::create_dir_all(dir.join("data")).unwrap();
     std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
     let (cert, key) = write_leaf(dir, "agent", leaf);

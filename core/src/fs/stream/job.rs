@@ -324,6 +324,7 @@ impl<W> JobStream<W> {
                 }
             }
             Arrived::End => {
+                host.relay_close(id);
                 let node = &mut self.nodes[i];
                 node.ended = true;
                 node.relay = None;

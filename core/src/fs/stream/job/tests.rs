@@ -232,6 +232,10 @@ fn a_server_merges_its_nodes_in_arrival_order_and_relays_the_callers_token() {
             "aaaaaaaa web stdout: three"
         ]
     );
+    // Each relay is closed once its node has said everything.
+    let mut closed = host.relays_closed.borrow().clone();
+    closed.sort();
+    assert_eq!(closed, [0, 1]);
     let relays = host.relays.borrow();
     assert_eq!(relays.len(), 2);
     assert_eq!(
