@@ -367,8 +367,8 @@ fn acl_api(
     config: &FileConfig,
     state: &Arc<StateStore>,
     compiler: &crate::capabilities::acl::etcd_acl::SharedCompiler,
-) -> Result<crate::capabilities::acl::api::ApiAcl> {
-    use crate::capabilities::acl::{api::ApiAcl, etcd_acl::EtcdAcl};
+) -> Result<crate::capabilities::acl::backend::ApiAcl> {
+    use crate::capabilities::acl::{backend::ApiAcl, etcd_acl::EtcdAcl};
     let Some(settings) = etcd_settings(config)? else {
         return Ok(ApiAcl::local(state.clone()));
     };

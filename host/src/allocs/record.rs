@@ -7,6 +7,23 @@ use serde::{Deserialize, Serialize};
 
 use super::spec::AllocSpec;
 
+/// What a task's record keeps to find its executor again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutorRef {
+    pub pid: u32,
+    /// With the pid, names the process for good.
+    pub start_ticks: u64,
+    pub protocol: u32,
+}
+
+/// A started task's leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Started {
+    pub pid: u32,
+    /// With the pid, identifies the process after a restart of the agent.
+    pub start_ticks: u64,
+}
+
 /// An allocation's client status, as Nomad names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -68,7 +85,7 @@ pub struct TaskRecord {
     /// The executor that runs it (where tasks outlive the agent): how a restarted agent
     /// re-attaches to the run.
     #[serde(default)]
-    pub executor: Option<super::executor::ExecutorRef>,
+    pub executor: Option<ExecutorRef>,
     /// How often it was restarted in place (`restart`), and when last.
     #[serde(default)]
     pub restarts: u32,

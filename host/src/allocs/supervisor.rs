@@ -11,11 +11,11 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 
-use super::executor::{self, ExecutorRef, Job};
+use super::executor::{self, Job};
 use super::procstats::TaskStats;
-use super::record::{AllocRecord, LifecycleError, TaskStatus, client_status};
+use super::record::{AllocRecord, ExecutorRef, LifecycleError, Started, TaskStatus, client_status};
 use super::spec::AllocSpec;
-use super::tasks::{self, Launch, LogTarget, Outcome, Started, TaskControl};
+use super::tasks::{self, Launch, LogTarget, Outcome, TaskControl};
 use super::{env, layout, leftovers, persist};
 use crate::store::StateStore;
 

@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
 use serde::{Deserialize, Serialize};
 
-use super::executor;
+use super::executor::client::Client;
+use super::record::Started;
 
 use super::logmon::{self, Rotator};
 use super::procstats;
@@ -42,7 +43,7 @@ pub enum Leader {
     /// A process group of this process (its id is the leader's pid).
     Group(Pid),
     /// A task run by an executor.
-    Executor(executor::Client),
+    Executor(Client),
 }
 
 /// What a stop, a kill or a signal sends.
@@ -379,14 +380,6 @@ pub struct Launch {
     pub dir: PathBuf,
     /// `None` when logging is disabled: output is discarded.
     pub logs: Option<LogTarget>,
-}
-
-/// A started task's leader.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Started {
-    pub pid: u32,
-    /// With the pid, identifies the process after a restart of the agent.
-    pub start_ticks: u64,
 }
 
 /// How a run of a task ended (as an executor records it, too).

@@ -80,7 +80,7 @@ impl HostContext {
             acl: acl::AclStore::open(
                 &dir.join("acl"),
                 false,
-                acl::api::ApiAcl::local(state.clone()),
+                acl::backend::ApiAcl::local(state.clone()),
             )?,
             cluster: cluster::ClusterState {
                 roles: crate::wit::cluster::AgentRoles {

@@ -6,9 +6,9 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use super::api::{Api, encode};
+use super::flags::WrongArguments;
 use super::flags::{Flag, Kind, Parsed};
 use super::output;
-use super::table::WrongArguments;
 use super::{Command, Usage};
 
 /// A parsed `caravan acl …` (other than `bootstrap`).

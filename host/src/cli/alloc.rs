@@ -11,8 +11,8 @@ pub use super::alloc_flags::{FS, GC, LOGS, RESTART, SIGNAL, STATUS};
 use super::alloc_status::format_status;
 use super::api::{self, Api, FrameSink, encode, pick_task, with_query};
 use super::flags::Parsed;
+use super::flags::WrongArguments;
 use super::output;
-use super::table::WrongArguments;
 
 /// A parsed `caravan alloc …` command.
 #[derive(Debug, PartialEq, Eq)]
@@ -69,6 +69,11 @@ pub struct Status {
     pub stats: bool,
     pub json: bool,
     pub verbose: bool,
+}
+
+/// `alloc exec`'s command.
+pub fn build_exec(parsed: &Parsed) -> Result<Command> {
+    Ok(Command::Alloc(Alloc::Exec(super::exec::parse(parsed)?)))
 }
 
 /// `alloc logs`'s command.

@@ -17,8 +17,8 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::Usage;
 use super::api::{Api, encode, with_query};
+use super::flags::WrongArguments;
 use super::flags::{Flag, Kind, Parsed};
-use super::table::WrongArguments;
 use crate::http_client::{self, Agent};
 
 pub const EXEC: Usage = Usage {
@@ -55,8 +55,8 @@ pub struct Exec {
     pub command: Vec<String>,
 }
 
-/// `alloc exec`'s command (its flags end at the allocation: the rest is the command).
-pub fn build(parsed: &Parsed) -> Result<super::Command> {
+/// `alloc exec`'s parsed form (its flags end at the allocation: the rest is the command).
+pub fn parse(parsed: &Parsed) -> Result<Exec> {
     let [alloc, command @ ..] = parsed.free() else {
         return Err(WrongArguments.into());
     };
@@ -64,7 +64,7 @@ pub fn build(parsed: &Parsed) -> Result<super::Command> {
         return Err(WrongArguments.into());
     }
     let given = |name: &str| parsed.given(name);
-    Ok(super::Command::Alloc(super::alloc::Alloc::Exec(Exec {
+    Ok(Exec {
         alloc: alloc.clone(),
         task: parsed.value("task"),
         stdin: if given("i") { parsed.bool("i")? } else { true },
@@ -74,7 +74,7 @@ pub fn build(parsed: &Parsed) -> Result<super::Command> {
             rustix::termios::isatty(std::io::stdin())
         },
         command: command.to_vec(),
-    })))
+    })
 }
 
 /// Run the session; the remote exit code.

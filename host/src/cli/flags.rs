@@ -151,3 +151,15 @@ fn parse_bool(name: &str, value: &str) -> Result<bool> {
         _ => bail!("invalid boolean value {value:?} for -{name}"),
     }
 }
+
+/// What a command's `build` returns for arguments it does not take; reported with its help.
+#[derive(Debug)]
+pub struct WrongArguments;
+
+impl std::fmt::Display for WrongArguments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("This command takes other arguments")
+    }
+}
+
+impl std::error::Error for WrongArguments {}

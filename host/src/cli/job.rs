@@ -9,10 +9,10 @@ use std::io::{IsTerminal, Write};
 use anyhow::Result;
 
 use super::api::{Api, encode, with_query, write_json_line};
+use super::flags::WrongArguments;
 use super::flags::{Flag, Kind, Parsed};
 use super::frames::Frame;
 use super::output;
-use super::table::WrongArguments;
 use super::{Command, Usage};
 
 pub const LOGS: Usage = Usage {

@@ -7,9 +7,9 @@ use anyhow::{Result, bail};
 use serde_json::{Map, Value, json};
 
 use super::api::{Api, encode, with_query};
+use super::flags::WrongArguments;
 use super::flags::{Flag, Kind, Parsed};
 use super::output;
-use super::table::WrongArguments;
 use super::{Command, Usage};
 
 /// A parsed `caravan node …` or `caravan system gc`.

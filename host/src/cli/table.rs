@@ -5,7 +5,7 @@
 
 use anyhow::{Result, bail};
 
-use super::flags::{self, Flag, Kind, Parsed};
+use super::flags::{self, Flag, Kind, Parsed, WrongArguments};
 use super::{Command, Invocation, Target, Usage, acl, alloc, commands, exec, job, node};
 
 /// One command.
@@ -24,18 +24,6 @@ pub struct Entry {
     /// The command from its parsed flags and arguments; [`WrongArguments`] for a wrong count.
     pub build: fn(&Parsed) -> Result<Command>,
 }
-
-/// What a command's `build` returns for arguments it does not take; reported with its help.
-#[derive(Debug)]
-pub struct WrongArguments;
-
-impl std::fmt::Display for WrongArguments {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("This command takes other arguments")
-    }
-}
-
-impl std::error::Error for WrongArguments {}
 
 /// The words that ask for help, anywhere among a command's flags.
 pub const HELP_WORDS: [&str; 3] = ["-h", "-help", "--help"];
@@ -188,7 +176,7 @@ pub const COMMANDS: &[Entry] = &[
             &["alloc", "exec"],
             "Run a command in a task's environment",
             &exec::EXEC,
-            exec::build,
+            alloc::build_exec,
         )
     },
     client(

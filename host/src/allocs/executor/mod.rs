@@ -27,7 +27,7 @@
 //!
 //! [`tasks::run`]: super::tasks::run
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -38,24 +38,24 @@ use std::time::Duration;
 use rustix::process::Signal;
 use serde::{Deserialize, Serialize};
 
-use super::tasks::{Launch, Leader, Outcome, Started, TaskControl};
+use super::record::{ExecutorRef, Started};
+use super::tasks::{Launch, Leader, Outcome, TaskControl};
+
+pub mod client;
 
 pub mod server;
+
+use client::{ANSWER_TIMEOUT, Client, Hello, SOCKET, socket_path};
 
 /// The version of the protocol between the agent and its executors (requests, answers and
 /// the `launch` and `exit` files).
 pub const PROTOCOL: u32 = 1;
-
-/// How long the agent waits for an executor's answer: a stuck executor must not hold a
-/// task's lock for ever.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often the agent asks a running task's executor how much it has logged.
 const COUNTERS_EVERY: Duration = Duration::from_secs(2);
 
 const LAUNCH_FILE: &str = "launch";
 const EXIT_FILE: &str = "exit";
-const SOCKET: &str = "sock";
 const LOG_FILE: &str = "executor.log";
 
 /// What an executor is given: the task's process, and how long it gets to stop when the
@@ -64,111 +64,6 @@ const LOG_FILE: &str = "executor.log";
 pub struct Job {
     pub launch: Launch,
     pub kill_timeout: Duration,
-}
-
-/// What a task's record keeps to find its executor again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExecutorRef {
-    pub pid: u32,
-    /// With the pid, names the process for good.
-    pub start_ticks: u64,
-    pub protocol: u32,
-}
-
-/// An executor's answer to `hello`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Hello {
-    pub protocol: u32,
-    pub executor: u32,
-    pub task: Started,
-}
-
-/// The executor of one task, by its directory; every request is a connection of its own.
-#[derive(Debug, Clone)]
-pub struct Client {
-    dir: PathBuf,
-}
-
-impl Client {
-    pub fn new(dir: &Path) -> Self {
-        Self {
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    /// Send one request and read its answer line.
-    fn request(&self, line: &str) -> io::Result<String> {
-        let stream = connect(&self.dir)?;
-        stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
-        stream.set_write_timeout(Some(ANSWER_TIMEOUT))?;
-        (&stream).write_all(format!("{line}\n").as_bytes())?;
-        let mut answer = String::new();
-        BufReader::new(&stream).read_line(&mut answer)?;
-        if answer.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the executor closed the connection",
-            ));
-        }
-        Ok(answer.trim_end().to_owned())
-    }
-
-    /// `hello`: who is there, and which protocol it speaks.
-    pub fn hello(&self) -> io::Result<Hello> {
-        let answer = self.request("hello")?;
-        let bad = || io::Error::other(format!("not an executor's hello: {answer:?}"));
-        let fields: Vec<&str> = answer.split(' ').collect();
-        let [name, protocol, executor, pid, start_ticks] = fields[..] else {
-            return Err(bad());
-        };
-        if name != "caravan-executor" {
-            return Err(bad());
-        }
-        let number = |s: &str| s.parse::<u64>().map_err(|_| bad());
-        Ok(Hello {
-            protocol: u32::try_from(number(protocol)?).map_err(|_| bad())?,
-            executor: u32::try_from(number(executor)?).map_err(|_| bad())?,
-            task: Started {
-                pid: u32::try_from(number(pid)?).map_err(|_| bad())?,
-                start_ticks: number(start_ticks)?,
-            },
-        })
-    }
-
-    /// Send `signal` to the task's process group; false if it is not running (or the
-    /// executor cannot be reached).
-    pub fn signal(&self, signal: Signal) -> bool {
-        self.act(&format!("signal {}", signal.as_raw())) == Some(true)
-    }
-
-    /// SIGTERM to the task's group; the run counts as stopped.
-    pub fn stop(&self) {
-        self.act("stop");
-    }
-
-    /// SIGKILL to the task's group; the run counts as stopped.
-    pub fn kill(&self) {
-        self.act("kill");
-    }
-
-    /// Whether the executor acted; `None` when it could not be asked (logged).
-    fn act(&self, line: &str) -> Option<bool> {
-        match self.request(line) {
-            Ok(answer) => Some(answer == "ok"),
-            Err(err) => {
-                tracing::warn!("executor in {}: {line}: {err}", self.dir.display());
-                None
-            }
-        }
-    }
-
-    /// The connection kept open while the task runs: reading it returns end-of-file once
-    /// the executor exits.
-    fn watch(&self) -> io::Result<UnixStream> {
-        let stream = connect(&self.dir)?;
-        stream.set_write_timeout(Some(ANSWER_TIMEOUT))?;
-        Ok(stream)
-    }
 }
 
 /// What an executor's `counters` answer says.
@@ -249,18 +144,6 @@ fn parse_counters(line: &[u8]) -> Option<Counters> {
 /// A task's executor directory, in its `private` dir (never served by `fs`).
 pub fn dir(task_dir: &Path) -> PathBuf {
     task_dir.join("private/executor")
-}
-
-/// Connect to the executor socket in `dir`, however long the path (a socket's path is
-/// limited to about 100 bytes; the directory is reached through its descriptor instead).
-fn connect(dir: &Path) -> io::Result<UnixStream> {
-    let handle = std::fs::File::open(dir)?;
-    UnixStream::connect(socket_path(&handle))
-}
-
-fn socket_path(dir: &std::fs::File) -> PathBuf {
-    use std::os::fd::AsRawFd;
-    PathBuf::from(format!("/proc/self/fd/{}/{SOCKET}", dir.as_raw_fd()))
 }
 
 /// How the run ended, if its executor recorded it.

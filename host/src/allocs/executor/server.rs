@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 use rustix::process::Signal;
 
 use super::{EXIT_FILE, Job, LAUNCH_FILE, LOG_FILE, PROTOCOL, SOCKET, socket_path};
-use crate::allocs::tasks::{self, Outcome, Started, TaskControl};
+use crate::allocs::record::Started;
+use crate::allocs::tasks::{self, Outcome, TaskControl};
 
 /// How often the executor checks that its directory is still there.
 const DIR_CHECK: Duration = Duration::from_secs(1);

@@ -1,6 +1,7 @@
-//! ACL policies and tokens written through the ACL API (`/v1/acl/*`): in memory, and
-//! durably in the agent's state database (or, on a server with `registry = "etcd"`, in etcd,
-//! whose watch brings every server's writes here; see `etcd_acl.rs`).
+//! ACL policies and tokens written through the ACL API (`/v1/acl/*`): their records and the
+//! state in memory. They are kept durably in the agent's state database (or, on a server
+//! with `registry = "etcd"`, in etcd, whose watch brings every server's writes here; see
+//! `backend.rs` and `etcd_acl.rs`).
 //!
 //! Records are JSON, keyed `policy/<name>` and `token/<accessor>`. A token record holds the
 //! SHA-256 of its secret, never the secret: a copy of the state (the database file, etcd's
@@ -9,13 +10,11 @@
 //! then compared in constant time.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::StateStore;
 use crate::wit::acl::{PolicyDocument, Token, TokenType};
 use crate::wit::policy::CompiledPolicy;
 use crate::wit::types::Timestamp;
@@ -233,85 +232,5 @@ impl ApiState {
                 from_file: false,
             })
             .collect()
-    }
-}
-
-/// Where the API's records are kept durably.
-pub enum Backend {
-    /// The agent's own state database.
-    Local(Arc<StateStore>),
-    /// etcd, shared by every server.
-    Etcd(super::etcd_acl::EtcdAcl),
-}
-
-/// The API's ACL state and where it is kept.
-pub struct ApiAcl {
-    pub state: Arc<RwLock<ApiState>>,
-    backend: Backend,
-}
-
-impl ApiAcl {
-    /// Kept in the agent's state database; its records are loaded by the first `reload`.
-    pub fn local(store: Arc<StateStore>) -> Self {
-        Self {
-            state: Arc::default(),
-            backend: Backend::Local(store),
-        }
-    }
-
-    /// Kept in etcd, whose watch fills `state`.
-    pub fn etcd(state: Arc<RwLock<ApiState>>, etcd: super::etcd_acl::EtcdAcl) -> Self {
-        Self {
-            state,
-            backend: Backend::Etcd(etcd),
-        }
-    }
-
-    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, ApiState> {
-        self.state.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Read the records again (local) and compile every policy with `compile`.
-    pub fn reload(&self, compile: Compile) {
-        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-        if let Backend::Local(store) = &self.backend {
-            match store.acl_records() {
-                Ok(records) => {
-                    let mut fresh = ApiState::default();
-                    for (key, value) in records {
-                        // Policies compile below.
-                        fresh.apply(&key, Some(&value), None, None);
-                    }
-                    *state = fresh;
-                }
-                Err(err) => tracing::error!("failed to read the ACL state: {err:#}"),
-            }
-        }
-        state.recompile(compile);
-    }
-
-    /// Write one record (`None`: delete it) where it is kept, then here.
-    pub fn write(
-        &self,
-        key: &str,
-        value: Option<String>,
-        compiled: Option<CompiledPolicy>,
-    ) -> Result<(), String> {
-        match &self.backend {
-            Backend::Local(store) => {
-                store
-                    .put_acl(key, value.as_deref())
-                    .map_err(|e| format!("{e:#}"))?;
-            }
-            Backend::Etcd(etcd) => etcd.write(key, value.as_deref())?,
-        }
-        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-        state.apply(key, value.as_deref(), None, compiled);
-        Ok(())
-    }
-
-    /// The index the next write takes (with etcd, past every revision seen).
-    pub fn next_index(&self) -> u64 {
-        self.read().index + 1
     }
 }

@@ -2,6 +2,7 @@
 //! policies are compiled by the core and cached here.
 
 pub mod api;
+pub mod backend;
 pub mod etcd_acl;
 pub mod remote;
 mod store;

@@ -16,7 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::api::{ApiAcl, TokenRecord, constant_time_eq, policy_key, secret_hash, token_key};
+use super::api::{TokenRecord, constant_time_eq, policy_key, secret_hash, token_key};
+use super::backend::ApiAcl;
 use super::remote::Remote;
 use crate::util::time::parse_rfc3339;
 use crate::wit::acl::{PolicyDocument, ResolveError, Token, TokenType};
