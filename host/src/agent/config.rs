@@ -439,5 +439,4 @@ pub fn call_timeout(text: &str) -> Result<Duration> {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

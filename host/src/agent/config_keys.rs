@@ -260,5 +260,4 @@ fn record(
 }
 
 #[cfg(test)]
-#[path = "config_keys_tests.rs"]
 mod tests;

@@ -584,5 +584,4 @@ pub(super) fn child_defaults() -> io::Result<()> {
 }
 
 #[cfg(test)]
-#[path = "tasks_tests.rs"]
 mod tests;

@@ -428,5 +428,4 @@ fn parse_alloc(list: &[&str]) -> Result<Command> {
 }
 
 #[cfg(test)]
-#[path = "alloc_tests.rs"]
 mod tests;

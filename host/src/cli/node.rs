@@ -491,5 +491,4 @@ pub fn format_node(
 }
 
 #[cfg(test)]
-#[path = "node_tests.rs"]
 mod tests;

@@ -440,5 +440,4 @@ pub fn usage() -> String {
 }
 
 #[cfg(test)]
-#[path = "table_tests.rs"]
 mod tests;

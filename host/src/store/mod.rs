@@ -397,5 +397,4 @@ fn read_meta(
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

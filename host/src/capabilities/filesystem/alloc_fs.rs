@@ -539,5 +539,4 @@ fn describe(e: Errno) -> String {
 }
 
 #[cfg(test)]
-#[path = "alloc_fs_tests.rs"]
 mod tests;

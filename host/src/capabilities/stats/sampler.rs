@@ -483,5 +483,4 @@ impl Sampler {
 }
 
 #[cfg(test)]
-#[path = "sampler_tests.rs"]
 mod tests;

@@ -34,7 +34,7 @@ fn parses_nomad_shaped_hcl() {
 
 #[test]
 fn the_readme_example_parses() {
-    let readme = include_str!("../../../README.md");
+    let readme = include_str!("../../../../README.md");
     let start = readme.find("```hcl\n").unwrap() + 7;
     let end = start + readme[start..].find("```").unwrap();
     let config: FileConfig = hcl::from_str(&readme[start..end]).unwrap();

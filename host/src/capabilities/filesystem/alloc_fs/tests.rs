@@ -127,14 +127,10 @@ fn assert_all(f: &Fixture, path: &str, want: FsError) {
     assert_eq!(read_all(f, path), Err(want), "read_at {path:?}");
 }
 
-#[path = "alloc_fs_containment_tests.rs"]
 mod containment;
 
-#[path = "alloc_fs_listing_tests.rs"]
 mod listing;
 
-#[path = "alloc_fs_protected_tests.rs"]
 mod protected;
 
-#[path = "alloc_fs_reading_tests.rs"]
 mod reading;

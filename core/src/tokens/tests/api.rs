@@ -59,7 +59,7 @@ fn put_policy(host: &Fake, token: Option<&str>, name: &str, rules: &str) -> (u16
 }
 
 fn create_token(host: &Fake, token: Option<&str>, body: &str) -> (u16, String) {
-    status(super::create(
+    status(crate::tokens::create(
         host,
         &request("POST", token, body),
         &Query::default(),
@@ -70,7 +70,7 @@ fn create_token(host: &Fake, token: Option<&str>, body: &str) -> (u16, String) {
 fn acl_routes_need_acls_and_a_management_token_to_write() {
     let off = Fake::default();
     assert_eq!(
-        status(super::list(
+        status(crate::tokens::list(
             &off,
             &request("GET", None, ""),
             &Query::default()
@@ -88,7 +88,7 @@ fn acl_routes_need_acls_and_a_management_token_to_write() {
         denied
     );
     assert_eq!(
-        status(super::list(
+        status(crate::tokens::list(
             &host,
             &request("GET", None, ""),
             &Query::default()
@@ -103,7 +103,7 @@ fn acl_routes_need_acls_and_a_management_token_to_write() {
         put_policy(&host, Some(MANAGEMENT), "ops", "node { policy = \"read\" }"),
         (200, String::new())
     );
-    let minted = json(super::create(
+    let minted = json(crate::tokens::create(
         &host,
         &request(
             "POST",
@@ -136,7 +136,7 @@ fn acl_routes_need_acls_and_a_management_token_to_write() {
     let own = crate::policies::by_name(&host, &request("GET", Some(&secret), ""), &q, "ops");
     assert_eq!(json(own)["Rules"], "node { policy = \"read\" }");
     let accessor = minted["AccessorID"].as_str().unwrap();
-    let me = json(super::by_accessor(
+    let me = json(crate::tokens::by_accessor(
         &host,
         &request("GET", Some(&secret), ""),
         &q,
@@ -144,7 +144,7 @@ fn acl_routes_need_acls_and_a_management_token_to_write() {
     ));
     assert_eq!(me["SecretID"], secret.as_str());
     assert_eq!(
-        status(super::by_accessor(
+        status(crate::tokens::by_accessor(
             &host,
             &request("GET", Some(&secret), ""),
             &q,
@@ -153,7 +153,7 @@ fn acl_routes_need_acls_and_a_management_token_to_write() {
         denied
     );
     // Management sees it without its secret.
-    let seen = json(super::by_accessor(
+    let seen = json(crate::tokens::by_accessor(
         &host,
         &request("GET", Some(MANAGEMENT), ""),
         &q,
@@ -214,7 +214,7 @@ fn tokens_are_validated_updated_and_deleted_as_nomad() {
         text.starts_with("policy 0 invalid: 1 error occurred:\n\t* failed to parse rules: "),
         "{text}"
     );
-    let created = json(super::create(
+    let created = json(crate::tokens::create(
         &host,
         &request(
             "PUT",
@@ -224,7 +224,7 @@ fn tokens_are_validated_updated_and_deleted_as_nomad() {
         &q,
     ));
     let accessor = created["AccessorID"].as_str().unwrap();
-    let path_mismatch = super::by_accessor(
+    let path_mismatch = crate::tokens::by_accessor(
         &host,
         &request(
             "POST",
@@ -240,7 +240,7 @@ fn tokens_are_validated_updated_and_deleted_as_nomad() {
     );
     let body =
         format!(r#"{{"AccessorID":"{accessor}","Name":"b","Type":"client","Policies":["ops"]}}"#);
-    let updated = json(super::by_accessor(
+    let updated = json(crate::tokens::by_accessor(
         &host,
         &request("POST", Some(MANAGEMENT), &body),
         &q,
@@ -249,7 +249,7 @@ fn tokens_are_validated_updated_and_deleted_as_nomad() {
     assert_eq!(updated["Name"], "b");
     assert_eq!(updated["CreateIndex"], created["CreateIndex"]);
     assert_ne!(updated["ModifyIndex"], created["ModifyIndex"]);
-    let listed = json(super::list(
+    let listed = json(crate::tokens::list(
         &host,
         &request("GET", Some(MANAGEMENT), ""),
         &q,
@@ -262,7 +262,7 @@ fn tokens_are_validated_updated_and_deleted_as_nomad() {
             .any(|t| t["Name"] == "b" && t.get("SecretID").is_none())
     );
     let delete = || {
-        super::by_accessor(
+        crate::tokens::by_accessor(
             &host,
             &request("DELETE", Some(MANAGEMENT), ""),
             &q,
@@ -276,7 +276,7 @@ fn tokens_are_validated_updated_and_deleted_as_nomad() {
     );
     let secret = created["SecretID"].as_str().unwrap();
     assert_eq!(
-        status(super::token_self(
+        status(crate::tokens::token_self(
             &host,
             &request("GET", Some(secret), ""),
             &q

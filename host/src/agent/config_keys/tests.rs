@@ -171,7 +171,7 @@ fn schema_keys(section: &Section, prefix: &str, read: &mut Vec<String>, ignored:
 /// and those it ignores (its list, one line per section).
 #[test]
 fn the_configuration_reference_lists_every_key_the_parser_accepts() {
-    const DOC: &str = include_str!("../../../docs/configuration.md");
+    const DOC: &str = include_str!("../../../../docs/configuration.md");
     let (mut read, mut ignored) = (Vec::new(), Vec::new());
     schema_keys(&TOP, "", &mut read, &mut ignored);
     let documented: Vec<String> = DOC
