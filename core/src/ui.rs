@@ -54,6 +54,7 @@ const ASSETS: &[Asset] = &[
     asset!("logpane.js", JS),
     asset!("chart.js", JS),
     asset!("node.js", JS),
+    asset!("metadata.js", JS),
     asset!("session.js", JS),
 ];
 
