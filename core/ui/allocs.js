@@ -16,6 +16,14 @@ function taskList(alloc) {
   }));
 }
 
+/** Bytes of memory the allocation reserves (Nomad's AllocatedResources, or the older
+ * Resources), 0 when its record says nothing. */
+function reservation(a) {
+  const tasks = Object.values(a.AllocatedResources?.Tasks || {});
+  const mb = tasks.length ? tasks.reduce((sum, t) => sum + (t.Memory?.MemoryMB || 0), 0) : (a.Resources?.MemoryMB || 0);
+  return mb * 1024 * 1024;
+}
+
 export function allocationsView(ctx, view) {
   const body = h('div');
   view.replaceChildren(h('h1', null, 'Allocations'), body);
@@ -38,8 +46,11 @@ export function allocationsView(ctx, view) {
 
 export function allocationView(ctx, view, id) {
   const summary = h('div');
-  const cpu = new Chart('CPU', percent);
-  const memory = new Chart('Memory (RSS)', (v) => bytes(v));
+  const cpu = new Chart('CPU', percent, `alloc:${id}:cpu`);
+  // Against the allocation's memory reservation when its record has one, else its peak.
+  let reserved = 0;
+  const memory = new Chart('Memory (RSS)', (v, max) => (reserved ? `${bytes(v)} of ${bytes(max)} reserved` : bytes(v)),
+    `alloc:${id}:memory`, (v) => bytes(v));
   const chartError = h('div');
   view.replaceChildren(
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, link([], 'Allocations'), ' / ', h('span', { class: 'mono' }, id)),
@@ -51,6 +62,7 @@ export function allocationView(ctx, view, id) {
   every(ctx, 3, async () => {
     const a = await getJSON(`/v1/allocation/${encodeURIComponent(id)}`, { signal: ctx.signal });
     const tasks = Object.keys(a.TaskStates || {}).sort();
+    reserved = reservation(a);
     summary.replaceChildren(
       h('dl', { class: 'facts' },
         h('dt', null, 'Status'), h('dd', null, badge(a.ClientStatus)),
@@ -70,6 +82,6 @@ export function allocationView(ctx, view, id) {
     const usage = await getJSON(`/v1/client/allocation/${encodeURIComponent(id)}/stats`, { signal: ctx.signal });
     const r = usage.ResourceUsage || {};
     cpu.push(r.CpuStats?.Percent ?? 0, 0);
-    memory.push(r.MemoryStats?.RSS ?? 0, 0);
+    memory.push(r.MemoryStats?.RSS ?? 0, reserved);
   }, (err) => chartError.replaceChildren(err ? failure(err) : ''));
 }
