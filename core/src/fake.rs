@@ -8,17 +8,26 @@ use crate::host::*;
 /// The fake's directory listing: every entry read at once, handed out a page at a time.
 pub type FakeListing = RefCell<std::vec::IntoIter<FileInfo>>;
 
+/// The one allocation's id.
 pub const ALLOC: &str = "5fc98185-17ff-26bc-a802-0c74fa471c99";
+/// This node's id.
 pub const NODE: &str = "0a1b2c3d-0000-4000-8000-000000000001";
 
+/// The in-memory host: every field is what a test sets up or reads back.
 pub struct Fake {
+    /// File contents by path inside the allocation directory.
     pub files: RefCell<BTreeMap<String, Vec<u8>>>,
     /// Inode numbers by path; a file written anew with [`Fake::replace`] gets a new one.
     pub inodes: RefCell<BTreeMap<String, u64>>,
+    /// Paths the core asked to watch.
     pub watches: RefCell<Vec<String>>,
+    /// Dynamic metadata.
     pub dynamic: RefCell<DynamicMeta>,
+    /// The allocation's client status.
     pub status: RefCell<ClientStatus>,
+    /// Allocations collected.
     pub collected: RefCell<Vec<String>>,
+    /// Whether the task has started (it has a start time).
     pub task_started: RefCell<bool>,
     /// What `collect` answers instead of collecting.
     pub collect_error: RefCell<Option<CollectError>>,
@@ -30,15 +39,19 @@ pub struct Fake {
     pub lifecycle: RefCell<Vec<String>>,
     /// What `restart` and `signal` answer instead of acting.
     pub lifecycle_error: RefCell<Option<LifecycleError>>,
+    /// This agent's roles.
     pub roles: RefCell<Roles>,
+    /// Whether ACLs are enforced.
     pub acl_enabled: RefCell<bool>,
     /// Tokens by secret.
     pub tokens: RefCell<BTreeMap<String, Token>>,
+    /// Compiled policies by name.
     pub policies: RefCell<Vec<CompiledPolicy>>,
     /// Policies as the ACL API stored them.
     pub policy_documents: RefCell<Vec<PolicyDocument>>,
     /// The last index the ACL API's writes took.
     pub acl_index: RefCell<u64>,
+    /// Heartbeats received.
     pub registered: RefCell<Vec<Registration>>,
     /// Registered nodes that read as down.
     pub down: RefCell<BTreeSet<String>>,
@@ -164,6 +177,7 @@ impl Fake {
             .insert(path.to_string(), data.to_vec());
     }
 
+    /// Remove a file.
     pub fn remove(&self, path: &str) {
         self.files.borrow_mut().remove(path);
     }

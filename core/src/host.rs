@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 /// Seconds and nanoseconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Timestamp {
+    /// Whole seconds; negative before 1970.
     pub seconds: i64,
+    /// Nanoseconds within the second (below 10^9).
     pub nanoseconds: u32,
 }
 
@@ -28,26 +30,37 @@ impl Timestamp {
 /// Bytes of a log file from `offset` on (up to the next mark) arrived at `time`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogMark {
+    /// The byte offset in the log file the mark starts at.
     pub offset: u64,
+    /// When the bytes from `offset` arrived.
     pub time: Timestamp,
 }
 
 /// How severe a log message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
+    /// Detail for debugging.
     Debug,
+    /// Normal operation.
     Info,
+    /// Something unusual the agent recovered from.
     Warn,
+    /// A failure an operator should see.
     Error,
 }
 
 /// An allocation's client status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientStatus {
+    /// Placed, no task started yet.
     Pending,
+    /// At least one task runs.
     Running,
+    /// Every task ended successfully.
     Complete,
+    /// A task failed.
     Failed,
+    /// Its node stopped reporting it (server view).
     Lost,
 }
 
@@ -61,32 +74,47 @@ impl ClientStatus {
 /// A task's lifecycle state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskStatus {
+    /// Not started yet.
     Pending,
+    /// Its process runs.
     Running,
+    /// Ended, for good.
     Dead,
 }
 
 /// One task of an allocation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskState {
+    /// The task's name in the group.
     pub name: String,
+    /// Where it is in its lifecycle.
     pub state: TaskStatus,
+    /// It ended in failure (or was killed as a failed task's sibling).
     pub failed: bool,
+    /// When its current or last run started.
     pub started_at: Option<Timestamp>,
+    /// When it ended; `None` while it may run again.
     pub finished_at: Option<Timestamp>,
     /// How often it was restarted in place.
     pub restarts: u32,
+    /// When it was last restarted in place.
     pub last_restart: Option<Timestamp>,
 }
 
 /// An allocation placed on this node.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Allocation {
+    /// The allocation id (a UUID).
     pub id: String,
+    /// The job's namespace, which ACL checks read.
     pub namespace: String,
+    /// The job it belongs to.
     pub job_id: String,
+    /// The task group it runs.
     pub task_group: String,
+    /// Its overall status, from its tasks'.
     pub client_status: ClientStatus,
+    /// Each task's state, in the group's order.
     pub tasks: Vec<TaskState>,
 }
 
@@ -121,10 +149,13 @@ pub enum LifecycleError {
 /// What `stat`/`lstat` report about one path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileInfo {
+    /// The entry's name (its last path element).
     pub name: String,
+    /// Size in bytes.
     pub size: u64,
     /// Raw Unix `st_mode`.
     pub mode: u32,
+    /// Last modification time.
     pub modified: Timestamp,
     /// Tells a file from another that replaced it under the same name.
     pub inode: u64,
@@ -133,13 +164,21 @@ pub struct FileInfo {
 /// Why a filesystem call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FsError {
+    /// Nothing at this path.
     NotFound,
+    /// A path element is not a directory.
     NotADirectory,
+    /// A file was expected, the path is a directory.
     IsADirectory,
+    /// The path leaves the allocation directory (by `..` or a link).
     EscapesAllocDir,
+    /// A task's `secrets/` directory, never served.
     SecretFile,
+    /// A task's `private/` directory, never served.
     PrivateFile,
+    /// Not a regular file (a socket, a device, a fifo).
     NotRegularFile,
+    /// Another host fault, with its text.
     Io(String),
 }
 
@@ -162,8 +201,11 @@ impl core::fmt::Display for FsError {
 /// What one key of a metadata apply does to the dynamic metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetaOp {
+    /// Set the key to this value.
     Set(String),
+    /// Hide a static key of the same name.
     Tombstone,
+    /// Drop the dynamic key (a static one shows again).
     Remove,
 }
 
@@ -173,80 +215,123 @@ pub type DynamicMeta = BTreeMap<String, Option<String>>;
 /// One logical CPU's use, in percent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CpuStats {
+    /// The CPU's name (`cpu0`, …).
     pub name: String,
+    /// Percent of time in user mode.
     pub user: f64,
+    /// Percent of time in kernel mode.
     pub system: f64,
+    /// Percent of time idle.
     pub idle: f64,
+    /// Percent busy (user + system).
     pub total_percent: f64,
+    /// Busy time in ticks, as Nomad's `TotalTicks`.
     pub total_ticks: f64,
 }
 
 /// Host memory in bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemoryStats {
+    /// All memory.
     pub total: u64,
+    /// What can be given to new processes without swapping.
     pub available: u64,
+    /// In use.
     pub used: u64,
+    /// Not in use at all.
     pub free: u64,
 }
 
 /// Usage of one filesystem.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiskStats {
+    /// The block device.
     pub device: String,
+    /// Where it is mounted.
     pub mountpoint: String,
+    /// Capacity in bytes.
     pub size: u64,
+    /// Bytes in use.
     pub used: u64,
+    /// Bytes free for unprivileged users.
     pub available: u64,
+    /// `used` as a percentage of `size`.
     pub used_percent: f64,
+    /// Inodes in use, as a percentage.
     pub inodes_used_percent: f64,
 }
 
 /// A host-wide sample.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostStats {
+    /// Memory of the whole host.
     pub memory: MemoryStats,
+    /// Each logical CPU.
     pub cpu: Vec<CpuStats>,
+    /// Every mounted disk.
     pub disks: Vec<DiskStats>,
+    /// The disk that holds the allocation directory.
     pub alloc_dir: DiskStats,
+    /// Seconds since boot.
     pub uptime: u64,
+    /// CPU ticks consumed by the host, as Nomad's `CPUTicksConsumed`.
     pub cpu_ticks_consumed: f64,
+    /// When the sample was taken.
     pub taken_at: Timestamp,
 }
 
 /// One process of a task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcessUsage {
+    /// The process id.
     pub pid: u32,
+    /// Resident memory in bytes.
     pub rss: u64,
+    /// Swapped-out memory in bytes.
     pub swap: u64,
+    /// CPU use, in percent of one core.
     pub cpu_percent: f64,
+    /// Percent of that in user mode.
     pub user_mode: f64,
+    /// Percent of that in kernel mode.
     pub system_mode: f64,
+    /// CPU time in ticks, as Nomad's `TotalTicks`.
     pub total_ticks: f64,
 }
 
 /// The latest sample of one running task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskUsage {
+    /// The task's name.
     pub task: String,
+    /// Each process of the task's tree.
     pub processes: Vec<ProcessUsage>,
+    /// When the sample was taken.
     pub taken_at: Timestamp,
 }
 
 /// A token as the host stores it, without its secret.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Token {
+    /// The public id (Nomad's `AccessorID`).
     pub accessor_id: String,
+    /// A label for people.
     pub name: String,
+    /// A management token: every capability, no policies needed.
     pub management: bool,
+    /// The policies of a client token.
     pub policies: Vec<String>,
+    /// When it was created.
     pub create_time: Timestamp,
+    /// When it stops resolving; `None`: never.
     pub expiration_time: Option<Timestamp>,
     /// Nomad's `ExpirationTTL` as given at creation, in nanoseconds (0: none).
     pub expiration_ttl: u64,
+    /// Nomad's `Global` flag, kept as given.
     pub global: bool,
+    /// The index it was created at.
     pub create_index: u64,
+    /// The index of its last change.
     pub modify_index: u64,
     /// From a file under the agent's `acl/tokens/`: the API cannot change it.
     pub from_file: bool,
@@ -255,11 +340,15 @@ pub struct Token {
 /// A policy as stored: Nomad's `ACLPolicy` fields.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PolicyDocument {
+    /// Its unique name.
     pub name: String,
+    /// Free text.
     pub description: String,
     /// HCL or JSON, as given.
     pub rules: String,
+    /// The index it was created at.
     pub create_index: u64,
+    /// The index of its last change.
     pub modify_index: u64,
     /// From a file under the agent's `acl/policies/`: the API cannot change it.
     pub from_file: bool,
@@ -268,7 +357,9 @@ pub struct PolicyDocument {
 /// A management token `bootstrap` just minted, with its secret.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MintedToken {
+    /// The token as stored.
     pub token: Token,
+    /// Its secret, shown once: the host keeps only its hash.
     pub secret_id: String,
 }
 
@@ -284,38 +375,51 @@ pub enum BootstrapError {
 /// A coarse permission level (`node`, `agent`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Disposition {
+    /// Nothing.
     Deny,
+    /// Read only.
     Read,
+    /// Read and write.
     Write,
 }
 
 /// The capabilities granted in namespaces matching `pattern`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamespaceRule {
+    /// A namespace name or glob (`*`, `prod-*`).
     pub pattern: String,
+    /// Nomad's namespace capabilities (`read-fs`, `alloc-exec`, …), shorthands expanded.
     pub capabilities: Vec<String>,
 }
 
 /// A policy document after parsing and expansion (`acl::compile` makes them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompiledPolicy {
+    /// The policy's name.
     pub name: String,
+    /// Its namespace rules.
     pub namespaces: Vec<NamespaceRule>,
+    /// The `node` rule, if any.
     pub node: Option<Disposition>,
+    /// The `agent` rule, if any.
     pub agent: Option<Disposition>,
 }
 
 /// Why a secret does not resolve to a usable token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResolveError {
+    /// No token has this secret.
     NotFound,
+    /// The token's expiration time has passed.
     Expired,
 }
 
 /// What this agent runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Roles {
+    /// It runs as a server (`server { enabled }`).
     pub server: bool,
+    /// It runs as a client (`client { enabled }`).
     pub client: bool,
     /// It serves the web UI (`ui { enabled }`).
     pub ui: bool,
@@ -324,13 +428,21 @@ pub struct Roles {
 /// A client node known to this agent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeInfo {
+    /// The node id (a UUID).
     pub id: String,
+    /// The node's name.
     pub name: String,
+    /// Its datacenter.
     pub datacenter: String,
+    /// Where its HTTP API listens (`host:port`).
     pub http_addr: String,
+    /// It heartbeats in time.
     pub ready: bool,
+    /// `client { meta }`.
     pub static_meta: BTreeMap<String, String>,
+    /// Metadata set through the API.
     pub dynamic_meta: DynamicMeta,
+    /// Its last heartbeat.
     pub last_seen: Timestamp,
     /// The SHA-256 (hex) of the secret it registered with: see `wit/cluster.wit`.
     pub secret_sha256: Option<String>,
@@ -339,18 +451,26 @@ pub struct NodeInfo {
 /// A client node as it describes itself when it registers.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NodeRegistration {
+    /// The node id (a UUID).
     pub id: String,
+    /// The node's name.
     pub name: String,
+    /// Its datacenter.
     pub datacenter: String,
+    /// Where its HTTP API listens (`host:port`).
     pub http_addr: String,
+    /// `client { meta }`.
     pub static_meta: BTreeMap<String, String>,
+    /// Metadata set through the API.
     pub dynamic_meta: DynamicMeta,
 }
 
 /// One heartbeat: a node and every allocation it runs.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Registration {
+    /// The node.
     pub node: NodeRegistration,
+    /// Every allocation it runs.
     pub allocations: Vec<Allocation>,
     /// With mutual TLS, the heartbeat's certificate (SHA-256, hex): see `wit/cluster.wit`.
     pub certificate_sha256: Option<String>,
@@ -361,15 +481,20 @@ pub struct Registration {
 /// An allocation and the node it runs on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlacedAllocation {
+    /// The node it runs on.
     pub node_id: String,
+    /// The allocation.
     pub allocation: Allocation,
 }
 
 /// What a relayed read (`wit/relay.wit`) brought since the core last looked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Arrived {
+    /// Nothing new yet: the stream is woken when there is.
     Pending,
+    /// More of the body.
     Data(Vec<u8>),
+    /// The body is complete.
     End,
     /// The node answered another status than 200, with this text.
     Refused(u16, String),
@@ -384,15 +509,23 @@ pub trait Host {
     /// A directory listing being read a page at a time (`list`), dropped when done.
     type Listing;
 
+    /// Write to the agent's log.
     fn log(&self, level: LogLevel, message: &str);
 
+    /// This node's id.
     fn node_id(&self) -> String;
+    /// `client { meta }`, fixed at start.
     fn static_meta(&self) -> BTreeMap<String, String>;
+    /// Metadata set through the API (tombstones included).
     fn dynamic_meta(&self) -> DynamicMeta;
+    /// Apply metadata changes atomically; the result, or a host fault.
     fn apply_meta(&self, changes: Vec<(String, MetaOp)>) -> Result<DynamicMeta, String>;
 
+    /// One allocation of this node.
     fn allocation(&self, id: &str) -> Option<Allocation>;
+    /// Every allocation of this node.
     fn allocations(&self) -> Vec<Allocation>;
+    /// Garbage-collect a terminal allocation.
     fn collect(&self, id: &str) -> Result<(), CollectError>;
     /// Restart one task in place, or (`None`) every running task.
     fn restart(&self, alloc_id: &str, task: Option<&str>) -> Result<(), LifecycleError>;
@@ -404,12 +537,14 @@ pub trait Host {
         signal: &str,
     ) -> Result<(), LifecycleError>;
 
+    /// `lstat` of a path inside the allocation directory.
     fn stat(&self, alloc_id: &str, path: &str) -> Result<FileInfo, FsError>;
     /// Open the listing of a directory; its entries come from [`Host::list_next`].
     fn list(&self, alloc_id: &str, path: &str) -> Result<Self::Listing, FsError>;
     /// Up to `max` more entries of `listing`, as `lstat` reports them, in byte order of their
     /// names; fewer than `max` only when the listing is complete.
     fn list_next(&self, listing: &Self::Listing, max: u32) -> Result<Vec<FileInfo>, FsError>;
+    /// Up to `length` bytes of a file from `offset` (fewer at its end).
     fn read_at(
         &self,
         alloc_id: &str,
@@ -433,23 +568,32 @@ pub trait Host {
     /// Wake the current stream when `path` (a file, or a directory's entries) changes.
     fn watch(&self, alloc_id: &str, path: &str) -> Result<Self::Watch, FsError>;
 
+    /// A host-wide sample; `None` until the first is taken.
     fn host_stats(&self) -> Option<HostStats>;
 
+    /// What this agent runs.
     fn roles(&self) -> Roles;
+    /// A client node a server knows (servers only).
     fn node(&self, id: &str) -> Option<NodeInfo>;
+    /// Every client node a server knows.
     fn nodes(&self) -> Vec<NodeInfo>;
+    /// An allocation on any known node, and which.
     fn find_allocation(&self, id: &str) -> Option<PlacedAllocation>;
+    /// Every allocation on every known node.
     fn all_allocations(&self) -> Vec<PlacedAllocation>;
     /// Record a client's heartbeat (servers only); the error is a host fault.
     fn register(&self, registration: Registration) -> Result<(), String>;
     /// Start a GET of `target` on node `node_id` with the caller's token (servers only); the
     /// stream takes what arrives with [`Host::relay_take`] and is woken when it does.
     fn relay_open(&self, node_id: &str, target: &str, token: Option<&str>) -> Result<u32, String>;
+    /// What the relayed read `id` brought since the last call.
     fn relay_take(&self, id: u32) -> Arrived;
+    /// End the relayed read `id`.
     fn relay_close(&self, id: u32);
 
     /// Whether ACLs are enforced.
     fn acl_enabled(&self) -> bool;
+    /// The token a secret names.
     fn resolve_token(&self, secret_id: &str) -> Result<Token, ResolveError>;
     /// The compiled policies with these names (missing or invalid ones left out).
     fn policies(&self, names: &[String]) -> Vec<CompiledPolicy>;
@@ -458,6 +602,7 @@ pub trait Host {
     /// Every policy (files' and the API's). The writes below are the ACL API's; their
     /// errors are host faults.
     fn list_policies(&self) -> Vec<PolicyDocument>;
+    /// Store a policy (the API's), with its compiled form.
     fn put_policy(&self, policy: PolicyDocument, compiled: CompiledPolicy) -> Result<(), String>;
     /// `false` when there was none.
     fn delete_policy(&self, name: &str) -> Result<bool, String>;
@@ -469,5 +614,6 @@ pub trait Host {
     fn update_token(&self, token: Token) -> Result<Option<Token>, String>;
     /// `false` when there was none.
     fn delete_token(&self, accessor_id: &str) -> Result<bool, String>;
+    /// The latest usage sample of each running task of an allocation.
     fn allocation_usage(&self, alloc_id: &str) -> Vec<TaskUsage>;
 }

@@ -5,6 +5,7 @@ use crate::wire::params::Query;
 /// An HTTP request as the host received it.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
+    /// Upper case, as sent (`GET`, `POST`, …).
     pub method: String,
     /// Still percent-encoded, without the query.
     pub path: String,
@@ -12,6 +13,7 @@ pub struct Request {
     pub query: String,
     /// Lower-case names, arrival order.
     pub headers: Vec<(String, String)>,
+    /// The whole body, already read.
     pub body: Vec<u8>,
 }
 
@@ -28,8 +30,11 @@ impl Request {
 /// A complete response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
+    /// The HTTP status code.
     pub status: u16,
+    /// Names as written, in order.
     pub headers: Vec<(String, String)>,
+    /// The whole body.
     pub body: Vec<u8>,
 }
 
@@ -74,10 +79,15 @@ pub(crate) fn pretty(query: &Query) -> bool {
 /// Send a byte range of an allocation file; the host copies the bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendFile {
+    /// The allocation the file belongs to.
     pub alloc_id: String,
+    /// The file's path inside the allocation directory.
     pub path: String,
+    /// Where the range starts.
     pub offset: u64,
+    /// How many bytes at most; `None`: to the end.
     pub limit: Option<u64>,
+    /// The response's headers (the host adds the length).
     pub headers: Vec<(String, String)>,
     /// The answer when the file is gone by the time the host opens it.
     pub vanished: Response,
@@ -86,16 +96,22 @@ pub struct SendFile {
 /// Relay the request to a client node, or answer `unreachable` when it cannot be reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardTo {
+    /// The node that holds the allocation.
     pub node_id: String,
+    /// The answer when the node cannot be reached.
     pub unreachable: Response,
 }
 
 /// Answer a WebSocket upgrade and run a command in a task's environment (`alloc exec`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecRequest {
+    /// The allocation the task belongs to.
     pub alloc_id: String,
+    /// The task to run the command in.
     pub task: String,
+    /// The command and its arguments.
     pub command: Vec<String>,
+    /// Run it on a terminal (`tty=true`).
     pub tty: bool,
     /// The answer when the task is no longer running by the time the host starts it.
     pub not_running: Response,
@@ -106,8 +122,11 @@ pub struct ExecRequest {
 /// The body's type is the route layer's choice (`stream::Stream`): this vocabulary only
 /// says that a streamed answer has one, so it needs nothing from the modules above it.
 pub struct StreamStart<B> {
+    /// The HTTP status code.
     pub status: u16,
+    /// Names as written, in order.
     pub headers: Vec<(String, String)>,
+    /// Where the body's bytes come from.
     pub body: B,
 }
 
@@ -131,8 +150,11 @@ impl<B> StreamStart<B> {
 
 /// How the host answers a request; `B` is the body of a streamed answer.
 pub enum Action<B> {
+    /// Answer with this complete response.
     Respond(Response),
+    /// Answer with a byte range of a file the host copies.
     SendFile(SendFile),
+    /// Answer with a stream the host pulls from the core.
     Stream(StreamStart<B>),
     /// Relay the request to a client node.
     Forward(ForwardTo),
@@ -158,11 +180,14 @@ impl<B> std::fmt::Debug for Action<B> {
 /// Every error the API reports: a status and Nomad's plain-text message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
+    /// The HTTP status code.
     pub status: u16,
+    /// The plain-text body, Nomad's words where Nomad has them.
     pub message: String,
 }
 
 impl ApiError {
+    /// A 400 with `message`.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self {
             status: 400,
@@ -170,6 +195,7 @@ impl ApiError {
         }
     }
 
+    /// A 403 with `message`.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self {
             status: 403,
@@ -177,6 +203,7 @@ impl ApiError {
         }
     }
 
+    /// A 404 with `message`.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self {
             status: 404,
@@ -192,6 +219,7 @@ impl ApiError {
         }
     }
 
+    /// A 501 with `message`: a route caravan does not implement.
     pub fn not_implemented(message: impl Into<String>) -> Self {
         Self {
             status: 501,

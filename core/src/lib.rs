@@ -20,6 +20,8 @@
 //! - `wire`: Go's wire formats (JSON, parameters, times, file modes, sniffing, base64);
 //! - `wasm` (wasm32 only): the component's bindings and allocator.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod router;
 

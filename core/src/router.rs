@@ -27,22 +27,34 @@ use crate::{policies, tokens};
 /// The file-system operations under `/v1/client/fs/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsOp {
+    /// `fs/ls`: a directory's entries.
     Ls,
+    /// `fs/stat`: one path's metadata.
     Stat,
+    /// `fs/readat`: a byte range of a file.
     ReadAt,
+    /// `fs/cat`: a whole file.
     Cat,
+    /// `fs/stream`: a file followed, in frames.
     Stream,
+    /// `fs/logs`: a task's logs, in frames.
     Logs,
 }
 
 /// Every route the core serves, with what its path carries; [`Route::spec`] describes each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
+    /// `/v1/client/metadata`: this node's metadata.
     Metadata,
+    /// `/v1/client/stats`: host-wide usage.
     HostStats,
+    /// `/v1/client/gc`: collect every terminal allocation.
     GcAll,
+    /// `/v1/client/fs/<op>/:alloc_id`, with the path the query names.
     Fs(FsOp, String),
+    /// `allocation/:id/stats`: the allocation's usage.
     AllocStats(String),
+    /// `allocation/:id/gc`: collect one terminal allocation.
     AllocGc(String),
     /// `allocation/:id/restart`: restart one task or all in place.
     AllocRestart(String),
@@ -96,9 +108,13 @@ pub struct Spec<'a> {
     /// The path, ids as placeholders (`/v1/client/fs/cat/:alloc_id`): it is what [`route`]
     /// matches, and, as a bounded set, the label of the host's request metrics (never an id).
     pub pattern: &'static str,
+    /// The methods it takes, and who refuses the others.
     pub methods: Methods,
+    /// Whether Nomad's CORS handler wraps it.
     pub cors: Cors,
+    /// What the caller's token must allow.
     pub acl: Needs,
+    /// Where it is answered: here, or on the node that holds what it names.
     pub locate: Locate<'a>,
 }
 
@@ -118,7 +134,9 @@ pub enum Methods {
 /// Whether Nomad wraps the route in its CORS handler (every client route but GC-all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cors {
+    /// Inside Nomad's CORS handler: preflights answered, CORS headers added.
     Wrapped,
+    /// Outside it: no CORS headers.
     Bare,
 }
 

@@ -12,7 +12,9 @@ use crate::http::{ApiError, ApiResult, Request};
 /// Nomad's 403 texts for a caller without the capability, with an unknown token, or with
 /// an expired one.
 pub const PERMISSION_DENIED: &str = "Permission denied";
+/// Nomad's 403 text for a secret no token has.
 pub const TOKEN_NOT_FOUND: &str = "ACL token not found";
+/// Nomad's 403 text for a token past its expiration time.
 pub const TOKEN_EXPIRED: &str = "ACL token expired";
 
 /// Every text of an ACL refusal (the host counts them in its metrics); any other 403, such
@@ -21,7 +23,9 @@ pub const DENIALS: [&str; 3] = [PERMISSION_DENIED, TOKEN_NOT_FOUND, TOKEN_EXPIRE
 
 /// The caller of one request and what its route requires.
 pub struct Access<'a> {
+    /// The request, whose token header names the caller.
     pub request: &'a Request,
+    /// What its route requires; `None`: nothing.
     pub requirement: Option<Requirement>,
 }
 
@@ -60,7 +64,9 @@ impl Access<'_> {
 
 /// Who is calling: their token (`None` when anonymous) and what it allows.
 pub struct Caller {
+    /// The token; `None` when anonymous.
     pub token: Option<Token>,
+    /// What it allows, compiled from its policies.
     pub acl: Acl,
 }
 

@@ -17,7 +17,9 @@ pub use crate::host::{CompiledPolicy, Disposition, NamespaceRule};
 pub enum Requirement {
     /// Any one of these capabilities in the allocation's namespace.
     Namespace(&'static [&'static str]),
+    /// `node:read`.
     NodeRead,
+    /// `node:write`.
     NodeWrite,
     /// Nomad's `agent:read` (the `/v1/agent/*` endpoints).
     AgentRead,

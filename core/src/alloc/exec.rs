@@ -164,7 +164,12 @@ pub enum Input {
     /// The client's standard input ended.
     StdinClose,
     /// The client's terminal size changed.
-    TtySize { height: u16, width: u16 },
+    TtySize {
+        /// Rows.
+        height: u16,
+        /// Columns.
+        width: u16,
+    },
     /// Anything else (Nomad's client sends `{}` as a heartbeat): ignored.
     Other,
 }
@@ -208,7 +213,9 @@ pub fn decode_input(text: &[u8]) -> Result<Input, String> {
 /// Which output stream a frame carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
+    /// The command's standard output.
     Stdout,
+    /// The command's standard error.
     Stderr,
 }
 

@@ -19,7 +19,9 @@ pub struct LogFiles {
 /// One rotated file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogFile {
+    /// Its rotation index (`<task>.stdout.<index>`).
     pub index: u64,
+    /// Its size in bytes.
     pub size: u64,
 }
 

@@ -20,14 +20,19 @@ pub(crate) const READ_SIZE: u32 = 12 * FRAME_SIZE;
 /// Nomad sends a heartbeat frame every second.
 pub(crate) const HEARTBEAT_MS: u64 = 1_000;
 
+/// The frame event Nomad sends when a followed file is removed.
 pub const FILE_DELETED: &str = "file deleted";
+/// The frame event Nomad sends when a followed file shrinks.
 pub const FILE_TRUNCATED: &str = "file truncated";
 
 /// What one pull yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
+    /// Bytes to send now.
     Data(Vec<u8>),
+    /// Nothing yet: pull again after this many milliseconds, or when the watch fires.
     Wait(u32),
+    /// The body is complete.
     End,
 }
 
@@ -36,26 +41,38 @@ pub enum Step {
 pub enum Source {
     /// `fs/stream`: one file; `shown` is the `path` parameter exactly as given.
     File {
+        /// The file's path in the allocation directory, cleaned.
         path: String,
+        /// The `path` parameter as given, which frames name.
         shown: String,
+        /// The inode the stream started on: another one under the name is a new file.
         inode: u64,
     },
     /// `fs/logs`: the rotated files of one task's stdout or stderr, `index` being current.
-    Logs { files: LogFiles, index: u64 },
+    Logs {
+        /// The task's log files.
+        files: LogFiles,
+        /// The rotation index being read.
+        index: u64,
+    },
 }
 
 /// A streamed response body: Nomad's byte stream, (`fs/logs` with caravan's extensions)
 /// lines, or a directory listing too large to answer at once. `W` is the host's watch and
 /// `L` its listing handle.
 pub enum Stream<W, L> {
+    /// Nomad's byte stream (`fs/stream`, `fs/logs`).
     Raw(RawStream<W>),
+    /// `fs/logs` read by lines (caravan's time and line parameters).
     Lines(Box<lines::LineStream<W>>),
+    /// A directory listing answered a page at a time.
     Listing(ListingBody<L>),
     /// A job's allocations, merged (`GET /v1/job/:job_id/logs`).
     Job(Box<job::JobStream<W>>),
 }
 
 impl<W, L> Stream<W, L> {
+    /// A byte stream of `source` from `offset`; `follow` waits for more, `plain` sends bytes unframed.
     pub fn new(alloc_id: String, source: Source, offset: u64, follow: bool, plain: bool) -> Self {
         Self::Raw(RawStream::new(alloc_id, source, offset, follow, plain))
     }
@@ -85,6 +102,7 @@ pub struct RawStream<W> {
 }
 
 impl<W> RawStream<W> {
+    /// A byte stream of `source` from `offset`; `follow` waits for more, `plain` sends bytes unframed.
     pub fn new(alloc_id: String, source: Source, offset: u64, follow: bool, plain: bool) -> Self {
         Self {
             alloc_id,

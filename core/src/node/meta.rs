@@ -13,7 +13,9 @@ use crate::wire::params::{Query, go_quote};
 /// A decoded `NodeMetaApplyRequest`.
 #[derive(Debug, Default, PartialEq)]
 pub struct ApplyRequest {
+    /// The node the request names (`NodeID`).
     pub node_id: String,
+    /// The keys to change (`Meta`); `None` when the body has none.
     pub meta: Option<DynamicMeta>,
 }
 

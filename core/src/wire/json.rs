@@ -177,6 +177,7 @@ pub struct ArrayWriter {
 }
 
 impl ArrayWriter {
+    /// An empty array; `pretty` indents as `to_vec` does.
     pub fn new(pretty: bool) -> Self {
         Self { pretty, items: 0 }
     }

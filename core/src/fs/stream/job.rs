@@ -35,18 +35,25 @@ const MAX_PENDING: usize = 1 << 20;
 /// The capability the route needs, checked again for each allocation's namespace.
 pub const READ_LOGS: Requirement = Requirement::Namespace(&["read-logs", "read-fs"]);
 
+/// The event told in-band when an allocation of the job appears while following.
 pub const ADDED: &str = "allocation added";
+/// The event told in-band when an allocation is collected or lost.
 pub const GONE: &str = "allocation gone";
 
 /// What was asked.
 #[derive(Debug, Clone)]
 pub struct JobQuery {
+    /// The job id.
     pub job: String,
     /// A namespace, or `*` for every one the caller may read.
     pub namespace: String,
+    /// Only this task's logs; `None`: every task's.
     pub task: Option<String>,
+    /// Which streams: `stdout`, `stderr`, or both.
     pub kinds: &'static [&'static str],
+    /// The line and time parameters, as `fs/logs` takes them.
     pub options: LineOptions,
+    /// Keep following for new lines and allocations.
     pub follow: bool,
     /// Read other nodes too (a server answering a caller, not a node answering a server).
     pub fan_out: bool,

@@ -231,6 +231,7 @@ struct Pending {
 }
 
 impl<W> LineStream<W> {
+    /// A line stream of one task's log `sources` (stdout, stderr or both).
     pub fn new(
         alloc_id: &str,
         task: &str,
