@@ -14,38 +14,61 @@ use super::{Command, Usage};
 /// A parsed `caravan acl …` (other than `bootstrap`).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Acl {
+    /// `acl policy apply NAME PATH`.
     PolicyApply {
+        /// The policy's name.
         name: String,
         /// A file, or `-` for standard input.
         path: String,
+        /// `-description`.
         description: Option<String>,
     },
+    /// `acl policy list`.
     PolicyList {
+        /// `-json`: print the agent's answer as it is.
         json: bool,
     },
+    /// `acl policy info NAME`.
     PolicyInfo {
+        /// The policy's name.
         name: String,
+        /// `-json`: print the agent's answer as it is.
         json: bool,
     },
+    /// `acl policy delete NAME`.
     PolicyDelete {
+        /// The policy's name.
         name: String,
     },
+    /// `acl token create`.
     TokenCreate(TokenFields),
+    /// `acl token list`.
     TokenList {
+        /// `-json`: print the agent's answer as it is.
         json: bool,
     },
+    /// `acl token info ACCESSOR`.
     TokenInfo {
+        /// The token's accessor id.
         accessor: String,
+        /// `-json`: print the agent's answer as it is.
         json: bool,
     },
+    /// `acl token update ACCESSOR`.
     TokenUpdate {
+        /// The token's accessor id.
         accessor: String,
+        /// What to change.
         fields: TokenFields,
     },
+    /// `acl token delete ACCESSOR`.
     TokenDelete {
+        /// The token's accessor id.
         accessor: String,
     },
+    /// `acl token self`: the token in `NOMAD_TOKEN`.
     TokenSelf {
+        /// `-json`: print the agent's answer as it is.
         json: bool,
     },
 }
@@ -53,11 +76,17 @@ pub enum Acl {
 /// What `token create` and `token update` set.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct TokenFields {
+    /// `-name`.
     pub name: Option<String>,
+    /// `-type`: `client` or `management`.
     pub token_type: Option<String>,
+    /// `-policy`, repeatable.
     pub policies: Vec<String>,
+    /// `-global`.
     pub global: Option<bool>,
+    /// `-ttl`, a Go duration.
     pub ttl: Option<String>,
+    /// `-json`: print the agent's answer as it is.
     pub json: bool,
 }
 
@@ -67,6 +96,7 @@ const JSON: Flag = Flag {
     help: "Print the agent's answer as JSON",
 };
 
+/// `caravan acl policy apply`: usage, help and flags.
 pub const POLICY_APPLY: Usage = Usage {
     usage: "caravan acl policy apply [options] <name> <path>",
     about: "Create or replace an ACL policy from a file of rules (HCL or JSON; `-` reads\n\
@@ -78,18 +108,21 @@ pub const POLICY_APPLY: Usage = Usage {
     }],
 };
 
+/// `caravan acl policy list`: usage, help and flags.
 pub const POLICY_LIST: Usage = Usage {
     usage: "caravan acl policy list [options]",
     about: "List the ACL policies (a client token sees its own).",
     flags: &[JSON],
 };
 
+/// `caravan acl policy info`: usage, help and flags.
 pub const POLICY_INFO: Usage = Usage {
     usage: "caravan acl policy info [options] <name>",
     about: "Show an ACL policy and its rules.",
     flags: &[JSON],
 };
 
+/// `caravan acl policy delete`: usage, help and flags.
 pub const POLICY_DELETE: Usage = Usage {
     usage: "caravan acl policy delete <name>",
     about: "Delete an ACL policy. Needs a management token.",
@@ -125,36 +158,42 @@ const TOKEN_FLAGS: &[Flag] = &[
     JSON,
 ];
 
+/// `caravan acl token create`: usage, help and flags.
 pub const TOKEN_CREATE: Usage = Usage {
     usage: "caravan acl token create [options]",
     about: "Create an ACL token; its secret is printed once. Needs a management token.",
     flags: TOKEN_FLAGS,
 };
 
+/// `caravan acl token update`: usage, help and flags.
 pub const TOKEN_UPDATE: Usage = Usage {
     usage: "caravan acl token update [options] <accessor_id>",
     about: "Change an ACL token's name, type or policies. Needs a management token.",
     flags: TOKEN_FLAGS,
 };
 
+/// `caravan acl token list`: usage, help and flags.
 pub const TOKEN_LIST: Usage = Usage {
     usage: "caravan acl token list [options]",
     about: "List the ACL tokens. Needs a management token.",
     flags: &[JSON],
 };
 
+/// `caravan acl token info`: usage, help and flags.
 pub const TOKEN_INFO: Usage = Usage {
     usage: "caravan acl token info [options] <accessor_id>",
     about: "Show an ACL token (management, or the token itself).",
     flags: &[JSON],
 };
 
+/// `caravan acl token delete`: usage, help and flags.
 pub const TOKEN_DELETE: Usage = Usage {
     usage: "caravan acl token delete <accessor_id>",
     about: "Delete an ACL token. Needs a management token.",
     flags: &[],
 };
 
+/// `caravan acl token self`: usage, help and flags.
 pub const TOKEN_SELF: Usage = Usage {
     usage: "caravan acl token self [options]",
     about: "Show the token in NOMAD_TOKEN.",
@@ -179,6 +218,7 @@ fn acl(acl: Acl) -> Result<Command> {
     Ok(Command::Acl(acl))
 }
 
+/// `acl policy apply`'s command from its parsed flags and arguments.
 pub fn build_policy_apply(parsed: &Parsed) -> Result<Command> {
     match parsed.free() {
         [name, path] => acl(Acl::PolicyApply {
@@ -190,6 +230,7 @@ pub fn build_policy_apply(parsed: &Parsed) -> Result<Command> {
     }
 }
 
+/// `acl policy list`'s command from its parsed flags and arguments.
 pub fn build_policy_list(parsed: &Parsed) -> Result<Command> {
     none(parsed)?;
     acl(Acl::PolicyList {
@@ -197,6 +238,7 @@ pub fn build_policy_list(parsed: &Parsed) -> Result<Command> {
     })
 }
 
+/// `acl policy info`'s command from its parsed flags and arguments.
 pub fn build_policy_info(parsed: &Parsed) -> Result<Command> {
     acl(Acl::PolicyInfo {
         name: one(parsed)?,
@@ -204,6 +246,7 @@ pub fn build_policy_info(parsed: &Parsed) -> Result<Command> {
     })
 }
 
+/// `acl policy delete`'s command from its parsed flags and arguments.
 pub fn build_policy_delete(parsed: &Parsed) -> Result<Command> {
     acl(Acl::PolicyDelete { name: one(parsed)? })
 }
@@ -223,11 +266,13 @@ fn fields(parsed: &Parsed) -> Result<TokenFields> {
     })
 }
 
+/// `acl token create`'s command from its parsed flags and arguments.
 pub fn build_token_create(parsed: &Parsed) -> Result<Command> {
     none(parsed)?;
     acl(Acl::TokenCreate(fields(parsed)?))
 }
 
+/// `acl token list`'s command from its parsed flags and arguments.
 pub fn build_token_list(parsed: &Parsed) -> Result<Command> {
     none(parsed)?;
     acl(Acl::TokenList {
@@ -235,6 +280,7 @@ pub fn build_token_list(parsed: &Parsed) -> Result<Command> {
     })
 }
 
+/// `acl token info`'s command from its parsed flags and arguments.
 pub fn build_token_info(parsed: &Parsed) -> Result<Command> {
     acl(Acl::TokenInfo {
         accessor: one(parsed)?,
@@ -242,6 +288,7 @@ pub fn build_token_info(parsed: &Parsed) -> Result<Command> {
     })
 }
 
+/// `acl token update`'s command from its parsed flags and arguments.
 pub fn build_token_update(parsed: &Parsed) -> Result<Command> {
     acl(Acl::TokenUpdate {
         accessor: one(parsed)?,
@@ -249,12 +296,14 @@ pub fn build_token_update(parsed: &Parsed) -> Result<Command> {
     })
 }
 
+/// `acl token delete`'s command from its parsed flags and arguments.
 pub fn build_token_delete(parsed: &Parsed) -> Result<Command> {
     acl(Acl::TokenDelete {
         accessor: one(parsed)?,
     })
 }
 
+/// `acl token self`'s command from its parsed flags and arguments.
 pub fn build_token_self(parsed: &Parsed) -> Result<Command> {
     none(parsed)?;
     acl(Acl::TokenSelf {

@@ -17,11 +17,17 @@ use super::output;
 /// A parsed `caravan alloc …` command.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Alloc {
+    /// `alloc logs`.
     Logs(Logs),
+    /// `alloc fs`.
     Fs(Fs),
+    /// `alloc status`.
     Status(Status),
+    /// `alloc gc ALLOC`: the allocation's id.
     Gc(String),
+    /// `alloc restart`.
     Restart(Lifecycle),
+    /// `alloc signal`.
     Signal(Lifecycle),
     /// `alloc exec`: run by [`super::exec::run`], which has an exit code of its own.
     Exec(super::exec::Exec),
@@ -30,7 +36,9 @@ pub enum Alloc {
 /// `alloc restart` and `alloc signal`: which allocation, which task (all when none).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Lifecycle {
+    /// The allocation id (or a unique prefix).
     pub alloc: String,
+    /// `-task`; `None` with `all_tasks` or a one-task allocation.
     pub task: Option<String>,
     /// `restart -all-tasks`: dead tasks too, in Nomad; caravan restarts the running ones.
     pub all_tasks: bool,
@@ -38,36 +46,60 @@ pub struct Lifecycle {
     pub signal: String,
 }
 
+/// A parsed `alloc logs`.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Logs {
+    /// The allocation id (or a unique prefix).
     pub alloc: String,
+    /// The task; may be left out when the allocation has one.
     pub task: Option<String>,
+    /// `-f`: follow until Ctrl-C.
     pub follow: bool,
+    /// Show stdout.
     pub stdout: bool,
+    /// Show stderr (`-stderr`).
     pub stderr: bool,
+    /// `-tail`: from the end (also implied by `-n` and `-c`).
     pub tail: bool,
+    /// `-n`: that many lines.
     pub lines: Option<u64>,
+    /// `-c`: that many bytes.
     pub bytes: Option<u64>,
+    /// `-since` (caravan's own): only lines that arrived since then.
     pub since: Option<String>,
+    /// `-timestamps` (caravan's own): each line prefixed with its arrival time.
     pub timestamps: bool,
+    /// `-json`: frames as JSON lines.
     pub json: bool,
 }
 
+/// A parsed `alloc fs`.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Fs {
+    /// The allocation id (or a unique prefix).
     pub alloc: String,
+    /// The path in the allocation directory (its root when empty).
     pub path: String,
+    /// `-stat`: the path's metadata, not its content.
     pub stat: bool,
+    /// `-f`: follow a file until Ctrl-C.
     pub follow: bool,
+    /// `-json`: print the agent's answer as it is.
     pub json: bool,
+    /// `-H`: sizes in bytes (machine-friendly).
     pub machine: bool,
 }
 
+/// A parsed `alloc status`.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Status {
+    /// The allocation id (or a unique prefix).
     pub alloc: String,
+    /// `-stats`: with its resource usage.
     pub stats: bool,
+    /// `-json`: print the agent's answer as it is.
     pub json: bool,
+    /// `-verbose`: full ids.
     pub verbose: bool,
 }
 

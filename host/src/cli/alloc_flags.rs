@@ -4,6 +4,7 @@
 use super::Usage;
 use super::flags::{Flag, Kind};
 
+/// `caravan alloc logs`: usage, help and flags.
 pub const LOGS: Usage = Usage {
     usage: "caravan alloc logs [options] <allocation> [<task>]",
     about: "Print a task's stdout (or stderr) from the start, its end, or as it is written.\n\
@@ -62,6 +63,7 @@ pub const LOGS: Usage = Usage {
     ],
 };
 
+/// `caravan alloc fs`: usage, help and flags.
 pub const FS: Usage = Usage {
     usage: "caravan alloc fs [options] <allocation> [<path>]",
     about: "List a directory of an allocation, print a file, or stat either.\n\
@@ -90,6 +92,7 @@ pub const FS: Usage = Usage {
     ],
 };
 
+/// `caravan alloc status`: usage, help and flags.
 pub const STATUS: Usage = Usage {
     usage: "caravan alloc status [options] <allocation>",
     about: "Show an allocation's status and its tasks' states.",
@@ -112,6 +115,7 @@ pub const STATUS: Usage = Usage {
     ],
 };
 
+/// `caravan alloc gc`: usage, help and flags.
 pub const GC: Usage = Usage {
     usage: "caravan alloc gc <allocation>",
     about: "Garbage-collect a finished allocation on its client: its directory is removed.\n\
@@ -119,6 +123,7 @@ pub const GC: Usage = Usage {
     flags: &[],
 };
 
+/// `caravan alloc restart`: usage, help and flags.
 pub const RESTART: Usage = Usage {
     usage: "caravan alloc restart [options] <allocation> [<task>]",
     about: "Restart a task of a running allocation in place (stopped as a stop does, then\n\
@@ -138,6 +143,7 @@ pub const RESTART: Usage = Usage {
     ],
 };
 
+/// `caravan alloc signal`: usage, help and flags.
 pub const SIGNAL: Usage = Usage {
     usage: "caravan alloc signal [options] <allocation> [<task>]",
     about: "Send a signal to a task of a running allocation, or to every task when none is\n\

@@ -25,6 +25,7 @@ fn unexpected(status: u16, body: &[u8]) -> anyhow::Error {
 }
 
 impl Api {
+    /// A client of the agent `target` names, with its TLS and token.
     pub fn new(target: &super::Target) -> Result<Self> {
         Ok(Self {
             agent: target.agent()?,

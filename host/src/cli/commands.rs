@@ -10,12 +10,14 @@ use super::{Target, Usage};
 use crate::capabilities::HostContext;
 use crate::runtime::{MAX_CORE_SIZE, RuntimeOptions, Sandbox};
 
+/// `caravan core check`: usage, help and flags.
 pub const CORE_CHECK: Usage = Usage {
     usage: "caravan core check <file>",
     about: "Run every check a swap runs on a core component, offline (exit 1 if rejected).",
     flags: &[],
 };
 
+/// `caravan core swap`: usage, help and flags.
 pub const CORE_SWAP: Usage = Usage {
     usage: "caravan core swap <file>",
     about: "Make the agent serve this core component (checked first; the old core serves on\n\
@@ -23,6 +25,7 @@ pub const CORE_SWAP: Usage = Usage {
     flags: &[],
 };
 
+/// `caravan config validate`: usage, help and flags.
 pub const CONFIG_VALIDATE: Usage = Usage {
     usage: "caravan config validate <file>...",
     about: "Check agent configuration files (HCL, or JSON for .json) as `caravan agent -config`\n\
@@ -32,6 +35,7 @@ pub const CONFIG_VALIDATE: Usage = Usage {
     flags: &[],
 };
 
+/// `caravan acl bootstrap`: usage, help and flags.
 pub const ACL_BOOTSTRAP: Usage = Usage {
     usage: "caravan acl bootstrap",
     about: "Create the first management token on the agent and print it (once: the agent\n\

@@ -24,7 +24,9 @@ pub enum Kind {
 /// One row of a command's flag table.
 #[derive(Debug, Clone)]
 pub struct Flag {
+    /// The name, without its dash.
     pub name: &'static str,
+    /// Whether it takes a value, and how many times.
     pub kind: Kind,
     /// The help text; more lines may follow a `\n`.
     pub help: &'static str,

@@ -13,23 +13,31 @@ use serde::{Deserialize, Serialize};
 /// (`/v1/job/:job_id/logs`) add caravan's keys: whose line it is, and when it arrived.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Frame {
+    /// The allocation a job's line belongs to.
     #[serde(rename = "Alloc", default, skip_serializing_if = "Option::is_none")]
     pub alloc: Option<String>,
+    /// Base64 of the bytes.
     #[serde(rename = "Data", default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
+    /// The file the bytes come from.
     #[serde(rename = "File", default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// What happened: `file deleted`, `file truncated`, or a job's `allocation added`/`gone`.
     #[serde(rename = "FileEvent", default, skip_serializing_if = "Option::is_none")]
     pub file_event: Option<String>,
+    /// Why an allocation of a job's logs is gone.
     #[serde(rename = "Message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Where the bytes start in the file.
     #[serde(rename = "Offset", default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<i64>,
+    /// The task a job's line belongs to.
     #[serde(rename = "Task", default, skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
     /// Unix nanoseconds.
     #[serde(rename = "Time", default, skip_serializing_if = "Option::is_none")]
     pub time: Option<i64>,
+    /// `stdout` or `stderr`, for a job's line.
     #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
 }
@@ -62,6 +70,7 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// A decoder with nothing pending.
     pub fn new() -> Self {
         Self::default()
     }

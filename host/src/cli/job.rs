@@ -15,6 +15,7 @@ use super::frames::Frame;
 use super::output;
 use super::{Command, Usage};
 
+/// `caravan job logs`: usage, help and flags.
 pub const LOGS: Usage = Usage {
     usage: "caravan job logs [options] <job>",
     about: "Print the logs of every allocation of a job, on every node the agent knows (a\n\
@@ -59,12 +60,19 @@ pub const LOGS: Usage = Usage {
 /// `caravan job logs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobLogs {
+    /// The job id.
     pub job: String,
+    /// `-f`: follow until Ctrl-C.
     pub follow: bool,
+    /// `-task`: only this task's logs.
     pub task: Option<String>,
+    /// `-type`: `stdout`, `stderr` or `all`.
     pub kind: String,
+    /// `-since`: only lines that arrived since then.
     pub since: Option<String>,
+    /// `-timestamps`: each line prefixed with its arrival time.
     pub timestamps: bool,
+    /// `-json`: frames as JSON lines.
     pub json: bool,
 }
 
@@ -108,6 +116,7 @@ impl JobLogs {
     }
 }
 
+/// Print a job's logs until they end (or, following, until Ctrl-C).
 pub fn run(logs: JobLogs, target: &super::Target) -> Result<()> {
     let api = Api::new(target)?;
     let path = logs.path(api.agent().namespace.as_deref());
@@ -136,7 +145,9 @@ pub fn run(logs: JobLogs, target: &super::Target) -> Result<()> {
 pub struct Printer {
     /// Both stdout and stderr are shown: stderr lines are marked.
     pub both: bool,
+    /// Each line prefixed with its arrival time.
     pub timestamps: bool,
+    /// Colour per allocation (a terminal, and no `NO_COLOR`).
     pub colour: bool,
 }
 

@@ -33,6 +33,7 @@ pub use self::agent_flags::AGENT_FLAGS;
 /// A parsed command line.
 #[derive(Debug)]
 pub enum Command {
+    /// `caravan agent …`: run an agent.
     Agent(Box<AgentOptions>),
     /// `caravan acl bootstrap`: create the first management token on a running agent.
     AclBootstrap,
@@ -50,6 +51,7 @@ pub enum Command {
     Job(job::JobLogs),
     /// `caravan node status|meta read|meta apply`, `caravan system gc`.
     Node(node::Node),
+    /// `caravan version`.
     Version,
     /// Print this (a help or a listing) and succeed.
     Text(String),
@@ -58,15 +60,20 @@ pub enum Command {
 /// A command line: the command, and the agent it talks to (Nomad's global flags).
 #[derive(Debug)]
 pub struct Invocation {
+    /// What to do.
     pub command: Command,
+    /// The agent it talks to.
     pub target: Target,
 }
 
 /// A command's usage line, description and flag table; its help is printed from them
 /// ([`table::Entry::help`], which adds `-help` and the global flags).
 pub struct Usage {
+    /// The usage line.
     pub usage: &'static str,
+    /// What the command does.
     pub about: &'static str,
+    /// Its flags, in the order the help lists them.
     pub flags: &'static [Flag],
 }
 

@@ -15,26 +15,41 @@ use super::{Command, Usage};
 /// A parsed `caravan node …` or `caravan system gc`.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Node {
+    /// `node status`.
     Status(Status),
+    /// `node meta read`.
     MetaRead {
+        /// `-node-id`; `None`: the agent's own node.
         node_id: Option<String>,
+        /// `-json`: print the agent's answer as JSON.
         json: bool,
     },
+    /// `node meta apply KEY=VALUE… [-unset KEY…]`.
     MetaApply {
+        /// `-node-id`; `None`: the agent's own node.
         node_id: Option<String>,
+        /// The keys to set, or (`None`) to unset.
         set: BTreeMap<String, Option<String>>,
     },
+    /// `system gc`.
     Gc {
+        /// `-node-id`; `None`: the agent's own node.
         node_id: Option<String>,
     },
 }
 
+/// A parsed `node status`.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Status {
+    /// A node id (or a unique prefix); `None`: list the nodes.
     pub node: Option<String>,
+    /// `-self`: the agent's own node.
     pub this: bool,
+    /// `-stats`: with host usage.
     pub stats: bool,
+    /// `-json`: print JSON (with `-stats`, the node and its statistics).
     pub json: bool,
+    /// `-verbose`: full ids.
     pub verbose: bool,
 }
 
@@ -44,6 +59,7 @@ const NODE_ID: Flag = Flag {
     help: "The node to ask (default: the agent's own)",
 };
 
+/// `caravan node status`: usage, help and flags.
 pub const STATUS: Usage = Usage {
     usage: "caravan node status [options] [<node>]",
     about: "List the nodes, or show one (by id prefix, or -self) with its allocations.",
@@ -71,6 +87,7 @@ pub const STATUS: Usage = Usage {
     ],
 };
 
+/// `caravan node meta read`: usage, help and flags.
 pub const META_READ: Usage = Usage {
     usage: "caravan node meta read [options]",
     about: "Print a client's metadata: all of it, the dynamic part (set by `apply`) and the\n\
@@ -85,6 +102,7 @@ pub const META_READ: Usage = Usage {
     ],
 };
 
+/// `caravan node meta apply`: usage, help and flags.
 pub const META_APPLY: Usage = Usage {
     usage: "caravan node meta apply [options] key1=value1 ... kN=vN",
     about: "Set (and unset) a client's dynamic metadata.",
@@ -98,6 +116,7 @@ pub const META_APPLY: Usage = Usage {
     ],
 };
 
+/// `caravan system gc`: usage, help and flags.
 pub const SYSTEM_GC: Usage = Usage {
     usage: "caravan system gc [options]",
     about: "Garbage-collect every finished allocation on a client (/v1/client/gc).",

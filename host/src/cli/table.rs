@@ -14,6 +14,7 @@ pub struct Entry {
     pub words: &'static [&'static str],
     /// One line for the listings.
     pub summary: &'static str,
+    /// Its usage line, description and flags.
     pub usage: &'static Usage,
     /// It talks to an agent, so it takes Nomad's global flags ([`super::target::FLAGS`]).
     pub remote: bool,
