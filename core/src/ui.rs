@@ -77,16 +77,83 @@ pub fn serve(host: &impl Host, req: &Request, path: &str) -> ApiResult<Response>
             body: Vec::new(),
         });
     };
+    let (name, cache) = match name.split_once('/') {
+        // `/ui/<version>/<file>`: the name the page uses, changed with any file's content.
+        Some((v, file)) if v == version() => (file, IMMUTABLE),
+        Some(_) => return Err(ApiError::not_found("")),
+        None => (name, REVALIDATE),
+    };
     let name = if name.is_empty() { "index.html" } else { name };
     let asset = ASSETS
         .iter()
         .find(|a| a.name == name)
         .ok_or_else(|| ApiError::not_found(""))?;
+    let body = if asset.name == "index.html" {
+        versioned_index(asset.body)
+    } else {
+        asset.body.to_vec()
+    };
+    let etag = format!("\"{:016x}\"", fnv1a(&[&body]));
+    let mut headers = headers(asset.content_type, cache);
+    headers.push(("ETag".into(), etag.clone()));
+    if req
+        .header("if-none-match")
+        .is_some_and(|tags| matches_etag(tags, &etag))
+    {
+        return Ok(Response {
+            status: 304,
+            headers,
+            body: Vec::new(),
+        });
+    }
     Ok(Response {
         status: 200,
-        headers: headers(asset.content_type),
-        body: asset.body.to_vec(),
+        headers,
+        body,
     })
+}
+
+/// The page revalidates every time (a swapped core brings its own UI); `ETag` makes that a 304.
+const REVALIDATE: &str = "no-cache";
+/// A versioned file never changes under its name.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// The UI's version: a hash of every file, so that a swapped core's UI has new names.
+fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let parts: Vec<&[u8]> = ASSETS
+            .iter()
+            .flat_map(|a| [a.name.as_bytes(), a.body])
+            .collect();
+        format!("{:012x}", fnv1a(&parts) >> 16)
+    })
+}
+
+/// `index.html` naming the versioned files: `"/ui/app.js"` becomes `"/ui/<version>/app.js"`
+/// (and the modules' `./x.js` imports follow, being relative).
+fn versioned_index(body: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(body)
+        .replace("=\"/ui/", &format!("=\"/ui/{}/", version()))
+        .into_bytes()
+}
+
+/// FNV-1a (64 bits) over the parts in turn: a cheap content hash, not a security boundary.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in parts.iter().flat_map(|p| p.iter()) {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// `If-None-Match`: `*` or a list of tags, weak ones (`W/`) compared weakly, as RFC 9110 says.
+fn matches_etag(header: &str, etag: &str) -> bool {
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 /// `/`: Nomad's root fallthrough, a 307 to `/ui/` with the query kept, for any method and
@@ -141,7 +208,7 @@ fn html_escape(text: &str) -> String {
     out
 }
 
-fn headers(content_type: &str) -> Vec<(String, String)> {
+fn headers(content_type: &str, cache: &str) -> Vec<(String, String)> {
     [
         ("Content-Type", content_type),
         ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
@@ -150,8 +217,7 @@ fn headers(content_type: &str) -> Vec<(String, String)> {
         ("Referrer-Policy", "no-referrer"),
         ("Cross-Origin-Opener-Policy", "same-origin"),
         ("Cross-Origin-Resource-Policy", "same-origin"),
-        // Small files that change when the core is swapped: revalidate every time.
-        ("Cache-Control", "no-cache"),
+        ("Cache-Control", cache),
     ]
     .into_iter()
     .map(|(n, v)| (n.to_string(), v.to_string()))

@@ -129,3 +129,54 @@ fn the_page_has_no_inline_script_or_style_and_names_only_embedded_files() {
         }
     }
 }
+
+fn get_with(host: &Fake, path: &str, headers: &[(&str, &str)]) -> crate::http::Response {
+    let req = Request {
+        method: "GET".into(),
+        path: path.into(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    };
+    match crate::handle(host, &req) {
+        Action::Respond(response) => response,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_page_names_versioned_files_cached_for_good_and_revalidates_itself() {
+    let host = Fake::default();
+    let index = get(&host, "GET", "/ui/");
+    assert_eq!(index.header("cache-control"), Some(REVALIDATE));
+    let text = String::from_utf8(index.body.clone()).unwrap();
+    let script = format!("/ui/{}/app.js", version());
+    assert!(text.contains(&format!("src=\"{script}\"")), "{text}");
+    let app = get(&host, "GET", &script);
+    assert_eq!(app.status, 200);
+    assert_eq!(app.header("cache-control"), Some(IMMUTABLE));
+    assert_eq!(app.body, get(&host, "GET", "/ui/app.js").body);
+    // Another version's names are not this UI's.
+    assert_eq!(get(&host, "GET", "/ui/0123456789ab/app.js").status, 404);
+
+    // The page and every file carry an ETag; asking with it again is a 304 without a body.
+    for path in ["/ui/", script.as_str(), "/ui/style.css"] {
+        let first = get(&host, "GET", path);
+        let etag = first.header("etag").unwrap().to_string();
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+        for asked in [
+            etag.clone(),
+            format!("W/{etag}"),
+            format!("\"x\", {etag}"),
+            "*".into(),
+        ] {
+            let again = get_with(&host, path, &[("if-none-match", &asked)]);
+            assert_eq!((again.status, again.body.len()), (304, 0), "{path} {asked}");
+            assert_eq!(again.header("etag"), Some(etag.as_str()));
+        }
+        let other = get_with(&host, path, &[("if-none-match", "\"stale\"")]);
+        assert_eq!((other.status, other.body), (200, first.body));
+    }
+}
