@@ -227,12 +227,12 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Statuses the core may answer with.
+/// Statuses the core may answer with (304: a UI file asked with its ETag).
 pub fn check_status(status: u16) {
     assert!(
         matches!(
             status,
-            200 | 204 | 301 | 307 | 400 | 403 | 404 | 405 | 409 | 500 | 501
+            200 | 204 | 301 | 304 | 307 | 400 | 403 | 404 | 405 | 409 | 500 | 501
         ),
         "unexpected status {status}"
     );
