@@ -3,7 +3,10 @@
 //! Starts `caravan agent -dev` (the binary named by `CARAVAN_BIN`), follows a file with
 //! `fs/stream`, appends one line at a time and times its arrival. Run with
 //! `scripts/bench-follow`. Prints p50/p90/p99/max over the samples. With `BENCH_TLS=1` the
-//! agent serves https (a throwaway CA and certificate) and the client follows over TLS.
+//! agent serves https (a throwaway CA and certificate) and the client follows over TLS. With
+//! `BENCH_FOLLOWERS=N` (plain HTTP) N - 1 more clients follow the same file (on one tokio
+//! thread, reading and discarding), and the agent's CPU time per appended line is printed too:
+//! what one line costs as its followers grow (`scripts/bench scale`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -22,6 +25,17 @@ fn main() {
     let mut command = Command::new(binary);
     command.args(["agent", "-dev", "-http-port=0"]);
     let tls_dir = tempfile::tempdir().unwrap();
+    let followers: usize = std::env::var("BENCH_FOLLOWERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    if followers > 1 {
+        // Every follower comes from one address: lift Nomad's 100 connections per client.
+        let config = data_dir.path().join("limits.hcl");
+        std::fs::write(&config, "limits {\n  http_max_conns_per_client = 0\n}\n").unwrap();
+        command.arg(format!("-config={}", config.display()));
+        command.arg(format!("-max-streams={}", followers + 16));
+    }
     let client_tls = tls.then(|| {
         let config = https_config(tls_dir.path());
         command.arg(format!("-config={}", config.display()));
@@ -63,6 +77,8 @@ fn main() {
     let request = http_client::request("GET", &target, &[], Vec::new()).unwrap();
     let mut stream = Streaming::open_with(&addr, client_tls.as_ref(), request).unwrap();
     assert_eq!(stream.status, 200);
+    let _others = (followers > 1).then(|| other_followers(&addr, &target, followers - 1));
+    let cpu_before = cpu_ticks(agent.0.id());
     let mut writer = std::fs::OpenOptions::new()
         .append(true)
         .open(&file)
@@ -87,6 +103,7 @@ fn main() {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
+    let cpu_ticks_used = cpu_ticks(agent.0.id()) - cpu_before;
     latencies.sort();
     let at = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
@@ -97,6 +114,71 @@ fn main() {
         at(0.99),
         latencies.last().unwrap()
     );
+    if followers > 1 {
+        // Clock ticks are 10 ms (USER_HZ 100); the loop's sleeps are idle time, not counted.
+        let ms = cpu_ticks_used as f64 * 10.0 / samples as f64;
+        println!(
+            "with {followers} followers of the file: agent CPU {ms:.3} ms per appended line ({:.1} µs per follower)",
+            ms * 1000.0 / followers as f64
+        );
+    }
+}
+
+/// The agent's user + system CPU time so far, in clock ticks (`/proc/PID/stat`).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name (which may hold spaces) start after its `)`.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// `count` more clients following `target`, each reading and discarding on one tokio thread;
+/// returns once every one has its answer's head. They end with the process.
+fn other_followers(addr: &str, target: &str, count: usize) -> std::thread::JoinHandle<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (addr, target) = (addr.to_string(), target.to_string());
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let mut tasks = Vec::new();
+            for _ in 0..count {
+                let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                let head = format!("GET {target} HTTP/1.1\r\nHost: bench\r\n\r\n");
+                socket.write_all(head.as_bytes()).await.unwrap();
+                let ready = ready_tx.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    let mut first = true;
+                    while let Ok(n) = socket.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        if std::mem::take(&mut first) {
+                            let head = String::from_utf8_lossy(&buf[..n.min(200)]).into_owned();
+                            assert!(
+                                head.starts_with("HTTP/1.1 200"),
+                                "a follower was refused: {head}"
+                            );
+                            let _ = ready.send(());
+                        }
+                    }
+                }));
+            }
+            for task in tasks {
+                let _ = task.await;
+            }
+        });
+    });
+    for _ in 0..count {
+        ready_rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("every follower answered");
+    }
+    thread
 }
 
 /// A CA and a certificate for 127.0.0.1 under `dir` (`ca.pem`, `cert.pem`, `key.pem`), and

@@ -75,6 +75,44 @@ impl LogFiles {
     }
 }
 
+impl LogFiles {
+    /// File `index` (if it exists) and the index of the next newer file (if any), as a walk
+    /// needs them at the end of a file. `index + 1` is looked up directly, since logmon
+    /// numbers its files consecutively and Nomad waits for exactly that one: a pull at the
+    /// end of a followed log costs two `stat`s however many rotated files there are. Only
+    /// when file `index` itself is gone is the directory listed for the next one.
+    pub fn around(
+        &self,
+        host: &impl Host,
+        alloc_id: &str,
+        index: u64,
+    ) -> ApiResult<(Option<LogFile>, Option<u64>)> {
+        let file = |index: u64| {
+            host.stat(alloc_id, &self.path(index))
+                .ok()
+                .filter(|info| !crate::wire::filemode::is_dir(info.mode))
+                .map(|info| LogFile {
+                    index,
+                    size: info.size,
+                })
+        };
+        let current = file(index);
+        if let Some(next) = index.checked_add(1).and_then(file) {
+            return Ok((current, Some(next.index)));
+        }
+        if current.is_some() {
+            return Ok((current, None));
+        }
+        let newer = self
+            .list(host, alloc_id)?
+            .iter()
+            .map(|f| f.index)
+            .filter(|i| *i > index)
+            .min();
+        Ok((None, newer))
+    }
+}
+
 /// Go's `strconv.Atoi` as Nomad reports its failure for a log index.
 fn atoi(suffix: &str) -> Result<u64, String> {
     let error = |why: &str| {

@@ -196,16 +196,10 @@ impl<W> RawStream<W> {
                 Err(_) => Progress::Deleted,
             },
             Source::Logs { files, index } => {
-                let Ok(listing) = files.list(host, &self.alloc_id) else {
+                let Ok((current, newer)) = files.around(host, &self.alloc_id, *index) else {
                     return Progress::Idle;
                 };
-                let current = listing.iter().find(|f| f.index == *index);
-                if let Some(next) = listing
-                    .iter()
-                    .map(|f| f.index)
-                    .filter(|i| *i > *index)
-                    .min()
-                {
+                if let Some(next) = newer {
                     // The writer finished this file before it created the next one: drain
                     // what it added since our last read, then move on (Nomad, too, reads to
                     // EOF once more when it sees the next file).

@@ -49,7 +49,11 @@ impl SpecFiles {
             }
             match read_spec(&path) {
                 Ok(spec) => {
-                    if let Some(other) = found.files.iter().find(|(_, id)| **id == spec.id) {
+                    // Looked up by id first: a scan of the files per spec made every rescan
+                    // quadratic in the number of specs (docs/performance.md, issue 29).
+                    if found.specs.contains_key(&spec.id)
+                        && let Some(other) = found.files.iter().find(|(_, id)| **id == spec.id)
+                    {
                         tracing::warn!(
                             "specs {} and {} both describe allocation {}; one is ignored",
                             other.0.display(),

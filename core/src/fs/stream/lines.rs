@@ -109,15 +109,9 @@ impl LogSource {
                 return Ok(true);
             }
             // Nothing whole here: a newer file, a truncation, or nothing yet.
-            let Ok(listing) = self.files.list(host, alloc_id) else {
+            let Ok((current, newer)) = self.files.around(host, alloc_id, self.index) else {
                 return Ok(false);
             };
-            let current = listing.iter().find(|f| f.index == self.index);
-            let newer = listing
-                .iter()
-                .map(|f| f.index)
-                .filter(|i| *i > self.index)
-                .min();
             match (newer, current) {
                 (Some(next), current) if current.is_none_or(|f| f.size <= self.offset) => {
                     self.index = next;
