@@ -20,6 +20,8 @@
 //! - `metrics`: the one metrics registry every room records into (beside `util`: it
 //!   imports nothing from the crate).
 
+#![warn(missing_docs)]
+
 pub mod metrics;
 pub mod util;
 pub mod wit;

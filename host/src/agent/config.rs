@@ -19,22 +19,33 @@ pub const DEFAULT_HTTP_PORT: u16 = 4646;
 #[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
+    /// Where the agent keeps its state, specs and allocations.
     pub data_dir: Option<PathBuf>,
+    /// The address the HTTP API listens on (default `0.0.0.0`).
     pub bind_addr: Option<String>,
+    /// `ports { }`.
     pub ports: Ports,
+    /// `client { }`.
     pub client: ClientConfig,
+    /// `server { }`.
     pub server: ServerConfig,
+    /// `acl { }`.
     pub acl: AclConfig,
+    /// `core { }` (caravan's own): the wasm core and its limits.
     pub core: CoreConfig,
     /// The node's name (default: the host name).
     pub name: Option<String>,
     /// The node's datacenter (default `dc1`).
     pub datacenter: Option<String>,
+    /// `advertise { }`.
     pub advertise: Advertise,
+    /// `limits { }`: Nomad's connection and request limits.
     pub limits: Limits,
     /// Nomad's `log_level`: TRACE, DEBUG, INFO (default), WARN or ERROR, in any case.
     pub log_level: Option<String>,
+    /// `tls { }`: the HTTP API over TLS, and calls between agents.
     pub tls: TlsConfig,
+    /// `ui { }`.
     pub ui: UiConfig,
 }
 
@@ -42,6 +53,7 @@ pub struct FileConfig {
 #[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct UiConfig {
+    /// `false` turns the web UI off.
     pub enabled: Option<bool>,
 }
 
@@ -77,6 +89,7 @@ pub struct TlsConfig {
 #[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
+    /// Run as a server.
     pub enabled: bool,
     /// caravan's own: where the node registry lives, `memory` (the default: each server
     /// its own, filled by heartbeats) or `etcd` (shared by every server through etcd).
@@ -97,9 +110,11 @@ pub struct EtcdConfig {
     pub ca_file: Option<PathBuf>,
     /// The certificate (and `key_file`, its key) presented to etcd, for its client auth.
     pub cert_file: Option<PathBuf>,
+    /// The key of `cert_file`.
     pub key_file: Option<PathBuf>,
     /// etcd's own authentication (`etcdctl user add`).
     pub username: Option<String>,
+    /// The password of `username`.
     pub password: Option<String>,
 }
 
@@ -138,6 +153,7 @@ impl ServerConfig {
 #[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Advertise {
+    /// The address (`host:port`) others use for the HTTP API.
     pub http: Option<String>,
 }
 
@@ -145,6 +161,7 @@ pub struct Advertise {
 #[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Ports {
+    /// The HTTP API's port (default 4646).
     pub http: Option<u16>,
 }
 
@@ -152,6 +169,7 @@ pub struct Ports {
 #[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClientConfig {
+    /// Static node metadata (`meta { key = "value" }`).
     pub meta: BTreeMap<String, String>,
     /// Where allocation specs are read from (default `<data_dir>/specs`).
     pub allocations_dir: Option<PathBuf>,
@@ -224,6 +242,7 @@ pub struct CoreConfig {
 #[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AclConfig {
+    /// Enforce ACLs.
     pub enabled: bool,
     /// How long a client serves a token its servers resolved before asking again.
     pub token_ttl: Option<String>,

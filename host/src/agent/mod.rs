@@ -44,20 +44,35 @@ const ACL_DEBOUNCE: Duration = Duration::from_millis(10);
 /// What `caravan agent` was asked to do.
 #[derive(Debug, Default)]
 pub struct AgentOptions {
+    /// `-dev`: a throwaway agent with a demo allocation.
     pub dev: bool,
+    /// `-config`, repeatable: HCL or JSON files (later files win).
     pub config_files: Vec<PathBuf>,
+    /// `-data-dir`.
     pub data_dir: Option<PathBuf>,
+    /// `-bind`: the address the HTTP API listens on.
     pub bind_addr: Option<String>,
+    /// `-http-port`.
     pub http_port: Option<u16>,
+    /// `-specs-dir`: where allocation specs are read from.
     pub specs_dir: Option<PathBuf>,
+    /// `-core`: a core file to serve (and watch), or `native`.
     pub core: Option<PathBuf>,
+    /// `-max-streams`: streams open at once.
     pub max_streams: Option<usize>,
+    /// `-acl-enabled`.
     pub acl_enabled: bool,
+    /// `-server`: run as a server.
     pub server: bool,
+    /// `-client`: run as a client.
     pub client: bool,
+    /// `-servers`: the servers a client registers with.
     pub servers: Vec<String>,
+    /// `-node`: the node's name.
     pub node_name: Option<String>,
+    /// `-advertise`: the address others use for the HTTP API.
     pub advertise: Option<String>,
+    /// `-core-call-timeout`: the deadline of one core call.
     pub core_call_timeout: Option<Duration>,
     /// `-log-level`: Nomad's `log_level` (TRACE, DEBUG, INFO, WARN, ERROR).
     pub log_level: Option<String>,

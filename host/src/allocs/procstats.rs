@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// The usage of one process of a task.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProcessSample {
+    /// The process id.
     pub pid: u32,
     /// Resident memory, bytes.
     pub rss: u64,
@@ -33,16 +34,22 @@ pub struct ProcessSample {
 /// The latest sample of one running task.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskSample {
+    /// The task's name.
     pub task: String,
+    /// Each process of the task's tree.
     pub processes: Vec<ProcessSample>,
+    /// When the sample was taken.
     pub taken_at: SystemTime,
 }
 
 /// What `/proc/<pid>/stat` says about a process.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ProcStat {
+    /// The process id.
     pub pid: u32,
+    /// Its parent's pid.
     pub ppid: u32,
+    /// Its process group.
     pub pgrp: u32,
     /// Exited, not yet reaped by its parent.
     pub zombie: bool,

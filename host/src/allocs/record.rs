@@ -28,10 +28,15 @@ pub struct Started {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientStatus {
+    /// Placed, no task started yet.
     Pending,
+    /// At least one task runs.
     Running,
+    /// Every task ended successfully.
     Complete,
+    /// A task failed.
     Failed,
+    /// Nomad's `lost`: the client cannot tell how it ended.
     Lost,
 }
 
@@ -57,18 +62,26 @@ impl ClientStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskStatus {
+    /// Not started yet.
     Pending,
+    /// Its process runs.
     Running,
+    /// Ended, for good.
     Dead,
 }
 
 /// What the client knows about one task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskRecord {
+    /// The task's name in the spec.
     pub name: String,
+    /// Where it is in its lifecycle.
     pub state: TaskStatus,
+    /// It ended in failure (or was stopped as a failed task's sibling).
     pub failed: bool,
+    /// When its current or last run started.
     pub started_at: Option<SystemTime>,
+    /// When it ended.
     pub finished_at: Option<SystemTime>,
     /// The last run's exit code, if it exited rather than being killed by a signal.
     #[serde(default)]
@@ -80,6 +93,7 @@ pub struct TaskRecord {
     /// is left of the run.
     #[serde(default)]
     pub pid: Option<u32>,
+    /// The leader's start time in clock ticks since boot: with `pid`, names the process.
     #[serde(default)]
     pub start_ticks: Option<u64>,
     /// The executor that runs it (where tasks outlive the agent): how a restarted agent
@@ -89,6 +103,7 @@ pub struct TaskRecord {
     /// How often it was restarted in place (`restart`), and when last.
     #[serde(default)]
     pub restarts: u32,
+    /// When it was last restarted in place.
     #[serde(default)]
     pub last_restart: Option<SystemTime>,
 }
@@ -116,8 +131,11 @@ impl TaskRecord {
 /// What the client knows about one allocation (persisted in the state store).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AllocRecord {
+    /// The spec it was placed from.
     pub spec: AllocSpec,
+    /// Its overall status, from its tasks'.
     pub client_status: ClientStatus,
+    /// Each task's record, in the spec's order.
     pub tasks: Vec<TaskRecord>,
 }
 

@@ -17,14 +17,19 @@ pub(super) const MAX_KILL_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AllocSpec {
+    /// The allocation id (a UUID), unique on this client.
     #[serde(rename = "ID")]
     pub id: String,
+    /// The job's namespace (default `default`), which ACL checks read.
     #[serde(default = "default_namespace")]
     pub namespace: String,
+    /// The job it belongs to.
     #[serde(rename = "JobID", default)]
     pub job_id: String,
+    /// The task group it runs.
     #[serde(default)]
     pub task_group: String,
+    /// Its tasks, started together.
     #[serde(default)]
     pub tasks: Vec<TaskSpec>,
 }
@@ -33,13 +38,18 @@ pub struct AllocSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TaskSpec {
+    /// The task's name, unique in the allocation.
     pub name: String,
+    /// The program to run.
     #[serde(default)]
     pub command: String,
+    /// Its arguments.
     #[serde(default)]
     pub args: Vec<String>,
+    /// Environment variables, set over the agent's and Nomad's `NOMAD_*`.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// How its output is logged.
     #[serde(default, deserialize_with = "null_as_default")]
     pub log_config: LogConfig,
     /// Nanoseconds between SIGTERM and SIGKILL: a number of nanoseconds (Nomad's JSON) or a
@@ -65,9 +75,12 @@ impl TaskSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct LogConfig {
+    /// Rotated files kept per stream.
     pub max_files: u32,
+    /// The size at which a file is rotated, in MB.
     #[serde(rename = "MaxFileSizeMB")]
     pub max_file_size_mb: u32,
+    /// Discard the output instead of logging it.
     pub disabled: bool,
 }
 

@@ -361,7 +361,9 @@ pub struct LogTarget {
     pub dir: PathBuf,
     /// Where the arrival-time indexes go: the task's `private/logindex` (`logindex`).
     pub index_dir: PathBuf,
+    /// The task's name, which names its log files.
     pub task: String,
+    /// Rotated files kept per stream.
     pub max_files: u32,
     /// Bytes.
     pub max_file_size: u64,
@@ -372,7 +374,9 @@ pub struct LogTarget {
 pub struct Launch {
     /// Names the task in the agent's log.
     pub label: String,
+    /// The program to run.
     pub command: String,
+    /// Its arguments.
     pub args: Vec<String>,
     /// The whole environment: nothing else is inherited.
     pub env: BTreeMap<String, String>,
@@ -391,7 +395,9 @@ pub enum Outcome {
     StartFailed(String),
     /// The leader exited.
     Exited {
+        /// The exit code, when it exited.
         code: Option<i32>,
+        /// The signal that killed it, if one did.
         signal: Option<i32>,
         /// It was asked to stop.
         stopped: bool,

@@ -29,12 +29,19 @@ use crate::store::StateStore;
 
 /// Every capability's state, shared by all requests: what a store's imports reach.
 pub struct HostContext {
+    /// Who this node is, and its metadata.
     pub node: node::NodeState,
+    /// The allocations this client runs.
     pub allocations: Arc<Registry>,
+    /// The allocation directories, reached with containment.
     pub filesystem: filesystem::AllocFs,
+    /// The host-wide usage sampler.
     pub stats: stats::HostStats,
+    /// The one watcher of followed files.
     pub follow: Arc<follow::Follower>,
+    /// Tokens and policies.
     pub acl: acl::AclStore,
+    /// Server mode's view of the cluster.
     pub cluster: cluster::ClusterState,
 }
 
@@ -97,7 +104,9 @@ impl HostContext {
 
 /// The data of one store: one request's (or one stream's) instance of the core.
 pub struct CoreState {
+    /// The capabilities' shared state.
     pub ctx: Arc<HostContext>,
+    /// The store's memory and table limits.
     pub limits: StoreLimits,
     /// Resources the core holds (its follow subscriptions).
     pub table: ResourceTable,
@@ -108,6 +117,7 @@ pub struct CoreState {
 }
 
 impl CoreState {
+    /// A store's data for one request or stream.
     pub fn new(ctx: Arc<HostContext>, limits: StoreLimits) -> Self {
         Self {
             ctx,

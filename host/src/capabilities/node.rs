@@ -11,9 +11,13 @@ use crate::wit::{node, types};
 
 /// Who this node is.
 pub struct NodeState {
+    /// The node id, kept in the state store.
     pub id: String,
+    /// The node's name.
     pub name: String,
+    /// Its datacenter.
     pub datacenter: String,
+    /// `client { meta }`.
     pub static_meta: BTreeMap<String, String>,
     /// Dynamic metadata (and the rest of the client's state).
     pub store: Arc<StateStore>,

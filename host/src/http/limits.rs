@@ -93,7 +93,9 @@ impl Drop for ConnSlot {
 /// for the whole body timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MinDataRate {
+    /// The least average rate once `grace` has passed.
     pub bytes_per_second: u64,
+    /// How long a body may take before the rate counts.
     pub grace: Duration,
 }
 
@@ -114,7 +116,9 @@ impl MinDataRate {
 /// Why a request body could not be read.
 #[derive(Debug, PartialEq, Eq)]
 pub enum BodyError {
+    /// Longer than the limit.
     TooLarge,
+    /// The connection broke mid-body, or the body's framing is wrong.
     Malformed,
     /// Not all there by the body timeout.
     TimedOut,
@@ -174,6 +178,7 @@ pub struct Acceptor {
 }
 
 impl Acceptor {
+    /// Accept from `listener`, with one descriptor held in reserve.
     pub fn new(listener: TcpListener) -> Self {
         Self {
             listener,

@@ -28,7 +28,9 @@ const SETTLE: Duration = Duration::from_millis(100);
 /// What the `tls` block asks of the HTTP server.
 #[derive(Debug, Clone)]
 pub struct TlsSettings {
+    /// The server's certificate chain (PEM).
     pub cert_file: PathBuf,
+    /// Its private key (PEM).
     pub key_file: PathBuf,
     /// The CA client certificates must chain to; required with `verify_clients`.
     pub ca_file: Option<PathBuf>,

@@ -178,12 +178,16 @@ pub fn request(
 /// A response read to its end.
 #[derive(Debug)]
 pub struct Reply {
+    /// The status code.
     pub status: StatusCode,
+    /// The headers.
     pub headers: HeaderMap,
+    /// The whole body.
     pub body: Bytes,
 }
 
 impl Reply {
+    /// Read `response`'s body to its end.
     pub async fn read(response: Response<Incoming>) -> Result<Self> {
         let (parts, body) = response.into_parts();
         let body = body
@@ -228,6 +232,7 @@ pub struct Agent {
     pub host: String,
     /// Set when `NOMAD_ADDR` is `https://…`.
     pub tls: Option<TlsClient>,
+    /// `NOMAD_TOKEN`, sent as `X-Nomad-Token`.
     pub token: Option<String>,
     /// Where allocations are looked up by prefix (`None`: every namespace).
     pub namespace: Option<String>,
@@ -346,7 +351,9 @@ fn parse_bool(value: &str) -> Option<bool> {
 
 /// A response whose body is read piece by piece from synchronous code, as it arrives.
 pub struct Streaming {
+    /// The status code.
     pub status: StatusCode,
+    /// The headers.
     pub headers: HeaderMap,
     body: Incoming,
 }
@@ -354,6 +361,7 @@ pub struct Streaming {
 /// What [`Streaming::next`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next {
+    /// More of the body.
     Data(Bytes),
     /// Nothing arrived in time; the body may go on.
     Idle,

@@ -40,11 +40,17 @@ impl std::fmt::Debug for TlsClient {
 /// What a CLI's TLS is made of (Nomad's `api.TLSConfig`).
 #[derive(Debug, Default, Clone)]
 pub struct TlsOptions<'a> {
+    /// `NOMAD_CACERT`: a PEM file of CAs to trust.
     pub ca_cert: Option<&'a Path>,
+    /// `NOMAD_CAPATH`: a directory of them.
     pub ca_path: Option<&'a Path>,
+    /// `NOMAD_CLIENT_CERT`: the certificate to present.
     pub client_cert: Option<&'a Path>,
+    /// `NOMAD_CLIENT_KEY`: its key.
     pub client_key: Option<&'a Path>,
+    /// `NOMAD_TLS_SERVER_NAME`: the name to verify instead of the address's host.
     pub server_name: Option<&'a str>,
+    /// `NOMAD_SKIP_VERIFY`: verify nothing.
     pub skip_verify: bool,
 }
 

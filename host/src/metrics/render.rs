@@ -19,13 +19,16 @@ pub struct Point {
     pub name: &'static str,
     /// The Prometheus `# HELP` text.
     pub help: &'static str,
+    /// The Prometheus labels (Nomad's metric tags).
     pub labels: Vec<(&'static str, String)>,
+    /// The value now.
     pub value: f64,
 }
 
 /// The values read at render time.
 #[derive(Debug, Default)]
 pub struct Derived {
+    /// Gauges read now (host and allocation usage).
     pub gauges: Vec<Point>,
     /// Monotonic counts the host keeps in its own records (task restarts).
     pub counters: Vec<Point>,

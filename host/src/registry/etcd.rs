@@ -34,13 +34,19 @@ use crate::wit::allocations::Allocation;
 /// How to reach etcd and where the registry lives in it (`server { etcd { ... } }`).
 #[derive(Debug, Clone, Default)]
 pub struct EtcdSettings {
+    /// etcd's client URLs (`host:port` or `http(s)://host:port`).
     pub endpoints: Vec<String>,
     /// The key prefix, `/caravan/` by default; nodes are under `<prefix>nodes/`.
     pub prefix: String,
+    /// The CA that signs etcd's certificate.
     pub ca_file: Option<PathBuf>,
+    /// The certificate presented to etcd, for its client auth.
     pub cert_file: Option<PathBuf>,
+    /// The key of `cert_file`.
     pub key_file: Option<PathBuf>,
+    /// etcd's own authentication: the user.
     pub username: Option<String>,
+    /// The password of `username`.
     pub password: Option<String>,
 }
 

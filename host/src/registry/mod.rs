@@ -34,8 +34,11 @@ pub struct Cluster {
 /// A node with its liveness.
 #[derive(Debug, Clone)]
 pub struct KnownNode {
+    /// The node as its last heartbeat described it.
     pub record: NodeRecord,
+    /// It heartbeats in time.
     pub ready: bool,
+    /// Its last heartbeat.
     pub last_seen: SystemTime,
     /// With mutual TLS, the SHA-256 (hex) of the certificate its last heartbeat came with:
     /// forwarding to the node requires it to present that certificate.

@@ -23,16 +23,22 @@ pub const REGISTER_PATH: &str = caravan_core::router::REGISTER_PATH;
 /// A client node as it describes itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeRecord {
+    /// The node id (a UUID).
     #[serde(rename = "ID")]
     pub id: String,
+    /// The node's name.
     #[serde(rename = "Name")]
     pub name: String,
+    /// Its datacenter.
     #[serde(rename = "Datacenter")]
     pub datacenter: String,
+    /// Where its HTTP API listens (`host:port`).
     #[serde(rename = "HTTPAddr")]
     pub http_addr: String,
+    /// `client { meta }`.
     #[serde(rename = "StaticMeta")]
     pub static_meta: BTreeMap<String, String>,
+    /// Metadata set through the API; `None` is a tombstone.
     #[serde(rename = "DynamicMeta")]
     pub dynamic_meta: BTreeMap<String, Option<String>>,
 }
@@ -41,8 +47,10 @@ pub struct NodeRecord {
 /// this shape (`core/src/cluster/register.rs`); change both together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Registration {
+    /// The node.
     #[serde(rename = "Node")]
     pub node: NodeRecord,
+    /// Every allocation it runs.
     #[serde(rename = "Allocations")]
     pub allocations: Vec<AllocRecord>,
     /// The node's secret (Nomad's `SecretID`), which proves to a server that a heartbeat

@@ -20,7 +20,9 @@ pub trait Core: Send + Sync + 'static {
 
 /// A decision and the version of the core that made it.
 pub struct Decided {
+    /// What to do.
     pub decision: Decision,
+    /// The core's version, for the response's `x-caravan-core` header.
     pub version: String,
 }
 
@@ -32,8 +34,11 @@ pub enum Decision {
     SendFile(handler::SendFile),
     /// A streamed body pulled from the core until it ends.
     Stream {
+        /// The HTTP status code.
         status: u16,
+        /// The headers.
         headers: Vec<types::Pair>,
+        /// Where the body's bytes come from.
         body: Box<dyn Pull>,
     },
     /// Relay the request to a client node (server mode), or answer as the core said when

@@ -69,7 +69,9 @@ impl Default for RuntimeOptions {
 /// A compiled, linked and started core.
 pub struct LoadedCore {
     pre: CorePre<CoreState>,
+    /// The version string the core reports.
     pub version: String,
+    /// The SHA-256 of its bytes, hex.
     pub sha256: String,
     /// When it began serving new requests.
     pub loaded_at: SystemTime,
@@ -81,7 +83,9 @@ pub struct LoadedCore {
 /// Why a candidate core may not serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
+    /// The SHA-256 of its bytes, hex.
     pub sha256: String,
+    /// Why it was turned away.
     pub reason: String,
 }
 
@@ -129,6 +133,7 @@ struct SwapRecord {
     last_rejected: Option<(Rejection, SystemTime)>,
 }
 
+/// The agent's wasm core: the active one behind an atomic swap, the sandbox that runs it, and its swap history.
 pub struct Runtime {
     sandbox: Sandbox,
     active: ArcSwap<LoadedCore>,
@@ -274,11 +279,16 @@ impl Runtime {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CoreStatus {
+    /// The active core's version string.
     pub version: String,
+    /// The SHA-256 of its bytes, hex.
     #[serde(rename = "SHA256")]
     pub sha256: String,
+    /// When it began serving (RFC 3339, UTC).
     pub loaded_at: String,
+    /// How many swaps installed another core since the agent started.
     pub swaps: u64,
+    /// The last candidate turned away, if any.
     pub last_rejected: Option<RejectedCore>,
 }
 
@@ -286,9 +296,12 @@ pub struct CoreStatus {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RejectedCore {
+    /// The SHA-256 of its bytes, hex.
     #[serde(rename = "SHA256")]
     pub sha256: String,
+    /// Why it was turned away.
     pub reason: String,
+    /// When (RFC 3339, UTC).
     pub at: String,
 }
 

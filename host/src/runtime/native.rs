@@ -34,6 +34,7 @@ pub struct NativeCore {
 }
 
 impl NativeCore {
+    /// The core linked natively, reaching the machine through `ctx`.
     pub fn new(ctx: Arc<HostContext>) -> Self {
         Self { ctx }
     }
@@ -176,6 +177,7 @@ impl Drop for NativeListing {
 }
 
 impl<S> NativeHost<S> {
+    /// A host around one store's data.
     pub fn new(state: S) -> Self {
         Self(RefCell::new(state), Released::default())
     }

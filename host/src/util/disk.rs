@@ -27,10 +27,15 @@ pub struct DiskUsage {
 pub struct Statvfs {
     /// The unit of the block counts (`f_frsize`; on Linux also gopsutil's `Bsize`).
     pub block_size: u64,
+    /// Size in blocks (`f_blocks`).
     pub blocks: u64,
+    /// Free blocks (`f_bfree`).
     pub blocks_free: u64,
+    /// Blocks free for unprivileged users (`f_bavail`).
     pub blocks_available: u64,
+    /// Inodes (`f_files`).
     pub files: u64,
+    /// Free inodes (`f_ffree`).
     pub files_free: u64,
 }
 

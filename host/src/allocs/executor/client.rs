@@ -21,8 +21,11 @@ pub(super) const SOCKET: &str = "sock";
 /// An executor's answer to `hello`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hello {
+    /// The protocol version it speaks.
     pub protocol: u32,
+    /// The executor's pid.
     pub executor: u32,
+    /// The task it runs.
     pub task: Started,
 }
 
@@ -33,6 +36,7 @@ pub struct Client {
 }
 
 impl Client {
+    /// The executor whose socket is in `dir`.
     pub fn new(dir: &Path) -> Self {
         Self {
             dir: dir.to_path_buf(),

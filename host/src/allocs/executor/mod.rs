@@ -62,7 +62,9 @@ const LOG_FILE: &str = "executor.log";
 /// executor must stop it on its own (its directory is gone).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Job {
+    /// The task's process.
     pub launch: Launch,
+    /// How long the task gets between SIGTERM and SIGKILL.
     pub kill_timeout: Duration,
 }
 

@@ -26,10 +26,15 @@ pub type Compile<'a> = &'a dyn Fn(&str, &str) -> Result<CompiledPolicy, String>;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PolicyRecord {
+    /// The policy's unique name.
     pub name: String,
+    /// Free text.
     pub description: String,
+    /// HCL or JSON, as given.
     pub rules: String,
+    /// The index it was created at.
     pub create_index: u64,
+    /// The index of its last change.
     pub modify_index: u64,
 }
 
@@ -37,23 +42,31 @@ pub struct PolicyRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TokenRecord {
+    /// The public id.
     #[serde(rename = "AccessorID")]
     pub accessor_id: String,
     /// SHA-256 of the secret id, hex.
     #[serde(rename = "SecretSHA256")]
     pub secret_sha256: String,
+    /// A label for people.
     pub name: String,
     /// `client` or `management`.
     #[serde(rename = "Type")]
     pub token_type: String,
+    /// The policies of a client token.
     pub policies: Vec<String>,
+    /// Nomad's `Global` flag, kept as given.
     pub global: bool,
     /// Seconds and nanoseconds since the epoch.
     pub create_time: (i64, u32),
+    /// When it stops resolving (seconds, nanoseconds since the epoch); `None`: never.
     pub expiration_time: Option<(i64, u32)>,
+    /// Nomad's `ExpirationTTL` as given at creation, in nanoseconds (0: none).
     #[serde(rename = "ExpirationTTL")]
     pub expiration_ttl: u64,
+    /// The index it was created at.
     pub create_index: u64,
+    /// The index of its last change.
     pub modify_index: u64,
 }
 
@@ -133,7 +146,9 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// What the API wrote, as this agent knows it.
 #[derive(Default)]
 pub struct ApiState {
+    /// By name.
     pub policies: BTreeMap<String, PolicyRecord>,
+    /// Each policy compiled by the core, by name.
     pub compiled: HashMap<String, CompiledPolicy>,
     /// By accessor id.
     pub tokens: BTreeMap<String, TokenRecord>,
@@ -148,6 +163,7 @@ pub fn policy_key(name: &str) -> String {
     format!("policy/{name}")
 }
 
+/// A token record's key.
 pub fn token_key(accessor: &str) -> String {
     format!("token/{accessor}")
 }
@@ -220,6 +236,7 @@ impl ApiState {
         constant_time_eq(record.secret_sha256.as_bytes(), hash.as_bytes()).then_some(record)
     }
 
+    /// Every policy the API wrote, as documents (the store adds the files').
     pub fn documents(&self) -> Vec<PolicyDocument> {
         self.policies
             .values()

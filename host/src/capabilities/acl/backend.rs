@@ -19,6 +19,7 @@ pub enum Backend {
 
 /// The API's ACL state and where it is kept.
 pub struct ApiAcl {
+    /// The records in memory, which reads answer from.
     pub state: Arc<RwLock<ApiState>>,
     backend: Backend,
 }
@@ -40,6 +41,7 @@ impl ApiAcl {
         }
     }
 
+    /// The records, for reading.
     pub fn read(&self) -> std::sync::RwLockReadGuard<'_, ApiState> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }

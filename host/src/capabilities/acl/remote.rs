@@ -83,6 +83,7 @@ struct PolicyText {
 }
 
 impl Remote {
+    /// A cache of what `servers` say, asked with the client's `node_token`, each answer kept for `ttl`.
     pub fn new(
         servers: Vec<String>,
         node_token: Option<String>,

@@ -26,15 +26,19 @@ use crate::wit::policy::CompiledPolicy;
 /// A token file, in Nomad's `ACLToken` field names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredToken {
+    /// The public id.
     #[serde(rename = "AccessorID")]
     pub accessor_id: String,
+    /// The secret a caller presents.
     #[serde(rename = "SecretID")]
     pub secret_id: String,
+    /// A label for people.
     #[serde(rename = "Name", default)]
     pub name: String,
     /// `client` or `management`.
     #[serde(rename = "Type", default = "client_type")]
     pub token_type: String,
+    /// The policies of a client token.
     #[serde(rename = "Policies", default)]
     pub policies: Vec<String>,
     /// RFC 3339.
@@ -151,6 +155,7 @@ impl AclStore {
         }
     }
 
+    /// Whether ACLs are enforced.
     pub fn enabled(&self) -> bool {
         self.enabled
     }
