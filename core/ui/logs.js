@@ -107,6 +107,7 @@ export function logsView(ctx, view, id, task, type) {
         atStart = true;
         fresh.unshift({ text: '— the start of the log —', kind: 'event', t: undefined });
       }
+      pane.total += fresh.length;
       pane.prepend(fresh);
     } catch (err) {
       if (err.name !== 'AbortError') errors.replaceChildren(failure(err));
@@ -132,6 +133,7 @@ export function logsView(ctx, view, id, task, type) {
         atEnd = true;
         fresh.push({ text: '— the end of the log: Tail follows it —', kind: 'event', t: undefined });
       }
+      pane.total += fresh.length;
       pane.append(fresh);
     } catch (err) {
       if (err.name !== 'AbortError') errors.replaceChildren(failure(err));
