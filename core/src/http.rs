@@ -148,6 +148,17 @@ impl<B> StreamStart<B> {
     }
 }
 
+/// What one pull of a streamed body yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Bytes to send now.
+    Data(Vec<u8>),
+    /// Nothing yet: pull again after this many milliseconds, or when the watch fires.
+    Wait(u32),
+    /// The body is complete.
+    End,
+}
+
 /// How the host answers a request; `B` is the body of a streamed answer.
 pub enum Action<B> {
     /// Answer with this complete response.

@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
-use crate::fs::stream::Step;
 use crate::host::{FileInfo, Host, LogLevel};
+use crate::http::Step;
 use crate::wire::json::ArrayWriter;
 
 /// Entries asked of the host at a time (about 120 KiB of JSON).

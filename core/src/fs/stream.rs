@@ -8,6 +8,8 @@
 use crate::fs::listing::ListingBody;
 use crate::fs::log_files::{LOG_DIR, LogFiles};
 use crate::host::{FsError, Host};
+// The pull result lives in the vocabulary, below `fs::listing`, which yields it too.
+pub use crate::http::Step;
 
 /// Most data bytes in one frame (Nomad's frame size).
 pub const FRAME_SIZE: u32 = 64 * 1024;
@@ -24,17 +26,6 @@ pub(crate) const HEARTBEAT_MS: u64 = 1_000;
 pub const FILE_DELETED: &str = "file deleted";
 /// The frame event Nomad sends when a followed file shrinks.
 pub const FILE_TRUNCATED: &str = "file truncated";
-
-/// What one pull yields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// Bytes to send now.
-    Data(Vec<u8>),
-    /// Nothing yet: pull again after this many milliseconds, or when the watch fires.
-    Wait(u32),
-    /// The body is complete.
-    End,
-}
 
 /// Where the bytes come from.
 #[derive(Debug)]

@@ -33,7 +33,6 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, Stat};
 
-use super::listing::Listing;
 use rustix::io::Errno;
 
 /// Longest path (including the terminating NUL) the kernel accepts; longer
@@ -146,14 +145,11 @@ impl AllocFs {
         Ok(std::path::PathBuf::from(std::ffi::OsString::from_vec(real)))
     }
 
-    /// Opens a directory for listing: its names are read now, each entry is `lstat`ed
-    /// (symlinks not followed) when its page is read ([`Listing::next`]).
-    pub fn list(&self, alloc_id: &str, path: &str) -> Result<Listing, FsError> {
+    /// Opens a directory beneath the allocation's (`O_PATH`), for [`super::listing`].
+    pub(super) fn open_dir(&self, alloc_id: &str, path: &str) -> Result<OwnedFd, FsError> {
         let rel = relative(path)?;
         let alloc = self.open_alloc(alloc_id)?;
-        let dir = open_beneath(alloc.as_fd(), rel, OFlags::PATH | OFlags::DIRECTORY)
-            .map_err(map_errno)?;
-        Listing::read(dir)
+        open_beneath(alloc.as_fd(), rel, OFlags::PATH | OFlags::DIRECTORY).map_err(map_errno)
     }
 
     /// Opens a regular file for reading, refusing `<task>/secrets` and `<task>/private` for tasks in `tasks`.

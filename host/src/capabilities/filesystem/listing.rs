@@ -10,7 +10,15 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{AtFlags, Dir, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::alloc_fs::{FileInfo, FsError, file_info, map_errno};
+use super::alloc_fs::{AllocFs, FileInfo, FsError, file_info, map_errno};
+
+impl AllocFs {
+    /// Opens a directory for listing: its names are read now, each entry is `lstat`ed
+    /// (symlinks not followed) when its page is read ([`Listing::next`]).
+    pub fn list(&self, alloc_id: &str, path: &str) -> Result<Listing, FsError> {
+        Listing::read(self.open_dir(alloc_id, path)?)
+    }
+}
 
 /// The entries of one directory, handed out in byte order of their names.
 pub struct Listing {
