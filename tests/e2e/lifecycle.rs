@@ -114,6 +114,8 @@ fn restart_continues_the_log_in_the_next_file_with_nothing_lost() {
 fn a_signalled_task_sees_the_signal() {
     let agent = Agent::start();
     let alloc = place_scripts(&agent, &[("trap", HUP_TRAP)]);
+    // The task may write before its executor's report reaches the agent: wait for both.
+    wait_task_running(&agent, &alloc, "trap");
     wait_until("the trap to be set", || {
         log_file(&agent, &alloc, "trap", 0).is_some_and(|t| t.contains("trapped"))
     });
@@ -239,6 +241,8 @@ fn alloc_lifecycle_is_required() {
 fn the_cli_restarts_and_signals() {
     let agent = Agent::start();
     let alloc = place_scripts(&agent, &[("trap", HUP_TRAP)]);
+    // The task may write before its executor's report reaches the agent: wait for both.
+    wait_task_running(&agent, &alloc, "trap");
     wait_until("the trap to be set", || {
         log_file(&agent, &alloc, "trap", 0).is_some_and(|t| t.contains("trapped"))
     });

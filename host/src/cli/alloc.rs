@@ -2,6 +2,7 @@
 //! `NOMAD_ADDR`, allocation ids by unique prefix.
 
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -314,13 +315,24 @@ fn run_logs(api: &Api, logs: &Logs) -> Result<()> {
     let task = pick_task(&alloc, logs.task.as_deref())?;
     let types = logs.types();
     let both = types.len() > 1;
+    // `-tail -n N` without `-f` prints exactly N lines, as Nomad's CLI does: the agent starts
+    // at the N-th line from the end, but lines written while the answer is read come too.
+    let last_lines = logs
+        .lines
+        .filter(|_| logs.tail && !logs.follow && !logs.json && logs.bytes.is_none());
+    let kept: Vec<Arc<Mutex<Vec<u8>>>> = types.iter().map(|_| Arc::default()).collect();
     let streams: Vec<(String, FrameSink)> = types
-        .into_iter()
-        .map(|kind| {
+        .iter()
+        .zip(&kept)
+        .map(|(&kind, kept)| {
             let json = logs.json;
             let to_stderr = both && kind == "stderr";
+            let kept = Arc::clone(kept);
             let sink: FrameSink = Box::new(move |frame| {
-                if to_stderr {
+                if last_lines.is_some() {
+                    kept.lock().unwrap().extend(frame.bytes()?);
+                    Ok(true)
+                } else if to_stderr {
                     write_frame(&mut std::io::stderr().lock(), &frame, json)
                 } else {
                     write_frame(&mut std::io::stdout().lock(), &frame, json)
@@ -329,7 +341,38 @@ fn run_logs(api: &Api, logs: &Logs) -> Result<()> {
             (logs.path(&id, &task, kind), sink)
         })
         .collect();
-    api.frames_of(streams)
+    api.frames_of(streams)?;
+    let Some(n) = last_lines else {
+        return Ok(());
+    };
+    for (kind, kept) in types.iter().zip(&kept) {
+        let kept = kept.lock().unwrap();
+        let tail = last_n_lines(&kept, n);
+        if both && *kind == "stderr" {
+            output::emit(&mut std::io::stderr().lock(), tail)?;
+        } else {
+            output::emit(&mut std::io::stdout().lock(), tail)?;
+        }
+    }
+    Ok(())
+}
+
+/// The last `n` lines of `data` (a final line without a newline counts as one).
+fn last_n_lines(data: &[u8], n: u64) -> &[u8] {
+    if n == 0 {
+        return &[];
+    }
+    let body = data.strip_suffix(b"\n").unwrap_or(data);
+    let mut found = 0;
+    for (i, byte) in body.iter().enumerate().rev() {
+        if *byte == b'\n' {
+            found += 1;
+            if found == n {
+                return &data[i + 1..];
+            }
+        }
+    }
+    data
 }
 
 fn write_frame(out: &mut impl Write, frame: &super::frames::Frame, json: bool) -> Result<bool> {

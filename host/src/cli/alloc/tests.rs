@@ -170,3 +170,13 @@ fn status_text() {
     assert!(text.contains("CPU     Memory\n12 MHz  3.5 MiB\n"), "{text}");
     assert!(text.contains("1.50%"), "{text}");
 }
+
+#[test]
+fn a_tail_keeps_exactly_the_last_lines() {
+    // A line written while the answer was read arrives too: the CLI still prints n.
+    assert_eq!(last_n_lines(b"a\nb\nc\n", 2), b"b\nc\n");
+    assert_eq!(last_n_lines(b"a\nb\nc", 2), b"b\nc");
+    assert_eq!(last_n_lines(b"a\nb\n", 5), b"a\nb\n");
+    assert_eq!(last_n_lines(b"a\nb\n", 0), b"");
+    assert_eq!(last_n_lines(b"", 3), b"");
+}
