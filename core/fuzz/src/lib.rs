@@ -5,7 +5,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use base64::Engine as _;
 use caravan_core::fake::{ALLOC, Fake, NODE};
 use caravan_core::fs::stream::{Step, Stream};
-use caravan_core::host::{ClientStatus, Host, Roles, Timestamp, Token};
+use caravan_core::host::{ClientStatus, Host, Roles, Token};
 use caravan_core::http::{Action, Request, Response};
 use serde_json::Value;
 
