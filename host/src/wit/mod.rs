@@ -13,7 +13,7 @@ mod generated {
         path: "../wit",
         with: {
             "caravan:client/follow.subscription": crate::util::follow::Subscription,
-            "caravan:client/filesystem.listing": crate::capabilities::filesystem::Listing,
+            "caravan:client/filesystem.listing": crate::wit::ListingPages,
         },
     });
 }
@@ -24,3 +24,14 @@ pub use self::caravan::client::{
     acl, allocations, cluster, filesystem, follow, log, node, policy, relay, stats, types,
 };
 pub use self::exports::caravan::client::handler;
+
+/// The host state behind a `filesystem.listing` resource: whatever hands out a directory's
+/// entries a page at a time. A trait object, so the contract names no capability (the
+/// filesystem capability's `Listing` is the one implementation).
+pub type ListingPages = Box<dyn PageSource>;
+
+/// Hands out a directory's entries a page at a time (`filesystem.listing.next`).
+pub trait PageSource: Send {
+    /// Up to `max` more entries; fewer only when the listing is complete.
+    fn next_page(&mut self, max: u32) -> Result<Vec<filesystem::FileInfo>, filesystem::FsError>;
+}

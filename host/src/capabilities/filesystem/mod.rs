@@ -10,7 +10,7 @@ use wasmtime::component::{HasSelf, Linker, Resource};
 
 use super::{CoreState, HostContext};
 use crate::allocs::{logindex, logmon};
-use crate::wit::{filesystem, types};
+use crate::wit::{ListingPages, PageSource, filesystem, types};
 
 impl filesystem::Host for CoreState {
     fn stat(
@@ -29,14 +29,14 @@ impl filesystem::Host for CoreState {
         &mut self,
         alloc_id: String,
         path: String,
-    ) -> Result<Resource<Listing>, filesystem::FsError> {
+    ) -> Result<Resource<ListingPages>, filesystem::FsError> {
         let listing = self
             .ctx
             .filesystem
             .list(&alloc_id, &path)
             .map_err(fs_error)?;
         self.table
-            .push(listing)
+            .push(Box::new(listing) as ListingPages)
             .map_err(|_| filesystem::FsError::Io("too many listings".into()))
     }
 
@@ -88,23 +88,27 @@ impl filesystem::Host for CoreState {
     }
 }
 
-impl filesystem::HostListing for CoreState {
-    fn next(
-        &mut self,
-        listing: Resource<Listing>,
-        max: u32,
-    ) -> Result<Vec<filesystem::FileInfo>, filesystem::FsError> {
-        let listing = self
-            .table
-            .get_mut(&listing)
-            .map_err(|_| filesystem::FsError::Io("no such listing".into()))?;
-        listing
-            .next(max)
+impl PageSource for Listing {
+    fn next_page(&mut self, max: u32) -> Result<Vec<filesystem::FileInfo>, filesystem::FsError> {
+        self.next(max)
             .map(|infos| infos.into_iter().map(file_info).collect())
             .map_err(fs_error)
     }
+}
 
-    fn drop(&mut self, listing: Resource<Listing>) -> wasmtime::Result<()> {
+impl filesystem::HostListing for CoreState {
+    fn next(
+        &mut self,
+        listing: Resource<ListingPages>,
+        max: u32,
+    ) -> Result<Vec<filesystem::FileInfo>, filesystem::FsError> {
+        self.table
+            .get_mut(&listing)
+            .map_err(|_| filesystem::FsError::Io("no such listing".into()))?
+            .next_page(max)
+    }
+
+    fn drop(&mut self, listing: Resource<ListingPages>) -> wasmtime::Result<()> {
         self.table.delete(listing)?;
         Ok(())
     }
