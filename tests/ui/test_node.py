@@ -22,12 +22,13 @@ location.hash = '#/';
 
 def test_the_node_says_what_it_is(browser, agent):
     node = json.loads(agent.get("/v1/nodes")[2])[0]
+    node_record = json.loads(agent.get(f"/v1/node/{node['ID']}")[2])
     open_ui(browser, agent, "#/node")
     facts = browser.wait(EC.presence_of_element_located(css("dl.node-facts")))
     pairs = dict(zip([e.text for e in facts.find_elements(By.TAG_NAME, "dt")],
                      [e.text for e in facts.find_elements(By.TAG_NAME, "dd")]))
     assert (pairs["Name"], pairs["ID"], pairs["Datacenter"]) == (node["Name"], node["ID"], node["Datacenter"])
-    assert "Drivers" in pairs
+    assert pairs["Drivers"] == ", ".join(sorted(node_record["Drivers"])) == "raw_exec"
 
 
 def test_charts_have_a_scale_and_keep_their_minute_across_views(browser, agent):

@@ -185,6 +185,13 @@ pub fn node_body(host: &impl Host, id: &str) -> ApiResult<Value> {
         "CreateIndex": 0,
         "Datacenter": node.datacenter,
         "Drain": false,
+        // Every caravan node runs its tasks one way: as host processes, as Nomad's raw_exec.
+        "Drivers": { "raw_exec": {
+            "Attributes": { "driver.raw_exec": "1" },
+            "Detected": true,
+            "HealthDescription": "Healthy",
+            "Healthy": true,
+        } },
         "HTTPAddr": node.http_addr,
         "ID": node.id,
         "Meta": crate::node::meta::merged(&node.static_meta, &node.dynamic_meta),
