@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -155,6 +156,12 @@ class Agent:
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
+    def discard(self):
+        """Stop the agent and remove its data dir. Tasks outlive their agent by design; their
+        executors stop them once the data dir is gone, so no test leaves a task running."""
+        self.close()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
 
 @pytest.fixture(scope="session", params=["http", "mutual-tls"])
 def agent(request, tmp_path_factory):
@@ -162,7 +169,7 @@ def agent(request, tmp_path_factory):
     tls = Tls(str(tmp_path_factory.mktemp("tls"))) if request.param == "mutual-tls" else None
     agent = Agent(str(tmp_path_factory.mktemp("caravan")), tls)
     yield agent
-    agent.close()
+    agent.discard()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -91,6 +92,12 @@ class Agent:
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
+    def discard(self):
+        """Stop the agent and remove its data dir. Tasks outlive their agent by design; their
+        executors stop them once the data dir is gone, so no test leaves a task running."""
+        self.close()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
 
 def write_acl(data_dir):
     """A management token and a reader (node read, namespace read) before the agent starts."""
@@ -110,14 +117,14 @@ def write_acl(data_dir):
 def agent(tmp_path_factory):
     agent = Agent(str(tmp_path_factory.mktemp("caravan")))
     yield agent
-    agent.close()
+    agent.discard()
 
 
 @pytest.fixture(scope="module")
 def acl_agent(tmp_path_factory):
     agent = Agent(str(tmp_path_factory.mktemp("caravan-acl")), acl=True)
     yield agent
-    agent.close()
+    agent.discard()
 
 
 class Browser:

@@ -131,7 +131,7 @@ def test_a_cut_stream_reconnects_from_the_last_line(browser, tmp_path):
         numbers = [int(n) for n in lines(browser)]
         assert numbers == sorted(set(numbers)), "no line twice, none out of order"
     finally:
-        (second or first).close()
+        (second or first).discard()
 
 
 def test_a_missing_allocation_is_not_polled_forever(browser, agent):

@@ -14,7 +14,7 @@ def meta_agent(tmp_path_factory):
     agent = Agent(str(tmp_path_factory.mktemp("caravan-meta")),
                   config='client {\n  meta {\n    rack = "r1"\n  }\n}\n')
     yield agent
-    agent.close()
+    agent.discard()
 
 
 def row(browser, key):

@@ -39,7 +39,7 @@ def test_a_disabled_ui_is_404(tmp_path):
         # The API is still served.
         assert agent.get("/v1/client/metadata")[0] == 200
     finally:
-        agent.close()
+        agent.discard()
 
 
 # --- views, without ACLs -------------------------------------------------------------------
