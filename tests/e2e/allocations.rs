@@ -12,10 +12,7 @@ use crate::support::{Agent, wait_log, wait_task_running, wait_until};
 /// Write (atomically) the spec of allocation `id` with these tasks.
 fn write_spec(agent: &Agent, id: &str, tasks: Value) {
     let spec = json!({"ID": id, "JobID": "e2e", "TaskGroup": "group", "Tasks": tasks});
-    let specs = agent.data_dir.join("specs");
-    let tmp = specs.join(format!(".{id}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec(&spec).unwrap()).unwrap();
-    std::fs::rename(&tmp, specs.join(format!("{id}.json"))).unwrap();
+    crate::support::write_spec(agent, &spec);
 }
 
 fn remove_spec(agent: &Agent, id: &str) {

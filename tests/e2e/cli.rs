@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::support::{Agent, wait_for, wait_task_running, wait_until};
+use crate::support::{Agent, wait_for, wait_task_running, wait_until, write_spec};
 
 /// What one run of the command line did.
 struct Run {
@@ -69,10 +69,7 @@ fn caravan(agent: &Agent, args: &[&str]) -> Run {
 /// wait until the agent serves its directory.
 fn place(agent: &Agent, id: &str, tasks: Value) {
     let spec = json!({"ID": id, "JobID": "cli", "TaskGroup": "cli", "Tasks": tasks});
-    let specs = agent.data_dir.join("specs");
-    let tmp = specs.join(format!(".{id}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec(&spec).unwrap()).unwrap();
-    std::fs::rename(&tmp, specs.join(format!("{id}.json"))).unwrap();
+    write_spec(agent, &spec);
     wait_until(&format!("allocation {id} to be placed"), || {
         agent.get(&format!("/v1/client/fs/ls/{id}")).status == 200
     });

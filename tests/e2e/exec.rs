@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{self, Message, WebSocket, client::IntoClientRequest};
 
-use crate::support::{Agent, PATIENCE, wait_task_running, wait_until};
+use crate::support::{Agent, PATIENCE, wait_task_running, wait_until, write_spec};
 
 /// Place an allocation of `/bin/sh -c` tasks and wait until the agent knows it.
 fn place_scripts(agent: &Agent, tasks: &[(&str, &str)]) -> String {
@@ -20,10 +20,7 @@ fn place_scripts(agent: &Agent, tasks: &[(&str, &str)]) -> String {
         .map(|(name, script)| json!({"Name": name, "Command": "/bin/sh", "Args": ["-c", script]}))
         .collect();
     let spec = json!({"ID": id, "JobID": "exec", "TaskGroup": "exec", "Tasks": tasks});
-    let specs = agent.data_dir.join("specs");
-    let tmp = specs.join(format!(".{id}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec(&spec).unwrap()).unwrap();
-    std::fs::rename(&tmp, specs.join(format!("{id}.json"))).unwrap();
+    write_spec(agent, &spec);
     wait_until(&format!("allocation {id} to be placed"), || {
         agent.get(&format!("/v1/allocation/{id}")).status == 200
     });

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::acl_api::{acl_client, acl_server, bootstrap, create_token, node_token, put_policy};
 use crate::cluster::{client, server, wait_for_nodes};
-use crate::support::{Agent, kill_executors, wait_until};
+use crate::support::{Agent, kill_executors, wait_until, write_spec};
 
 const TASK: &str = "speak";
 
@@ -24,10 +24,7 @@ fn place_speaker(agent: &Agent, token: Option<&str>) -> String {
     let spec = json!({"ID": id, "JobID": "demo", "TaskGroup": "demo", "Tasks": [
         {"Name": TASK, "Command": "/bin/sh", "Args": ["-c", script]}
     ]});
-    let specs = agent.data_dir.join("specs");
-    let tmp = specs.join(format!(".{id}.tmp"));
-    std::fs::write(&tmp, spec.to_string()).unwrap();
-    std::fs::rename(&tmp, specs.join(format!("{id}.json"))).unwrap();
+    write_spec(agent, &spec);
     wait_until(&format!("task {TASK} of {id} to be running"), || {
         let reply = get(agent, &format!("/v1/allocation/{id}"), token);
         reply.status == 200 && reply.json()["TaskStates"][TASK]["State"] == "running"

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::support::{Agent, task_state, wait_for, wait_task_running, wait_until};
+use crate::support::{Agent, task_state, wait_for, wait_task_running, wait_until, write_spec};
 
 /// Numbers its lines, carrying the count across runs in a file of its task dir: a restart
 /// may repeat the last number (killed between printing and saving it) but never skip one.
@@ -30,10 +30,7 @@ fn place_scripts(agent: &Agent, tasks: &[(&str, &str)]) -> String {
         })
         .collect();
     let spec = json!({"ID": id, "JobID": "life", "TaskGroup": "life", "Tasks": tasks});
-    let specs = agent.data_dir.join("specs");
-    let tmp = specs.join(format!(".{id}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec(&spec).unwrap()).unwrap();
-    std::fs::rename(&tmp, specs.join(format!("{id}.json"))).unwrap();
+    write_spec(agent, &spec);
     wait_until(&format!("allocation {id} to be placed"), || {
         agent.get(&format!("/v1/allocation/{id}")).status == 200
     });

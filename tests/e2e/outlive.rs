@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::support::{Agent, task_state, wait_log, wait_task_running, wait_until};
+use crate::support::{Agent, task_state, wait_log, wait_task_running, wait_until, write_spec};
 
 /// Prints 1, 2, 3, … one line every 10 ms; SIGHUP is reported on stderr (so stdout holds
 /// the numbers alone). Its pid is in `pid` in its task dir.
@@ -23,10 +23,7 @@ fn place(agent: &Agent, task: &str, script: &str) -> String {
     let spec = json!({"ID": id, "JobID": "outlive", "TaskGroup": "outlive", "Tasks": [
         {"Name": task, "Command": "/bin/sh", "Args": ["-c", script], "KillTimeout": "5s"}
     ]});
-    let specs = agent.data_dir.join("specs");
-    let tmp = specs.join(format!(".{id}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec(&spec).unwrap()).unwrap();
-    std::fs::rename(&tmp, specs.join(format!("{id}.json"))).unwrap();
+    write_spec(agent, &spec);
     wait_until(&format!("allocation {id} to be placed"), || {
         agent.get(&format!("/v1/allocation/{id}")).status == 200
     });

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::support::{Agent, wait_task_running, wait_until};
+use crate::support::{Agent, wait_task_running, wait_until, write_spec};
 
 const FILE: &str = "alloc/data/followed.log";
 
@@ -364,11 +364,7 @@ fn following_logs_across_rotation_loses_no_byte() {
         "Name": "noisy", "Command": "/bin/sh", "Args": ["-c", script],
         "LogConfig": {"MaxFiles": 10, "MaxFileSizeMB": 1}
     }]});
-    // Atomically, so that the agent never reads half a spec.
-    let specs = agent.data_dir.join("specs");
-    let tmp = specs.join(format!(".{id}.tmp"));
-    std::fs::write(&tmp, spec.to_string()).unwrap();
-    std::fs::rename(&tmp, specs.join(format!("{id}.json"))).unwrap();
+    write_spec(&agent, &spec);
     let alloc_dir = agent.alloc_dir().parent().unwrap().join(&id);
     let dir = alloc_dir.join("alloc/logs");
     // `fs/logs` answers 404 "task not started yet" until the agent reports the task started,

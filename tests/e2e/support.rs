@@ -298,14 +298,21 @@ pub fn place(agent: &Agent, tasks: &[&str]) -> String {
         .map(|t| serde_json::json!({"Name": t, "Command": "/bin/sleep", "Args": ["3600"]}))
         .collect();
     let spec = serde_json::json!({"ID": id, "JobID": "e2e", "TaskGroup": "e2e", "Tasks": tasks});
-    let specs = agent.data_dir.join("specs");
-    let tmp = specs.join(format!(".{id}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec(&spec).unwrap()).unwrap();
-    std::fs::rename(&tmp, specs.join(format!("{id}.json"))).unwrap();
+    write_spec(agent, &spec);
     wait_until(&format!("allocation {id} to be placed"), || {
         agent.get(&format!("/v1/client/fs/ls/{id}")).status == 200
     });
     id
+}
+
+/// Write an allocation spec into the agent's specs dir atomically (a temporary name, then a
+/// rename), so the agent never reads half a spec.
+pub fn write_spec(agent: &Agent, spec: &serde_json::Value) {
+    let id = spec["ID"].as_str().expect("a spec has an ID");
+    let specs = agent.data_dir.join("specs");
+    let tmp = specs.join(format!(".{id}.tmp"));
+    std::fs::write(&tmp, serde_json::to_vec(spec).unwrap()).unwrap();
+    std::fs::rename(&tmp, specs.join(format!("{id}.json"))).unwrap();
 }
 
 // One place for waiting on states, shared with the host's unit tests.

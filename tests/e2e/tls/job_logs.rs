@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::{Agent, wait_until};
+use crate::support::{Agent, wait_until, write_spec};
 
 use super::server_mode::tls_agent;
 use super::{Ca, cli, server_leaf, write_leaf};
@@ -15,13 +15,7 @@ fn place_talker(agent: &Agent, word: &str) -> String {
         {"Name": "talk", "Command": "/bin/sh",
          "Args": ["-c", format!("while :; do echo {word}; sleep 0.2; done")]}
     ]});
-    let specs = agent.data_dir.join("specs");
-    std::fs::write(specs.join(format!(".{id}.tmp")), spec.to_string()).unwrap();
-    std::fs::rename(
-        specs.join(format!(".{id}.tmp")),
-        specs.join(format!("{id}.json")),
-    )
-    .unwrap();
+    write_spec(agent, &spec);
     id
 }
 
