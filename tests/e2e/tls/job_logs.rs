@@ -5,8 +5,8 @@ use serde_json::json;
 
 use crate::support::{Agent, wait_until, write_spec};
 
-use super::server_mode::tls_agent;
-use super::{Ca, cli, server_leaf, write_leaf};
+use super::server_mode::{acl_server, tls_agent};
+use super::{Ca, cli, write_leaf};
 
 /// An allocation of job `demo` that says `word` five times a second.
 fn place_talker(agent: &Agent, word: &str) -> String {
@@ -24,15 +24,7 @@ fn a_servers_fleet_view_over_mutual_tls_with_acls() {
     let temp = tempfile::tempdir().unwrap();
     let ca = Ca::new("caravan cluster CA");
     let srv_dir = temp.path().join("srv");
-    std::fs::create_dir_all(srv_dir.join("data")).unwrap();
-    crate::acl::write_acl_files(&srv_dir.join("data"));
-    let srv = tls_agent(
-        &srv_dir,
-        &ca,
-        &server_leaf(&ca),
-        "",
-        &["-server", "-node=server", "-acl-enabled"],
-    );
+    let srv = acl_server(&srv_dir, &ca);
     let client_leaf = ca.issue(&["client.global.nomad", "localhost", "127.0.0.1"]);
     let node_token = "client {\n  node_token = \"secret-node-write\"\n}\n";
     let servers = format!("-servers={}", srv.addr);

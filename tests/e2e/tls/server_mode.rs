@@ -15,6 +15,20 @@ use crate::support::{Agent, PATIENCE, wait_log, wait_until};
 
 use super::{Ca, Leaf, server_leaf, write_leaf};
 
+/// A server over mutual TLS with ACLs on, holding the e2e ACL files (its management token
+/// is `secret-management`).
+pub(super) fn acl_server(dir: &Path, ca: &Ca) -> Agent {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    crate::acl::write_acl_files(&dir.join("data"));
+    tls_agent(
+        dir,
+        ca,
+        &server_leaf(ca),
+        "",
+        &["-server", "-node=server", "-acl-enabled"],
+    )
+}
+
 /// An agent with `tls { ... }` for `leaf` (mutual TLS, names checked between agents) in
 /// `dir`, plus `hcl` and `flags`.
 pub(super) fn tls_agent(dir: &Path, ca: &Ca, leaf: &Leaf, hcl: &str, flags: &[&str]) -> Agent {
@@ -77,15 +91,7 @@ fn server_mode_over_mutual_tls_with_an_agent_token() {
     let temp = tempfile::tempdir().unwrap();
     let ca = Ca::new("caravan cluster CA");
     let srv_dir = temp.path().join("srv");
-    std::fs::create_dir_all(srv_dir.join("data")).unwrap();
-    crate::acl::write_acl_files(&srv_dir.join("data"));
-    let srv = tls_agent(
-        &srv_dir,
-        &ca,
-        &server_leaf(&ca),
-        "",
-        &["-server", "-node=server", "-acl-enabled"],
-    );
+    let srv = acl_server(&srv_dir, &ca);
     let client_leaf = ca.issue(&["client.global.nomad", "localhost", "127.0.0.1"]);
     let c1 = tls_agent(
         &temp.path().join("c1"),
