@@ -459,9 +459,12 @@ fn agent_with_config(temp: &Path, hcl: &str) -> Agent {
 #[test]
 fn automatic_gc_keeps_at_most_gc_max_allocs() {
     let temp = tempfile::tempdir().unwrap();
+    // Only the count may collect here: the disk thresholds at 100 % keep a test machine's
+    // fuller disk (CI's was at 82.5 %, over the default 80 %) from collecting everything.
     let agent = agent_with_config(
         temp.path(),
-        "client {\n  gc_interval = \"200ms\"\n  gc_max_allocs = 3\n}\n",
+        "client {\n  gc_interval = \"200ms\"\n  gc_max_allocs = 3\n  \
+         gc_disk_usage_threshold = 100\n  gc_inode_usage_threshold = 100\n}\n",
     );
     let ids: Vec<String> = (0..4).map(|_| new_id()).collect();
     for id in &ids {
