@@ -81,8 +81,10 @@ def test_a_jobs_view_merges_its_allocations_live_and_filters_them(browser, agent
     browser.wait(lambda _: len(lines(browser)) > drawn)
 
     # An allocation collected while following is told once, in the log.
+    # Collected by this call once terminal (400 until then), or already by the agent's own
+    # collector (404): on a machine whose disk is over gc_disk_usage_threshold it may be first.
     os.remove(os.path.join(agent.data_dir, "specs", f"{second}.json"))
-    browser.wait(lambda _: agent.get(f"/v1/client/allocation/{second}/gc")[0] == 200)
+    browser.wait(lambda _: agent.get(f"/v1/client/allocation/{second}/gc")[0] in (200, 404))
     browser.wait(lambda d: [el for el in d.find_elements(By.CSS_SELECTOR, ".job-log div.event")
                             if el.get_attribute("data-alloc") == second])
     gone = [el.text for el in browser.driver.find_elements(By.CSS_SELECTOR, ".job-log div.event")]
