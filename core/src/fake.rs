@@ -69,6 +69,8 @@ pub struct Fake {
     pub relay_script: RefCell<BTreeMap<String, VecDeque<Arrived>>>,
     /// Relays the core closed.
     pub relays_closed: RefCell<Vec<u32>>,
+    /// How many times a file was read (`read-at`): what a followed stream costs per wake-up.
+    pub reads: RefCell<u32>,
 }
 
 impl Default for Fake {
@@ -116,6 +118,7 @@ impl Default for Fake {
             relays: RefCell::default(),
             relay_script: RefCell::default(),
             relays_closed: RefCell::default(),
+            reads: RefCell::default(),
         }
     }
 }

@@ -142,6 +142,7 @@ impl Host for Fake {
         offset: u64,
         length: u32,
     ) -> Result<Vec<u8>, FsError> {
+        *self.reads.borrow_mut() += 1;
         if path.starts_with("web/secrets") {
             return Err(FsError::SecretFile);
         }

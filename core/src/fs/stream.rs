@@ -129,6 +129,9 @@ impl<W> RawStream<W> {
             let path = self.current_path();
             match host.read_at(&self.alloc_id, &path, self.offset, READ_SIZE) {
                 Ok(data) if !data.is_empty() => {
+                    // A short read ended at the end of the file as it was: a second read
+                    // would only say so again (a write after it wakes the watch).
+                    let at_end = data.len() < READ_SIZE as usize;
                     // Frames: the data in base64 plus each frame's keys and path.
                     let frames = data.len().div_ceil(FRAME_SIZE as usize);
                     out.reserve(if self.plain {
@@ -144,7 +147,9 @@ impl<W> RawStream<W> {
                     if out.len() >= PULL_BUDGET {
                         return Step::Data(out);
                     }
-                    continue;
+                    if !at_end {
+                        continue;
+                    }
                 }
                 Ok(_) => {}
                 Err(FsError::NotFound) => {}

@@ -81,6 +81,22 @@ fn following_waits_heartbeats_and_sees_appends_truncation_and_deletion() {
 }
 
 #[test]
+fn a_wake_up_at_the_end_of_a_followed_file_reads_it_once() {
+    let host = Fake::default();
+    let mut s = start(&host, "stream", &format!("path=/{LOG}&origin=end&offset=0"));
+    assert_eq!(s.next(&host, 0), Step::Wait(1000));
+    host.append(LOG, b"more");
+    let before = *host.reads.borrow();
+    assert_eq!(
+        text(s.next(&host, 10)),
+        r#"{"Data":"bW9yZQ==","File":"/alloc/logs/web.stdout.0","Offset":10}"#
+    );
+    // The short read is the end of the file: no second read to learn it (a thousand
+    // followers of one file pay this at every appended line).
+    assert_eq!(*host.reads.borrow() - before, 1);
+}
+
+#[test]
 fn a_replaced_file_counts_as_deleted() {
     let host = Fake::default();
     let mut s = start(&host, "stream", &format!("path={LOG}&origin=end"));
